@@ -1,0 +1,42 @@
+import type { GpuReport } from '../engine/gpuReport.ts';
+import type { SerializedEngineError } from '../engine/errors.ts';
+
+export type GpuState = { kind: 'probing' } | { kind: 'ready'; report: GpuReport } | { kind: 'failed'; error: SerializedEngineError };
+
+function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(value < 10 && unit > 0 ? 1 : 0)} ${units[unit]}`;
+}
+
+/** The WebGPU adapter the engine worker got, or why it got none. */
+export function GpuStatus({ state }: { state: GpuState }) {
+  if (state.kind === 'probing') return <p className="gpu-status">Looking for a WebGPU adapter…</p>;
+  if (state.kind === 'failed') {
+    return (
+      <p className="gpu-status error" role="alert">
+        No WebGPU: {state.error.message}
+      </p>
+    );
+  }
+  const { adapter, features, limits } = state.report;
+  const featureNames = [
+    features.timestampQuery && 'timestamp-query',
+    features.subgroups && `subgroups (${features.subgroupMinSize}–${features.subgroupMaxSize})`,
+    features.shaderF16 && 'shader-f16',
+  ].filter(Boolean);
+  return (
+    <p className="gpu-status" data-testid="gpu-status">
+      WebGPU adapter: <strong data-testid="adapter-name">{adapter.description}</strong>
+      <span className="muted">
+        {' '}
+        · {featureNames.join(', ') || 'no optional features'} · max buffer {formatBytes(limits.maxBufferSize)}
+      </span>
+    </p>
+  );
+}

@@ -1,0 +1,49 @@
+/**
+ * Every failure the engine reports is one of these: a stable `code` a caller can switch on and a message that says
+ * what went wrong and what to do. They cross the worker boundary as plain `{code, message}` objects.
+ */
+export type EngineErrorCode =
+  | 'gpu-unavailable'
+  | 'gpu-device-lost'
+  | 'gpu-validation'
+  | 'gpu-out-of-memory'
+  | 'invalid-safetensors'
+  | 'missing-file'
+  | 'missing-tensor'
+  | 'unsupported-model'
+  | 'invalid-config'
+  | 'invalid-tokenizer'
+  | 'context-overflow'
+  | 'kv-pool-full'
+  | 'invalid-argument'
+  | 'aborted';
+
+export class EngineError extends Error {
+  readonly code: EngineErrorCode;
+
+  constructor(code: EngineErrorCode, message: string) {
+    super(message);
+    this.name = 'EngineError';
+    this.code = code;
+  }
+
+  toJSON(): SerializedEngineError {
+    return { code: this.code, message: this.message };
+  }
+}
+
+export interface SerializedEngineError {
+  code: EngineErrorCode;
+  message: string;
+}
+
+export function isEngineError(value: unknown): value is EngineError {
+  return value instanceof EngineError;
+}
+
+/** Any thrown value as an EngineError-shaped object a UI can show. */
+export function serializeError(value: unknown): SerializedEngineError {
+  if (value instanceof EngineError) return value.toJSON();
+  if (value instanceof Error) return { code: 'invalid-argument', message: value.message };
+  return { code: 'invalid-argument', message: String(value) };
+}

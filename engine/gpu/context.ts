@@ -1,0 +1,138 @@
+import { EngineError } from '../errors.ts';
+
+/** Optional features the engine uses when the adapter offers them. */
+const WANTED_FEATURES = ['timestamp-query', 'subgroups', 'shader-f16'] as const;
+
+/** Limits requested at the adapter's maximum: model weights and KV pools want the biggest buffers there are. */
+const MAXED_LIMITS = [
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxStorageBuffersPerShaderStage',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupsPerDimension',
+] as const;
+
+export interface AdapterDescription {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** A stable key for per-adapter caches such as the attention grid calibration. */
+  key: string;
+}
+
+export interface GpuFeatures {
+  timestampQuery: boolean;
+  subgroups: boolean;
+  shaderF16: boolean;
+  /** Subgroup size range the adapter reports (0 when subgroups are absent). */
+  subgroupMinSize: number;
+  subgroupMaxSize: number;
+}
+
+export interface GpuContext {
+  device: GPUDevice;
+  adapter: AdapterDescription;
+  features: GpuFeatures;
+  limits: GPUSupportedLimits;
+  /** Resolves (never rejects) when the device is lost, with the typed error that explains it. */
+  lost: Promise<EngineError>;
+  /** The most recent uncaptured GPU error, if any: checked by callers after a step. */
+  takeUncapturedError(): EngineError | undefined;
+  destroy(): void;
+}
+
+export function describeAdapter(adapter: GPUAdapter): AdapterDescription {
+  const info = adapter.info;
+  const vendor = info.vendor || 'unknown vendor';
+  const architecture = info.architecture || '';
+  const device = info.device || '';
+  const description = info.description || [vendor, architecture, device].filter(Boolean).join(' ');
+  return { vendor, architecture, device, description, key: [vendor, architecture, device, description].join('|') };
+}
+
+/** Opens a device on `adapter` with every wanted feature it has and its largest limits. */
+export async function createGpuContext(adapter: GPUAdapter): Promise<GpuContext> {
+  const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
+  const requiredLimits: Record<string, number> = {};
+  for (const name of MAXED_LIMITS) requiredLimits[name] = adapter.limits[name];
+
+  let device: GPUDevice;
+  try {
+    device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
+  } catch (cause) {
+    throw new EngineError(
+      'gpu-unavailable',
+      `The WebGPU adapter refused to open a device (${(cause as Error).message}). Close other GPU-heavy tabs or ` +
+        'restart the browser, then try again.',
+    );
+  }
+
+  let uncaptured: EngineError | undefined;
+  device.addEventListener('uncapturederror', (event) => {
+    const error = (event as GPUUncapturedErrorEvent).error;
+    uncaptured = gpuErrorToEngineError(error, 'a GPU command');
+  });
+
+  const lost = device.lost.then(
+    (info) =>
+      new EngineError(
+        'gpu-device-lost',
+        `The GPU device was lost (${info.reason || 'unknown reason'}: ${info.message || 'no details'}). ` +
+          'Reload the model to continue; your conversation is kept.',
+      ),
+  );
+
+  const subgroups = device.features.has('subgroups');
+  const adapterInfo = adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
+  return {
+    device,
+    adapter: describeAdapter(adapter),
+    features: {
+      timestampQuery: device.features.has('timestamp-query'),
+      subgroups,
+      shaderF16: device.features.has('shader-f16'),
+      subgroupMinSize: subgroups ? (adapterInfo.subgroupMinSize ?? 0) : 0,
+      subgroupMaxSize: subgroups ? (adapterInfo.subgroupMaxSize ?? 0) : 0,
+    },
+    limits: device.limits,
+    lost,
+    takeUncapturedError() {
+      const error = uncaptured;
+      uncaptured = undefined;
+      return error;
+    },
+    destroy: () => device.destroy(),
+  };
+}
+
+export function gpuErrorToEngineError(error: GPUError, during: string): EngineError {
+  if (error instanceof GPUOutOfMemoryError || error.constructor?.name === 'GPUOutOfMemoryError') {
+    return new EngineError(
+      'gpu-out-of-memory',
+      `The GPU ran out of memory during ${during}: use a smaller model or a smaller KV budget.`,
+    );
+  }
+  return new EngineError('gpu-validation', `WebGPU rejected ${during}: ${error.message}`);
+}
+
+/**
+ * Runs `work` inside validation and out-of-memory error scopes and throws the first error as a typed EngineError,
+ * so a failure is pinned on the operation that caused it instead of surfacing later.
+ */
+export async function withGpuErrorScope<T>(device: GPUDevice, during: string, work: () => T | Promise<T>): Promise<T> {
+  device.pushErrorScope('out-of-memory');
+  device.pushErrorScope('validation');
+  let result: T;
+  try {
+    result = await work();
+  } finally {
+    const validation = await device.popErrorScope();
+    const outOfMemory = await device.popErrorScope();
+    const error = validation ?? outOfMemory;
+    if (error) throw gpuErrorToEngineError(error, during);
+  }
+  return result;
+}

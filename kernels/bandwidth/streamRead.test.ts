@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { testGpu } from '../../test/gpu.ts';
+import { createStorageBuffer, readBuffer } from '../gpu/buffers.ts';
+import { StreamRead } from './streamRead.ts';
+
+describe('stream_read.wgsl', () => {
+  it.each([
+    { words: 4 * 1000, grid: 7 },
+    { words: 4 * 65_536, grid: 64 },
+    { words: 4 * 3, grid: 5 },
+  ])('sums $words random words over a grid of $grid like the CPU', async ({ words, grid }) => {
+    const { device } = await testGpu();
+    const data = new Uint32Array(words);
+    for (let i = 0; i < words; i++) data[i] = (Math.random() * 2 ** 32) >>> 0;
+    const source = createStorageBuffer(device, 'source', data);
+    const kernel = new StreamRead(device, source, data.byteLength, grid);
+    device.queue.writeBuffer(kernel.sums, 0, new Uint32Array(grid).fill(0xdeadbeef));
+
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    kernel.encode(pass);
+    pass.end();
+    device.queue.submit([encoder.finish()]);
+    const sums = new Uint32Array(await readBuffer(device, kernel.sums, grid * 4));
+
+    // Each workgroup's expected sum, from the grid-stride assignment spelled out on the CPU.
+    const expected = new Uint32Array(grid);
+    const vec4Count = words / 4;
+    for (let v = 0; v < vec4Count; v++) {
+      const workgroup = Math.floor(v / 256) % grid;
+      for (let c = 0; c < 4; c++) expected[workgroup] = (expected[workgroup] + data[v * 4 + c]) >>> 0;
+    }
+    expect(Array.from(sums)).toEqual(Array.from(expected));
+  });
+});

@@ -1,0 +1,18 @@
+import react from '@vitejs/plugin-react';
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  plugins: [react()],
+  publicDir: 'public',
+  worker: { format: 'es' },
+  server: { port: 5173, strictPort: true },
+  preview: { port: 5173, strictPort: true },
+  test: {
+    include: ['{engine,kernels,models,test}/**/*.test.ts'],
+    globalSetup: ['test/globalSetup.ts'],
+    // Dawn is a native addon: one process per test file keeps devices apart.
+    pool: 'forks',
+    testTimeout: 300_000,
+    hookTimeout: 120_000,
+  },
+});
