@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import {
+  makePagedKv,
+  randomFloat32,
+  referenceDecodeAttention,
+  relativeError,
+  type PagedKvFixture,
+} from '../../test/pagedKvFixture.ts';
+import { testGpu } from '../../test/gpu.ts';
+import { createStorageBuffer, readFloat32 } from '../gpu/buffers.ts';
+import { DecodeAttention, type DecodeAttentionOptions } from './decodeAttention.ts';
+import type { PagedKvLayout } from './pagedKv.ts';
+import type { AttentionKernel } from './plan.ts';
+
+interface Shape {
+  name: string;
+  layout: PagedKvLayout;
+  group: number;
+  lengths: number[];
+}
+
+// Ragged batches, context lengths that are not multiples of the tile or the page, length 1, GQA 1/4/8,
+// head dims 64 and 128, f16 and f32 pools.
+const SHAPES: Shape[] = [
+  { name: 'd128 g4 f16 p16, lengths 1/17/1000/4097', layout: { headDim: 128, numKvHeads: 2, pageSize: 16, dtype: 'f16' }, group: 4, lengths: [1, 17, 1000, 4097] },
+  { name: 'd64 g8 f16 p32, lengths 33/200/5', layout: { headDim: 64, numKvHeads: 1, pageSize: 32, dtype: 'f16' }, group: 8, lengths: [33, 200, 5] },
+  { name: 'd64 g1 f32 p16, lengths 100/1/64/65', layout: { headDim: 64, numKvHeads: 3, pageSize: 16, dtype: 'f32' }, group: 1, lengths: [100, 1, 64, 65] },
+  { name: 'd128 g1 f32 p32, lengths 300/2', layout: { headDim: 128, numKvHeads: 2, pageSize: 32, dtype: 'f32' }, group: 1, lengths: [300, 2] },
+  { name: 'd128 g8 f16 p16, one sequence of 2500', layout: { headDim: 128, numKvHeads: 1, pageSize: 16, dtype: 'f16' }, group: 8, lengths: [2500] },
+  { name: 'd64 g4 f32 p16, lengths 7/129', layout: { headDim: 64, numKvHeads: 2, pageSize: 16, dtype: 'f32' }, group: 4, lengths: [7, 129] },
+];
+
+interface Schedule {
+  kernel: AttentionKernel;
+  grid?: number;
+  splits?: number;
+}
+
+const SCHEDULES: Schedule[] = [
+  { kernel: 'lean', grid: 1 },
+  { kernel: 'lean', grid: 7 },
+  { kernel: 'lean', grid: 64 },
+  { kernel: 'fd', splits: 3 },
+  { kernel: 'fa2' },
+];
+
+interface Run {
+  attention: DecodeAttention;
+  out: Float32Array;
+}
+
+async function runAttention(
+  fixture: PagedKvFixture,
+  queries: Float32Array,
+  group: number,
+  options: Partial<DecodeAttentionOptions> & { kernel: AttentionKernel },
+): Promise<Run> {
+  const context = await testGpu();
+  const { device } = context;
+  const attention = new DecodeAttention(context, {
+    layout: fixture.layout,
+    group,
+    maxSequences: fixture.lengths.length,
+    ...options,
+  });
+  const poisoned = new Float32Array(queries.length).fill(NaN);
+  const io = {
+    queries: createStorageBuffer(device, 'queries', queries),
+    keys: createStorageBuffer(device, 'keys', fixture.keyWords),
+    values: createStorageBuffer(device, 'values', fixture.valueWords),
+    pageTable: createStorageBuffer(device, 'page table', fixture.pageTable),
+    out: createStorageBuffer(device, 'out', poisoned),
+  };
+  device.pushErrorScope('validation');
+  attention.planBatch(fixture.lengths, fixture.pageTableOffsets);
+  const encoder = device.createCommandEncoder();
+  attention.encode(encoder, attention.createBindings(io));
+  device.queue.submit([encoder.finish()]);
+  const error = await device.popErrorScope();
+  if (error) throw new Error(`WebGPU validation error: ${error.message}`);
+  const out = await readFloat32(device, io.out, queries.length);
+  for (const buffer of Object.values(io)) buffer.destroy();
+  return { attention, out };
+}
+
+function makeCase(shape: Shape) {
+  const fixture = makePagedKv(shape.layout, shape.lengths);
+  const queryHeads = shape.layout.numKvHeads * shape.group;
+  // Queries in [-3, 3] make the attention peaked enough for the test to notice a wrong token.
+  const queries = randomFloat32(shape.lengths.length * queryHeads * shape.layout.headDim).map((x) => 3 * x);
+  return { fixture, queries, expected: referenceDecodeAttention(fixture, queries, shape.group) };
+}
+
+describe.each(SHAPES)('decode attention, $name', (shape) => {
+  const testCase = makeCase(shape);
+
+  for (const subgroups of [true, false]) {
+    it.each(SCHEDULES)(`$kernel grid $grid splits $splits ${subgroups ? 'subgroups' : 'workgroup reduce'} matches float64`, async (schedule) => {
+      const context = await testGpu();
+      if (subgroups) expect(context.features.subgroups, 'the test adapter must offer subgroups').toBe(true);
+      const { out } = await runAttention(testCase.fixture, testCase.queries, shape.group, { ...schedule, subgroups });
+      const error = relativeError(out, testCase.expected);
+      expect(error, `relative error ${error}`).toBeLessThan(1e-4);
+    });
+  }
+});
+
+describe('decode attention across kernels', () => {
+  const shape = SHAPES[0];
+  const testCase = makeCase(shape);
+
+  it('gives the same bits on every run (partials merge in a fixed order)', async () => {
+    const first = await runAttention(testCase.fixture, testCase.queries, shape.group, { kernel: 'lean', grid: 13 });
+    const second = await runAttention(testCase.fixture, testCase.queries, shape.group, { kernel: 'lean', grid: 13 });
+    expect(first.attention.currentPlan.splitHeadCount).toBeGreaterThan(0);
+    expect(new Uint32Array(second.out.buffer)).toEqual(new Uint32Array(first.out.buffer));
+  });
+
+  it('lean, fd and fa2 agree with each other', async () => {
+    const lean = await runAttention(testCase.fixture, testCase.queries, shape.group, { kernel: 'lean', grid: 13 });
+    const fd = await runAttention(testCase.fixture, testCase.queries, shape.group, { kernel: 'fd', splits: 4 });
+    const fa2 = await runAttention(testCase.fixture, testCase.queries, shape.group, { kernel: 'fa2' });
+    expect(relativeError(lean.out, fa2.out)).toBeLessThan(1e-5);
+    expect(relativeError(fd.out, fa2.out)).toBeLessThan(1e-5);
+  });
+});

@@ -1,0 +1,136 @@
+/**
+ * Host-side work partition for split decode attention (plan once per batch shape, then dispatch).
+ *
+ * The batch's (sequence, KV head) pairs, in that order, are "work heads"; head h owns tiles
+ * [firstTile[h], firstTile[h + 1]) of one flat tile list. A plan gives every workgroup a contiguous range of that
+ * list; the kernels differ only in how they cut it:
+ *   - fa2:  one range per head;
+ *   - fd:   FlashDecoding: each head cut into the same number of splits (fewer when it has fewer tiles);
+ *   - lean: LeanAttention: the whole list cut into `grid` equal shares, stream-K style.
+ * A range that covers a head only partly leaves a partial state in slot 2w (its first segment) or 2w + 1 (its
+ * last); each split head lists its slots in range order, which fixes the merge order.
+ */
+export type AttentionKernel = 'lean' | 'fd' | 'fa2';
+
+export const ATTENTION_KERNELS: readonly AttentionKernel[] = ['lean', 'fd', 'fa2'];
+
+export const KERNEL_LABELS: Record<AttentionKernel, string> = {
+  lean: 'LeanAttention',
+  fd: 'FlashDecoding',
+  fa2: 'FA2-style',
+};
+
+export interface PlanOptions {
+  kernel: AttentionKernel;
+  /** Workgroups of the LeanAttention grid (its calibrated size). */
+  grid: number;
+  /** Splits per head for FlashDecoding. */
+  splits: number;
+}
+
+/** A plan, in reusable arrays that grow only when a batch needs more than any before it. */
+export class WorkPlan {
+  /** Per head: firstTile (plus a final entry: the total). */
+  headFirstTile: Uint32Array<ArrayBuffer> = new Uint32Array(0);
+  headCount = 0;
+  /** Per range: tileBegin, tileEnd, firstHead, first partial slot. */
+  ranges: Uint32Array<ArrayBuffer> = new Uint32Array(0);
+  rangeCount = 0;
+  /** Per split head: head index, first entry in mergeSlots, end entry, unused. */
+  splitHeads: Uint32Array<ArrayBuffer> = new Uint32Array(0);
+  splitHeadCount = 0;
+  mergeSlots: Uint32Array<ArrayBuffer> = new Uint32Array(0);
+  mergeSlotCount = 0;
+
+  get totalTiles(): number {
+    return this.headFirstTile[this.headCount];
+  }
+
+  /** The largest number of ranges any kernel makes for `heads` heads: what plan buffers must hold. */
+  static maxRanges(heads: number, options: Pick<PlanOptions, 'grid' | 'splits'>): number {
+    return Math.max(heads, options.grid, heads * options.splits);
+  }
+
+  /** Plans `tilesPerHead` (one entry per work head, each ≥ 1) for `options.kernel`. */
+  build(tilesPerHead: ArrayLike<number>, options: PlanOptions): this {
+    const heads = tilesPerHead.length;
+    this.headCount = heads;
+    this.headFirstTile = ensure(this.headFirstTile, heads + 1);
+    let total = 0;
+    for (let h = 0; h < heads; h++) {
+      if (!(tilesPerHead[h] >= 1)) throw new Error(`work head ${h} has ${tilesPerHead[h]} tiles: every head needs one`);
+      this.headFirstTile[h] = total;
+      total += tilesPerHead[h];
+    }
+    this.headFirstTile[heads] = total;
+
+    this.ranges = ensure(this.ranges, 4 * WorkPlan.maxRanges(heads, options));
+    this.rangeCount = 0;
+    if (options.kernel === 'fa2') {
+      for (let h = 0; h < heads; h++) this.pushRange(this.headFirstTile[h], this.headFirstTile[h + 1]);
+    } else if (options.kernel === 'fd') {
+      for (let h = 0; h < heads; h++) {
+        this.pushEqualShares(this.headFirstTile[h], this.headFirstTile[h + 1], options.splits);
+      }
+    } else {
+      this.pushEqualShares(0, total, options.grid);
+    }
+    this.assignHeadsAndSlots();
+    return this;
+  }
+
+  private pushRange(begin: number, end: number): void {
+    this.ranges[4 * this.rangeCount] = begin;
+    this.ranges[4 * this.rangeCount + 1] = end;
+    this.rangeCount++;
+  }
+
+  /** Cuts [begin, end) into min(parts, length) contiguous shares whose sizes differ by at most one tile. */
+  private pushEqualShares(begin: number, end: number, parts: number): void {
+    const length = end - begin;
+    const count = Math.max(1, Math.min(parts, length));
+    const base = Math.floor(length / count);
+    const larger = length % count;
+    let start = begin;
+    for (let i = 0; i < count; i++) {
+      const size = base + (i < larger ? 1 : 0);
+      this.pushRange(start, start + size);
+      start += size;
+    }
+  }
+
+  /** Fills each range's first head and partial slot, and the merge list of every head split across ranges. */
+  private assignHeadsAndSlots(): void {
+    const first = this.headFirstTile;
+    this.splitHeads = ensure(this.splitHeads, 4 * this.headCount);
+    this.mergeSlots = ensure(this.mergeSlots, 2 * this.rangeCount);
+    this.splitHeadCount = 0;
+    this.mergeSlotCount = 0;
+    let head = 0;
+    for (let w = 0; w < this.rangeCount; w++) {
+      const begin = this.ranges[4 * w];
+      const end = this.ranges[4 * w + 1];
+      while (first[head + 1] <= begin) head++;
+      this.ranges[4 * w + 2] = head;
+      this.ranges[4 * w + 3] = 2 * w;
+      let segment = 0;
+      for (let h = head; h < this.headCount && first[h] < end; h++, segment++) {
+        const whole = begin <= first[h] && first[h + 1] <= end;
+        if (whole) continue;
+        const startsHere = begin <= first[h];
+        if (startsHere) {
+          const s = this.splitHeadCount++;
+          this.splitHeads[4 * s] = h;
+          this.splitHeads[4 * s + 1] = this.mergeSlotCount;
+        }
+        this.mergeSlots[this.mergeSlotCount++] = 2 * w + (segment === 0 ? 0 : 1);
+        const endsHere = first[h + 1] <= end;
+        if (endsHere) this.splitHeads[4 * (this.splitHeadCount - 1) + 2] = this.mergeSlotCount;
+      }
+    }
+  }
+}
+
+function ensure(array: Uint32Array<ArrayBuffer>, length: number): Uint32Array<ArrayBuffer> {
+  return array.length >= length ? array : new Uint32Array(Math.max(length, 2 * array.length));
+}
