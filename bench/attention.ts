@@ -1,0 +1,155 @@
+// Decode attention benchmark: LeanAttention vs FlashDecoding vs FA2-style on one adapter, in one run.
+//   npm run bench:attention [-- --quick] [-- --json] [-- --grid N] [-- --repeats N]
+// First measures the adapter's read bandwidth with a streaming-read kernel (the floor), then times each kernel
+// for B=1, Hq=32, Hkv=8, D=128, f16 KV over a list of context lengths, and for a ragged batch of 8 sequences.
+import { createNodeGpuContext } from '../engine/gpu/node.ts';
+import type { GpuContext } from '../engine/gpu/context.ts';
+import { StreamRead, STREAM_READ_WORKGROUP_SIZE } from '../kernels/bandwidth/streamRead.ts';
+import { createStorageBuffer } from '../kernels/gpu/buffers.ts';
+import { fillRandom } from '../kernels/gpu/fillRandom.ts';
+import { measurePasses } from '../kernels/gpu/timing.ts';
+import { calibrateGrid } from '../kernels/attention/calibrate.ts';
+import { DecodeAttention } from '../kernels/attention/decodeAttention.ts';
+import type { PagedKvLayout } from '../kernels/attention/pagedKv.ts';
+import { ATTENTION_KERNELS, KERNEL_LABELS, type AttentionKernel } from '../kernels/attention/plan.ts';
+import { createSyntheticKv, kvBytesRead, syntheticKvFits } from '../kernels/attention/syntheticKv.ts';
+import { formatTable, parseFlags } from './table.ts';
+
+const K = 1024;
+const FULL_LENGTHS = [1, 4, 16, 64, 128, 256, 512].map((n) => n * K);
+const QUICK_LENGTHS = [1, 4, 16].map((n) => n * K);
+const FULL_RAGGED = [1 * K, 3 * K, 8 * K, 16 * K, 40 * K, 64 * K, 128 * K, 256 * K];
+const QUICK_RAGGED = FULL_RAGGED.map((n) => n / 16);
+
+const LAYOUT: PagedKvLayout = { headDim: 128, numKvHeads: 8, pageSize: 16, dtype: 'f16' };
+const GROUP = 4;
+
+interface Row {
+  batch: string;
+  kernel: AttentionKernel;
+  variant: string;
+  workgroups: number;
+  ms: number;
+  gbPerS: number;
+  percentOfBandwidth: number;
+  leanSpeedup?: number;
+}
+
+async function measureReadBandwidth(context: GpuContext, bytes: number, repeats: number): Promise<number> {
+  const { device } = context;
+  const source = createStorageBuffer(device, 'bandwidth source', bytes);
+  fillRandom(device, source, bytes / 4, 'f32', 3);
+  const maxGrid = Math.min(context.limits.maxComputeWorkgroupsPerDimension, bytes / 16 / STREAM_READ_WORKGROUP_SIZE);
+  let best = 0;
+  for (const grid of [1024, maxGrid]) {
+    const kernel = new StreamRead(device, source, bytes, Math.max(1, Math.floor(Math.min(grid, maxGrid))));
+    const { ms } = await measurePasses(context, repeats, (pass) => kernel.encode(pass));
+    best = Math.max(best, bytes / (ms * 1e6));
+    kernel.sums.destroy();
+  }
+  source.destroy();
+  return best;
+}
+
+async function benchBatch(
+  context: GpuContext,
+  batch: string,
+  lengths: number[],
+  grid: number,
+  bandwidth: number,
+  repeats: number,
+): Promise<Row[]> {
+  const { device } = context;
+  const kv = createSyntheticKv(context, LAYOUT, lengths);
+  const queryCount = lengths.length * LAYOUT.numKvHeads * GROUP * LAYOUT.headDim;
+  const queries = createStorageBuffer(device, 'queries', queryCount * 4);
+  fillRandom(device, queries, queryCount, 'f32', 11);
+  const out = createStorageBuffer(device, 'out', queryCount * 4);
+  const bytes = kvBytesRead(LAYOUT, lengths);
+  const rows: Row[] = [];
+  for (const kernel of ATTENTION_KERNELS) {
+    const attention = new DecodeAttention(context, { layout: LAYOUT, group: GROUP, maxSequences: lengths.length, grid, kernel });
+    attention.planBatch(lengths, kv.pageTableOffsets);
+    const bindings = attention.createBindings({ queries, keys: kv.keys, values: kv.values, pageTable: kv.pageTable, out });
+    const { ms } = await measurePasses(context, repeats, (pass) => attention.encodeInPass(pass, bindings));
+    const gbPerS = bytes / (ms * 1e6);
+    rows.push({
+      batch,
+      kernel,
+      variant: attention.variant.key,
+      workgroups: attention.currentPlan.rangeCount,
+      ms,
+      gbPerS,
+      percentOfBandwidth: (100 * gbPerS) / bandwidth,
+    });
+  }
+  const lean = rows.find((r) => r.kernel === 'lean')!;
+  for (const row of rows) row.leanSpeedup = row.ms / lean.ms;
+  kv.destroy();
+  queries.destroy();
+  out.destroy();
+  return rows;
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags(process.argv.slice(2));
+  const quick = flags.has('quick');
+  const json = flags.has('json');
+  const repeats = Number(flags.get('repeats') ?? (quick ? 5 : 20));
+  const log = (line: string) => (json ? process.stderr.write(`${line}\n`) : console.log(line));
+
+  const context = await createNodeGpuContext();
+  log(`adapter: ${context.adapter.description} (${context.adapter.vendor}); timestamp-query: ${context.features.timestampQuery}; subgroups: ${context.features.subgroups}`);
+
+  const bandwidthBytes = quick ? 64 * 1024 * 1024 : Math.min(1024 ** 3, context.limits.maxStorageBufferBindingSize, context.limits.maxBufferSize);
+  const bandwidth = await measureReadBandwidth(context, bandwidthBytes, repeats);
+  log(`streaming read: ${bandwidth.toPrecision(3)} GB/s over ${(bandwidthBytes / 1024 ** 2).toFixed(0)} MiB`);
+
+  let grid = Number(flags.get('grid') ?? 0);
+  if (!grid) {
+    const calibration = await calibrateGrid(context, { layout: LAYOUT, group: GROUP, contextLength: quick ? 8 * K : 64 * K });
+    grid = calibration.grid;
+    log(`LeanAttention grid (calibrated at ${calibration.contextLength} tokens): ${grid}  [${calibration.timings.map((t) => `${t.grid}: ${t.ms.toFixed(3)} ms`).join(', ')}]`);
+  }
+
+  const rows: Row[] = [];
+  const skipped: string[] = [];
+  for (const n of quick ? QUICK_LENGTHS : FULL_LENGTHS) {
+    if (!syntheticKvFits(context, LAYOUT, [n])) {
+      skipped.push(`N=${n / K}k`);
+      continue;
+    }
+    rows.push(...(await benchBatch(context, `N=${n / K}k`, [n], grid, bandwidth, repeats)));
+  }
+  const ragged = quick ? QUICK_RAGGED : FULL_RAGGED;
+  const raggedName = `ragged ${ragged.length}×[${ragged.map((n) => (n >= K ? `${n / K}k` : n)).join(',')}]`;
+  if (syntheticKvFits(context, LAYOUT, ragged)) rows.push(...(await benchBatch(context, raggedName, ragged, grid, bandwidth, repeats)));
+  else skipped.push(raggedName);
+
+  if (json) {
+    console.log(JSON.stringify({ adapter: context.adapter, bandwidthGBps: bandwidth, grid, skipped, rows }, null, 2));
+    return;
+  }
+  const single = rows.filter((r) => r.batch.startsWith('N='));
+  console.log('');
+  console.log(
+    formatTable(
+      ['batch', 'kernel', 'workgroups', 'median µs', 'GB/s', '% of read BW', 'Lean speedup'],
+      rows.map((r) => [r.batch, KERNEL_LABELS[r.kernel], r.workgroups, +(r.ms * 1000).toFixed(1), +r.gbPerS.toPrecision(3), +r.percentOfBandwidth.toFixed(1), r.kernel === 'lean' ? '1.00x' : `${r.leanSpeedup!.toFixed(2)}x`]),
+    ),
+  );
+  const mean = (kernel: AttentionKernel) => {
+    const speedups = single.filter((r) => r.kernel === kernel).map((r) => r.leanSpeedup!);
+    return speedups.reduce((a, b) => a + b, 0) / Math.max(1, speedups.length);
+  };
+  console.log(`\nvariant: ${rows[0]?.variant}; grid ${grid}; Lean/FA2 mean over N: ${mean('fa2').toFixed(2)}x; Lean/FD mean over N: ${mean('fd').toFixed(2)}x`);
+  if (skipped.length) console.log(`skipped (does not fit this adapter's buffer limits): ${skipped.join(', ')}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  },
+);

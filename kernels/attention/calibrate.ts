@@ -1,0 +1,89 @@
+import type { GpuContext } from '../../engine/gpu/context.ts';
+import { createStorageBuffer } from '../gpu/buffers.ts';
+import { fillRandom } from '../gpu/fillRandom.ts';
+import { measurePasses } from '../gpu/timing.ts';
+import { DecodeAttention } from './decodeAttention.ts';
+import type { PagedKvLayout } from './pagedKv.ts';
+import { createSyntheticKv } from './syntheticKv.ts';
+
+/**
+ * WebGPU does not say how many compute units a GPU has, so LeanAttention's grid (one equal share of the tiles per
+ * workgroup, enough workgroups to fill the GPU) is found by timing: the kernel runs over a long synthetic context
+ * at a few grid sizes and the fastest wins. The choice is cached per adapter and kernel variant.
+ */
+export const GRID_CANDIDATES = [32, 64, 128, 256, 512, 1024, 2048, 4096];
+
+export interface GridTiming {
+  grid: number;
+  ms: number;
+}
+
+export interface GridCalibration {
+  /** `adapter key # variant key`: what the choice is valid for. */
+  key: string;
+  grid: number;
+  timings: GridTiming[];
+  contextLength: number;
+  method: 'timestamp-query' | 'wall-clock';
+}
+
+/** Where calibrations persist between runs (localStorage in a browser, a file in Node, memory in tests). */
+export interface CalibrationStore {
+  load(key: string): GridCalibration | undefined;
+  save(calibration: GridCalibration): void;
+}
+
+export function memoryCalibrationStore(): CalibrationStore {
+  const entries = new Map<string, GridCalibration>();
+  return { load: (key) => entries.get(key), save: (c) => void entries.set(c.key, c) };
+}
+
+export interface CalibrateOptions {
+  layout: PagedKvLayout;
+  group: number;
+  /** Context of the timed sequence; long enough that every candidate grid has work. */
+  contextLength?: number;
+  candidates?: number[];
+  repeats?: number;
+  store?: CalibrationStore;
+  /** Ignore a stored calibration and time again. */
+  force?: boolean;
+}
+
+/** The calibrated LeanAttention grid for this adapter and shape (from the store when known). */
+export async function calibrateGrid(context: GpuContext, options: CalibrateOptions): Promise<GridCalibration> {
+  const { layout, group } = options;
+  const probe = new DecodeAttention(context, { layout, group, maxSequences: 1, grid: 1 });
+  const key = `${context.adapter.key}#${probe.variant.key}/p${layout.pageSize}/h${layout.numKvHeads}`;
+  const stored = options.force ? undefined : options.store?.load(key);
+  if (stored) return stored;
+
+  const contextLength = options.contextLength ?? 32_768;
+  const candidates = options.candidates ?? GRID_CANDIDATES;
+  const kv = createSyntheticKv(context, layout, [contextLength]);
+  const queryCount = layout.numKvHeads * group * layout.headDim;
+  const queries = createStorageBuffer(context.device, 'calibration queries', queryCount * 4);
+  fillRandom(context.device, queries, queryCount, 'f32', 7);
+  const out = createStorageBuffer(context.device, 'calibration out', queryCount * 4);
+
+  const timings: GridTiming[] = [];
+  let method: GridCalibration['method'] = 'wall-clock';
+  for (const grid of candidates) {
+    const attention = new DecodeAttention(context, { layout, group, maxSequences: 1, grid, kernel: 'lean' });
+    attention.planBatch([contextLength], kv.pageTableOffsets);
+    if (attention.currentPlan.rangeCount < grid) break;
+    const bindings = attention.createBindings({ queries, keys: kv.keys, values: kv.values, pageTable: kv.pageTable, out });
+    const measured = await measurePasses(context, options.repeats ?? 5, (pass) => attention.encodeInPass(pass, bindings));
+    timings.push({ grid, ms: measured.ms });
+    method = measured.method;
+  }
+  kv.destroy();
+  queries.destroy();
+  out.destroy();
+  if (timings.length === 0) throw new Error(`calibration context ${contextLength} is too short for any candidate grid`);
+
+  const best = timings.reduce((a, b) => (b.ms < a.ms ? b : a));
+  const calibration: GridCalibration = { key, grid: best.grid, timings, contextLength, method };
+  options.store?.save(calibration);
+  return calibration;
+}

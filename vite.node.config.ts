@@ -1,0 +1,21 @@
+import { defineConfig } from 'vite';
+
+/**
+ * Builds the Node entry points (benchmarks, CLI) into single ES modules that import only `webgpu` and Node
+ * built-ins, so they run with plain `node` here and travel alone to a GPU machine.
+ */
+export default defineConfig({
+  build: {
+    ssr: true,
+    outDir: 'dist-node',
+    emptyOutDir: true,
+    target: 'node20',
+    minify: false,
+    rollupOptions: {
+      input: { attention: 'bench/attention.ts' },
+      output: { format: 'es', entryFileNames: '[name].mjs' },
+    },
+  },
+  ssr: { noExternal: true, external: ['webgpu'] },
+  logLevel: 'warn',
+});
