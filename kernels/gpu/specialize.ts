@@ -5,7 +5,7 @@
  */
 export function specialize(template: string, values: Record<string, string | number>): string {
   const unused = new Set(Object.keys(values));
-  const code = template.replace(/\{\{([A-Z_]+)\}\}/g, (_, name: string) => {
+  const code = template.replace(/\{\{([A-Z0-9_]+)\}\}/g, (_, name: string) => {
     if (!(name in values)) throw new Error(`WGSL template placeholder {{${name}}} has no value`);
     unused.delete(name);
     return String(values[name]);

@@ -39,6 +39,16 @@ export class PassTimer {
     return { querySet: this.querySet, beginningOfPassWriteIndex: 2 * slot, endOfPassWriteIndex: 2 * slot + 1 };
   }
 
+  /** Timestamp write at the start of a pass only (slot's first index). */
+  beginOnly(slot: number): GPUComputePassTimestampWrites {
+    return { querySet: this.querySet, beginningOfPassWriteIndex: 2 * slot };
+  }
+
+  /** Timestamp write at the end of a pass only (slot's second index). */
+  endOnly(slot: number): GPUComputePassTimestampWrites {
+    return { querySet: this.querySet, endOfPassWriteIndex: 2 * slot + 1 };
+  }
+
   /** Copies the first `slots` timestamp pairs out; call after the measured passes, in the same encoder. */
   resolve(encoder: GPUCommandEncoder, slots: number): void {
     encoder.resolveQuerySet(this.querySet, 0, 2 * slots, this.resolveBuffer, 0);

@@ -1,0 +1,314 @@
+import { parseModelConfig, type ModelConfig } from '../models/config.ts';
+import type { AttentionKernel } from '../kernels/attention/plan.ts';
+import { GREEDY, type SamplingSettings } from '../kernels/model/sampler.ts';
+import type { GpuContext } from './gpu/context.ts';
+import { EngineError } from './errors.ts';
+import { readJson, readOptionalJson, readTensorIndex, type ModelFiles } from './loader/modelFiles.ts';
+import { ModelRunner, type RunnerOptions, type StepTiming } from './model.ts';
+import { StreamingDecoder, TextCodec, type ChatMessage } from './tokenizer.ts';
+import { uploadWeights, type UploadProgress } from './weights.ts';
+
+export type LoadProgress =
+  | { phase: 'reading'; message: string }
+  | ({ phase: 'uploading' } & UploadProgress)
+  | { phase: 'compiling' }
+  | { phase: 'ready' };
+
+export interface LoadOptions extends RunnerOptions {
+  onProgress?: (progress: LoadProgress) => void;
+}
+
+export interface ModelInfo {
+  description: string;
+  config: ModelConfig;
+  weightBytes: number;
+  maxContext: number;
+  kvPagesTotal: number;
+  pageSize: number;
+  kvDtype: string;
+  attention: AttentionKernel;
+  attentionVariant: string;
+  grid: number;
+  hasChatTemplate: boolean;
+  profiling: string;
+}
+
+export interface GenerateRequest {
+  /** Raw prompt text (no template), or `messages` for the chat template, or ids as they are. */
+  prompt?: string;
+  messages?: ChatMessage[];
+  promptIds?: number[];
+  maxTokens: number;
+  sampling?: SamplingSettings;
+  stop?: string[];
+  /** The conversation whose cached KV may be reused (see newConversation). */
+  conversation?: number;
+  /** Keep generating past EOS tokens (reference comparisons). */
+  ignoreEos?: boolean;
+  /** Read back the logits after the last prompt token. */
+  captureLogits?: boolean;
+  signal?: AbortSignal;
+}
+
+export type StopReason = 'eos' | 'stop-string' | 'length' | 'context-full' | 'kv-full' | 'aborted';
+
+export interface StepStats {
+  step: number;
+  contextLength: number;
+  /** Decode rate over this generation so far (wall clock). */
+  tokensPerSecond: number;
+  timing?: StepTiming;
+  kvPagesUsed: number;
+  kvPagesTotal: number;
+}
+
+export type GenerationEvent =
+  | { kind: 'prompt'; promptIds: number[]; reusedTokens: number; prefillMs: number; lastPromptLogits?: Float32Array }
+  | { kind: 'token'; id: number; text: string; stats: StepStats }
+  | { kind: 'done'; reason: StopReason; generatedIds: number[]; text: string };
+
+interface Conversation {
+  sequence: number;
+  /** Tokens whose KV is in the cache, in order. */
+  tokens: number[];
+}
+
+/**
+ * The engine: one model on one GPU device, its conversations (each a KV cache sequence whose prefix is reused
+ * across turns) and generation as an async stream of events. The same object runs in the browser worker and in
+ * Node (CLI, tests, benchmarks).
+ */
+export class Engine {
+  private runner: ModelRunner | undefined;
+  private codec: TextCodec | undefined;
+  private info: ModelInfo | undefined;
+  private readonly conversations = new Map<number, Conversation>();
+  private nextConversation = 1;
+  private busy = false;
+  private lostError: EngineError | undefined;
+
+  constructor(readonly context: GpuContext) {
+    context.lost.then((error) => {
+      this.lostError = error;
+    });
+  }
+
+  get model(): ModelInfo | undefined {
+    return this.info;
+  }
+
+  private checkDevice(): void {
+    if (this.lostError) throw this.lostError;
+  }
+
+  async load(files: ModelFiles, options: LoadOptions = {}): Promise<ModelInfo> {
+    this.checkDevice();
+    if (this.busy) throw new EngineError('invalid-argument', 'a generation is running: stop it before loading a model');
+    this.unload();
+    const progress = options.onProgress ?? (() => {});
+    progress({ phase: 'reading', message: `reading config.json from ${files.description}` });
+    const config = parseModelConfig(await readJson(files, 'config.json'), await readOptionalJson(files, 'generation_config.json'));
+    const codec = await TextCodec.load(files);
+    progress({ phase: 'reading', message: 'reading safetensors headers' });
+    const tensors = await readTensorIndex(files);
+    const weights = await uploadWeights(this.context.device, config, tensors, (p) => progress({ phase: 'uploading', ...p }));
+    progress({ phase: 'compiling' });
+    let runner: ModelRunner;
+    try {
+      runner = new ModelRunner(this.context, config, weights, options);
+    } catch (error) {
+      for (const buffer of weights.buffers) buffer.destroy();
+      throw error;
+    }
+    const uncaptured = this.context.takeUncapturedError();
+    if (uncaptured) {
+      runner.destroy();
+      throw uncaptured;
+    }
+    this.runner = runner;
+    this.codec = codec;
+    this.info = {
+      description: files.description,
+      config,
+      weightBytes: weights.bytes,
+      maxContext: runner.maxContext,
+      kvPagesTotal: runner.kv.pagesTotal,
+      pageSize: runner.layout.pageSize,
+      kvDtype: runner.layout.dtype,
+      attention: runner.attentionKernel,
+      attentionVariant: runner.variantKey,
+      grid: runner.grid,
+      hasChatTemplate: codec.hasChatTemplate,
+      profiling: runner.profiling,
+    };
+    progress({ phase: 'ready' });
+    return this.info;
+  }
+
+  unload(): void {
+    this.runner?.destroy();
+    this.runner = undefined;
+    this.codec = undefined;
+    this.info = undefined;
+    this.conversations.clear();
+  }
+
+  private loaded(): { runner: ModelRunner; codec: TextCodec } {
+    this.checkDevice();
+    if (!this.runner || !this.codec) throw new EngineError('invalid-argument', 'no model is loaded: load a model first');
+    return { runner: this.runner, codec: this.codec };
+  }
+
+  get tokenizer(): TextCodec {
+    return this.loaded().codec;
+  }
+
+  setAttentionKernel(kernel: AttentionKernel): void {
+    const { runner } = this.loaded();
+    runner.attentionKernel = kernel;
+    this.info = { ...this.info!, attention: kernel };
+  }
+
+  /** A new conversation: its KV stays cached between turns, so a follow-up only prefills what is new. */
+  newConversation(): number {
+    const { runner } = this.loaded();
+    const id = this.nextConversation++;
+    this.conversations.set(id, { sequence: runner.kv.createSequence(), tokens: [] });
+    return id;
+  }
+
+  endConversation(id: number): void {
+    const conversation = this.conversations.get(id);
+    if (!conversation || !this.runner) return;
+    this.runner.kv.release(conversation.sequence);
+    this.conversations.delete(id);
+  }
+
+  /** Tokens of conversation `id` whose KV is cached. */
+  cachedTokens(id: number): number {
+    return this.conversations.get(id)?.tokens.length ?? 0;
+  }
+
+  async *generate(request: GenerateRequest): AsyncGenerator<GenerationEvent> {
+    const { runner, codec } = this.loaded();
+    if (this.busy) throw new EngineError('invalid-argument', 'a generation is already running: wait for it or stop it');
+    if (!(request.maxTokens >= 1)) throw new EngineError('invalid-argument', `maxTokens must be at least 1 (got ${request.maxTokens})`);
+    const promptIds =
+      request.promptIds ?? codec.encode(request.prompt ?? codec.applyChatTemplate(request.messages ?? []));
+    if (promptIds.length === 0) throw new EngineError('invalid-argument', 'the prompt is empty: type something first');
+    if (promptIds.length >= runner.maxContext) {
+      throw new EngineError(
+        'context-overflow',
+        `the prompt is ${promptIds.length} tokens and the context holds ${runner.maxContext}: shorten it or start a new conversation`,
+      );
+    }
+    const vocab = runner.config.vocabSize;
+    const badId = promptIds.find((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
+    if (badId !== undefined) throw new EngineError('invalid-argument', `token id ${badId} is outside the vocabulary of ${vocab}`);
+
+    let temporary: number | undefined;
+    let conversation: Conversation;
+    if (request.conversation !== undefined) {
+      const found = this.conversations.get(request.conversation);
+      if (!found) throw new EngineError('invalid-argument', `there is no conversation ${request.conversation}`);
+      conversation = found;
+    } else {
+      temporary = this.newConversation();
+      conversation = this.conversations.get(temporary)!;
+    }
+
+    this.busy = true;
+    try {
+      yield* this.run(runner, codec, conversation, promptIds, request);
+    } finally {
+      this.busy = false;
+      if (temporary !== undefined) this.endConversation(temporary);
+    }
+  }
+
+  private async *run(runner: ModelRunner, codec: TextCodec, conversation: Conversation, promptIds: number[], request: GenerateRequest): AsyncGenerator<GenerationEvent> {
+    const { kv } = runner;
+    const sequence = conversation.sequence;
+    const promptLength = promptIds.length;
+    // Reuse the cached prefix; the last prompt token always runs again, for its logits.
+    let reused = 0;
+    const cached = conversation.tokens;
+    while (reused < cached.length && reused < promptLength - 1 && cached[reused] === promptIds[reused]) reused++;
+    kv.truncate(sequence, reused);
+    conversation.tokens = cached.slice(0, reused);
+    kv.reserve(sequence, promptLength);
+
+    const prefillStart = performance.now();
+    runner.writeTokens(reused, promptIds.slice(reused));
+    runner.beginSampling(request.sampling ?? GREEDY, promptIds);
+    for (let from = reused; from < promptLength; from += runner.prefillChunk) {
+      const count = Math.min(runner.prefillChunk, promptLength - from);
+      await runner.forward(sequence, from, count, from + count === promptLength, 0);
+    }
+    kv.setLength(sequence, promptLength);
+    conversation.tokens = promptIds.slice();
+    const lastPromptLogits = request.captureLogits ? await runner.readLogits() : undefined;
+    let token = await runner.readSampled(0);
+    yield { kind: 'prompt', promptIds, reusedTokens: reused, prefillMs: performance.now() - prefillStart, lastPromptLogits };
+
+    const eos = new Set([...runner.config.eosTokenIds, ...codec.eosTokenIds]);
+    const decoder = new StreamingDecoder(codec);
+    const generated: number[] = [];
+    let text = '';
+    const decodeStart = performance.now();
+    // CPU-profiled timings of the step that produces the next token.
+    let cpuTiming: StepTiming | undefined;
+    for (let n = 0; ; n++) {
+      const position = promptLength + n;
+      let reason: StopReason | undefined;
+      let submitted = false;
+      let nextCpuTiming: StepTiming | undefined;
+      if (n + 1 < request.maxTokens && position + 1 < runner.maxContext && !request.signal?.aborted) {
+        try {
+          kv.reserve(sequence, position + 1);
+          const cpuMs = await runner.forward(sequence, position, 1, true, n + 1);
+          nextCpuTiming = cpuMs && { stepMs: cpuMs[0], attentionMs: cpuMs.slice(1), method: 'cpu' };
+          kv.setLength(sequence, position + 1);
+          conversation.tokens.push(token);
+          submitted = true;
+        } catch (error) {
+          if (!(error instanceof EngineError && error.code === 'kv-pool-full')) throw error;
+          reason = 'kv-full';
+        }
+      }
+      generated.push(token);
+      const piece = decoder.push(token);
+      text += piece;
+      // Token n (n ≥ 1) came from the decode call before the one just submitted.
+      const producingCall = runner.callCount - (submitted ? 2 : 1);
+      const timing = n === 0 ? undefined : runner.profiling === 'timestamps' ? await runner.readTimestamps(producingCall) : cpuTiming;
+      cpuTiming = nextCpuTiming;
+      const elapsed = (performance.now() - decodeStart) / 1000;
+      yield {
+        kind: 'token',
+        id: token,
+        text: piece,
+        stats: {
+          step: n,
+          contextLength: position,
+          tokensPerSecond: elapsed > 0 ? (n + 1) / elapsed : 0,
+          timing,
+          kvPagesUsed: kv.pagesUsed,
+          kvPagesTotal: kv.pagesTotal,
+        },
+      };
+      if (eos.has(token) && !request.ignoreEos) reason = 'eos';
+      else if (request.stop?.some((s) => s && text.includes(s))) reason = 'stop-string';
+      else if (request.signal?.aborted) reason = 'aborted';
+      else if (n + 1 >= request.maxTokens) reason = 'length';
+      else if (!submitted) reason ??= 'context-full';
+      if (reason) {
+        const rest = decoder.flush();
+        text += rest;
+        yield { kind: 'done', reason, generatedIds: generated, text };
+        return;
+      }
+      token = await runner.readSampled(n + 1);
+    }
+  }
+}

@@ -1,0 +1,46 @@
+/** Random access to the bytes of one file, wherever it lives (a File/Blob, a download, a file on disk). */
+export interface ByteSource {
+  /** The file's name, for error messages. */
+  name: string;
+  size: number;
+  read(offset: number, length: number): Promise<Uint8Array>;
+}
+
+export function blobSource(name: string, blob: Blob): ByteSource {
+  return {
+    name,
+    size: blob.size,
+    async read(offset, length) {
+      return new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer());
+    },
+  };
+}
+
+export function bytesSource(name: string, bytes: Uint8Array): ByteSource {
+  return {
+    name,
+    size: bytes.byteLength,
+    async read(offset, length) {
+      return bytes.subarray(offset, offset + length);
+    },
+  };
+}
+
+export type DownloadProgress = (loadedBytes: number, totalBytes: number | undefined) => void;
+
+/** Streams a fetch Response to a Blob, reporting bytes as they arrive. */
+export async function downloadToBlob(response: Response, onProgress?: DownloadProgress): Promise<Blob> {
+  const total = Number(response.headers.get('content-length')) || undefined;
+  if (!response.body) return response.blob();
+  const reader = response.body.getReader();
+  const chunks: Uint8Array<ArrayBuffer>[] = [];
+  let loaded = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value as Uint8Array<ArrayBuffer>);
+    loaded += value.byteLength;
+    onProgress?.(loaded, total);
+  }
+  return new Blob(chunks);
+}

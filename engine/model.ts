@@ -1,0 +1,324 @@
+import type { ModelConfig } from '../models/config.ts';
+import { ropeInverseFrequencies } from '../models/config.ts';
+import { DecodeAttention, type AttentionBindings } from '../kernels/attention/decodeAttention.ts';
+import type { KvDtype, PagedKvLayout } from '../kernels/attention/pagedKv.ts';
+import type { AttentionKernel } from '../kernels/attention/plan.ts';
+import { createStorageBuffer, readBuffer } from '../kernels/gpu/buffers.ts';
+import { PassTimer } from '../kernels/gpu/timing.ts';
+import { dispatch, type BoundKernel } from '../kernels/model/boundKernel.ts';
+import { bindEmbedding } from '../kernels/model/embedding.ts';
+import { bindLinear } from '../kernels/model/linear.ts';
+import { bindRmsNorm } from '../kernels/model/rmsNorm.ts';
+import { bindRopeKv } from '../kernels/model/ropeKv.ts';
+import { Sampler, type SamplingSettings } from '../kernels/model/sampler.ts';
+import { bindSiluMul } from '../kernels/model/siluMul.ts';
+import { StepUniform } from '../kernels/model/stepUniform.ts';
+import type { GpuContext } from './gpu/context.ts';
+import { KvCache, poolPagesFor } from './kvCache.ts';
+import { StepRecorder, type ProfilingMode } from './stepRecorder.ts';
+import type { ModelWeights } from './weights.ts';
+
+export interface RunnerOptions {
+  kvDtype?: KvDtype;
+  attention?: AttentionKernel;
+  /** Longest context of a sequence (default: the model's, at most 8192). */
+  maxContext?: number;
+  /** Tokens per prefill call. */
+  prefillChunk?: number;
+  pageSize?: number;
+  /** KV cache size over all layers (default 512 MiB). */
+  kvBudgetBytes?: number;
+  maxSequences?: number;
+  /** LeanAttention grid (see calibrateGrid). */
+  grid?: number;
+  profiling?: ProfilingMode;
+}
+
+/** Per-call GPU time: the whole call and each layer's attention, in milliseconds. */
+export interface StepTiming {
+  stepMs: number;
+  attentionMs: number[];
+  method: 'timestamp-query' | 'cpu';
+}
+
+interface LayerKernels {
+  inputNorm: BoundKernel;
+  q: BoundKernel;
+  k: BoundKernel;
+  v: BoundKernel;
+  ropeKv: BoundKernel;
+  o: BoundKernel;
+  postNorm: BoundKernel;
+  gate: BoundKernel;
+  up: BoundKernel;
+  siluMul: BoundKernel;
+  down: BoundKernel;
+}
+
+interface ForwardKernels {
+  embedding: BoundKernel;
+  layers: LayerKernels[];
+  attention: DecodeAttention;
+  attentionBindings: AttentionBindings[];
+}
+
+const READBACK_RING = 2;
+
+/**
+ * The model on the GPU: weights, activations sized for one prefill chunk, the KV cache, and every kernel bound
+ * to its buffers once. `prefill` and `decode` record one command buffer per call; only the sampled token id
+ * (and, when asked, the logits) comes back.
+ */
+export class ModelRunner {
+  readonly kv: KvCache;
+  readonly layout: PagedKvLayout;
+  readonly maxContext: number;
+  readonly prefillChunk: number;
+  readonly profiling: ProfilingMode;
+  attentionKernel: AttentionKernel;
+
+  private readonly device: GPUDevice;
+  private readonly step: StepUniform;
+  private readonly tokens: GPUBuffer;
+  private readonly logits: GPUBuffer;
+  private readonly sampled: GPUBuffer;
+  private readonly sampledReadback: GPUBuffer[] = [];
+  private readonly decode: ForwardKernels;
+  private readonly prefill: ForwardKernels;
+  private readonly finalNorm: BoundKernel;
+  private readonly lmHead: BoundKernel;
+  readonly sampler: Sampler;
+  private readonly timers: PassTimer[] = [];
+  private readonly ownBuffers: GPUBuffer[] = [];
+  private calls = 0;
+
+  constructor(
+    readonly context: GpuContext,
+    readonly config: ModelConfig,
+    readonly weights: ModelWeights,
+    options: RunnerOptions = {},
+  ) {
+    const device = (this.device = context.device);
+    const { hiddenSize, numHeads, numKvHeads, headDim, intermediateSize, vocabSize, numLayers, rmsNormEps } = config;
+    this.maxContext = Math.min(options.maxContext ?? Math.min(config.maxPositionEmbeddings, 8192), config.maxPositionEmbeddings);
+    this.prefillChunk = options.prefillChunk ?? 64;
+    this.attentionKernel = options.attention ?? 'lean';
+    this.profiling = options.profiling ?? (context.features.timestampQuery ? 'timestamps' : 'off');
+    if (this.profiling === 'timestamps' && !context.features.timestampQuery) {
+      throw new Error('timestamp profiling needs the timestamp-query feature; use profiling "cpu"');
+    }
+    this.layout = { headDim, numKvHeads, pageSize: options.pageSize ?? 16, dtype: options.kvDtype ?? 'f16' };
+    const maxSequences = options.maxSequences ?? 4;
+    const numPages = poolPagesFor(context, this.layout, numLayers, options.kvBudgetBytes ?? 512 * 1024 * 1024, this.maxContext, maxSequences);
+    this.kv = new KvCache(context, { layout: this.layout, numLayers, numPages, maxContext: this.maxContext, maxSequences });
+
+    const T = this.prefillChunk;
+    const buffer = (label: string, floats: number) => {
+      const b = createStorageBuffer(device, label, floats * 4);
+      this.ownBuffers.push(b);
+      return b;
+    };
+    this.step = new StepUniform(device);
+    this.tokens = buffer('tokens', this.maxContext + 1);
+    const hidden = buffer('hidden', T * hiddenSize);
+    const normed = buffer('normed', T * hiddenSize);
+    const q = buffer('q', T * numHeads * headDim);
+    const k = buffer('k', T * numKvHeads * headDim);
+    const v = buffer('v', T * numKvHeads * headDim);
+    const attentionOut = buffer('attention out', T * numHeads * headDim);
+    const gate = buffer('gate', T * intermediateSize);
+    const up = buffer('up', T * intermediateSize);
+    this.logits = buffer('logits', vocabSize);
+    this.sampled = buffer('sampled', 1);
+    for (let i = 0; i < READBACK_RING; i++) {
+      this.sampledReadback.push(device.createBuffer({ label: `sampled readback ${i}`, size: 4, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ }));
+    }
+    const rope = createStorageBuffer(device, 'rope table', ropeTable(config, this.maxContext));
+    this.ownBuffers.push(rope, ...this.sampledReadback);
+
+    const stepBuffer = this.step.buffer;
+    const grid = options.grid;
+    const forward = (tokensPerWorkgroup: number, attentionSequences: number): ForwardKernels => {
+      const attention = new DecodeAttention(context, {
+        layout: this.layout,
+        group: numHeads / numKvHeads,
+        maxSequences: attentionSequences,
+        kernel: this.attentionKernel,
+        grid,
+      });
+      const linear = (label: string, w: ModelWeights['embedding'], x: GPUBuffer, y: GPUBuffer, extra: { bias?: GPUBuffer; accumulate?: boolean } = {}) =>
+        bindLinear(device, {
+          label,
+          inFeatures: w.columns,
+          outFeatures: w.rows,
+          weightDtype: w.dtype,
+          weights: w.buffer,
+          x,
+          y,
+          step: stepBuffer,
+          tokensPerWorkgroup,
+          ...extra,
+        });
+      const layers = weights.layers.map((lw, i): LayerKernels => ({
+        inputNorm: bindRmsNorm(device, { label: `L${i} input norm`, features: hiddenSize, eps: rmsNormEps, step: stepBuffer, x: hidden, weight: lw.inputNorm, y: normed }),
+        q: linear(`L${i} q`, lw.q, normed, q, { bias: lw.qBias }),
+        k: linear(`L${i} k`, lw.k, normed, k, { bias: lw.kBias }),
+        v: linear(`L${i} v`, lw.v, normed, v, { bias: lw.vBias }),
+        ropeKv: bindRopeKv(device, {
+          label: `L${i} rope+kv`,
+          layout: this.layout,
+          queryHeads: numHeads,
+          step: stepBuffer,
+          q,
+          k,
+          v,
+          rope,
+          pageTable: this.kv.pageTable,
+          keyPool: this.kv.keyPools[i],
+          valuePool: this.kv.valuePools[i],
+        }),
+        o: linear(`L${i} o`, lw.o, attentionOut, hidden, { accumulate: true }),
+        postNorm: bindRmsNorm(device, { label: `L${i} post norm`, features: hiddenSize, eps: rmsNormEps, step: stepBuffer, x: hidden, weight: lw.postAttentionNorm, y: normed }),
+        gate: linear(`L${i} gate`, lw.gate, normed, gate),
+        up: linear(`L${i} up`, lw.up, normed, up),
+        siluMul: bindSiluMul(device, { label: `L${i} silu`, features: intermediateSize, step: stepBuffer, gate, up }),
+        down: linear(`L${i} down`, lw.down, gate, hidden, { accumulate: true }),
+      }));
+      const attentionBindings = weights.layers.map((_, i) =>
+        attention.createBindings({ queries: q, keys: this.kv.keyPools[i], values: this.kv.valuePools[i], pageTable: this.kv.pageTable, out: attentionOut }),
+      );
+      return {
+        embedding: bindEmbedding(device, { features: hiddenSize, weightDtype: weights.embedding.dtype, step: stepBuffer, tokens: this.tokens, weights: weights.embedding.buffer, hidden }),
+        layers,
+        attention,
+        attentionBindings,
+      };
+    };
+    this.decode = forward(1, 1);
+    this.prefill = forward(4, T);
+    this.finalNorm = bindRmsNorm(device, { label: 'final norm', features: hiddenSize, eps: rmsNormEps, step: stepBuffer, x: hidden, weight: weights.finalNorm, y: normed, lastRowOnly: true });
+    this.lmHead = bindLinear(device, {
+      label: 'lm head',
+      inFeatures: hiddenSize,
+      outFeatures: vocabSize,
+      weightDtype: weights.lmHead.dtype,
+      weights: weights.lmHead.buffer,
+      x: normed,
+      y: this.logits,
+      step: stepBuffer,
+      tokensPerWorkgroup: 1,
+      lastRowOnly: true,
+    });
+    this.sampler = new Sampler(device, { vocabSize, step: stepBuffer, logits: this.logits, tokens: this.tokens, sampled: this.sampled });
+    if (this.profiling === 'timestamps') {
+      for (let i = 0; i < READBACK_RING; i++) this.timers.push(new PassTimer(device, 1 + numLayers));
+    }
+  }
+
+  /** The grid the LeanAttention schedule runs with. */
+  get grid(): number {
+    return this.decode.attention.grid;
+  }
+
+  get variantKey(): string {
+    return this.decode.attention.variant.key;
+  }
+
+  /** Writes token ids at positions [from, from + ids.length) of the token buffer the embedding reads. */
+  writeTokens(from: number, ids: ArrayLike<number>): void {
+    if (from + ids.length > this.maxContext) throw new Error(`tokens up to ${from + ids.length} exceed the context ${this.maxContext}`);
+    this.device.queue.writeBuffer(this.tokens, 4 * from, Uint32Array.from(ids as ArrayLike<number>));
+  }
+
+  beginSampling(settings: SamplingSettings, contextTokens: ArrayLike<number>): void {
+    this.sampler.begin(settings, contextTokens);
+  }
+
+  /**
+   * Runs tokens [position, position + count) of sequence `sequence` (their ids already in the token buffer) and
+   * writes their KV. With `sample`, the last token's logits are computed and the next token is sampled into the
+   * token buffer at position + count and into readback slot `readbackSlot`. Pages must be reserved.
+   */
+  async forward(sequence: number, position: number, count: number, sample: boolean, readbackSlot = 0): Promise<number[] | undefined> {
+    const isDecode = count === 1;
+    const kernels = isDecode ? this.decode : this.prefill;
+    if (count > this.prefillChunk) throw new Error(`forward of ${count} tokens exceeds the prefill chunk ${this.prefillChunk}`);
+    const pageTableOffset = this.kv.pageTableOffset(sequence);
+    this.step.write({ tokenCount: count, position, pageTableOffset, lastRow: count - 1 });
+    if (isDecode) {
+      kernels.attention.planBatch([position + 1], [pageTableOffset], this.attentionKernel);
+    } else {
+      const lengths = Array.from({ length: count }, (_, t) => position + t + 1);
+      kernels.attention.planBatch(lengths, new Array<number>(count).fill(pageTableOffset), this.attentionKernel);
+    }
+
+    const timer = this.timers[this.calls % READBACK_RING];
+    const recorder = new StepRecorder(this.device, this.profiling, timer, isDecode ? 'decode step' : 'prefill');
+    const shape = { tokenCount: count };
+    dispatch(recorder.compute(), kernels.embedding, shape);
+    for (const [i, layer] of kernels.layers.entries()) {
+      let pass = recorder.compute();
+      for (const kernel of [layer.inputNorm, layer.q, layer.k, layer.v, layer.ropeKv]) dispatch(pass, kernel, shape);
+      await recorder.timed(1 + i, (attentionPass) => kernels.attention.encodeInPass(attentionPass, kernels.attentionBindings[i]));
+      pass = recorder.compute();
+      for (const kernel of [layer.o, layer.postNorm, layer.gate, layer.up, layer.siluMul, layer.down]) dispatch(pass, kernel, shape);
+    }
+    if (sample) {
+      const pass = recorder.compute();
+      dispatch(pass, this.finalNorm, shape);
+      dispatch(pass, this.lmHead, shape);
+      dispatch(pass, this.sampler.kernel, shape);
+    }
+    this.calls++;
+    return recorder.finish(
+      sample ? (encoder) => encoder.copyBufferToBuffer(this.sampled, 0, this.sampledReadback[readbackSlot % READBACK_RING], 0, 4) : undefined,
+      1 + this.config.numLayers,
+    );
+  }
+
+  /** The token sampled by the forward call that used `readbackSlot`. */
+  async readSampled(readbackSlot: number): Promise<number> {
+    const staging = this.sampledReadback[readbackSlot % READBACK_RING];
+    await staging.mapAsync(GPUMapMode.READ);
+    const token = new Uint32Array(staging.getMappedRange())[0];
+    staging.unmap();
+    return token;
+  }
+
+  /** GPU time of the forward call `callsAgo` calls back (timestamps mode), once it has completed. */
+  async readTimestamps(callIndex: number): Promise<StepTiming> {
+    const timer = this.timers[callIndex % READBACK_RING];
+    const slots = await timer.read(1 + this.config.numLayers);
+    return { stepMs: slots[0], attentionMs: slots.slice(1), method: 'timestamp-query' };
+  }
+
+  get callCount(): number {
+    return this.calls;
+  }
+
+  /** The logits of the last sampled forward call. */
+  async readLogits(): Promise<Float32Array> {
+    return new Float32Array(await readBuffer(this.device, this.logits, this.config.vocabSize * 4));
+  }
+
+  destroy(): void {
+    this.kv.destroy();
+    for (const buffer of [...this.ownBuffers, ...this.weights.buffers]) buffer.destroy();
+    for (const timer of this.timers) timer.destroy();
+  }
+}
+
+/** cos and sin of position · invFreq_i for every position and pair, computed in float64. */
+function ropeTable(config: ModelConfig, maxContext: number): Float32Array {
+  const inv = ropeInverseFrequencies(config);
+  const half = config.headDim / 2;
+  const table = new Float32Array(maxContext * half * 2);
+  for (let position = 0; position < maxContext; position++) {
+    for (let i = 0; i < half; i++) {
+      const angle = position * inv[i];
+      table[2 * (position * half + i)] = Math.cos(angle);
+      table[2 * (position * half + i) + 1] = Math.sin(angle);
+    }
+  }
+  return table;
+}

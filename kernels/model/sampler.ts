@@ -1,0 +1,66 @@
+import { createStorageBuffer, createUniformBuffer } from '../gpu/buffers.ts';
+import { uniformView } from '../gpu/uniforms.ts';
+import { bindGroup, modelPipeline, type BoundKernel } from './boundKernel.ts';
+import sampleWgsl from './sample.wgsl?raw';
+
+export interface SamplingSettings {
+  /** 0 (or `greedy`) picks the most likely token. */
+  temperature: number;
+  topK: number;
+  topP: number;
+  repetitionPenalty: number;
+  seed: number;
+  greedy?: boolean;
+}
+
+export const GREEDY: SamplingSettings = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0, greedy: true };
+
+/** Sampling on the GPU: the sample kernel, its settings uniform and the bitset of tokens already seen. */
+export class Sampler {
+  readonly kernel: BoundKernel;
+  private readonly settings: GPUBuffer;
+  private readonly seen: GPUBuffer;
+  private readonly view;
+  private readonly seenWords: Uint32Array<ArrayBuffer>;
+  private readonly vocabSize: number;
+
+  constructor(
+    private readonly device: GPUDevice,
+    b: { vocabSize: number; step: GPUBuffer; logits: GPUBuffer; tokens: GPUBuffer; sampled: GPUBuffer },
+  ) {
+    const { code, pipeline } = modelPipeline(device, 'sample', sampleWgsl);
+    this.view = uniformView(code, 'sampling');
+    this.settings = createUniformBuffer(device, 'sampling', this.view.arrayBuffer.byteLength);
+    this.seenWords = new Uint32Array(Math.ceil(b.vocabSize / 32));
+    this.seen = createStorageBuffer(device, 'seen tokens', this.seenWords.byteLength);
+    const scaled = createStorageBuffer(device, 'scaled logits', b.vocabSize * 4);
+    this.vocabSize = b.vocabSize;
+    this.kernel = {
+      label: 'sample',
+      pipeline,
+      bindGroup: bindGroup(device, 'sample', pipeline, [this.settings, b.step, b.logits, scaled, this.seen, b.tokens, b.sampled]),
+      grid: () => [1],
+    };
+  }
+
+  /** Settings for the next generation, and the tokens it starts from (they count for the repetition penalty). */
+  begin(settings: SamplingSettings, contextTokens: ArrayLike<number>): void {
+    const greedy = settings.greedy || settings.temperature <= 0;
+    this.view.set({
+      vocabSize: this.vocabSize,
+      greedy: greedy ? 1 : 0,
+      temperature: greedy ? 1 : settings.temperature,
+      topK: settings.topK,
+      topP: settings.topP,
+      repetitionPenalty: settings.repetitionPenalty,
+      seed: settings.seed >>> 0,
+    });
+    this.device.queue.writeBuffer(this.settings, 0, this.view.arrayBuffer);
+    this.seenWords.fill(0);
+    for (let i = 0; i < contextTokens.length; i++) {
+      const token = contextTokens[i];
+      this.seenWords[token >>> 5] |= 1 << (token & 31);
+    }
+    this.device.queue.writeBuffer(this.seen, 0, this.seenWords);
+  }
+}
