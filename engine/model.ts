@@ -7,7 +7,7 @@ import { createStorageBuffer, readBuffer } from '../kernels/gpu/buffers.ts';
 import { PassTimer } from '../kernels/gpu/timing.ts';
 import { dispatch, type BoundKernel } from '../kernels/model/boundKernel.ts';
 import { bindEmbedding } from '../kernels/model/embedding.ts';
-import { bindLinear } from '../kernels/model/linear.ts';
+import { bindLinear, linearRowsPerWorkgroup } from '../kernels/model/linear.ts';
 import { bindRmsNorm } from '../kernels/model/rmsNorm.ts';
 import { bindRopeKv } from '../kernels/model/ropeKv.ts';
 import { Sampler, type SamplingSettings } from '../kernels/model/sampler.ts';
@@ -157,6 +157,8 @@ export class ModelRunner {
           y,
           step: stepBuffer,
           tokensPerWorkgroup,
+          subgroups: context.features.subgroups,
+          rowsPerWorkgroup: linearRowsPerWorkgroup(w.rows, context.adapter.isCpu),
           ...extra,
         });
       const layers = weights.layers.map((lw, i): LayerKernels => ({
@@ -207,6 +209,8 @@ export class ModelRunner {
       y: this.logits,
       step: stepBuffer,
       tokensPerWorkgroup: 1,
+      subgroups: context.features.subgroups,
+      rowsPerWorkgroup: linearRowsPerWorkgroup(vocabSize, context.adapter.isCpu),
       lastRowOnly: true,
     });
     this.sampler = new Sampler(device, { vocabSize, step: stepBuffer, logits: this.logits, tokens: this.tokens, sampled: this.sampled });

@@ -22,7 +22,7 @@ export interface ReferenceModel {
   cases: ReferenceCase[];
 }
 
-export const REFERENCE_MODEL_NAMES = ['tiny-llama', 'tiny-llama3-bf16', 'tiny-qwen2-f16', 'pydoc-chat-6m'];
+
 
 export function referenceModel(name: string): ReferenceModel {
   const directory = join(SHARED_MODELS, name);

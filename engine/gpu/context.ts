@@ -21,6 +21,8 @@ export interface AdapterDescription {
   description: string;
   /** A stable key for per-adapter caches such as the attention grid calibration. */
   key: string;
+  /** A CPU implementation (SwiftShader, llvmpipe): few cores, so kernels prefer fewer, larger workgroups. */
+  isCpu: boolean;
 }
 
 export interface GpuFeatures {
@@ -50,7 +52,8 @@ export function describeAdapter(adapter: GPUAdapter): AdapterDescription {
   const architecture = info.architecture || '';
   const device = info.device || '';
   const description = info.description || [vendor, architecture, device].filter(Boolean).join(' ');
-  return { vendor, architecture, device, description, key: [vendor, architecture, device, description].join('|') };
+  const isCpu = /swiftshader|llvmpipe|lavapipe|warp/i.test([vendor, architecture, device, description].join(' '));
+  return { vendor, architecture, device, description, key: [vendor, architecture, device, description].join('|'), isCpu };
 }
 
 /** Opens a device on `adapter` with every wanted feature it has and its largest limits. */

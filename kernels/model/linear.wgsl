@@ -30,10 +30,14 @@ struct Shape {
 
 {{WEIGHTS}}
 
-var<workgroup> partialDots: array<f32, ROWS * TOKENS * WORKGROUP>;
+{{REDUCE}}
 
 @compute @workgroup_size(WORKGROUP)
-fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workgroupId: vec3<u32>) {
+fn main(
+  @builtin(local_invocation_index) lane: u32,
+  @builtin(workgroup_id) workgroupId: vec3<u32>,
+  {{SUBGROUP_BUILTINS}}
+) {
   let firstRow = workgroupId.x * ROWS;
   let firstToken = workgroupId.y * TOKENS;
   let tokenCount = select(step.tokenCount, 1u, shape.lastRowOnly == 1u);
@@ -58,18 +62,7 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
     }
   }
 
-  for (var i = 0u; i < ROWS * TOKENS; i++) {
-    partialDots[i * WORKGROUP + lane] = acc[i];
-  }
-  workgroupBarrier();
-  for (var stride = WORKGROUP / 2u; stride > 0u; stride /= 2u) {
-    if (lane < stride) {
-      for (var i = 0u; i < ROWS * TOKENS; i++) {
-        partialDots[i * WORKGROUP + lane] += partialDots[i * WORKGROUP + lane + stride];
-      }
-    }
-    workgroupBarrier();
-  }
+  sumPartialDots(acc, lane{{SUBGROUP_ARGS}});
 
   if (lane < ROWS * TOKENS) {
     let r = lane / TOKENS;
@@ -77,7 +70,7 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
     let row = firstRow + r;
     let token = firstToken + t;
     if (row < shape.outFeatures && token < tokenCount) {
-      var value = partialDots[lane * WORKGROUP];
+      var value = partialDots[lane];
       if (HAS_BIAS) {
         value += bias[row];
       }

@@ -1,0 +1,3 @@
+import { describeReferenceModel } from '../../test/referenceSuite.ts';
+
+describeReferenceModel('pydoc-chat-6m');

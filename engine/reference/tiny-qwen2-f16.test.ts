@@ -1,0 +1,3 @@
+import { describeReferenceModel } from '../../test/referenceSuite.ts';
+
+describeReferenceModel('tiny-qwen2-f16');

@@ -1,0 +1,27 @@
+// Sums each of the ROWS·TOKENS partial dots over the workgroup into partialDots[i], through workgroup memory.
+var<workgroup> partialDots: array<f32, ROWS * TOKENS * WORKGROUP>;
+
+fn sumPartialDots(acc: array<f32, ROWS * TOKENS>, lane: u32) {
+  for (var i = 0u; i < ROWS * TOKENS; i++) {
+    partialDots[i * WORKGROUP + lane] = acc[i];
+  }
+  workgroupBarrier();
+  for (var stride = WORKGROUP / 2u; stride > 0u; stride /= 2u) {
+    if (lane < stride) {
+      for (var i = 0u; i < ROWS * TOKENS; i++) {
+        partialDots[i * WORKGROUP + lane] += partialDots[i * WORKGROUP + lane + stride];
+      }
+    }
+    workgroupBarrier();
+  }
+  // Compact the totals to the front, where the caller reads them.
+  var total = 0.0;
+  if (lane < ROWS * TOKENS) {
+    total = partialDots[lane * WORKGROUP];
+  }
+  workgroupBarrier();
+  if (lane < ROWS * TOKENS) {
+    partialDots[lane] = total;
+  }
+  workgroupBarrier();
+}

@@ -1,0 +1,101 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { float32ToFloat16Bits } from '../kernels/gpu/half.ts';
+import { SHARED_MODELS } from './sharedModels.ts';
+
+/** Writes a safetensors file: 8-byte header length, JSON header, data. */
+export function encodeSafetensors(tensors: { name: string; dtype: 'F32' | 'F16'; shape: number[]; data: Float32Array }[]): Uint8Array {
+  const header: Record<string, unknown> = {};
+  const parts: Uint8Array[] = [];
+  let offset = 0;
+  for (const t of tensors) {
+    const bytes = t.dtype === 'F32' ? new Uint8Array(t.data.buffer.slice(0)) : new Uint8Array(Uint16Array.from(t.data, float32ToFloat16Bits).buffer);
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes.byteLength] };
+    parts.push(bytes);
+    offset += bytes.byteLength;
+  }
+  return withHeader(header, parts);
+}
+
+/** A safetensors file from a header object and data parts, as given (for files that lie). */
+export function withHeader(header: unknown, parts: Uint8Array[]): Uint8Array {
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const total = 8 + json.byteLength + parts.reduce((a, p) => a + p.byteLength, 0);
+  const out = new Uint8Array(total);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.byteLength), true);
+  out.set(json, 8);
+  let at = 8 + json.byteLength;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
+export interface TinyModelSpec {
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  vocabSize: number;
+  dtype: 'F32' | 'F16';
+  modelType?: string;
+  tie?: boolean;
+  seed?: number;
+}
+
+/**
+ * A random-weight Llama-family model folder made in memory, with the tokenizer of ../shared/models/tiny-llama
+ * (vocabulary 512): config.json, tokenizer files and model.safetensors as Blobs.
+ */
+export function makeTinyModel(spec: TinyModelSpec): Map<string, Blob> {
+  let state = spec.seed ?? 12345;
+  const random = () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+  const matrix = (rows: number, columns: number, scale: number) => Float32Array.from({ length: rows * columns }, () => (random() * 2 - 1) * scale);
+  const { hiddenSize: h, intermediateSize: inter, numLayers, numHeads, numKvHeads, headDim, vocabSize, dtype } = spec;
+  const tensors: { name: string; dtype: 'F32' | 'F16'; shape: number[]; data: Float32Array }[] = [];
+  const add = (name: string, shape: number[], data: Float32Array) => tensors.push({ name, dtype, shape, data });
+  add('model.embed_tokens.weight', [vocabSize, h], matrix(vocabSize, h, 1));
+  for (let i = 0; i < numLayers; i++) {
+    const p = `model.layers.${i}.`;
+    add(`${p}input_layernorm.weight`, [h], Float32Array.from({ length: h }, () => 0.5 + random()));
+    add(`${p}self_attn.q_proj.weight`, [numHeads * headDim, h], matrix(numHeads * headDim, h, 2 / Math.sqrt(h)));
+    add(`${p}self_attn.k_proj.weight`, [numKvHeads * headDim, h], matrix(numKvHeads * headDim, h, 2 / Math.sqrt(h)));
+    add(`${p}self_attn.v_proj.weight`, [numKvHeads * headDim, h], matrix(numKvHeads * headDim, h, 1 / Math.sqrt(h)));
+    add(`${p}self_attn.o_proj.weight`, [h, numHeads * headDim], matrix(h, numHeads * headDim, 1 / Math.sqrt(numHeads * headDim)));
+    add(`${p}post_attention_layernorm.weight`, [h], Float32Array.from({ length: h }, () => 0.5 + random()));
+    add(`${p}mlp.gate_proj.weight`, [inter, h], matrix(inter, h, 1 / Math.sqrt(h)));
+    add(`${p}mlp.up_proj.weight`, [inter, h], matrix(inter, h, 1 / Math.sqrt(h)));
+    add(`${p}mlp.down_proj.weight`, [h, inter], matrix(h, inter, 1 / Math.sqrt(inter)));
+  }
+  add('model.norm.weight', [h], Float32Array.from({ length: h }, () => 0.5 + random()));
+  if (!spec.tie) add('lm_head.weight', [vocabSize, h], matrix(vocabSize, h, 1 / Math.sqrt(h)));
+  const config = {
+    model_type: spec.modelType ?? 'llama',
+    hidden_size: h,
+    intermediate_size: inter,
+    num_hidden_layers: numLayers,
+    num_attention_heads: numHeads,
+    num_key_value_heads: numKvHeads,
+    head_dim: headDim,
+    vocab_size: vocabSize,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    max_position_embeddings: 4096,
+    tie_word_embeddings: spec.tie ?? false,
+    hidden_act: 'silu',
+    eos_token_id: 2,
+  };
+  const shared = join(SHARED_MODELS, 'tiny-llama');
+  return new Map<string, Blob>([
+    ['config.json', new Blob([JSON.stringify(config)])],
+    ['tokenizer.json', new Blob([readFileSync(join(shared, 'tokenizer.json'))])],
+    ['tokenizer_config.json', new Blob([readFileSync(join(shared, 'tokenizer_config.json'))])],
+    ['model.safetensors', new Blob([encodeSafetensors(tensors) as Uint8Array<ArrayBuffer>])],
+  ]);
+}
