@@ -1,8 +1,9 @@
 import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vitest/config';
+import { serveModelFolders } from './vite.modelsPlugin.ts';
 
 export default defineConfig({
-  plugins: [react()],
+  plugins: [react(), serveModelFolders()],
   publicDir: 'public',
   worker: { format: 'es' },
   server: { port: 5173, strictPort: true },

@@ -1,18 +1,8 @@
 import type { GpuReport } from '../engine/gpuReport.ts';
 import type { SerializedEngineError } from '../engine/errors.ts';
+import { formatBytes } from './format.ts';
 
 export type GpuState = { kind: 'probing' } | { kind: 'ready'; report: GpuReport } | { kind: 'failed'; error: SerializedEngineError };
-
-function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(value < 10 && unit > 0 ? 1 : 0)} ${units[unit]}`;
-}
 
 /** The WebGPU adapter the engine worker got, or why it got none. */
 export function GpuStatus({ state }: { state: GpuState }) {

@@ -4,7 +4,7 @@
 // for B=1, Hq=32, Hkv=8, D=128, f16 KV over a list of context lengths, and for a ragged batch of 8 sequences.
 import { createNodeGpuContext } from '../engine/gpu/node.ts';
 import type { GpuContext } from '../engine/gpu/context.ts';
-import { StreamRead, STREAM_READ_WORKGROUP_SIZE } from '../kernels/bandwidth/streamRead.ts';
+import { measureReadBandwidth } from '../kernels/bandwidth/measureBandwidth.ts';
 import { createStorageBuffer } from '../kernels/gpu/buffers.ts';
 import { fillRandom } from '../kernels/gpu/fillRandom.ts';
 import { measurePasses } from '../kernels/gpu/timing.ts';
@@ -13,7 +13,8 @@ import { DecodeAttention } from '../kernels/attention/decodeAttention.ts';
 import type { PagedKvLayout } from '../kernels/attention/pagedKv.ts';
 import { ATTENTION_KERNELS, KERNEL_LABELS, type AttentionKernel } from '../kernels/attention/plan.ts';
 import { createSyntheticKv, kvBytesRead, syntheticKvFits } from '../kernels/attention/syntheticKv.ts';
-import { formatTable, parseFlags } from './table.ts';
+import { parseFlags } from '../cli/flags.ts';
+import { formatTable } from './table.ts';
 
 const K = 1024;
 const FULL_LENGTHS = [1, 4, 16, 64, 128, 256, 512].map((n) => n * K);
@@ -33,22 +34,6 @@ interface Row {
   gbPerS: number;
   percentOfBandwidth: number;
   leanSpeedup?: number;
-}
-
-async function measureReadBandwidth(context: GpuContext, bytes: number, repeats: number): Promise<number> {
-  const { device } = context;
-  const source = createStorageBuffer(device, 'bandwidth source', bytes);
-  fillRandom(device, source, bytes / 4, 'f32', 3);
-  const maxGrid = Math.min(context.limits.maxComputeWorkgroupsPerDimension, bytes / 16 / STREAM_READ_WORKGROUP_SIZE);
-  let best = 0;
-  for (const grid of [1024, maxGrid]) {
-    const kernel = new StreamRead(device, source, bytes, Math.max(1, Math.floor(Math.min(grid, maxGrid))));
-    const { ms } = await measurePasses(context, repeats, (pass) => kernel.encode(pass));
-    best = Math.max(best, bytes / (ms * 1e6));
-    kernel.sums.destroy();
-  }
-  source.destroy();
-  return best;
 }
 
 async function benchBatch(

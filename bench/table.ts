@@ -8,19 +8,3 @@ export function formatTable(columns: string[], rows: (string | number)[][]): str
       .join('  ');
   return [line(cells[0], true), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map((r) => line(r, false))].join('\n');
 }
-
-export function parseFlags(argv: string[]): Map<string, string | true> {
-  const flags = new Map<string, string | true>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith('--')) throw new Error(`unexpected argument "${arg}"`);
-    const next = argv[i + 1];
-    if (next !== undefined && !next.startsWith('--')) {
-      flags.set(arg.slice(2), next);
-      i++;
-    } else {
-      flags.set(arg.slice(2), true);
-    }
-  }
-  return flags;
-}

@@ -5,6 +5,7 @@ import type { GpuContext } from './gpu/context.ts';
 import { EngineError } from './errors.ts';
 import { readJson, readOptionalJson, readTensorIndex, type ModelFiles } from './loader/modelFiles.ts';
 import { ModelRunner, type RunnerOptions, type StepTiming } from './model.ts';
+import { stressModel, type StressEvent } from './stress.ts';
 import { StreamingDecoder, TextCodec, type ChatMessage } from './tokenizer.ts';
 import { uploadWeights, type UploadProgress } from './weights.ts';
 
@@ -73,6 +74,31 @@ interface Conversation {
   tokens: number[];
 }
 
+/** Reads a model folder and puts it on the GPU: config, tokenizer, weights, then the runner with its kernels. */
+export async function loadModel(context: GpuContext, files: ModelFiles, options: LoadOptions = {}): Promise<{ runner: ModelRunner; codec: TextCodec }> {
+  const progress = options.onProgress ?? (() => {});
+  progress({ phase: 'reading', message: `reading config.json from ${files.description}` });
+  const config = parseModelConfig(await readJson(files, 'config.json'), await readOptionalJson(files, 'generation_config.json'));
+  const codec = await TextCodec.load(files);
+  progress({ phase: 'reading', message: 'reading safetensors headers' });
+  const tensors = await readTensorIndex(files);
+  const weights = await uploadWeights(context.device, config, tensors, (p) => progress({ phase: 'uploading', ...p }));
+  progress({ phase: 'compiling' });
+  let runner: ModelRunner;
+  try {
+    runner = new ModelRunner(context, config, weights, options);
+  } catch (error) {
+    for (const buffer of weights.buffers) buffer.destroy();
+    throw error;
+  }
+  const uncaptured = context.takeUncapturedError();
+  if (uncaptured) {
+    runner.destroy();
+    throw uncaptured;
+  }
+  return { runner, codec };
+}
+
 /**
  * The engine: one model on one GPU device, its conversations (each a KV cache sequence whose prefix is reused
  * across turns) and generation as an async stream of events. The same object runs in the browser worker and in
@@ -105,32 +131,13 @@ export class Engine {
     this.checkDevice();
     if (this.busy) throw new EngineError('invalid-argument', 'a generation is running: stop it before loading a model');
     this.unload();
-    const progress = options.onProgress ?? (() => {});
-    progress({ phase: 'reading', message: `reading config.json from ${files.description}` });
-    const config = parseModelConfig(await readJson(files, 'config.json'), await readOptionalJson(files, 'generation_config.json'));
-    const codec = await TextCodec.load(files);
-    progress({ phase: 'reading', message: 'reading safetensors headers' });
-    const tensors = await readTensorIndex(files);
-    const weights = await uploadWeights(this.context.device, config, tensors, (p) => progress({ phase: 'uploading', ...p }));
-    progress({ phase: 'compiling' });
-    let runner: ModelRunner;
-    try {
-      runner = new ModelRunner(this.context, config, weights, options);
-    } catch (error) {
-      for (const buffer of weights.buffers) buffer.destroy();
-      throw error;
-    }
-    const uncaptured = this.context.takeUncapturedError();
-    if (uncaptured) {
-      runner.destroy();
-      throw uncaptured;
-    }
+    const { runner, codec } = await loadModel(this.context, files, options);
     this.runner = runner;
     this.codec = codec;
     this.info = {
       description: files.description,
-      config,
-      weightBytes: weights.bytes,
+      config: runner.config,
+      weightBytes: runner.weights.bytes,
       maxContext: runner.maxContext,
       kvPagesTotal: runner.kv.pagesTotal,
       pageSize: runner.layout.pageSize,
@@ -141,7 +148,7 @@ export class Engine {
       hasChatTemplate: codec.hasChatTemplate,
       profiling: runner.profiling,
     };
-    progress({ phase: 'ready' });
+    options.onProgress?.({ phase: 'ready' });
     return this.info;
   }
 
@@ -182,6 +189,23 @@ export class Engine {
     if (!conversation || !this.runner) return;
     this.runner.kv.release(conversation.sequence);
     this.conversations.delete(id);
+  }
+
+  /** The long-context sweep on the loaded model (see stressModel). */
+  async stress(contexts: number[], kernels: AttentionKernel[], onEvent: (event: StressEvent) => void): Promise<void> {
+    const { runner } = this.loaded();
+    if (this.busy) throw new EngineError('invalid-argument', 'a generation is running: stop it before the sweep');
+    this.busy = true;
+    try {
+      await stressModel(runner, contexts, kernels, onEvent);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Checks the KV cache's page accounting (tests and debugging). */
+  verifyKvCache(): void {
+    this.loaded().runner.kv.verify();
   }
 
   /** Tokens of conversation `id` whose KV is cached. */

@@ -1,0 +1,169 @@
+import { useEffect, useRef, useState } from 'react';
+import type { AttentionKernel } from '../kernels/attention/plan.ts';
+import { ATTENTION_KERNELS, KERNEL_LABELS } from '../kernels/attention/plan.ts';
+import type { StepStats } from '../engine/engine.ts';
+import type { ChatMessage } from '../engine/tokenizer.ts';
+
+export interface ChatSettings {
+  temperature: number;
+  topP: number;
+  maxTokens: number;
+  attention: AttentionKernel;
+  raw: boolean;
+}
+
+export interface ChatStatus {
+  generating: boolean;
+  stats?: StepStats;
+  promptTokens?: number;
+  reusedTokens?: number;
+  stopReason?: string;
+  maxContext?: number;
+}
+
+const BUILTIN_SUGGESTIONS = ['What does str.split do?', 'Explain logging.Logger.debug.', 'What does json.dumps do?'];
+
+/** The chat: messages stream in as text (never HTML), with stop, regenerate, clear and the sampling settings. */
+export function ChatPage(props: {
+  messages: ChatMessage[];
+  status: ChatStatus;
+  settings: ChatSettings;
+  builtinModel: boolean;
+  modelLoaded: boolean;
+  draft: string;
+  onDraft: (text: string) => void;
+  onSettings: (settings: ChatSettings) => void;
+  onSend: (text: string) => void;
+  onStop: () => void;
+  onRegenerate: () => void;
+  onClear: () => void;
+}) {
+  const { messages, status, settings } = props;
+  const bottom = useRef<HTMLDivElement>(null);
+  const [showSettings, setShowSettings] = useState(true);
+  useEffect(() => bottom.current?.scrollIntoView({ block: 'end' }), [messages]);
+  const canSend = props.modelLoaded && !status.generating && props.draft.trim().length > 0;
+  const send = () => {
+    if (canSend) props.onSend(props.draft);
+  };
+  const set = (patch: Partial<ChatSettings>) => props.onSettings({ ...settings, ...patch });
+
+  return (
+    <section className="chat" aria-label="Chat">
+      <div className="messages" data-testid="messages">
+        {messages.length === 0 && (
+          <div className="empty-state" data-testid="empty-state">
+            {props.builtinModel ? (
+              <>
+                <p>
+                  <strong>pydoc-chat-6m</strong> is a tiny model (5.8M parameters) trained on the Python standard library's documentation. It is a
+                  documentation model, not a general assistant: ask it what a documented function, class or module does.
+                </p>
+                <div className="suggestions">
+                  {BUILTIN_SUGGESTIONS.map((text) => (
+                    <button key={text} type="button" disabled={!props.modelLoaded} onClick={() => props.onSend(text)}>
+                      {text}
+                    </button>
+                  ))}
+                </div>
+              </>
+            ) : (
+              <p>{props.modelLoaded ? 'Say something to the model.' : 'Load a model to start.'}</p>
+            )}
+          </div>
+        )}
+        {messages.map((message, index) => (
+          <div key={index} className={`message ${message.role}`} data-testid={`message-${message.role}`}>
+            <span className="role">{message.role === 'user' ? 'You' : 'Model'}</span>
+            <div className="content">{message.content}</div>
+          </div>
+        ))}
+        <div ref={bottom} />
+      </div>
+
+      <div className="composer">
+        <textarea
+          data-testid="chat-input"
+          aria-label="Message"
+          value={props.draft}
+          placeholder={props.modelLoaded ? 'Ask something… (Enter to send, Shift+Enter for a new line)' : 'Load a model first'}
+          onChange={(event) => props.onDraft(event.target.value)}
+          onKeyDown={(event) => {
+            if (event.key === 'Enter' && !event.shiftKey) {
+              event.preventDefault();
+              send();
+            }
+          }}
+          rows={2}
+        />
+        <div className="composer-buttons">
+          {status.generating ? (
+            <button type="button" data-testid="stop" onClick={props.onStop}>
+              Stop
+            </button>
+          ) : (
+            <button type="button" className="primary" data-testid="send" disabled={!canSend} onClick={send}>
+              Send
+            </button>
+          )}
+          <button type="button" data-testid="regenerate" disabled={status.generating || !messages.some((m) => m.role === 'assistant')} onClick={props.onRegenerate}>
+            Regenerate
+          </button>
+          <button type="button" data-testid="clear" disabled={status.generating || messages.length === 0} onClick={props.onClear}>
+            Clear
+          </button>
+        </div>
+      </div>
+
+      <div className="chat-stats" data-testid="chat-stats">
+        {status.stats ? (
+          <>
+            <span data-testid="tokens-per-second">{status.stats.tokensPerSecond.toFixed(1)} tokens/s</span>
+            <span>
+              context {status.stats.contextLength + 1}
+              {status.maxContext ? ` / ${status.maxContext}` : ''} tokens
+            </span>
+            <span>
+              KV pages {status.stats.kvPagesUsed} / {status.stats.kvPagesTotal}
+            </span>
+          </>
+        ) : (
+          <span className="muted">no generation yet</span>
+        )}
+        {status.promptTokens !== undefined && (
+          <span data-testid="prefill-stats">
+            prompt {status.promptTokens} tokens: {status.reusedTokens} reused from the cache, {status.promptTokens - (status.reusedTokens ?? 0)} prefilled
+          </span>
+        )}
+        {status.stopReason && <span data-testid="stop-reason">stopped: {status.stopReason}</span>}
+      </div>
+
+      <details className="settings" open={showSettings} onToggle={(event) => setShowSettings((event.target as HTMLDetailsElement).open)}>
+        <summary>Settings</summary>
+        <label>
+          Temperature <input type="number" data-testid="temperature" min={0} max={2} step={0.05} value={settings.temperature} onChange={(e) => set({ temperature: Number(e.target.value) })} />
+          <span className="muted">0 = greedy</span>
+        </label>
+        <label>
+          Top-p <input type="number" min={0.05} max={1} step={0.05} value={settings.topP} onChange={(e) => set({ topP: Number(e.target.value) })} />
+        </label>
+        <label>
+          Max tokens <input type="number" data-testid="max-tokens" min={1} max={4096} value={settings.maxTokens} onChange={(e) => set({ maxTokens: Number(e.target.value) })} />
+        </label>
+        <label>
+          Attention{' '}
+          <select data-testid="attention-kernel" value={settings.attention} onChange={(e) => set({ attention: e.target.value as AttentionKernel })}>
+            {ATTENTION_KERNELS.map((kernel) => (
+              <option key={kernel} value={kernel}>
+                {KERNEL_LABELS[kernel]}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          <input type="checkbox" data-testid="raw-prompt" checked={settings.raw} onChange={(e) => set({ raw: e.target.checked })} /> Send raw (no chat template)
+        </label>
+      </details>
+    </section>
+  );
+}

@@ -1,0 +1,155 @@
+import { useEffect, useRef, useState } from 'react';
+import type { ModelInfo } from '../engine/engine.ts';
+import type { SerializedEngineError } from '../engine/errors.ts';
+import { BUILTIN_MODEL, type ModelSource } from '../engine/modelSource.ts';
+import type { LoadEvent } from '../engine/worker.ts';
+import { formatBytes } from './format.ts';
+
+export type LoadState =
+  | { kind: 'idle' }
+  | { kind: 'loading'; source: ModelSource; event?: LoadEvent }
+  | { kind: 'loaded'; info: ModelInfo }
+  | { kind: 'failed'; error: SerializedEngineError };
+
+type Choice = 'builtin' | `server:${string}` | 'hub' | 'url' | 'folder';
+
+function progressText(event: LoadEvent | undefined): { text: string; fraction?: number } {
+  if (!event) return { text: 'starting…' };
+  switch (event.phase) {
+    case 'downloading':
+      return {
+        text: `${event.fromCache ? 'from cache' : 'downloading'} ${event.file}: ${formatBytes(event.loadedBytes)}${event.totalBytes ? ` of ${formatBytes(event.totalBytes)}` : ''}`,
+        fraction: event.totalBytes ? event.loadedBytes / event.totalBytes : undefined,
+      };
+    case 'uploading':
+      return { text: `uploading weights to the GPU: tensor ${event.tensorsDone} of ${event.tensorsTotal} (${formatBytes(event.bytesDone)})`, fraction: event.bytesDone / event.bytesTotal };
+    case 'reading':
+      return { text: event.message };
+    case 'compiling':
+      return { text: 'compiling kernels…' };
+    case 'ready':
+      return { text: 'ready', fraction: 1 };
+  }
+}
+
+/** Where the model comes from: built in (first), dev-server folders, a hub repo, a URL, or a local folder. */
+export function ModelPicker(props: {
+  serverModels: string[];
+  state: LoadState;
+  kvDtype: 'f16' | 'f32';
+  onKvDtype: (dtype: 'f16' | 'f32') => void;
+  onLoad: (source: ModelSource) => void;
+  onClearCache: () => void;
+}) {
+  const { serverModels, state } = props;
+  const [choice, setChoice] = useState<Choice>('builtin');
+  const [repo, setRepo] = useState('HuggingFaceTB/SmolLM2-360M-Instruct');
+  const [url, setUrl] = useState('');
+  const [folder, setFolder] = useState<{ name: string; files: { path: string; file: File }[] } | undefined>();
+  const [dragging, setDragging] = useState(false);
+  const folderInput = useRef<HTMLInputElement>(null);
+
+  useEffect(() => {
+    folderInput.current?.setAttribute('webkitdirectory', '');
+  }, []);
+
+  const takeFiles = (files: File[]) => {
+    if (files.length === 0) return;
+    const first = files[0] as File & { webkitRelativePath?: string };
+    const name = first.webkitRelativePath?.split('/')[0] || 'dropped folder';
+    setFolder({ name, files: files.map((file) => ({ path: (file as File & { webkitRelativePath?: string }).webkitRelativePath || file.name, file })) });
+    setChoice('folder');
+  };
+
+  const source = (): ModelSource | undefined => {
+    if (choice === 'builtin') return { kind: 'builtin' };
+    if (choice.startsWith('server:')) return { kind: 'server', name: choice.slice('server:'.length) };
+    if (choice === 'hub') return repo.trim() ? { kind: 'hub', repo: repo.trim() } : undefined;
+    if (choice === 'url') return url.trim() ? { kind: 'url', baseUrl: url.trim() } : undefined;
+    return folder ? { kind: 'files', ...folder } : undefined;
+  };
+  const busy = state.kind === 'loading';
+  const progress = state.kind === 'loading' ? progressText(state.event) : undefined;
+
+  return (
+    <section
+      className={`panel model-picker${dragging ? ' dragging' : ''}`}
+      aria-label="Model"
+      onDragOver={(event) => {
+        event.preventDefault();
+        setDragging(true);
+      }}
+      onDragLeave={() => setDragging(false)}
+      onDrop={(event) => {
+        event.preventDefault();
+        setDragging(false);
+        takeFiles(Array.from(event.dataTransfer.files));
+      }}
+    >
+      <div className="picker-row">
+        <label>
+          Model{' '}
+          <select data-testid="model-select" value={choice} onChange={(event) => setChoice(event.target.value as Choice)} disabled={busy}>
+            <option value="builtin">{BUILTIN_MODEL.name} (built in)</option>
+            {serverModels.map((name) => (
+              <option key={name} value={`server:${name}`}>
+                {name} (dev server folder)
+              </option>
+            ))}
+            <option value="hub">Hugging Face repo…</option>
+            <option value="url">Base URL…</option>
+            <option value="folder">Local folder…</option>
+          </select>
+        </label>
+        {choice === 'hub' && <input aria-label="Hugging Face repo id" value={repo} onChange={(e) => setRepo(e.target.value)} placeholder="org/model" size={36} />}
+        {choice === 'url' && <input aria-label="Model base URL" value={url} onChange={(e) => setUrl(e.target.value)} placeholder="https://…/model/" size={36} />}
+        {choice === 'folder' && (
+          <>
+            <input ref={folderInput} data-testid="folder-input" type="file" multiple onChange={(e) => takeFiles(Array.from(e.target.files ?? []))} />
+            <span className="muted">{folder ? `${folder.name}: ${folder.files.length} files` : 'or drop a folder on this panel'}</span>
+          </>
+        )}
+        <label>
+          KV cache{' '}
+          <select value={props.kvDtype} onChange={(e) => props.onKvDtype(e.target.value as 'f16' | 'f32')} disabled={busy}>
+            <option value="f16">f16</option>
+            <option value="f32">f32</option>
+          </select>
+        </label>
+        <button
+          type="button"
+          className="primary"
+          data-testid="load-model"
+          disabled={busy || !source()}
+          onClick={() => {
+            const s = source();
+            if (s) props.onLoad(s);
+          }}
+        >
+          {busy ? 'Loading…' : 'Load'}
+        </button>
+        <button type="button" onClick={props.onClearCache} title="Delete downloaded models from this browser's Cache Storage">
+          Clear download cache
+        </button>
+      </div>
+      {progress && (
+        <div className="load-progress" data-testid="load-progress">
+          <progress max={1} value={progress.fraction} />
+          <span>{progress.text}</span>
+        </div>
+      )}
+      {state.kind === 'failed' && (
+        <p className="error" role="alert" data-testid="load-error">
+          Could not load the model: {state.error.message}
+        </p>
+      )}
+      {state.kind === 'loaded' && (
+        <p className="muted" data-testid="model-info">
+          <strong>{state.info.description}</strong> · {state.info.config.architecture}, {state.info.config.numLayers} layers, {state.info.config.numHeads}/
+          {state.info.config.numKvHeads} heads · {formatBytes(state.info.weightBytes)} of weights · context {state.info.maxContext} · KV {state.info.kvDtype}, {state.info.kvPagesTotal} pages of{' '}
+          {state.info.pageSize} tokens
+        </p>
+      )}
+    </section>
+  );
+}

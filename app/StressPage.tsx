@@ -1,0 +1,173 @@
+import { useState } from 'react';
+import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import type { ModelInfo } from '../engine/engine.ts';
+import type { StressPoint, SyntheticShape } from '../engine/stress.ts';
+import type { StressRequest } from '../engine/worker.ts';
+import { ATTENTION_KERNELS, KERNEL_LABELS, type AttentionKernel } from '../kernels/attention/plan.ts';
+import { formatMs } from './format.ts';
+
+const COLORS: Record<AttentionKernel, string> = { lean: '#3056d3', fd: '#d97706', fa2: '#b42318' };
+
+export interface StressState {
+  running: boolean;
+  fill?: { filled: number; target: number };
+  points: StressPoint[];
+  error?: string;
+}
+
+/** Contexts of the sweep: `steps` points up to the target, evenly spaced. */
+function sweep(target: number, steps: number): number[] {
+  return Array.from({ length: steps }, (_, i) => Math.max(1, Math.round((target * (i + 1)) / steps)));
+}
+
+function toCsv(points: StressPoint[]): string {
+  return ['context,kernel,attention_ms,gb_per_s', ...points.map((p) => `${p.context},${p.kernel},${p.attentionMs},${p.gbPerSecond}`)].join('\n');
+}
+
+/** The long-context sweep: attention time vs context length for each kernel, on the model or on synthetic KV. */
+export function StressPage(props: { model?: ModelInfo; state: StressState; onRun: (request: StressRequest) => void }) {
+  const { model, state } = props;
+  const [synthetic, setSynthetic] = useState(!model);
+  const [shape, setShape] = useState<SyntheticShape>({ numKvHeads: 8, group: 4, headDim: 128, pageSize: 16 });
+  const maxTarget = synthetic || !model ? 262144 : model.maxContext - 8;
+  const [target, setTarget] = useState(synthetic || !model ? 4096 : Math.min(1024, maxTarget));
+  const [points, setPoints] = useState(4);
+  const [kernels, setKernels] = useState<AttentionKernel[]>([...ATTENTION_KERNELS]);
+  const useSynthetic = synthetic || !model;
+  const clampedTarget = Math.min(target, maxTarget);
+
+  const contexts = [...new Set(state.points.map((p) => p.context))].sort((a, b) => a - b);
+  const rows = contexts.map((context) => {
+    const row: Record<string, number> = { context };
+    for (const p of state.points.filter((q) => q.context === context)) row[p.kernel] = +(p.attentionMs * 1000).toFixed(1);
+    return row;
+  });
+
+  const download = () => {
+    const url = URL.createObjectURL(new Blob([toCsv(state.points)], { type: 'text/csv' }));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = 'lean-decode-attention-sweep.csv';
+    a.click();
+    URL.revokeObjectURL(url);
+  };
+
+  return (
+    <section className="panel stress" aria-label="Long-context stress">
+      <h2>Long-context stress</h2>
+      <div className="stress-controls">
+        <label>
+          <input type="checkbox" data-testid="synthetic" checked={useSynthetic} disabled={!model} onChange={(e) => setSynthetic(e.target.checked)} /> Synthetic KV
+          {!model && <span className="muted"> (no model loaded)</span>}
+        </label>
+        {useSynthetic && (
+          <>
+            <label>
+              KV heads <input type="number" min={1} max={64} value={shape.numKvHeads} onChange={(e) => setShape({ ...shape, numKvHeads: Number(e.target.value) })} />
+            </label>
+            <label>
+              GQA group <input type="number" min={1} max={16} value={shape.group} onChange={(e) => setShape({ ...shape, group: Number(e.target.value) })} />
+            </label>
+            <label>
+              Head dim{' '}
+              <select value={shape.headDim} onChange={(e) => setShape({ ...shape, headDim: Number(e.target.value) })}>
+                <option value={64}>64</option>
+                <option value={128}>128</option>
+              </select>
+            </label>
+          </>
+        )}
+        <label>
+          Target context{' '}
+          <input type="number" data-testid="stress-target" min={16} max={maxTarget} value={clampedTarget} onChange={(e) => setTarget(Number(e.target.value))} />
+          <span className="muted"> up to {maxTarget.toLocaleString()} {useSynthetic ? '(one GPU buffer)' : '(model context and KV budget)'}</span>
+        </label>
+        <label>
+          Points <input type="number" data-testid="stress-points" min={1} max={16} value={points} onChange={(e) => setPoints(Number(e.target.value))} />
+        </label>
+        {ATTENTION_KERNELS.map((kernel) => (
+          <label key={kernel}>
+            <input
+              type="checkbox"
+              checked={kernels.includes(kernel)}
+              onChange={(e) => setKernels(e.target.checked ? [...kernels, kernel] : kernels.filter((k) => k !== kernel))}
+            />{' '}
+            {KERNEL_LABELS[kernel]}
+          </label>
+        ))}
+        <button
+          type="button"
+          className="primary"
+          data-testid="stress-run"
+          disabled={state.running || kernels.length === 0}
+          onClick={() => props.onRun({ contexts: sweep(clampedTarget, points), kernels, synthetic: useSynthetic ? shape : undefined })}
+        >
+          {state.running ? 'Running…' : 'Run sweep'}
+        </button>
+      </div>
+      {state.fill && state.running && (
+        <div className="load-progress" data-testid="fill-progress">
+          <progress max={state.fill.target} value={state.fill.filled} />
+          <span>
+            prefill {state.fill.filled.toLocaleString()} / {state.fill.target.toLocaleString()} tokens
+          </span>
+        </div>
+      )}
+      {state.error && (
+        <p className="error" role="alert">
+          {state.error}
+        </p>
+      )}
+      {rows.length > 0 && (
+        <>
+          <div className="chart" data-testid="stress-chart" data-points={state.points.length}>
+            <ResponsiveContainer width="100%" height={300}>
+              <LineChart data={rows} margin={{ top: 8, right: 24, bottom: 28, left: 24 }}>
+                <CartesianGrid strokeDasharray="3 3" />
+                <XAxis dataKey="context" type="number" domain={['dataMin', 'dataMax']} label={{ value: 'context length (tokens)', position: 'insideBottom', offset: -14 }} />
+                <YAxis label={{ value: 'attention GPU time (µs)', angle: -90, position: 'insideLeft', style: { textAnchor: 'middle' } }} />
+                <Tooltip formatter={(value) => `${value} µs`} />
+                <Legend verticalAlign="top" />
+                {ATTENTION_KERNELS.filter((k) => state.points.some((p) => p.kernel === k)).map((kernel) => (
+                  <Line key={kernel} type="monotone" dataKey={kernel} name={KERNEL_LABELS[kernel]} stroke={COLORS[kernel]} isAnimationActive={false} />
+                ))}
+              </LineChart>
+            </ResponsiveContainer>
+          </div>
+          <table className="stress-table" data-testid="stress-table">
+            <thead>
+              <tr>
+                <th>context</th>
+                {ATTENTION_KERNELS.map((k) => (
+                  <th key={k}>{KERNEL_LABELS[k]}</th>
+                ))}
+                <th>FD / Lean</th>
+                <th>FA2 / Lean</th>
+              </tr>
+            </thead>
+            <tbody>
+              {contexts.map((context) => {
+                const at = (kernel: AttentionKernel) => state.points.find((p) => p.context === context && p.kernel === kernel);
+                const lean = at('lean');
+                const ratio = (kernel: AttentionKernel) => (lean && at(kernel) ? `${(at(kernel)!.attentionMs / lean.attentionMs).toFixed(2)}x` : '–');
+                return (
+                  <tr key={context}>
+                    <td>{context.toLocaleString()}</td>
+                    {ATTENTION_KERNELS.map((k) => (
+                      <td key={k}>{at(k) ? formatMs(at(k)!.attentionMs) : '–'}</td>
+                    ))}
+                    <td>{ratio('fd')}</td>
+                    <td>{ratio('fa2')}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+          <button type="button" data-testid="stress-csv" onClick={download} disabled={state.running}>
+            Download CSV
+          </button>
+        </>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,151 @@
+import { formatTable } from '../bench/table.ts';
+import { loadModel } from '../engine/engine.ts';
+import { readJson } from '../engine/loader/modelFiles.ts';
+import type { GpuContext } from '../engine/gpu/context.ts';
+import { createNodeGpuContext } from '../engine/gpu/node.ts';
+import { bytesPerPage } from '../engine/kvCache.ts';
+import { nodeModelFiles } from '../engine/loader/nodeFiles.ts';
+import { ModelRunner } from '../engine/model.ts';
+import { randomWeights } from '../engine/randomWeights.ts';
+import { measureReadBandwidth } from '../kernels/bandwidth/measureBandwidth.ts';
+import { calibrateGrid } from '../kernels/attention/calibrate.ts';
+import type { PagedKvLayout } from '../kernels/attention/pagedKv.ts';
+import { ATTENTION_KERNELS, KERNEL_LABELS, type AttentionKernel } from '../kernels/attention/plan.ts';
+import { fillRandom } from '../kernels/gpu/fillRandom.ts';
+import { median } from '../kernels/gpu/timing.ts';
+import { GREEDY } from '../kernels/model/sampler.ts';
+import { parseModelConfig, type ModelConfig } from '../models/config.ts';
+import { MODEL_SHAPES } from '../models/shapes.ts';
+import { flagNumber, flagString, parseSizes, type Flags } from './flags.ts';
+
+export const BENCH_DECODE_USAGE = `lean-decode bench-decode [--shape llama-3.2-1b | --model DIR] [--contexts 1k,32k,128k]
+    [--attention lean,fd,fa2] [--steps N] [--grid N] [--json] [--quick]
+  Times decode steps at each context (KV filled with random values) for each attention kernel, beside the floor:
+  (weight bytes + KV bytes of the context) / the measured read bandwidth. --quick: tiny-bench shape, contexts 256,1k.`;
+
+interface Row {
+  context: number;
+  kernel: AttentionKernel;
+  tokensPerSecond: number;
+  stepMs: number;
+  attentionMs: number;
+  attentionShare: number;
+  floorTokensPerSecond: number;
+  percentOfFloor: number;
+}
+
+async function runnerFor(context: GpuContext, flags: Flags, maxContext: number, grid: number): Promise<{ runner: ModelRunner; name: string }> {
+  const model = flagString(flags, 'model');
+  const layoutBytes = (config: ModelConfig) => {
+    const layout: PagedKvLayout = { headDim: config.headDim, numKvHeads: config.numKvHeads, pageSize: 16, dtype: 'f16' };
+    return bytesPerPage(layout, config.numLayers) * Math.ceil(maxContext / 16);
+  };
+  if (model) {
+    const files = nodeModelFiles(model);
+    const config = parseModelConfig(await readJson(files, 'config.json'));
+    const { runner } = await loadModel(context, files, { maxContext, kvBudgetBytes: layoutBytes(config), maxSequences: 1, grid, prefillChunk: 16 });
+    return { runner, name: model };
+  }
+  const shapeName = flags.has('quick') ? 'tiny-bench' : (flagString(flags, 'shape') ?? 'llama-3.2-1b');
+  const config = MODEL_SHAPES[shapeName];
+  if (!config) throw new Error(`unknown shape "${shapeName}" (known: ${Object.keys(MODEL_SHAPES).join(', ')})`);
+  const weights = randomWeights(context.device, config);
+  const runner = new ModelRunner(context, { ...config, maxPositionEmbeddings: Math.max(config.maxPositionEmbeddings, maxContext) }, weights, {
+    maxContext,
+    kvBudgetBytes: layoutBytes(config),
+    maxSequences: 1,
+    grid,
+    prefillChunk: 16,
+  });
+  return { runner, name: `${shapeName} (random f16 weights)` };
+}
+
+export async function benchDecodeCommand(flags: Flags): Promise<void> {
+  const quick = flags.has('quick');
+  const json = flags.has('json');
+  const log = (line: string) => (json ? process.stderr.write(`${line}\n`) : console.log(line));
+  const contexts = parseSizes(flagString(flags, 'contexts') ?? (quick ? '256,1k' : '1k,32k,128k'));
+  const kernels = (flagString(flags, 'attention') ?? ATTENTION_KERNELS.join(',')).split(',') as AttentionKernel[];
+  const steps = flagNumber(flags, 'steps') ?? (quick ? 8 : 64);
+  const context = await createNodeGpuContext();
+  log(`adapter: ${context.adapter.description}; timestamp-query: ${context.features.timestampQuery}`);
+  const bandwidthBytes = quick ? 32 * 1024 * 1024 : Math.min(1024 ** 3, context.limits.maxStorageBufferBindingSize, context.limits.maxBufferSize);
+  const bandwidth = await measureReadBandwidth(context, bandwidthBytes, quick ? 3 : 10);
+  log(`streaming read: ${bandwidth.toPrecision(4)} GB/s`);
+
+  const maxContext = Math.max(...contexts) + steps + 8;
+  let grid = flagNumber(flags, 'grid') ?? 0;
+  const { runner, name } = await runnerFor(context, flags, maxContext, grid || 256);
+  if (!grid) {
+    const calibration = await calibrateGrid(context, { layout: runner.layout, group: runner.config.numHeads / runner.config.numKvHeads, contextLength: quick ? 2048 : 32768 });
+    grid = calibration.grid;
+    log(`LeanAttention grid (calibrated): ${grid}; decode below uses the runner's grid ${runner.grid}${runner.grid === grid ? '' : ' (pass --grid to match)'}`);
+  }
+  log(`model: ${name}; weights ${(runner.weights.bytes / 1e9).toFixed(3)} GB; ${steps} steps per row`);
+
+  const { kv, config } = runner;
+  for (let layer = 0; layer < config.numLayers; layer++) {
+    for (const pool of [kv.keyPools[layer], kv.valuePools[layer]]) fillRandom(context.device, pool, pool.size / 4, 'f16', 100 + layer);
+  }
+  const kvBytesPerToken = 2 * config.numLayers * config.numKvHeads * config.headDim * 2;
+  const rows: Row[] = [];
+  for (const n of contexts) {
+    for (const kernel of kernels) {
+      runner.attentionKernel = kernel;
+      const sequence = kv.createSequence();
+      kv.reserve(sequence, n + steps + 4);
+      kv.setLength(sequence, n);
+      runner.writeTokens(n, [1]);
+      runner.beginSampling(GREEDY, []);
+      const run = async (count: number, from: number, readTimings: boolean) => {
+        const timings: { stepMs: number; attentionMs: number }[] = [];
+        const start = performance.now();
+        for (let i = 0; i < count; i++) {
+          await runner.forward(sequence, from + i, 1, true, i);
+          if (i > 0) await runner.readSampled(i - 1);
+          if (readTimings && runner.profiling === 'timestamps') {
+            const t = await runner.readTimestamps(runner.callCount - 1);
+            timings.push({ stepMs: t.stepMs, attentionMs: t.attentionMs.reduce((a, b) => a + b, 0) });
+          }
+        }
+        await runner.readSampled(count - 1);
+        return { seconds: (performance.now() - start) / 1000, timings };
+      };
+      await run(2, n, false);
+      const { seconds } = await run(steps, n, false);
+      const { timings } = await run(Math.min(steps, 8), n, true);
+      kv.release(sequence);
+      const stepMs = timings.length ? median(timings.map((t) => t.stepMs)) : NaN;
+      const attentionMs = timings.length ? median(timings.map((t) => t.attentionMs)) : NaN;
+      const tokensPerSecond = steps / seconds;
+      const floorTokensPerSecond = (bandwidth * 1e9) / (runner.weights.bytes + n * kvBytesPerToken);
+      rows.push({ context: n, kernel, tokensPerSecond, stepMs, attentionMs, attentionShare: attentionMs / stepMs, floorTokensPerSecond, percentOfFloor: (100 * tokensPerSecond) / floorTokensPerSecond });
+    }
+  }
+  if (json) {
+    console.log(JSON.stringify({ adapter: context.adapter, bandwidthGBps: bandwidth, model: name, grid: runner.grid, steps, rows }, null, 2));
+  } else {
+    console.log('');
+    console.log(
+      formatTable(
+        ['context', 'kernel', 'tokens/s', 'floor tok/s', '% of floor', 'GPU step ms', 'attention ms', 'attention share', 'vs Lean'],
+        rows.map((r) => {
+          const lean = rows.find((x) => x.context === r.context && x.kernel === 'lean');
+          return [
+            r.context,
+            KERNEL_LABELS[r.kernel],
+            +r.tokensPerSecond.toFixed(1),
+            +r.floorTokensPerSecond.toFixed(1),
+            +r.percentOfFloor.toFixed(1),
+            +r.stepMs.toFixed(3),
+            +r.attentionMs.toFixed(3),
+            `${(100 * r.attentionShare).toFixed(1)}%`,
+            lean ? `${(lean.tokensPerSecond / r.tokensPerSecond).toFixed(2)}x` : '',
+          ];
+        }),
+      ),
+    );
+    console.log('\n"vs Lean": LeanAttention tokens/s divided by this row\'s; floor = read bandwidth / (weight bytes + KV bytes of the context).');
+  }
+  runner.destroy();
+}

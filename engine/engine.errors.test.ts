@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { testGpu } from '../test/gpu.ts';
+import { makeTinyModel, withHeader } from '../test/tinyModel.ts';
+import { Engine, type GenerationEvent } from './engine.ts';
+import { blobModelFiles } from './loader/blobFiles.ts';
+
+const SPEC = { hiddenSize: 64, intermediateSize: 128, numLayers: 1, numHeads: 2, numKvHeads: 1, headDim: 64, vocabSize: 512, dtype: 'F32' as const };
+
+async function generatedIds(events: AsyncIterable<GenerationEvent>): Promise<number[]> {
+  for await (const event of events) if (event.kind === 'done') return event.generatedIds;
+  throw new Error('generation ended without a done event');
+}
+
+function tinyFiles(change?: (files: Map<string, Blob>) => void) {
+  const files = makeTinyModel(SPEC);
+  change?.(files);
+  return blobModelFiles('tiny model', files);
+}
+
+async function expectEngineError(work: Promise<unknown>, code: string, message: RegExp) {
+  const error = await work.then(
+    () => undefined,
+    (e: Error & { code?: string }) => e,
+  );
+  expect(error, 'the call should fail').toBeDefined();
+  expect(error!.code).toBe(code);
+  expect(error!.message).toMatch(message);
+}
+
+describe('bad input gives a specific error and leaves the engine usable', () => {
+  const cases: [string, () => ReturnType<typeof tinyFiles>, string, RegExp][] = [
+    ['a truncated model.safetensors', () => tinyFiles((f) => f.set('model.safetensors', f.get('model.safetensors')!.slice(0, 5000))), 'invalid-safetensors', /truncated/],
+    ['a header that points past the end', () => tinyFiles((f) => f.set('model.safetensors', new Blob([withHeader({}, []).slice(0, 8).map((_, i) => (i === 0 ? 0xff : 0))]))), 'invalid-safetensors', /runs past the end/],
+    ['overlapping tensors', () => tinyFiles((f) => f.set('model.safetensors', new Blob([withHeader({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, [new Uint8Array(12)]) as Uint8Array<ArrayBuffer>]))), 'invalid-safetensors', /overlap/],
+    ['a wrong dtype size', () => tinyFiles((f) => f.set('model.safetensors', new Blob([withHeader({ a: { dtype: 'F16', shape: [3], data_offsets: [0, 8] } }, [new Uint8Array(8)]) as Uint8Array<ArrayBuffer>]))), 'invalid-safetensors', /which is 6 bytes, but its data_offsets span 8/],
+    ['a missing tensor', () => tinyFiles((f) => f.set('model.safetensors', new Blob([withHeader({ 'model.embed_tokens.weight': { dtype: 'F32', shape: [512, 64], data_offsets: [0, 131072] } }, [new Uint8Array(131072)]) as Uint8Array<ArrayBuffer>]))), 'missing-tensor', /"model\.layers\.0\.input_layernorm\.weight" is missing/],
+    ['an unknown model type', () => tinyFiles((f) => f.set('config.json', new Blob([JSON.stringify({ model_type: 'gpt2', hidden_size: 64 })]))), 'unsupported-model', /model type "gpt2" is not supported/],
+    ['a missing tokenizer', () => tinyFiles((f) => f.delete('tokenizer.json')), 'invalid-tokenizer', /no tokenizer\.json/],
+  ];
+
+  it.each(cases)('%s', async (_, files, code, message) => {
+    const engine = new Engine(await testGpu());
+    await expectEngineError(engine.load(files()), code, message);
+    await engine.load(tinyFiles(), { kvDtype: 'f32', maxContext: 64 });
+    expect(await generatedIds(engine.generate({ promptIds: [1, 2, 3], maxTokens: 3 }))).toHaveLength(3);
+    engine.unload();
+  });
+
+  it('a prompt longer than the context', async () => {
+    const engine = new Engine(await testGpu());
+    await engine.load(tinyFiles(), { kvDtype: 'f32', maxContext: 32 });
+    await expectEngineError(generatedIds(engine.generate({ promptIds: Array.from({ length: 40 }, (_, i) => i), maxTokens: 4 })), 'context-overflow', /the prompt is 40 tokens and the context holds 32/);
+    expect(await generatedIds(engine.generate({ promptIds: [5, 6], maxTokens: 2 }))).toHaveLength(2);
+    engine.unload();
+  });
+
+  it('a full KV pool stops generation with a reason instead of corrupting it', async () => {
+    const engine = new Engine(await testGpu());
+    // Two pages of 4 tokens: 8 tokens of KV in all.
+    await engine.load(tinyFiles(), { kvDtype: 'f32', maxContext: 64, pageSize: 4, kvBudgetBytes: 2 * 2 * 64 * 4 * 4 });
+    let reason = '';
+    for await (const event of engine.generate({ promptIds: [1, 2, 3], maxTokens: 20, ignoreEos: true })) if (event.kind === 'done') reason = event.reason;
+    expect(reason).toBe('kv-full');
+    await expectEngineError(generatedIds(engine.generate({ promptIds: Array.from({ length: 12 }, (_, i) => i), maxTokens: 2 })), 'kv-pool-full', /the KV cache is full/);
+    expect(await generatedIds(engine.generate({ promptIds: [7], maxTokens: 2 }))).toHaveLength(2);
+    engine.unload();
+  });
+});

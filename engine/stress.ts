@@ -1,0 +1,132 @@
+import type { GpuContext } from './gpu/context.ts';
+import { createStorageBuffer } from '../kernels/gpu/buffers.ts';
+import { fillRandom } from '../kernels/gpu/fillRandom.ts';
+import { measurePasses, median } from '../kernels/gpu/timing.ts';
+import { DecodeAttention } from '../kernels/attention/decodeAttention.ts';
+import type { PagedKvLayout } from '../kernels/attention/pagedKv.ts';
+import type { AttentionKernel } from '../kernels/attention/plan.ts';
+import { createSyntheticKv, kvBytesRead, syntheticKvFits } from '../kernels/attention/syntheticKv.ts';
+import { GREEDY } from '../kernels/model/sampler.ts';
+import { EngineError } from './errors.ts';
+import type { ModelRunner } from './model.ts';
+
+/** One point of the long-context sweep: a kernel's attention GPU time (all layers) at one context length. */
+export interface StressPoint {
+  context: number;
+  kernel: AttentionKernel;
+  attentionMs: number;
+  gbPerSecond: number;
+}
+
+export type StressEvent =
+  | { kind: 'fill'; filled: number; target: number }
+  | { kind: 'point'; point: StressPoint };
+
+export interface SyntheticShape {
+  numKvHeads: number;
+  group: number;
+  headDim: number;
+  pageSize: number;
+}
+
+/** Attention on synthetic KV of a chosen shape: no model needed. */
+export async function stressSynthetic(
+  context: GpuContext,
+  shape: SyntheticShape,
+  contexts: number[],
+  kernels: AttentionKernel[],
+  grid: number,
+  onEvent: (event: StressEvent) => void,
+): Promise<void> {
+  const layout: PagedKvLayout = { headDim: shape.headDim, numKvHeads: shape.numKvHeads, pageSize: shape.pageSize, dtype: 'f16' };
+  const longest = Math.max(...contexts);
+  if (!syntheticKvFits(context, layout, [longest])) {
+    throw new EngineError('invalid-argument', `a context of ${longest} tokens of this shape does not fit one GPU buffer: choose a shorter one`);
+  }
+  const kv = createSyntheticKv(context, layout, [longest]);
+  const queryCount = shape.numKvHeads * shape.group * shape.headDim;
+  const queries = createStorageBuffer(context.device, 'stress queries', queryCount * 4);
+  fillRandom(context.device, queries, queryCount, 'f32', 5);
+  const out = createStorageBuffer(context.device, 'stress out', queryCount * 4);
+  try {
+    for (const kernel of kernels) {
+      const attention = new DecodeAttention(context, { layout, group: shape.group, maxSequences: 1, grid, kernel });
+      const bindings = attention.createBindings({ queries, keys: kv.keys, values: kv.values, pageTable: kv.pageTable, out });
+      for (const n of contexts) {
+        attention.planBatch([n], kv.pageTableOffsets);
+        const { ms } = await measurePasses(context, 5, (pass) => attention.encodeInPass(pass, bindings));
+        onEvent({ kind: 'point', point: { context: n, kernel, attentionMs: ms, gbPerSecond: kvBytesRead(layout, [n]) / (ms * 1e6) } });
+      }
+    }
+  } finally {
+    kv.destroy();
+    queries.destroy();
+    out.destroy();
+  }
+}
+
+/**
+ * Attention of the loaded model at growing contexts: the context is filled by chunked prefill (random tokens), and
+ * at each length every kernel runs a few decode steps whose per-layer attention GPU time is summed. The decode
+ * tokens are dropped again, so every kernel sees the same context.
+ */
+export async function stressModel(
+  runner: ModelRunner,
+  contexts: number[],
+  kernels: AttentionKernel[],
+  onEvent: (event: StressEvent) => void,
+  stepsPerPoint = 3,
+): Promise<void> {
+  if (runner.profiling === 'off') {
+    throw new EngineError('invalid-argument', 'timing attention needs timestamp-query or the CPU profiling mode: reload the model with profiling on');
+  }
+  const sorted = [...contexts].sort((a, b) => a - b);
+  const target = sorted.at(-1)!;
+  if (target + stepsPerPoint + 1 > runner.maxContext) {
+    throw new EngineError('context-overflow', `a ${target}-token sweep needs more than the model's context of ${runner.maxContext}`);
+  }
+  const { kv } = runner;
+  const sequence = kv.createSequence();
+  const originalKernel = runner.attentionKernel;
+  try {
+    kv.reserve(sequence, target + stepsPerPoint + 1);
+    const vocab = runner.config.vocabSize;
+    let state = 12345;
+    const fillerTokens = Array.from({ length: target + 1 }, () => {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+      return state % vocab;
+    });
+    runner.writeTokens(0, fillerTokens);
+    runner.beginSampling(GREEDY, []);
+    let filled = 0;
+    for (const length of sorted) {
+      while (filled < length) {
+        const count = Math.min(runner.prefillChunk, length - filled);
+        await runner.forward(sequence, filled, count, false);
+        filled += count;
+        await runner.context.device.queue.onSubmittedWorkDone();
+        onEvent({ kind: 'fill', filled, target });
+      }
+      kv.setLength(sequence, length);
+      for (const kernel of kernels) {
+        runner.attentionKernel = kernel;
+        const times: number[] = [];
+        for (let step = 0; step < stepsPerPoint; step++) {
+          runner.writeTokens(length + step, [fillerTokens[length]]);
+          const cpu = await runner.forward(sequence, length + step, 1, true, step);
+          await runner.readSampled(step);
+          const attentionMs = cpu ? cpu.slice(1) : (await runner.readTimestamps(runner.callCount - 1)).attentionMs;
+          times.push(attentionMs.reduce((a, b) => a + b, 0));
+        }
+        const ms = median(times);
+        const bytes = 2 * runner.config.numLayers * length * runner.layout.numKvHeads * runner.layout.headDim * (runner.layout.dtype === 'f16' ? 2 : 4);
+        onEvent({ kind: 'point', point: { context: length, kernel, attentionMs: ms, gbPerSecond: bytes / (ms * 1e6) } });
+      }
+      // The next fill overwrites the decode tokens' KV; the filler ids there are restored.
+      runner.writeTokens(length, fillerTokens.slice(length, length + stepsPerPoint + 1));
+    }
+  } finally {
+    runner.attentionKernel = originalKernel;
+    kv.release(sequence);
+  }
+}
