@@ -29,6 +29,8 @@ export default defineConfig({
   },
   webServer: {
     command: 'npx vite --port 5173 --strictPort',
+    // The dev server exposes the reference models as model folders.
+    env: { LEAN_DECODE_MODELS: '../shared/models' },
     url: 'http://localhost:5173',
     reuseExistingServer: !process.env.CI,
     timeout: 120_000,

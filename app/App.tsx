@@ -108,6 +108,12 @@ export function App() {
           setHistory((h) => [...h.slice(-499), { step: (h.at(-1)?.step ?? 0) + 1, stepMs: timing.stepMs, attentionMs: timing.attentionMs.reduce((a, b) => a + b, 0) }]);
         }
       } else {
+        if (event.tail) {
+          setMessages((current) => {
+            const last = current[current.length - 1];
+            return [...current.slice(0, -1), { ...last, content: last.content + event.tail }];
+          });
+        }
         setStatus((s) => ({ ...s, stopReason: event.reason }));
       }
     };

@@ -39,10 +39,10 @@ export function AttentionPanel(props: { latest?: StepStats; history: TimingSampl
           </p>
           <div className="chart" data-testid="layer-chart" data-layers={layers.length} data-values={layers.map((l) => l.us).join(',')}>
             <ResponsiveContainer width="100%" height={220}>
-              <BarChart data={layers} margin={{ top: 8, right: 16, bottom: 24, left: 16 }}>
+              <BarChart data={layers} margin={{ top: 8, right: 16, bottom: 24, left: 28 }}>
                 <CartesianGrid strokeDasharray="3 3" />
                 <XAxis dataKey="layer" label={{ value: 'layer', position: 'insideBottom', offset: -12 }} />
-                <YAxis label={{ value: 'attention GPU time (µs)', angle: -90, position: 'insideLeft', offset: 0, style: { textAnchor: 'middle' } }} />
+                <YAxis width={64} label={{ value: 'attention GPU time (µs)', angle: -90, position: 'left', offset: 12, style: { textAnchor: 'middle' } }} />
                 <Tooltip formatter={(value) => [`${value} µs`, 'attention']} />
                 <Bar dataKey="us" name="attention (µs)" fill="#3056d3" isAnimationActive={false} />
               </BarChart>
@@ -51,10 +51,10 @@ export function AttentionPanel(props: { latest?: StepStats; history: TimingSampl
           <h3>Over the conversation</h3>
           <div className="chart" data-testid="history-chart">
             <ResponsiveContainer width="100%" height={220}>
-              <LineChart data={props.history} margin={{ top: 8, right: 16, bottom: 24, left: 16 }}>
+              <LineChart data={props.history} margin={{ top: 8, right: 16, bottom: 24, left: 28 }}>
                 <CartesianGrid strokeDasharray="3 3" />
                 <XAxis dataKey="step" label={{ value: 'decode step', position: 'insideBottom', offset: -12 }} />
-                <YAxis label={{ value: 'GPU time (ms)', angle: -90, position: 'insideLeft', style: { textAnchor: 'middle' } }} />
+                <YAxis width={64} label={{ value: 'GPU time (ms)', angle: -90, position: 'left', offset: 12, style: { textAnchor: 'middle' } }} />
                 <Tooltip formatter={(value) => `${Number(value).toFixed(3)} ms`} />
                 <Legend verticalAlign="top" />
                 <Line type="monotone" dataKey="stepMs" name="whole step" stroke="#667085" dot={false} isAnimationActive={false} />

@@ -41,7 +41,9 @@ export function ChatPage(props: {
   const { messages, status, settings } = props;
   const bottom = useRef<HTMLDivElement>(null);
   const [showSettings, setShowSettings] = useState(true);
-  useEffect(() => bottom.current?.scrollIntoView({ block: 'end' }), [messages]);
+  useEffect(() => {
+    bottom.current?.scrollIntoView({ block: 'end' });
+  }, [messages]);
   const canSend = props.modelLoaded && !status.generating && props.draft.trim().length > 0;
   const send = () => {
     if (canSend) props.onSend(props.draft);

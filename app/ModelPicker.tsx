@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'react';
+import { useState } from 'react';
 import type { ModelInfo } from '../engine/engine.ts';
 import type { SerializedEngineError } from '../engine/errors.ts';
 import { BUILTIN_MODEL, type ModelSource } from '../engine/modelSource.ts';
@@ -47,11 +47,8 @@ export function ModelPicker(props: {
   const [url, setUrl] = useState('');
   const [folder, setFolder] = useState<{ name: string; files: { path: string; file: File }[] } | undefined>();
   const [dragging, setDragging] = useState(false);
-  const folderInput = useRef<HTMLInputElement>(null);
-
-  useEffect(() => {
-    folderInput.current?.setAttribute('webkitdirectory', '');
-  }, []);
+  // React has no prop for it: the folder picker needs the attribute itself.
+  const folderInput = (input: HTMLInputElement | null) => input?.setAttribute('webkitdirectory', '');
 
   const takeFiles = (files: File[]) => {
     if (files.length === 0) return;

@@ -39,7 +39,7 @@ export function StressPage(props: { model?: ModelInfo; state: StressState; onRun
   const contexts = [...new Set(state.points.map((p) => p.context))].sort((a, b) => a - b);
   const rows = contexts.map((context) => {
     const row: Record<string, number> = { context };
-    for (const p of state.points.filter((q) => q.context === context)) row[p.kernel] = +(p.attentionMs * 1000).toFixed(1);
+    for (const p of state.points.filter((q) => q.context === context)) row[p.kernel] = +p.attentionMs.toFixed(3);
     return row;
   });
 
@@ -122,14 +122,14 @@ export function StressPage(props: { model?: ModelInfo; state: StressState; onRun
         <>
           <div className="chart" data-testid="stress-chart" data-points={state.points.length}>
             <ResponsiveContainer width="100%" height={300}>
-              <LineChart data={rows} margin={{ top: 8, right: 24, bottom: 28, left: 24 }}>
+              <LineChart data={rows} margin={{ top: 8, right: 24, bottom: 28, left: 28 }}>
                 <CartesianGrid strokeDasharray="3 3" />
                 <XAxis dataKey="context" type="number" domain={['dataMin', 'dataMax']} label={{ value: 'context length (tokens)', position: 'insideBottom', offset: -14 }} />
-                <YAxis label={{ value: 'attention GPU time (µs)', angle: -90, position: 'insideLeft', style: { textAnchor: 'middle' } }} />
-                <Tooltip formatter={(value) => `${value} µs`} />
+                <YAxis width={64} label={{ value: 'attention GPU time (ms)', angle: -90, position: 'left', offset: 12, style: { textAnchor: 'middle' } }} />
+                <Tooltip formatter={(value) => `${value} ms`} labelFormatter={(context) => `context ${context} tokens`} />
                 <Legend verticalAlign="top" />
                 {ATTENTION_KERNELS.filter((k) => state.points.some((p) => p.kernel === k)).map((kernel) => (
-                  <Line key={kernel} type="monotone" dataKey={kernel} name={KERNEL_LABELS[kernel]} stroke={COLORS[kernel]} isAnimationActive={false} />
+                  <Line key={kernel} type="linear" dataKey={kernel} name={KERNEL_LABELS[kernel]} stroke={COLORS[kernel]} isAnimationActive={false} />
                 ))}
               </LineChart>
             </ResponsiveContainer>

@@ -59,6 +59,7 @@ export async function generateCommand(flags: Flags): Promise<void> {
       if (!json) process.stdout.write(event.text);
       steps.push({ step: event.stats.step, contextLength: event.stats.contextLength, stepMs: event.stats.timing?.stepMs, attentionMs: event.stats.timing?.attentionMs });
     } else {
+      if (!json) process.stdout.write(event.tail);
       result = { promptIds, lastPromptLogits, generatedIds: event.generatedIds, text: event.text, reason: event.reason };
     }
   }

@@ -66,7 +66,7 @@ export interface StepStats {
 export type GenerationEvent =
   | { kind: 'prompt'; promptIds: number[]; reusedTokens: number; prefillMs: number; lastPromptLogits?: Float32Array }
   | { kind: 'token'; id: number; text: string; stats: StepStats }
-  | { kind: 'done'; reason: StopReason; generatedIds: number[]; text: string };
+  | { kind: 'done'; reason: StopReason; generatedIds: number[]; text: string; tail: string };
 
 interface Conversation {
   sequence: number;
@@ -327,9 +327,10 @@ export class Engine {
       else if (n + 1 >= request.maxTokens) reason = 'length';
       else if (!submitted) reason ??= 'context-full';
       if (reason) {
-        const rest = decoder.flush();
-        text += rest;
-        yield { kind: 'done', reason, generatedIds: generated, text };
+        // Text held back for an incomplete character at the very end (it decodes as U+FFFD).
+        const tail = decoder.flush();
+        text += tail;
+        yield { kind: 'done', reason, generatedIds: generated, text, tail };
         return;
       }
       token = await runner.readSampled(n + 1);

@@ -27,7 +27,7 @@ export interface ChatRequest {
 export type ChatEvent =
   | { kind: 'prompt'; promptTokens: number; reusedTokens: number; prefillMs: number }
   | Extract<GenerationEvent, { kind: 'token' }>
-  | { kind: 'done'; reason: StopReason; text: string; generatedTokens: number };
+  | { kind: 'done'; reason: StopReason; text: string; tail: string; generatedTokens: number };
 
 export interface StressRequest {
   contexts: number[];
@@ -107,7 +107,7 @@ const api = {
       for await (const event of e.generate({ ...prompt, maxTokens: request.maxTokens, sampling: request.sampling, conversation, signal: abort.signal })) {
         if (event.kind === 'prompt') onEvent({ kind: 'prompt', promptTokens: event.promptIds.length, reusedTokens: event.reusedTokens, prefillMs: event.prefillMs });
         else if (event.kind === 'token') onEvent(event);
-        else onEvent({ kind: 'done', reason: event.reason, text: event.text, generatedTokens: event.generatedIds.length });
+        else onEvent({ kind: 'done', reason: event.reason, text: event.text, tail: event.tail, generatedTokens: event.generatedIds.length });
       }
     });
   },

@@ -51,7 +51,9 @@ export function urlModelFiles(baseUrl: string, options: UrlFilesOptions = {}): M
         } catch (cause) {
           throw new EngineError('missing-file', `could not fetch ${url} (${(cause as Error).message}): check the address and your connection`);
         }
-        if (response.status === 404) return undefined;
+        // A single-page app server answers unknown paths with its index page: that is a missing file too.
+        const fallbackPage = (response.headers.get('content-type') ?? '').includes('text/html') && !path.endsWith('.html');
+        if (response.status === 404 || (response.ok && fallbackPage)) return undefined;
         if (!response.ok) throw new EngineError('missing-file', `fetching ${url} failed: HTTP ${response.status} ${response.statusText}`);
         const blob = await downloadToBlob(response, (loaded, total) =>
           options.onDownload?.({ file: path, loadedBytes: loaded, totalBytes: total, fromCache: false }),

@@ -1,0 +1,77 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, test } from '@playwright/test';
+import { openApp, loadServerModel, send, setGreedy, waitForDone } from './helpers.ts';
+
+const SHARED_MODELS = join(process.cwd(), '..', 'shared', 'models');
+const reference = (name: string) => JSON.parse(readFileSync(join(SHARED_MODELS, name, 'reference.json'), 'utf8')) as { cases: { prompt: string; greedy_text: string; greedy_ids: number[]; messages?: unknown }[] };
+
+test.describe('chat with the models of ../shared/models', () => {
+  for (const name of ['tiny-llama', 'tiny-llama3-bf16', 'tiny-qwen2-f16', 'pydoc-chat-6m']) {
+    test(`${name}: greedy streamed text equals the reference`, async ({ page }) => {
+      const rawCase = reference(name).cases.find((c) => !c.messages)!;
+      await openApp(page);
+      await loadServerModel(page, name);
+      await setGreedy(page, rawCase.greedy_ids.length, true);
+      await send(page, rawCase.prompt);
+      await waitForDone(page);
+      await expect(page.getByTestId('message-assistant')).toHaveCount(1);
+      expect(await page.getByTestId('message-assistant').locator('.content').textContent()).toBe(rawCase.greedy_text);
+      await page.screenshot({ path: `test-results/screenshots/chat-${name}.png`, fullPage: true });
+    });
+  }
+});
+
+test('stop halts the stream', async ({ page }) => {
+  await openApp(page);
+  await setGreedy(page, 400, true);
+  await send(page, 'The');
+  await expect(page.getByTestId('stop')).toBeVisible();
+  await expect(page.getByTestId('message-assistant').locator('.content')).not.toBeEmpty();
+  await page.screenshot({ path: 'test-results/screenshots/chat-streaming.png', fullPage: true });
+  await page.getByTestId('stop').click();
+  await waitForDone(page);
+  await expect(page.getByTestId('stop-reason')).toHaveText('stopped: aborted');
+  const text = await page.getByTestId('message-assistant').locator('.content').textContent();
+  await page.waitForTimeout(1000);
+  expect(await page.getByTestId('message-assistant').locator('.content').textContent()).toBe(text);
+});
+
+test('the attention breakdown shows one bar per layer with non-zero values', async ({ page }) => {
+  await openApp(page);
+  await setGreedy(page, 12, false);
+  await send(page, 'What does str.split do?');
+  await waitForDone(page);
+  await page.getByTestId('tab-attention').click();
+  const chart = page.getByTestId('layer-chart');
+  await expect(chart).toHaveAttribute('data-layers', '6');
+  const values = (await chart.getAttribute('data-values'))!.split(',').map(Number);
+  expect(values).toHaveLength(6);
+  for (const value of values) expect(value).toBeGreaterThan(0);
+  await expect(chart.locator('.recharts-bar-rectangle')).toHaveCount(6);
+  await expect(page.getByTestId('attention-share')).toContainText('%');
+  await page.screenshot({ path: 'test-results/screenshots/attention-breakdown.png', fullPage: true });
+});
+
+test('the stress page completes a small sweep for all three kernels and draws the plot', async ({ page }) => {
+  await openApp(page);
+  await page.getByTestId('tab-stress').click();
+  await page.getByTestId('stress-target').fill('256');
+  await page.getByTestId('stress-points').fill('3');
+  await page.getByTestId('stress-run').click();
+  await expect(page.getByTestId('stress-chart')).toHaveAttribute('data-points', '9', { timeout: 240_000 });
+  await expect(page.getByTestId('stress-run')).toBeEnabled({ timeout: 60_000 });
+  await expect(page.getByTestId('stress-chart').locator('.recharts-line')).toHaveCount(3);
+  await expect(page.getByTestId('stress-table').locator('tbody tr')).toHaveCount(3);
+  await page.screenshot({ path: 'test-results/screenshots/stress.png', fullPage: true });
+});
+
+test('the stress page sweeps synthetic KV with no model', async ({ page }) => {
+  await openApp(page);
+  await page.getByTestId('tab-stress').click();
+  await page.getByTestId('synthetic').check();
+  await page.getByTestId('stress-target').fill('2048');
+  await page.getByTestId('stress-points').fill('2');
+  await page.getByTestId('stress-run').click();
+  await expect(page.getByTestId('stress-chart')).toHaveAttribute('data-points', '6', { timeout: 240_000 });
+});
