@@ -32,6 +32,7 @@ export function App() {
   const [settings, setSettings] = useState<ChatSettings>(DEFAULT_SETTINGS);
   const [history, setHistory] = useState<TimingSample[]>([]);
   const [stress, setStress] = useState<StressState>({ running: false, points: [] });
+  const [calibration, setCalibration] = useState<{ grid: number; timings: { grid: number; ms: number }[] } | string | undefined>();
 
   const fail = useCallback((error: SerializedEngineError) => {
     if (error.code === 'gpu-device-lost') setCrash(error.message);
@@ -153,6 +154,19 @@ export function App() {
     setStress((s) => ({ ...s, running: false, error: result.ok ? undefined : fail(result.error).message }));
   };
 
+  const calibrate = async () => {
+    const remote = worker.current?.remote;
+    if (!remote) return;
+    setCalibration('calibrating…');
+    const result = await remote.calibrate();
+    if (result.ok) {
+      setCalibration(result.value);
+      setLoad((l) => (l.kind === 'loaded' ? { kind: 'loaded', info: { ...l.info, grid: result.value.grid } } : l));
+    } else {
+      setCalibration(fail(result.error).message);
+    }
+  };
+
   const model = load.kind === 'loaded' ? load.info : undefined;
   const timestampQuery = gpu.kind === 'ready' && gpu.report.features.timestampQuery;
 
@@ -220,7 +234,7 @@ export function App() {
             }}
           />
         )}
-        {tab === 'stress' && <StressPage model={model} state={stress} onRun={runStress} />}
+        {tab === 'stress' && <StressPage model={model} state={stress} onRun={runStress} calibration={calibration} onCalibrate={calibrate} />}
       </main>
     </div>
   );

@@ -25,7 +25,13 @@ function toCsv(points: StressPoint[]): string {
 }
 
 /** The long-context sweep: attention time vs context length for each kernel, on the model or on synthetic KV. */
-export function StressPage(props: { model?: ModelInfo; state: StressState; onRun: (request: StressRequest) => void }) {
+export function StressPage(props: {
+  model?: ModelInfo;
+  state: StressState;
+  onRun: (request: StressRequest) => void;
+  calibration?: { grid: number; timings: { grid: number; ms: number }[] } | string;
+  onCalibrate: () => void;
+}) {
   const { model, state } = props;
   const [synthetic, setSynthetic] = useState(!model);
   const [shape, setShape] = useState<SyntheticShape>({ numKvHeads: 8, group: 4, headDim: 128, pageSize: 16 });
@@ -105,6 +111,18 @@ export function StressPage(props: { model?: ModelInfo; state: StressState; onRun
           {state.running ? 'Running…' : 'Run sweep'}
         </button>
       </div>
+      <p className="calibration" data-testid="calibration">
+        LeanAttention grid: <strong>{model?.grid ?? 256}</strong> workgroups{' '}
+        {typeof props.calibration === 'object' && (
+          <span className="muted">
+            (calibrated on this adapter: {props.calibration.timings.map((t) => `${t.grid}: ${formatMs(t.ms)}`).join(', ')})
+          </span>
+        )}
+        {typeof props.calibration === 'string' && <span className="muted">({props.calibration})</span>}{' '}
+        <button type="button" data-testid="calibrate" disabled={!model || state.running || props.calibration === 'calibrating…'} onClick={props.onCalibrate}>
+          Calibrate grid
+        </button>
+      </p>
       {state.fill && state.running && (
         <div className="load-progress" data-testid="fill-progress">
           <progress max={state.fill.target} value={state.fill.filled} />

@@ -13,6 +13,7 @@ import { DecodeAttention } from '../kernels/attention/decodeAttention.ts';
 import type { PagedKvLayout } from '../kernels/attention/pagedKv.ts';
 import { ATTENTION_KERNELS, KERNEL_LABELS, type AttentionKernel } from '../kernels/attention/plan.ts';
 import { createSyntheticKv, kvBytesRead, syntheticKvFits } from '../kernels/attention/syntheticKv.ts';
+import { fileCalibrationStore } from '../cli/calibrationFile.ts';
 import { parseFlags } from '../cli/flags.ts';
 import { formatTable } from './table.ts';
 
@@ -92,7 +93,7 @@ async function main(): Promise<void> {
 
   let grid = Number(flags.get('grid') ?? 0);
   if (!grid) {
-    const calibration = await calibrateGrid(context, { layout: LAYOUT, group: GROUP, contextLength: quick ? 8 * K : 64 * K });
+    const calibration = await calibrateGrid(context, { layout: LAYOUT, group: GROUP, contextLength: quick ? 8 * K : 64 * K, store: fileCalibrationStore(), force: flags.has('recalibrate') });
     grid = calibration.grid;
     log(`LeanAttention grid (calibrated at ${calibration.contextLength} tokens): ${grid}  [${calibration.timings.map((t) => `${t.grid}: ${t.ms.toFixed(3)} ms`).join(', ')}]`);
   }

@@ -16,6 +16,7 @@ import { median } from '../kernels/gpu/timing.ts';
 import { GREEDY } from '../kernels/model/sampler.ts';
 import { parseModelConfig, type ModelConfig } from '../models/config.ts';
 import { MODEL_SHAPES } from '../models/shapes.ts';
+import { fileCalibrationStore } from './calibrationFile.ts';
 import { flagNumber, flagString, parseSizes, type Flags } from './flags.ts';
 
 export const BENCH_DECODE_USAGE = `lean-decode bench-decode [--shape llama-3.2-1b | --model DIR] [--contexts 1k,32k,128k]
@@ -77,7 +78,7 @@ export async function benchDecodeCommand(flags: Flags): Promise<void> {
   let grid = flagNumber(flags, 'grid') ?? 0;
   const { runner, name } = await runnerFor(context, flags, maxContext, grid || 256);
   if (!grid) {
-    const calibration = await calibrateGrid(context, { layout: runner.layout, group: runner.config.numHeads / runner.config.numKvHeads, contextLength: quick ? 2048 : 32768 });
+    const calibration = await calibrateGrid(context, { layout: runner.layout, group: runner.config.numHeads / runner.config.numKvHeads, contextLength: quick ? 2048 : 32768, store: fileCalibrationStore() });
     grid = calibration.grid;
     log(`LeanAttention grid (calibrated): ${grid}; decode below uses the runner's grid ${runner.grid}${runner.grid === grid ? '' : ' (pass --grid to match)'}`);
   }

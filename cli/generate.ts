@@ -5,6 +5,7 @@ import type { KvDtype } from '../kernels/attention/pagedKv.ts';
 import { ATTENTION_KERNELS, type AttentionKernel } from '../kernels/attention/plan.ts';
 import { GREEDY, type SamplingSettings } from '../kernels/model/sampler.ts';
 import { BUILTIN_MODEL_DIR } from './builtinModel.ts';
+import { fileCalibrationStore } from './calibrationFile.ts';
 import { flagNumber, flagString, type Flags } from './flags.ts';
 
 export const GENERATE_USAGE = `lean-decode generate --prompt TEXT [--model DIR] [--chat] [--max-tokens N]
@@ -40,6 +41,9 @@ export async function generateCommand(flags: Flags): Promise<void> {
       }
     },
   });
+  // A grid calibrated earlier on this adapter (bench-decode or --calibrate) is used; --calibrate times it now.
+  const calibration = await engine.calibrate(fileCalibrationStore(), 8192).catch(() => undefined);
+  if (!json && calibration && flags.has('calibrate')) process.stderr.write(`LeanAttention grid ${calibration.grid}\n`);
   const request = flags.has('chat') ? { messages: [{ role: 'user' as const, content: prompt }] } : { prompt };
   const steps: { step: number; contextLength: number; stepMs?: number; attentionMs?: number[] }[] = [];
   let result: { promptIds: number[]; lastPromptLogits?: Float32Array; generatedIds: number[]; text: string; reason: string } | undefined;

@@ -1,5 +1,6 @@
 import { parseModelConfig, type ModelConfig } from '../models/config.ts';
 import type { AttentionKernel } from '../kernels/attention/plan.ts';
+import { calibrateGrid, type CalibrationStore, type GridCalibration } from '../kernels/attention/calibrate.ts';
 import { GREEDY, type SamplingSettings } from '../kernels/model/sampler.ts';
 import type { GpuContext } from './gpu/context.ts';
 import { EngineError } from './errors.ts';
@@ -189,6 +190,24 @@ export class Engine {
     if (!conversation || !this.runner) return;
     this.runner.kv.release(conversation.sequence);
     this.conversations.delete(id);
+  }
+
+  /**
+   * Times LeanAttention at a few grid sizes on this adapter for the loaded model's shape, keeps the fastest (from
+   * `store` when it already knows this adapter and shape) and runs with it from now on.
+   */
+  async calibrate(store?: CalibrationStore, contextLength = 8192): Promise<GridCalibration> {
+    const { runner } = this.loaded();
+    if (this.busy) throw new EngineError('invalid-argument', 'a generation is running: stop it before calibrating');
+    const calibration = await calibrateGrid(this.context, {
+      layout: runner.layout,
+      group: runner.config.numHeads / runner.config.numKvHeads,
+      contextLength,
+      store,
+    });
+    runner.setGrid(calibration.grid);
+    this.info = { ...this.info!, grid: calibration.grid };
+    return calibration;
   }
 
   /** The long-context sweep on the loaded model (see stressModel). */

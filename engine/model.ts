@@ -58,8 +58,12 @@ interface LayerKernels {
 interface ForwardKernels {
   embedding: BoundKernel;
   layers: LayerKernels[];
+}
+
+/** One attention schedule and its per-layer bindings (decode: one sequence; prefill: a query per chunk token). */
+interface AttentionSet {
   attention: DecodeAttention;
-  attentionBindings: AttentionBindings[];
+  bindings: AttentionBindings[];
 }
 
 const READBACK_RING = 2;
@@ -85,6 +89,10 @@ export class ModelRunner {
   private readonly sampledReadback: GPUBuffer[] = [];
   private readonly decode: ForwardKernels;
   private readonly prefill: ForwardKernels;
+  private decodeAttention: AttentionSet;
+  private prefillAttention: AttentionSet;
+  private readonly queries: GPUBuffer;
+  private readonly attentionOut: GPUBuffer;
   private readonly finalNorm: BoundKernel;
   private readonly lmHead: BoundKernel;
   readonly sampler: Sampler;
@@ -137,15 +145,9 @@ export class ModelRunner {
     this.ownBuffers.push(rope, ...this.sampledReadback);
 
     const stepBuffer = this.step.buffer;
-    const grid = options.grid;
-    const forward = (tokensPerWorkgroup: number, attentionSequences: number): ForwardKernels => {
-      const attention = new DecodeAttention(context, {
-        layout: this.layout,
-        group: numHeads / numKvHeads,
-        maxSequences: attentionSequences,
-        kernel: this.attentionKernel,
-        grid,
-      });
+    this.queries = q;
+    this.attentionOut = attentionOut;
+    const forward = (tokensPerWorkgroup: number): ForwardKernels => {
       const linear = (label: string, w: ModelWeights['embedding'], x: GPUBuffer, y: GPUBuffer, extra: { bias?: GPUBuffer; accumulate?: boolean } = {}) =>
         bindLinear(device, {
           label,
@@ -186,18 +188,15 @@ export class ModelRunner {
         siluMul: bindSiluMul(device, { label: `L${i} silu`, features: intermediateSize, step: stepBuffer, gate, up }),
         down: linear(`L${i} down`, lw.down, gate, hidden, { accumulate: true }),
       }));
-      const attentionBindings = weights.layers.map((_, i) =>
-        attention.createBindings({ queries: q, keys: this.kv.keyPools[i], values: this.kv.valuePools[i], pageTable: this.kv.pageTable, out: attentionOut }),
-      );
       return {
         embedding: bindEmbedding(device, { features: hiddenSize, weightDtype: weights.embedding.dtype, step: stepBuffer, tokens: this.tokens, weights: weights.embedding.buffer, hidden }),
         layers,
-        attention,
-        attentionBindings,
       };
     };
-    this.decode = forward(1, 1);
-    this.prefill = forward(4, T);
+    this.decode = forward(1);
+    this.prefill = forward(4);
+    this.decodeAttention = this.buildAttention(1, options.grid);
+    this.prefillAttention = this.buildAttention(T, options.grid);
     this.finalNorm = bindRmsNorm(device, { label: 'final norm', features: hiddenSize, eps: rmsNormEps, step: stepBuffer, x: hidden, weight: weights.finalNorm, y: normed, lastRowOnly: true });
     this.lmHead = bindLinear(device, {
       label: 'lm head',
@@ -219,13 +218,35 @@ export class ModelRunner {
     }
   }
 
+  private buildAttention(maxSequences: number, grid: number | undefined): AttentionSet {
+    const attention = new DecodeAttention(this.context, {
+      layout: this.layout,
+      group: this.config.numHeads / this.config.numKvHeads,
+      maxSequences,
+      kernel: this.attentionKernel,
+      grid,
+    });
+    const bindings = this.kv.keyPools.map((keys, i) =>
+      attention.createBindings({ queries: this.queries, keys, values: this.kv.valuePools[i], pageTable: this.kv.pageTable, out: this.attentionOut }),
+    );
+    return { attention, bindings };
+  }
+
   /** The grid the LeanAttention schedule runs with. */
   get grid(): number {
-    return this.decode.attention.grid;
+    return this.decodeAttention.attention.grid;
+  }
+
+  /** Runs LeanAttention with a new grid (a calibration's choice): plan buffers and bindings are made again. */
+  setGrid(grid: number): void {
+    this.decodeAttention.attention.destroy();
+    this.prefillAttention.attention.destroy();
+    this.decodeAttention = this.buildAttention(1, grid);
+    this.prefillAttention = this.buildAttention(this.prefillChunk, grid);
   }
 
   get variantKey(): string {
-    return this.decode.attention.variant.key;
+    return this.decodeAttention.attention.variant.key;
   }
 
   /** Writes token ids at positions [from, from + ids.length) of the token buffer the embedding reads. */
@@ -246,14 +267,15 @@ export class ModelRunner {
   async forward(sequence: number, position: number, count: number, sample: boolean, readbackSlot = 0): Promise<number[] | undefined> {
     const isDecode = count === 1;
     const kernels = isDecode ? this.decode : this.prefill;
+    const { attention, bindings } = isDecode ? this.decodeAttention : this.prefillAttention;
     if (count > this.prefillChunk) throw new Error(`forward of ${count} tokens exceeds the prefill chunk ${this.prefillChunk}`);
     const pageTableOffset = this.kv.pageTableOffset(sequence);
     this.step.write({ tokenCount: count, position, pageTableOffset, lastRow: count - 1 });
     if (isDecode) {
-      kernels.attention.planBatch([position + 1], [pageTableOffset], this.attentionKernel);
+      attention.planBatch([position + 1], [pageTableOffset], this.attentionKernel);
     } else {
       const lengths = Array.from({ length: count }, (_, t) => position + t + 1);
-      kernels.attention.planBatch(lengths, new Array<number>(count).fill(pageTableOffset), this.attentionKernel);
+      attention.planBatch(lengths, new Array<number>(count).fill(pageTableOffset), this.attentionKernel);
     }
 
     const timer = this.timers[this.calls % READBACK_RING];
@@ -263,7 +285,7 @@ export class ModelRunner {
     for (const [i, layer] of kernels.layers.entries()) {
       let pass = recorder.compute();
       for (const kernel of [layer.inputNorm, layer.q, layer.k, layer.v, layer.ropeKv]) dispatch(pass, kernel, shape);
-      await recorder.timed(1 + i, (attentionPass) => kernels.attention.encodeInPass(attentionPass, kernels.attentionBindings[i]));
+      await recorder.timed(1 + i, (attentionPass) => attention.encodeInPass(attentionPass, bindings[i]));
       pass = recorder.compute();
       for (const kernel of [layer.o, layer.postNorm, layer.gate, layer.up, layer.siluMul, layer.down]) dispatch(pass, kernel, shape);
     }
@@ -307,6 +329,8 @@ export class ModelRunner {
 
   destroy(): void {
     this.kv.destroy();
+    this.decodeAttention.attention.destroy();
+    this.prefillAttention.attention.destroy();
     for (const buffer of [...this.ownBuffers, ...this.weights.buffers]) buffer.destroy();
     for (const timer of this.timers) timer.destroy();
   }

@@ -1,5 +1,6 @@
 import * as Comlink from 'comlink';
 import type { AttentionKernel } from '../kernels/attention/plan.ts';
+import { cacheStorageCalibrationStore, type GridCalibration } from '../kernels/attention/calibrate.ts';
 import type { SamplingSettings } from '../kernels/model/sampler.ts';
 import { Engine, type GenerationEvent, type LoadProgress, type ModelInfo, type StopReason } from './engine.ts';
 import { EngineError, serializeError, type SerializedEngineError } from './errors.ts';
@@ -48,6 +49,7 @@ let enginePromise: Promise<Engine> | undefined;
 let abort: AbortController | undefined;
 let conversation: number | undefined;
 let deviceLost: SerializedEngineError | undefined;
+const calibrations = cacheStorageCalibrationStore();
 
 function engine(): Promise<Engine> {
   enginePromise ??= createBrowserGpuContext().then(
@@ -132,6 +134,15 @@ const api = {
         if (!e.model) throw new EngineError('invalid-argument', 'no model is loaded: load one, or choose synthetic KV');
         await e.stress(request.contexts, request.kernels, onEvent);
       }
+    });
+  },
+
+  /** Calibrates the LeanAttention grid for the loaded model on this adapter (remembered in Cache Storage). */
+  async calibrate(): Promise<Result<GridCalibration>> {
+    return attempt(async () => {
+      const e = await engine();
+      await calibrations.ready;
+      return e.calibrate(calibrations, 4096);
     });
   },
 

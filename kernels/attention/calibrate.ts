@@ -38,6 +38,30 @@ export function memoryCalibrationStore(): CalibrationStore {
   return { load: (key) => entries.get(key), save: (c) => void entries.set(c.key, c) };
 }
 
+/** Calibrations kept in Cache Storage under a private URL: available in pages and workers alike. */
+export function cacheStorageCalibrationStore(cacheName = 'lean-decode-calibration'): CalibrationStore & { ready: Promise<void> } {
+  const memory = memoryCalibrationStore();
+  const url = (key: string) => `https://lean-decode.invalid/calibration/${encodeURIComponent(key)}`;
+  const ready = (async () => {
+    if (typeof caches === 'undefined') return;
+    const cache = await caches.open(cacheName);
+    for (const request of await cache.keys()) {
+      const response = await cache.match(request);
+      if (response) memory.save((await response.json()) as GridCalibration);
+    }
+  })();
+  return {
+    ready,
+    load: (key) => memory.load(key) ?? undefined,
+    save(calibration) {
+      memory.save(calibration);
+      if (typeof caches !== 'undefined') {
+        void caches.open(cacheName).then((cache) => cache.put(url(calibration.key), new Response(JSON.stringify(calibration))));
+      }
+    },
+  };
+}
+
 export interface CalibrateOptions {
   layout: PagedKvLayout;
   group: number;

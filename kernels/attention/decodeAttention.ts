@@ -175,6 +175,10 @@ export class DecodeAttention {
     this.planned = true;
   }
 
+  destroy(): void {
+    for (const buffer of [this.params, this.heads, this.ranges, this.splitHeads, this.mergeSlots, this.partials]) buffer.destroy();
+  }
+
   /** The current plan (for benchmarks and tests that inspect the partition). */
   get currentPlan(): WorkPlan {
     return this.plan;
