@@ -16,13 +16,15 @@ import { median } from '../kernels/gpu/timing.ts';
 import { GREEDY } from '../kernels/model/sampler.ts';
 import { parseModelConfig, type ModelConfig } from '../models/config.ts';
 import { MODEL_SHAPES } from '../models/shapes.ts';
+import { BUILTIN_MODEL_DIR } from './builtinModel.ts';
 import { fileCalibrationStore } from './calibrationFile.ts';
 import { flagNumber, flagString, parseSizes, type Flags } from './flags.ts';
 
-export const BENCH_DECODE_USAGE = `lean-decode bench-decode [--shape llama-3.2-1b | --model DIR] [--contexts 1k,32k,128k]
+export const BENCH_DECODE_USAGE = `lean-decode bench-decode [--model DIR | --shape llama-3.2-1b|tiny-bench] [--contexts 1k,32k,128k]
     [--attention lean,fd,fa2] [--steps N] [--grid N] [--json] [--quick]
   Times decode steps at each context (KV filled with random values) for each attention kernel, beside the floor:
-  (weight bytes + KV bytes of the context) / the measured read bandwidth. --quick: tiny-bench shape, contexts 256,1k.`;
+  (weight bytes + KV bytes of the context) / the measured read bandwidth. Without --model or --shape: the built-in
+  pydoc-chat-6m. --quick: contexts 256,1k and fewer steps.`;
 
 interface Row {
   context: number;
@@ -36,7 +38,7 @@ interface Row {
 }
 
 async function runnerFor(context: GpuContext, flags: Flags, maxContext: number, grid: number): Promise<{ runner: ModelRunner; name: string }> {
-  const model = flagString(flags, 'model');
+  const model = flagString(flags, 'model') ?? (flags.has('shape') ? undefined : BUILTIN_MODEL_DIR);
   const layoutBytes = (config: ModelConfig) => {
     const layout: PagedKvLayout = { headDim: config.headDim, numKvHeads: config.numKvHeads, pageSize: 16, dtype: 'f16' };
     return bytesPerPage(layout, config.numLayers) * Math.ceil(maxContext / 16);
@@ -47,7 +49,7 @@ async function runnerFor(context: GpuContext, flags: Flags, maxContext: number, 
     const { runner } = await loadModel(context, files, { maxContext, kvBudgetBytes: layoutBytes(config), maxSequences: 1, grid, prefillChunk: 16 });
     return { runner, name: model };
   }
-  const shapeName = flags.has('quick') ? 'tiny-bench' : (flagString(flags, 'shape') ?? 'llama-3.2-1b');
+  const shapeName = flagString(flags, 'shape')!;
   const config = MODEL_SHAPES[shapeName];
   if (!config) throw new Error(`unknown shape "${shapeName}" (known: ${Object.keys(MODEL_SHAPES).join(', ')})`);
   const weights = randomWeights(context.device, config);

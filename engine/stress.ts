@@ -1,6 +1,7 @@
 import type { GpuContext } from './gpu/context.ts';
 import { createStorageBuffer } from '../kernels/gpu/buffers.ts';
 import { fillRandom } from '../kernels/gpu/fillRandom.ts';
+import { seededRandom } from '../kernels/gpu/seededRandom.ts';
 import { measurePasses, median } from '../kernels/gpu/timing.ts';
 import { DecodeAttention } from '../kernels/attention/decodeAttention.ts';
 import type { PagedKvLayout } from '../kernels/attention/pagedKv.ts';
@@ -91,11 +92,8 @@ export async function stressModel(
   try {
     kv.reserve(sequence, target + stepsPerPoint + 1);
     const vocab = runner.config.vocabSize;
-    let state = 12345;
-    const fillerTokens = Array.from({ length: target + 1 }, () => {
-      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-      return state % vocab;
-    });
+    const random = seededRandom(12345);
+    const fillerTokens = Array.from({ length: target + 1 }, () => Math.floor(random() * vocab));
     runner.writeTokens(0, fillerTokens);
     runner.beginSampling(GREEDY, []);
     let filled = 0;

@@ -48,17 +48,12 @@ async function attempt<T>(work: () => Promise<T>): Promise<Result<T>> {
 let enginePromise: Promise<Engine> | undefined;
 let abort: AbortController | undefined;
 let conversation: number | undefined;
-let deviceLost: SerializedEngineError | undefined;
 const calibrations = cacheStorageCalibrationStore();
 
 function engine(): Promise<Engine> {
+  // A lost device makes every later call fail with gpu-device-lost; the UI then restarts the worker.
   enginePromise ??= createBrowserGpuContext().then(
-    (context) => {
-      context.lost.then((error) => {
-        deviceLost = error.toJSON();
-      });
-      return new Engine(context);
-    },
+    (context) => new Engine(context),
     (error) => {
       enginePromise = undefined;
       throw error;
@@ -148,11 +143,6 @@ const api = {
 
   async clearModelCache(): Promise<boolean> {
     return clearModelCache();
-  },
-
-  /** The device-lost error, once the GPU device is gone (the UI then offers to restart the worker). */
-  deviceLost(): SerializedEngineError | undefined {
-    return deviceLost;
   },
 };
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { float32ToFloat16Bits } from '../kernels/gpu/half.ts';
+import { seededRandom } from '../kernels/gpu/seededRandom.ts';
 import { SHARED_MODELS } from './sharedModels.ts';
 
 /** Writes a safetensors file: 8-byte header length, JSON header, data. */
@@ -51,11 +52,7 @@ export interface TinyModelSpec {
  * (vocabulary 512): config.json, tokenizer files and model.safetensors as Blobs.
  */
 export function makeTinyModel(spec: TinyModelSpec): Map<string, Blob> {
-  let state = spec.seed ?? 12345;
-  const random = () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
+  const random = seededRandom(spec.seed ?? 12345);
   const matrix = (rows: number, columns: number, scale: number) => Float32Array.from({ length: rows * columns }, () => (random() * 2 - 1) * scale);
   const { hiddenSize: h, intermediateSize: inter, numLayers, numHeads, numKvHeads, headDim, vocabSize, dtype } = spec;
   const tensors: { name: string; dtype: 'F32' | 'F16'; shape: number[]; data: Float32Array }[] = [];

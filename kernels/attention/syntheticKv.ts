@@ -1,6 +1,7 @@
 import type { GpuContext } from '../../engine/gpu/context.ts';
 import { createStorageBuffer } from '../gpu/buffers.ts';
 import { fillRandom } from '../gpu/fillRandom.ts';
+import { seededRandom } from '../gpu/seededRandom.ts';
 import { pageBytes, rowWords, type PagedKvLayout } from './pagedKv.ts';
 
 /** A paged KV cache of random values for a batch of context lengths, made on the GPU. */
@@ -35,10 +36,9 @@ export function createSyntheticKv(context: GpuContext, layout: PagedKvLayout, le
   const pages = pagesPerSeq.reduce((a, b) => a + b, 0);
   // Pages handed out in a shuffled order, as a long-running pool would: the page table is really used.
   const order = Uint32Array.from({ length: pages }, (_, i) => i);
-  let state = seed >>> 0 || 1;
+  const random = seededRandom(seed);
   for (let i = pages - 1; i > 0; i--) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    const j = state % (i + 1);
+    const j = Math.floor(random() * (i + 1));
     [order[i], order[j]] = [order[j], order[i]];
   }
   const pageTableOffsets: number[] = [];

@@ -1,7 +1,11 @@
 import { createUniformBuffer, writeBuffer } from './buffers.ts';
 import { cachedComputePipeline } from './pipelineCache.ts';
 import { uniformView } from './uniforms.ts';
-import fillRandomWgsl from './fill_random.wgsl?raw';
+import fillRandomTemplate from './fill_random.wgsl?raw';
+import pcgWgsl from './pcg.wgsl?raw';
+import { specialize } from './specialize.ts';
+
+const fillRandomWgsl = specialize(fillRandomTemplate, { PCG: pcgWgsl });
 
 const WORKGROUP = 256;
 

@@ -13,12 +13,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> destination: array<u32>;
 
-// PCG hash (Jarzynski & Olano, 2020).
-fn pcg(input: u32) -> u32 {
-  let state = input * 747796405u + 2891336453u;
-  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
-  return (word >> 22u) ^ word;
-}
+{{PCG}}
 
 fn unitValue(bits: u32) -> f32 {
   return f32(bits >> 8u) / 8388608.0 - 1.0;

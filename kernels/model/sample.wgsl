@@ -40,11 +40,7 @@ var<workgroup> reduceValues: array<f32, WORKGROUP>;
 var<workgroup> reduceIndices: array<u32, WORKGROUP>;
 var<workgroup> chosen: u32;
 
-fn pcg(input: u32) -> u32 {
-  let state = input * 747796405u + 2891336453u;
-  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
-  return (word >> 22u) ^ word;
-}
+{{PCG}}
 
 fn sumAcrossWorkgroup(value: f32, lane: u32) -> f32 {
   reduceValues[lane] = value;

@@ -2,6 +2,7 @@ import { createStorageBuffer, createUniformBuffer } from '../gpu/buffers.ts';
 import { uniformView } from '../gpu/uniforms.ts';
 import { bindGroup, modelPipeline, type BoundKernel } from './boundKernel.ts';
 import sampleWgsl from './sample.wgsl?raw';
+import pcgWgsl from '../gpu/pcg.wgsl?raw';
 
 export interface SamplingSettings {
   /** 0 (or `greedy`) picks the most likely token. */
@@ -28,7 +29,7 @@ export class Sampler {
     private readonly device: GPUDevice,
     b: { vocabSize: number; step: GPUBuffer; logits: GPUBuffer; tokens: GPUBuffer; sampled: GPUBuffer },
   ) {
-    const { code, pipeline } = modelPipeline(device, 'sample', sampleWgsl);
+    const { code, pipeline } = modelPipeline(device, 'sample', sampleWgsl, { PCG: pcgWgsl });
     this.view = uniformView(code, 'sampling');
     this.settings = createUniformBuffer(device, 'sampling', this.view.arrayBuffer.byteLength);
     this.seenWords = new Uint32Array(Math.ceil(b.vocabSize / 32));
