@@ -82,7 +82,8 @@ export async function benchDecodeCommand(flags: Flags): Promise<void> {
   if (!grid) {
     const calibration = await calibrateGrid(context, { layout: runner.layout, group: runner.config.numHeads / runner.config.numKvHeads, contextLength: quick ? 2048 : 32768, store: fileCalibrationStore() });
     grid = calibration.grid;
-    log(`LeanAttention grid (calibrated): ${grid}; decode below uses the runner's grid ${runner.grid}${runner.grid === grid ? '' : ' (pass --grid to match)'}`);
+    runner.setGrid(grid);
+    log(`LeanAttention grid (calibrated on this adapter): ${grid}  [${calibration.timings.map((t) => `${t.grid}: ${t.ms.toFixed(3)} ms`).join(', ')}]`);
   }
   log(`model: ${name}; weights ${(runner.weights.bytes / 1e9).toFixed(3)} GB; ${steps} steps per row`);
 

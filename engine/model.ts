@@ -99,6 +99,9 @@ export class ModelRunner {
   private readonly timers: PassTimer[] = [];
   private readonly ownBuffers: GPUBuffer[] = [];
   private calls = 0;
+  // Reused by every decode step's plan: no per-token allocation.
+  private readonly decodeLength = [0];
+  private readonly decodePageTableOffset = [0];
 
   constructor(
     readonly context: GpuContext,
@@ -272,7 +275,9 @@ export class ModelRunner {
     const pageTableOffset = this.kv.pageTableOffset(sequence);
     this.step.write({ tokenCount: count, position, pageTableOffset, lastRow: count - 1 });
     if (isDecode) {
-      attention.planBatch([position + 1], [pageTableOffset], this.attentionKernel);
+      this.decodeLength[0] = position + 1;
+      this.decodePageTableOffset[0] = pageTableOffset;
+      attention.planBatch(this.decodeLength, this.decodePageTableOffset, this.attentionKernel);
     } else {
       const lengths = Array.from({ length: count }, (_, t) => position + t + 1);
       attention.planBatch(lengths, new Array<number>(count).fill(pageTableOffset), this.attentionKernel);
