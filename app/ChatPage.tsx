@@ -120,7 +120,7 @@ export function ChatPage(props: {
       <div className="chat-stats" data-testid="chat-stats">
         {status.stats ? (
           <>
-            <span data-testid="tokens-per-second">{status.stats.tokensPerSecond.toFixed(1)} tokens/s</span>
+            <span data-testid="tokens-per-second">{status.stats.tokensPerSecond > 0 ? `${status.stats.tokensPerSecond.toFixed(1)} tokens/s` : 'measuring tokens/s…'}</span>
             <span>
               context {status.stats.contextLength + 1}
               {status.maxContext ? ` / ${status.maxContext}` : ''} tokens

@@ -27,7 +27,7 @@ test('stop halts the stream', async ({ page }) => {
   await setGreedy(page, 400, true);
   await send(page, 'The');
   await expect(page.getByTestId('stop')).toBeVisible();
-  await expect(page.getByTestId('message-assistant').locator('.content')).not.toBeEmpty();
+  await expect(page.getByTestId('message-assistant').locator('.content')).toHaveText(/.{60}/s, { timeout: 120_000 });
   await page.screenshot({ path: 'test-results/screenshots/chat-streaming.png', fullPage: true });
   await page.getByTestId('stop').click();
   await waitForDone(page);

@@ -298,7 +298,7 @@ export class Engine {
     const decoder = new StreamingDecoder(codec);
     const generated: number[] = [];
     let text = '';
-    const decodeStart = performance.now();
+    let firstTokenAt = performance.now();
     // CPU-profiled timings of the step that produces the next token.
     let cpuTiming: StepTiming | undefined;
     for (let n = 0; ; n++) {
@@ -326,7 +326,9 @@ export class Engine {
       const producingCall = runner.callCount - (submitted ? 2 : 1);
       const timing = n === 0 ? undefined : runner.profiling === 'timestamps' ? await runner.readTimestamps(producingCall) : cpuTiming;
       cpuTiming = nextCpuTiming;
-      const elapsed = (performance.now() - decodeStart) / 1000;
+      // Decode rate from the first generated token on (the first one's time is the prefill's).
+      if (n === 0) firstTokenAt = performance.now();
+      const elapsed = (performance.now() - firstTokenAt) / 1000;
       yield {
         kind: 'token',
         id: token,
@@ -334,7 +336,7 @@ export class Engine {
         stats: {
           step: n,
           contextLength: position,
-          tokensPerSecond: elapsed > 0 ? (n + 1) / elapsed : 0,
+          tokensPerSecond: n > 0 && elapsed > 0 ? n / elapsed : 0,
           timing,
           kvPagesUsed: kv.pagesUsed,
           kvPagesTotal: kv.pagesTotal,
