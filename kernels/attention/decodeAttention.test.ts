@@ -31,17 +31,18 @@ const SHAPES: Shape[] = [
 ];
 
 interface Schedule {
+  name: string;
   kernel: AttentionKernel;
   grid?: number;
   splits?: number;
 }
 
 const SCHEDULES: Schedule[] = [
-  { kernel: 'lean', grid: 1 },
-  { kernel: 'lean', grid: 7 },
-  { kernel: 'lean', grid: 64 },
-  { kernel: 'fd', splits: 3 },
-  { kernel: 'fa2' },
+  { name: 'lean, grid 1 (one workgroup walks every head)', kernel: 'lean', grid: 1 },
+  { name: 'lean, grid 7', kernel: 'lean', grid: 7 },
+  { name: 'lean, grid 64', kernel: 'lean', grid: 64 },
+  { name: 'fd, 3 splits', kernel: 'fd', splits: 3 },
+  { name: 'fa2', kernel: 'fa2' },
 ];
 
 interface Run {
@@ -95,7 +96,7 @@ describe.each(SHAPES)('decode attention, $name', (shape) => {
   const testCase = makeCase(shape);
 
   for (const subgroups of [true, false]) {
-    it.each(SCHEDULES)(`$kernel grid $grid splits $splits ${subgroups ? 'subgroups' : 'workgroup reduce'} matches float64`, async (schedule) => {
+    it.each(SCHEDULES)(`$name, ${subgroups ? 'subgroup' : 'workgroup-memory'} reductions: matches float64`, async ({ name: _, ...schedule }) => {
       const context = await testGpu();
       if (subgroups) expect(context.features.subgroups, 'the test adapter must offer subgroups').toBe(true);
       const { out } = await runAttention(testCase.fixture, testCase.queries, shape.group, { ...schedule, subgroups });
