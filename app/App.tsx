@@ -48,7 +48,8 @@ export function App() {
       const result = await remote.load(
         source,
         { kvDtype: options?.kvDtype ?? kvDtype, attention: settings.attention, profiling: options?.profiling ?? profiling },
-        Comlink.proxy((event) => setLoad({ kind: 'loading', source, event })),
+        // Progress comes through its own message port and may trail the result: never let it undo 'loaded'.
+        Comlink.proxy((event) => setLoad((current) => (current.kind === 'loading' ? { kind: 'loading', source, event } : current))),
       );
       setLoad(result.ok ? { kind: 'loaded', info: result.value } : { kind: 'failed', error: fail(result.error) });
       if (result.ok) {
@@ -95,6 +96,11 @@ export function App() {
     setChatError(undefined);
     setMessages([...conversation, { role: 'assistant', content: '' }]);
     setStatus((s) => ({ ...s, generating: true, stopReason: undefined }));
+    // Events come through their own message port and may trail the call's result: the stream ends at 'done'.
+    let ended = () => {};
+    const streamEnded = new Promise<void>((resolve) => {
+      ended = resolve;
+    });
     const onEvent = (event: ChatEvent) => {
       if (event.kind === 'prompt') {
         setStatus((s) => ({ ...s, promptTokens: event.promptTokens, reusedTokens: event.reusedTokens }));
@@ -116,9 +122,11 @@ export function App() {
           });
         }
         setStatus((s) => ({ ...s, stopReason: event.reason }));
+        ended();
       }
     };
     const result = await remote.chat({ messages: conversation, raw: settings.raw, maxTokens: settings.maxTokens, sampling: samplingOf(settings), attention: settings.attention }, Comlink.proxy(onEvent));
+    if (result.ok) await streamEnded;
     setStatus((s) => ({ ...s, generating: false }));
     if (!result.ok) setChatError(fail(result.error).message);
   };
