@@ -142,29 +142,31 @@ export function ChatPage(props: {
 
       <details className="settings" open={showSettings} onToggle={(event) => setShowSettings((event.target as HTMLDetailsElement).open)}>
         <summary>Settings</summary>
-        <label>
-          Temperature <input type="number" data-testid="temperature" min={0} max={2} step={0.05} value={settings.temperature} onChange={(e) => set({ temperature: Number(e.target.value) })} />
-          <span className="muted">0 = greedy</span>
-        </label>
-        <label>
-          Top-p <input type="number" min={0.05} max={1} step={0.05} value={settings.topP} onChange={(e) => set({ topP: Number(e.target.value) })} />
-        </label>
-        <label>
-          Max tokens <input type="number" data-testid="max-tokens" min={1} max={4096} value={settings.maxTokens} onChange={(e) => set({ maxTokens: Number(e.target.value) })} />
-        </label>
-        <label>
-          Attention{' '}
-          <select data-testid="attention-kernel" value={settings.attention} onChange={(e) => set({ attention: e.target.value as AttentionKernel })}>
-            {ATTENTION_KERNELS.map((kernel) => (
-              <option key={kernel} value={kernel}>
-                {KERNEL_LABELS[kernel]}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          <input type="checkbox" data-testid="raw-prompt" checked={settings.raw} onChange={(e) => set({ raw: e.target.checked })} /> Send raw (no chat template)
-        </label>
+        <div className="settings-row">
+          <label>
+            Temperature <input type="number" data-testid="temperature" min={0} max={2} step={0.05} value={settings.temperature} onChange={(e) => set({ temperature: Number(e.target.value) })} />
+            <span className="muted">0 = greedy</span>
+          </label>
+          <label>
+            Top-p <input type="number" min={0.05} max={1} step={0.05} value={settings.topP} onChange={(e) => set({ topP: Number(e.target.value) })} />
+          </label>
+          <label>
+            Max tokens <input type="number" data-testid="max-tokens" min={1} max={4096} value={settings.maxTokens} onChange={(e) => set({ maxTokens: Number(e.target.value) })} />
+          </label>
+          <label>
+            Attention{' '}
+            <select data-testid="attention-kernel" value={settings.attention} onChange={(e) => set({ attention: e.target.value as AttentionKernel })}>
+              {ATTENTION_KERNELS.map((kernel) => (
+                <option key={kernel} value={kernel}>
+                  {KERNEL_LABELS[kernel]}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            <input type="checkbox" data-testid="raw-prompt" checked={settings.raw} onChange={(e) => set({ raw: e.target.checked })} /> Send raw (no chat template)
+          </label>
+        </div>
       </details>
     </section>
   );
