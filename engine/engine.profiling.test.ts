@@ -1,0 +1,25 @@
+import { expect, it } from 'vitest';
+import { testGpu } from '../test/gpu.ts';
+import { makeTinyModel } from '../test/tinyModel.ts';
+import { Engine, type StepStats } from './engine.ts';
+import { blobModelFiles } from './loader/blobFiles.ts';
+
+const SPEC = { hiddenSize: 64, intermediateSize: 128, numLayers: 3, numHeads: 2, numKvHeads: 1, headDim: 64, vocabSize: 512, dtype: 'F32' as const };
+
+it.each(['timestamps', 'cpu'] as const)('%s profiling reports the step and every layer\'s attention time', async (profiling) => {
+  const context = await testGpu();
+  expect(context.features.timestampQuery, 'the test adapter offers timestamp-query').toBe(true);
+  const engine = new Engine(context);
+  await engine.load(blobModelFiles('tiny', makeTinyModel(SPEC)), { kvDtype: 'f16', maxContext: 64, profiling });
+  const stats: StepStats[] = [];
+  for await (const event of engine.generate({ promptIds: [1, 2, 3, 4], maxTokens: 5, ignoreEos: true })) if (event.kind === 'token') stats.push(event.stats);
+  // The first token comes from the prefill; every later one from a timed decode step.
+  expect(stats[0].timing).toBeUndefined();
+  for (const { timing } of stats.slice(1)) {
+    expect(timing!.method).toBe(profiling === 'cpu' ? 'cpu' : 'timestamp-query');
+    expect(timing!.attentionMs).toHaveLength(SPEC.numLayers);
+    for (const ms of timing!.attentionMs) expect(ms).toBeGreaterThan(0);
+    expect(timing!.stepMs).toBeGreaterThan(timing!.attentionMs.reduce((a, b) => a + b, 0));
+  }
+  engine.unload();
+});
