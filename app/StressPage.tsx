@@ -35,7 +35,7 @@ export function StressPage(props: {
   const { model, state } = props;
   const [synthetic, setSynthetic] = useState(!model);
   const [shape, setShape] = useState<SyntheticShape>({ numKvHeads: 8, group: 4, headDim: 128, pageSize: 16 });
-  const maxTarget = synthetic || !model ? 262144 : model.maxContext - 8;
+  const maxTarget = synthetic || !model ? 262144 : Math.min(model.maxContext, model.kvPagesTotal * model.pageSize) - 8;
   const [target, setTarget] = useState(synthetic || !model ? 4096 : Math.min(1024, maxTarget));
   const [points, setPoints] = useState(4);
   const [kernels, setKernels] = useState<AttentionKernel[]>([...ATTENTION_KERNELS]);

@@ -37,10 +37,6 @@ export interface SerializedEngineError {
   message: string;
 }
 
-export function isEngineError(value: unknown): value is EngineError {
-  return value instanceof EngineError;
-}
-
 /** Any thrown value as an EngineError-shaped object a UI can show. */
 export function serializeError(value: unknown): SerializedEngineError {
   if (value instanceof EngineError) return value.toJSON();

@@ -316,7 +316,7 @@ export class ModelRunner {
     return token;
   }
 
-  /** GPU time of the forward call `callsAgo` calls back (timestamps mode), once it has completed. */
+  /** GPU time of forward call number `callIndex` (timestamps mode), once it has completed. */
   async readTimestamps(callIndex: number): Promise<StepTiming> {
     const timer = this.timers[callIndex % READBACK_RING];
     const slots = await timer.read(1 + this.config.numLayers);

@@ -32,6 +32,10 @@ export function describeSource(source: ModelSource): string {
 }
 
 export function modelFilesFor(source: ModelSource, appBase: string, onDownload: (event: DownloadEvent) => void): ModelFiles {
+  return { ...filesAt(source, appBase, onDownload), description: describeSource(source) };
+}
+
+function filesAt(source: ModelSource, appBase: string, onDownload: (event: DownloadEvent) => void): ModelFiles {
   switch (source.kind) {
     case 'builtin':
       return urlModelFiles(new URL(BUILTIN_MODEL.path, appBase).href, { onDownload });

@@ -7,7 +7,7 @@ import { EngineError, serializeError, type SerializedEngineError } from './error
 import { createBrowserGpuContext } from './gpu/browser.ts';
 import { reportGpu, type GpuReport } from './gpuReport.ts';
 import { clearModelCache, type DownloadEvent } from './loader/urlFiles.ts';
-import { describeSource, modelFilesFor, SERVER_MODELS_PATH, type ModelSource } from './modelSource.ts';
+import { modelFilesFor, SERVER_MODELS_PATH, type ModelSource } from './modelSource.ts';
 import { stressSynthetic, type StressEvent, type SyntheticShape } from './stress.ts';
 import type { ChatMessage } from './tokenizer.ts';
 
@@ -86,7 +86,6 @@ const api = {
       const e = await engine();
       conversation = undefined;
       const files = modelFilesFor(source, self.location.origin, (download) => onProgress({ phase: 'downloading', ...download }));
-      files.description = describeSource(source);
       const profiling = options.profiling ?? (e.context.features.timestampQuery ? 'timestamps' : 'cpu');
       return e.load(files, { kvDtype: options.kvDtype, attention: options.attention, profiling, maxContext: 4096, onProgress });
     });

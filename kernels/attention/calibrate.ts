@@ -52,7 +52,7 @@ export function cacheStorageCalibrationStore(cacheName = 'lean-decode-calibratio
   })();
   return {
     ready,
-    load: (key) => memory.load(key) ?? undefined,
+    load: (key) => memory.load(key),
     save(calibration) {
       memory.save(calibration);
       if (typeof caches !== 'undefined') {

@@ -7,6 +7,7 @@ import {
   type PagedKvFixture,
 } from '../../test/pagedKvFixture.ts';
 import { testGpu } from '../../test/gpu.ts';
+import { withGpuErrorScope } from '../../engine/gpu/context.ts';
 import { createStorageBuffer, readFloat32 } from '../gpu/buffers.ts';
 import { DecodeAttention, type DecodeAttentionOptions } from './decodeAttention.ts';
 import type { PagedKvLayout } from './pagedKv.ts';
@@ -72,13 +73,12 @@ async function runAttention(
     pageTable: createStorageBuffer(device, 'page table', fixture.pageTable),
     out: createStorageBuffer(device, 'out', poisoned),
   };
-  device.pushErrorScope('validation');
-  attention.planBatch(fixture.lengths, fixture.pageTableOffsets);
-  const encoder = device.createCommandEncoder();
-  attention.encode(encoder, attention.createBindings(io));
-  device.queue.submit([encoder.finish()]);
-  const error = await device.popErrorScope();
-  if (error) throw new Error(`WebGPU validation error: ${error.message}`);
+  await withGpuErrorScope(device, 'decode attention', () => {
+    attention.planBatch(fixture.lengths, fixture.pageTableOffsets);
+    const encoder = device.createCommandEncoder();
+    attention.encode(encoder, attention.createBindings(io));
+    device.queue.submit([encoder.finish()]);
+  });
   const out = await readFloat32(device, io.out, queries.length);
   for (const buffer of Object.values(io)) buffer.destroy();
   return { attention, out };

@@ -37,11 +37,6 @@ export function float16BitsToFloat32(half: number): number {
   return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
 }
 
-/** The value f16 storage would hold for `value`. */
-export function roundToFloat16(value: number): number {
-  return float16BitsToFloat32(float32ToFloat16Bits(value));
-}
-
 export function bfloat16BitsToFloat32(bits: number): number {
   scratch.setUint32(0, bits << 16);
   return scratch.getFloat32(0);
