@@ -49,6 +49,7 @@ export async function generateCommand(flags: Flags): Promise<void> {
   let result: { promptIds: number[]; lastPromptLogits?: Float32Array; generatedIds: number[]; text: string; reason: string } | undefined;
   let promptIds: number[] = [];
   let lastPromptLogits: Float32Array | undefined;
+  let prefillMs = 0;
   const events: AsyncIterable<GenerationEvent> = engine.generate({
     ...request,
     maxTokens: flagNumber(flags, 'max-tokens') ?? 256,
@@ -59,6 +60,7 @@ export async function generateCommand(flags: Flags): Promise<void> {
     if (event.kind === 'prompt') {
       promptIds = event.promptIds;
       lastPromptLogits = event.lastPromptLogits;
+      prefillMs = event.prefillMs;
     } else if (event.kind === 'token') {
       if (!json) process.stdout.write(event.text);
       steps.push({ step: event.stats.step, contextLength: event.stats.contextLength, stepMs: event.stats.timing?.stepMs, attentionMs: event.stats.timing?.attentionMs });
@@ -78,6 +80,7 @@ export async function generateCommand(flags: Flags): Promise<void> {
         text: result!.text,
         stop_reason: result!.reason,
         last_prompt_logits: Array.from(result!.lastPromptLogits ?? []),
+        prefill_ms: prefillMs,
         steps,
       }),
     );

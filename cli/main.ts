@@ -1,6 +1,7 @@
 // lean-decode command line: generate text, or benchmark decode, on WebGPU through Dawn.
 import { BENCH_DECODE_USAGE, benchDecodeCommand } from './benchDecode.ts';
 import { parseFlags } from './flags.ts';
+import { exitAfterFlush } from './exit.ts';
 import { GENERATE_USAGE, generateCommand } from './generate.ts';
 
 const USAGE = `usage:\n  ${GENERATE_USAGE}\n  ${BENCH_DECODE_USAGE}`;
@@ -17,9 +18,9 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).then(
-  () => process.exit(0),
+  () => exitAfterFlush(0),
   (error: Error & { code?: string }) => {
     console.error(`lean-decode: ${error.code ? `[${error.code}] ` : ''}${error.message}`);
-    process.exit(1);
+    return exitAfterFlush(1);
   },
 );

@@ -53,3 +53,20 @@ describe.each(SPECS)('tiny random model: $name', (spec) => {
     engine.unload();
   });
 });
+
+describe.each(SPECS)('tiny random model, a long prompt: $name', (spec) => {
+  // 75 tokens in chunks of 48: a chunk spans two of the GEMM's 32-token tiles and several causal query blocks, and
+  // the second chunk attends to the first one's KV.
+  it('prompt logits match a float64 CPU forward', async () => {
+    const files = blobModelFiles('tiny model', makeTinyModel(spec));
+    const reference = await CpuReferenceModel.load(files);
+    const engine = new Engine(await testGpu());
+    await engine.load(files, { kvDtype: 'f32', attention: 'lean', maxContext: 128, prefillChunk: 48, pageSize: 16, grid: 5 });
+    const prompt = Array.from({ length: 75 }, (_, i) => (i * 37 + 5) % spec.vocabSize);
+    const events = await drain(engine.generate({ promptIds: prompt, maxTokens: 1, ignoreEos: true, captureLogits: true }));
+    const first = events[0];
+    if (first.kind !== 'prompt') throw new Error('the first event is the prompt');
+    expect(relativeError(first.lastPromptLogits!, reference.lastLogits(prompt))).toBeLessThan(1e-4);
+    engine.unload();
+  });
+});

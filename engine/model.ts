@@ -1,6 +1,6 @@
 import type { ModelConfig } from '../models/config.ts';
 import { ropeInverseFrequencies } from '../models/config.ts';
-import { DecodeAttention, type AttentionBindings } from '../kernels/attention/decodeAttention.ts';
+import { DecodeAttention, type AttentionBindings, type AttentionCapacity } from '../kernels/attention/decodeAttention.ts';
 import type { KvDtype, PagedKvLayout } from '../kernels/attention/pagedKv.ts';
 import type { AttentionKernel } from '../kernels/attention/plan.ts';
 import { createStorageBuffer, readBuffer } from '../kernels/gpu/buffers.ts';
@@ -8,6 +8,7 @@ import { PassTimer } from '../kernels/gpu/timing.ts';
 import { dispatch, type BoundKernel } from '../kernels/model/boundKernel.ts';
 import { bindEmbedding } from '../kernels/model/embedding.ts';
 import { bindLinear, linearRowsPerWorkgroup } from '../kernels/model/linear.ts';
+import { bindMatmul } from '../kernels/model/matmul.ts';
 import { bindRmsNorm } from '../kernels/model/rmsNorm.ts';
 import { bindRopeKv } from '../kernels/model/ropeKv.ts';
 import { Sampler, type SamplingSettings } from '../kernels/model/sampler.ts';
@@ -60,7 +61,7 @@ interface ForwardKernels {
   layers: LayerKernels[];
 }
 
-/** One attention schedule and its per-layer bindings (decode: one sequence; prefill: a query per chunk token). */
+/** One attention schedule and its per-layer bindings (decode: one sequence; prefill: a causal chunk). */
 interface AttentionSet {
   attention: DecodeAttention;
   bindings: AttentionBindings[];
@@ -150,22 +151,13 @@ export class ModelRunner {
     const stepBuffer = this.step.buffer;
     this.queries = q;
     this.attentionOut = attentionOut;
-    const forward = (tokensPerWorkgroup: number): ForwardKernels => {
-      const linear = (label: string, w: ModelWeights['embedding'], x: GPUBuffer, y: GPUBuffer, extra: { bias?: GPUBuffer; accumulate?: boolean } = {}) =>
-        bindLinear(device, {
-          label,
-          inFeatures: w.columns,
-          outFeatures: w.rows,
-          weightDtype: w.dtype,
-          weights: w.buffer,
-          x,
-          y,
-          step: stepBuffer,
-          tokensPerWorkgroup,
-          subgroups: context.features.subgroups,
-          rowsPerWorkgroup: linearRowsPerWorkgroup(w.rows, context.adapter.isCpu),
-          ...extra,
-        });
+    // Decode runs every projection as a GEMV; prefill as a GEMM that reads each weight tile once per token tile.
+    const forward = (kind: 'decode' | 'prefill'): ForwardKernels => {
+      const linear = (label: string, w: ModelWeights['embedding'], x: GPUBuffer, y: GPUBuffer, extra: { bias?: GPUBuffer; accumulate?: boolean } = {}) => {
+        const io = { label, inFeatures: w.columns, outFeatures: w.rows, weightDtype: w.dtype, weights: w.buffer, x, y, ...extra };
+        if (kind === 'prefill') return bindMatmul(device, { ...io, step: stepBuffer });
+        return bindLinear(device, { ...io, subgroups: context.features.subgroups, rowsPerWorkgroup: linearRowsPerWorkgroup(w.rows, context.adapter.isCpu) });
+      };
       const layers = weights.layers.map((lw, i): LayerKernels => ({
         inputNorm: bindRmsNorm(device, { label: `L${i} input norm`, features: hiddenSize, eps: rmsNormEps, step: stepBuffer, x: hidden, weight: lw.inputNorm, y: normed }),
         q: linear(`L${i} q`, lw.q, normed, q, { bias: lw.qBias }),
@@ -196,10 +188,10 @@ export class ModelRunner {
         layers,
       };
     };
-    this.decode = forward(1);
-    this.prefill = forward(4);
-    this.decodeAttention = this.buildAttention(1, options.grid);
-    this.prefillAttention = this.buildAttention(T, options.grid);
+    this.decode = forward('decode');
+    this.prefill = forward('prefill');
+    this.decodeAttention = this.buildAttention({ maxSequences: 1 }, options.grid);
+    this.prefillAttention = this.buildAttention({ maxChunk: T }, options.grid);
     this.finalNorm = bindRmsNorm(device, { label: 'final norm', features: hiddenSize, eps: rmsNormEps, step: stepBuffer, x: hidden, weight: weights.finalNorm, y: normed, lastRowOnly: true });
     this.lmHead = bindLinear(device, {
       label: 'lm head',
@@ -209,8 +201,6 @@ export class ModelRunner {
       weights: weights.lmHead.buffer,
       x: normed,
       y: this.logits,
-      step: stepBuffer,
-      tokensPerWorkgroup: 1,
       subgroups: context.features.subgroups,
       rowsPerWorkgroup: linearRowsPerWorkgroup(vocabSize, context.adapter.isCpu),
       lastRowOnly: true,
@@ -221,11 +211,11 @@ export class ModelRunner {
     }
   }
 
-  private buildAttention(maxSequences: number, grid: number | undefined): AttentionSet {
+  private buildAttention(capacity: AttentionCapacity, grid: number | undefined): AttentionSet {
     const attention = new DecodeAttention(this.context, {
+      ...capacity,
       layout: this.layout,
       group: this.config.numHeads / this.config.numKvHeads,
-      maxSequences,
       kernel: this.attentionKernel,
       grid,
     });
@@ -244,8 +234,8 @@ export class ModelRunner {
   setGrid(grid: number): void {
     this.decodeAttention.attention.destroy();
     this.prefillAttention.attention.destroy();
-    this.decodeAttention = this.buildAttention(1, grid);
-    this.prefillAttention = this.buildAttention(this.prefillChunk, grid);
+    this.decodeAttention = this.buildAttention({ maxSequences: 1 }, grid);
+    this.prefillAttention = this.buildAttention({ maxChunk: this.prefillChunk }, grid);
   }
 
   get variantKey(): string {
@@ -279,8 +269,7 @@ export class ModelRunner {
       this.decodePageTableOffset[0] = pageTableOffset;
       attention.planBatch(this.decodeLength, this.decodePageTableOffset, this.attentionKernel);
     } else {
-      const lengths = Array.from({ length: count }, (_, t) => position + t + 1);
-      attention.planBatch(lengths, new Array<number>(count).fill(pageTableOffset), this.attentionKernel);
+      attention.planCausalChunk(position, count, pageTableOffset, this.attentionKernel);
     }
 
     const timer = this.timers[this.calls % READBACK_RING];

@@ -88,21 +88,28 @@ export function makePagedKv(layout: PagedKvLayout, lengths: number[], random: ()
   return { layout, lengths, pageTable, pageTableOffsets, keyWords, valueWords, keys, values };
 }
 
-/** Float64 decode attention: out[s][qHead][d] for queries[s][qHead][d], over exactly the stored K and V. */
-export function referenceDecodeAttention(fixture: PagedKvFixture, queries: Float32Array, group: number): Float64Array {
-  const { layout, lengths, keys, values } = fixture;
-  const { headDim, numKvHeads } = layout;
+/** What one query attends to: the first `length` tokens of sequence `sequence`. */
+export interface QueryWindow {
+  sequence: number;
+  length: number;
+}
+
+/**
+ * Float64 attention over exactly the stored K and V: out[query][qHead][d] for queries[query][qHead][d], query i
+ * attending to `windows[i]`.
+ */
+export function referenceAttention(fixture: PagedKvFixture, queries: Float32Array, group: number, windows: QueryWindow[]): Float64Array {
+  const { headDim, numKvHeads } = fixture.layout;
   const queryHeads = numKvHeads * group;
-  const out = new Float64Array(lengths.length * queryHeads * headDim);
+  const out = new Float64Array(windows.length * queryHeads * headDim);
   const scale = 1 / Math.sqrt(headDim);
-  for (let s = 0; s < lengths.length; s++) {
-    const n = lengths[s];
+  for (const [query, { sequence, length: n }] of windows.entries()) {
     const scores = new Float64Array(n);
     for (let qh = 0; qh < queryHeads; qh++) {
       const kvHead = Math.floor(qh / group);
-      const qBase = (s * queryHeads + qh) * headDim;
-      const k = keys[s][kvHead];
-      const v = values[s][kvHead];
+      const qBase = (query * queryHeads + qh) * headDim;
+      const k = fixture.keys[sequence][kvHead];
+      const v = fixture.values[sequence][kvHead];
       let max = -Infinity;
       for (let t = 0; t < n; t++) {
         let dot = 0;
@@ -122,6 +129,16 @@ export function referenceDecodeAttention(fixture: PagedKvFixture, queries: Float
     }
   }
   return out;
+}
+
+/** Decode: query s attends to the whole context of sequence s. */
+export function decodeWindows(lengths: number[]): QueryWindow[] {
+  return lengths.map((length, sequence) => ({ sequence, length }));
+}
+
+/** A prefill chunk of `count` queries at positions position … position + count − 1 of sequence 0 (causal). */
+export function causalWindows(position: number, count: number): QueryWindow[] {
+  return Array.from({ length: count }, (_, t) => ({ sequence: 0, length: position + t + 1 }));
 }
 
 /** ‖actual − expected‖ / ‖expected‖ (NaN anywhere in `actual` gives NaN, which fails any bound). */

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
+  causalWindows,
+  decodeWindows,
   makePagedKv,
   randomFloat32,
-  referenceDecodeAttention,
+  referenceAttention,
   relativeError,
   type PagedKvFixture,
 } from '../../test/pagedKvFixture.ts';
@@ -51,21 +53,29 @@ interface Run {
   out: Float32Array;
 }
 
+/** What a run attends with: decode over the fixture's sequences, or one causal chunk of sequence 0. */
+type Queries = { kind: 'decode' } | { kind: 'causal'; position: number; count: number };
+
+// Rows of `out` past the last query: they must keep their poison (nothing writes outside its rows).
+const SPARE_ROWS = 3;
+
 async function runAttention(
   fixture: PagedKvFixture,
   queries: Float32Array,
   group: number,
-  options: Partial<DecodeAttentionOptions> & { kernel: AttentionKernel },
+  options: Pick<DecodeAttentionOptions, 'grid' | 'splits' | 'subgroups'> & { kernel: AttentionKernel },
+  what: Queries = { kind: 'decode' },
 ): Promise<Run> {
   const context = await testGpu();
   const { device } = context;
   const attention = new DecodeAttention(context, {
     layout: fixture.layout,
     group,
-    maxSequences: fixture.lengths.length,
+    ...(what.kind === 'causal' ? { maxChunk: what.count } : { maxSequences: fixture.lengths.length }),
     ...options,
   });
-  const poisoned = new Float32Array(queries.length).fill(NaN);
+  const rowFloats = group * fixture.layout.numKvHeads * fixture.layout.headDim;
+  const poisoned = new Float32Array(queries.length + SPARE_ROWS * rowFloats).fill(NaN);
   const io = {
     queries: createStorageBuffer(device, 'queries', queries),
     keys: createStorageBuffer(device, 'keys', fixture.keyWords),
@@ -73,15 +83,17 @@ async function runAttention(
     pageTable: createStorageBuffer(device, 'page table', fixture.pageTable),
     out: createStorageBuffer(device, 'out', poisoned),
   };
-  await withGpuErrorScope(device, 'decode attention', () => {
-    attention.planBatch(fixture.lengths, fixture.pageTableOffsets);
+  await withGpuErrorScope(device, 'attention', () => {
+    if (what.kind === 'causal') attention.planCausalChunk(what.position, what.count, fixture.pageTableOffsets[0]);
+    else attention.planBatch(fixture.lengths, fixture.pageTableOffsets);
     const encoder = device.createCommandEncoder();
     attention.encode(encoder, attention.createBindings(io));
     device.queue.submit([encoder.finish()]);
   });
-  const out = await readFloat32(device, io.out, queries.length);
+  const written = await readFloat32(device, io.out, poisoned.length);
   for (const buffer of Object.values(io)) buffer.destroy();
-  return { attention, out };
+  expect(written.subarray(queries.length).every(Number.isNaN), 'rows past the last query were written').toBe(true);
+  return { attention, out: written.slice(0, queries.length) };
 }
 
 function makeCase(shape: Shape) {
@@ -89,7 +101,7 @@ function makeCase(shape: Shape) {
   const queryHeads = shape.layout.numKvHeads * shape.group;
   // Queries in [-3, 3] make the attention peaked enough for the test to notice a wrong token.
   const queries = randomFloat32(shape.lengths.length * queryHeads * shape.layout.headDim).map((x) => 3 * x);
-  return { fixture, queries, expected: referenceDecodeAttention(fixture, queries, shape.group) };
+  return { fixture, queries, expected: referenceAttention(fixture, queries, shape.group, decodeWindows(shape.lengths)) };
 }
 
 describe.each(SHAPES)('decode attention, $name', (shape) => {
@@ -121,6 +133,68 @@ describe('decode attention across kernels', () => {
     const lean = await runAttention(testCase.fixture, testCase.queries, shape.group, { kernel: 'lean', grid: 13 });
     const fd = await runAttention(testCase.fixture, testCase.queries, shape.group, { kernel: 'fd', splits: 4 });
     const fa2 = await runAttention(testCase.fixture, testCase.queries, shape.group, { kernel: 'fa2' });
+    expect(relativeError(lean.out, fa2.out)).toBeLessThan(1e-5);
+    expect(relativeError(fd.out, fa2.out)).toBeLessThan(1e-5);
+  });
+});
+
+interface CausalShape {
+  name: string;
+  layout: PagedKvLayout;
+  group: number;
+  /** The chunk's queries are at positions position … position + count − 1; the KV holds position + count tokens. */
+  position: number;
+  count: number;
+}
+
+// Prefill chunks: starting at 0 and deep into a context, positions and counts that are not multiples of the tile,
+// the page or the query block, a single query, GQA 1/4/8, head dims 64 and 128, f16 and f32 pools.
+const CAUSAL_SHAPES: CausalShape[] = [
+  { name: 'd128 g4 f16 p16, 37 queries after 1000', layout: { headDim: 128, numKvHeads: 2, pageSize: 16, dtype: 'f16' }, group: 4, position: 1000, count: 37 },
+  { name: 'd64 g8 f16 p32, 64 queries from 0', layout: { headDim: 64, numKvHeads: 1, pageSize: 32, dtype: 'f16' }, group: 8, position: 0, count: 64 },
+  { name: 'd64 g1 f32 p16, 20 queries after 65', layout: { headDim: 64, numKvHeads: 3, pageSize: 16, dtype: 'f32' }, group: 1, position: 65, count: 20 },
+  { name: 'd128 g1 f32 p32, 5 queries after 3', layout: { headDim: 128, numKvHeads: 2, pageSize: 32, dtype: 'f32' }, group: 1, position: 3, count: 5 },
+  { name: 'd128 g8 f16 p16, 9 queries after 2500', layout: { headDim: 128, numKvHeads: 1, pageSize: 16, dtype: 'f16' }, group: 8, position: 2500, count: 9 },
+  { name: 'd64 g4 f32 p16, 1 query after 130', layout: { headDim: 64, numKvHeads: 2, pageSize: 16, dtype: 'f32' }, group: 4, position: 130, count: 1 },
+];
+
+function makeCausalCase(shape: CausalShape) {
+  const fixture = makePagedKv(shape.layout, [shape.position + shape.count]);
+  const queryHeads = shape.layout.numKvHeads * shape.group;
+  const queries = randomFloat32(shape.count * queryHeads * shape.layout.headDim).map((x) => 3 * x);
+  const what: Queries = { kind: 'causal', position: shape.position, count: shape.count };
+  return { fixture, queries, what, expected: referenceAttention(fixture, queries, shape.group, causalWindows(shape.position, shape.count)) };
+}
+
+describe.each(CAUSAL_SHAPES)('causal prefill attention, $name', (shape) => {
+  const testCase = makeCausalCase(shape);
+
+  for (const subgroups of [true, false]) {
+    it.each(SCHEDULES)(`$name, ${subgroups ? 'subgroup' : 'workgroup-memory'} reductions: matches float64`, async ({ name: _, ...schedule }) => {
+      const { attention, out } = await runAttention(testCase.fixture, testCase.queries, shape.group, { ...schedule, subgroups }, testCase.what);
+      expect(attention.variant.queries, 'queries share K and V reads').toBeGreaterThan(1);
+      const error = relativeError(out, testCase.expected);
+      expect(error, `relative error ${error}`).toBeLessThan(1e-4);
+    });
+  }
+});
+
+describe('causal prefill attention across kernels', () => {
+  const shape = CAUSAL_SHAPES[0];
+  const testCase = makeCausalCase(shape);
+  const run = (options: Parameters<typeof runAttention>[3]) => runAttention(testCase.fixture, testCase.queries, shape.group, options, testCase.what);
+
+  it('gives the same bits on every run', async () => {
+    const first = await run({ kernel: 'lean', grid: 13 });
+    const second = await run({ kernel: 'lean', grid: 13 });
+    expect(first.attention.currentPlan.splitHeadCount).toBeGreaterThan(0);
+    expect(new Uint32Array(second.out.buffer)).toEqual(new Uint32Array(first.out.buffer));
+  });
+
+  it('lean, fd and fa2 agree with each other', async () => {
+    const lean = await run({ kernel: 'lean', grid: 13 });
+    const fd = await run({ kernel: 'fd', splits: 4 });
+    const fa2 = await run({ kernel: 'fa2' });
     expect(relativeError(lean.out, fa2.out)).toBeLessThan(1e-5);
     expect(relativeError(fd.out, fa2.out)).toBeLessThan(1e-5);
   });

@@ -4,14 +4,19 @@ import { cachedComputePipeline } from '../gpu/pipelineCache.ts';
 import { uniformView } from '../gpu/uniforms.ts';
 import { validateLayout, type PagedKvLayout } from './pagedKv.ts';
 import { WorkPlan, type AttentionKernel } from './plan.ts';
-import { buildAttentionVariant, type AttentionVariant } from './variant.ts';
+import { buildAttentionVariant, causalQueriesPerHead, type AttentionVariant } from './variant.ts';
 
-export interface DecodeAttentionOptions {
+/**
+ * What one plan holds, sizing the plan buffers once: decode batches of up to `maxSequences` sequences, or prefill
+ * chunks of up to `maxChunk` causal queries, in blocks of `queriesPerHead` that share each K and V read (default
+ * causalQueriesPerHead; 1 re-reads the KV for every query, the baseline the benchmark compares against).
+ */
+export type AttentionCapacity = { maxSequences: number } | { maxChunk: number; queriesPerHead?: number };
+
+export type DecodeAttentionOptions = AttentionCapacity & {
   layout: PagedKvLayout;
   /** Query heads per KV head. */
   group: number;
-  /** The most sequences one batch holds: sizes the plan buffers once. */
-  maxSequences: number;
   kernel?: AttentionKernel;
   /** LeanAttention grid; see calibrateGrid. */
   grid?: number;
@@ -20,16 +25,16 @@ export interface DecodeAttentionOptions {
   tile?: number;
   /** Use subgroup reductions when the device has them (default true). */
   subgroups?: boolean;
-}
+};
 
 /** The GPU buffers one attention call reads and writes (per layer in a model: built once, reused every step). */
 export interface AttentionIo {
-  /** [sequence][query head][headDim] f32. */
+  /** [query token][query head][headDim] f32 (decode: one query token per sequence). */
   queries: GPUBuffer;
   keys: GPUBuffer;
   values: GPUBuffer;
   pageTable: GPUBuffer;
-  /** [sequence][query head][headDim] f32. */
+  /** [query token][query head][headDim] f32. */
   out: GPUBuffer;
 }
 
@@ -40,15 +45,21 @@ export interface AttentionBindings {
 
 export const DEFAULT_GRID = 256;
 
+/** Words per work head record: firstTile, firstQuery, queryCount, kvHead, length, pageTableOffset (work_heads.wgsl). */
+const HEAD_RECORD_WORDS = 6;
+
 /**
- * Decode attention over a paged KV cache with a choice of schedule (LeanAttention, FlashDecoding, FA2-style).
- * `plan` decides the work partition for a batch and uploads it; `encode` only records dispatches. Pipelines and
- * plan buffers are made once; nothing is allocated per step while batch shapes stay within `maxSequences`.
+ * Attention over a paged KV cache with a choice of schedule (LeanAttention, FlashDecoding, FA2-style): decode
+ * for a batch of sequences (`planBatch`), or the causal attention of a prefill chunk (`planCausalChunk`).
+ * Planning decides the work partition and uploads it; `encode` only records dispatches. Pipelines and plan
+ * buffers are made once; nothing is allocated per step while batch shapes stay within `maxSequences`.
  */
 export class DecodeAttention {
   readonly variant: AttentionVariant;
   readonly grid: number;
   readonly splits: number;
+  /** Query blocks one plan holds: sequences (decode) or ceil(maxChunk / variant.queries). */
+  readonly maxBlocks: number;
   kernel: AttentionKernel;
 
   private readonly device: GPUDevice;
@@ -69,21 +80,23 @@ export class DecodeAttention {
     context: GpuContext,
     readonly options: DecodeAttentionOptions,
   ) {
-    const { layout, group, maxSequences } = options;
+    const { layout, group } = options;
     validateLayout(layout);
     this.device = context.device;
     this.kernel = options.kernel ?? 'lean';
     this.grid = options.grid ?? DEFAULT_GRID;
-    const maxHeads = maxSequences * layout.numKvHeads;
     this.splits = options.splits ?? Math.max(1, Math.ceil(this.grid / layout.numKvHeads));
-    this.variant = buildAttentionVariant({
+    const request = {
       headDim: layout.headDim,
       group,
       kvDtype: layout.dtype,
       subgroups: (options.subgroups ?? true) && context.features.subgroups,
       maxWorkgroupStorage: context.limits.maxComputeWorkgroupStorageSize,
-      tile: options.tile,
-    });
+    };
+    const queries = 'maxChunk' in options ? (options.queriesPerHead ?? causalQueriesPerHead(request)) : 1;
+    this.variant = buildAttentionVariant({ ...request, queries, tile: options.tile });
+    this.maxBlocks = 'maxChunk' in options ? Math.ceil(options.maxChunk / queries) : options.maxSequences;
+    const maxHeads = this.maxBlocks * layout.numKvHeads;
 
     const device = this.device;
     this.attentionPipeline = cachedComputePipeline(device, this.variant.key, this.variant.attentionCode);
@@ -96,12 +109,13 @@ export class DecodeAttention {
 
     const maxRanges = WorkPlan.maxRanges(maxHeads, { grid: this.grid, splits: this.splits });
     this.tilesPerHead = new Uint32Array(maxHeads);
-    this.headRecords = new Uint32Array(5 * (maxHeads + 1));
+    this.headRecords = new Uint32Array(HEAD_RECORD_WORDS * (maxHeads + 1));
     this.heads = createStorageBuffer(device, 'attention heads', this.headRecords.byteLength);
     this.ranges = createStorageBuffer(device, 'attention ranges', 16 * maxRanges);
     this.splitHeads = createStorageBuffer(device, 'attention split heads', 16 * maxHeads);
     this.mergeSlots = createStorageBuffer(device, 'attention merge slots', 8 * maxRanges);
-    this.partials = createStorageBuffer(device, 'attention partials', 2 * maxRanges * group * (layout.headDim + 2) * 4);
+    const rowsPerHead = this.variant.queries * group;
+    this.partials = createStorageBuffer(device, 'attention partials', 2 * maxRanges * rowsPerHead * (layout.headDim + 2) * 4);
   }
 
   /** Bind groups for one set of buffers: make them once, reuse them every step. */
@@ -125,48 +139,83 @@ export class DecodeAttention {
       label: 'merge_partials bindings',
       layout: this.mergePipeline.getBindGroupLayout(0),
       entries: [
-        { binding: 0, resource: { buffer: this.splitHeads } },
-        { binding: 1, resource: { buffer: this.mergeSlots } },
-        { binding: 2, resource: { buffer: this.partials } },
-        { binding: 3, resource: { buffer: io.out } },
+        { binding: 0, resource: { buffer: this.params } },
+        { binding: 1, resource: { buffer: this.heads } },
+        { binding: 2, resource: { buffer: this.splitHeads } },
+        { binding: 3, resource: { buffer: this.mergeSlots } },
+        { binding: 4, resource: { buffer: this.partials } },
+        { binding: 5, resource: { buffer: io.out } },
       ],
     });
     return { attention, merge };
   }
 
   /**
-   * Plans a batch: `lengths[s]` tokens of context for sequence s (each ≥ 1), whose page table starts at
-   * `pageTableOffsets[s]` in the page table buffer. Uploads the plan; call again when lengths change.
+   * Plans a decode batch: `lengths[s]` tokens of context for sequence s (each ≥ 1), whose page table starts at
+   * `pageTableOffsets[s]` in the page table buffer; query s is row s of `queries`. Uploads the plan; call again
+   * when lengths change.
    */
   planBatch(lengths: ArrayLike<number>, pageTableOffsets: ArrayLike<number>, kernel: AttentionKernel = this.kernel): void {
-    const { numKvHeads } = this.options.layout;
     const sequences = lengths.length;
-    if (sequences > this.options.maxSequences) {
-      throw new Error(`batch of ${sequences} sequences exceeds this attention's capacity of ${this.options.maxSequences}`);
+    if (sequences > this.maxBlocks) {
+      throw new Error(`batch of ${sequences} sequences exceeds this attention's capacity of ${this.maxBlocks}`);
     }
-    const tile = this.variant.tile;
-    const heads = sequences * numKvHeads;
     for (let s = 0; s < sequences; s++) {
       if (!(lengths[s] >= 1)) throw new Error(`sequence ${s} has context length ${lengths[s]}: decode needs at least 1`);
-      const tiles = Math.ceil(lengths[s] / tile);
-      for (let h = 0; h < numKvHeads; h++) this.tilesPerHead[s * numKvHeads + h] = tiles;
     }
+    for (let s = 0; s < sequences; s++) this.setBlock(s, s, 1, lengths[s], pageTableOffsets[s]);
+    this.upload(sequences, kernel);
+  }
+
+  /**
+   * Plans the causal attention of a prefill chunk: `count` query tokens at positions [position, position + count)
+   * of one sequence (rows 0 … count − 1 of `queries`), whose KV (the chunk's own included) is already in the pool.
+   * Query t attends to the first position + t + 1 tokens.
+   */
+  planCausalChunk(position: number, count: number, pageTableOffset: number, kernel: AttentionKernel = this.kernel): void {
+    if (!(count >= 1)) throw new Error(`a causal chunk needs at least one query, got ${count}`);
+    const queries = this.variant.queries;
+    const blocks = Math.ceil(count / queries);
+    if (blocks > this.maxBlocks) {
+      throw new Error(`a chunk of ${count} queries needs ${blocks} blocks of ${queries}; this attention holds ${this.maxBlocks}`);
+    }
+    for (let b = 0; b < blocks; b++) {
+      const queryCount = Math.min(queries, count - b * queries);
+      this.setBlock(b, b * queries, queryCount, position + b * queries + queryCount, pageTableOffset);
+    }
+    this.upload(blocks, kernel);
+  }
+
+  /** Query block b: `queryCount` queries from row `firstQuery`, the last of which sees `length` tokens. */
+  private setBlock(b: number, firstQuery: number, queryCount: number, length: number, pageTableOffset: number): void {
+    const { numKvHeads } = this.options.layout;
+    const tiles = Math.ceil(length / this.variant.tile);
+    for (let kvHead = 0; kvHead < numKvHeads; kvHead++) {
+      const h = b * numKvHeads + kvHead;
+      this.tilesPerHead[h] = tiles;
+      const record = HEAD_RECORD_WORDS * h;
+      this.headRecords[record + 1] = firstQuery;
+      this.headRecords[record + 2] = queryCount;
+      this.headRecords[record + 3] = kvHead;
+      this.headRecords[record + 4] = length;
+      this.headRecords[record + 5] = pageTableOffset;
+    }
+  }
+
+  /** Plans the first `blocks` query blocks (set by `setBlock`) and uploads the plan. */
+  private upload(blocks: number, kernel: AttentionKernel): void {
+    const heads = blocks * this.options.layout.numKvHeads;
     this.kernel = kernel;
     const plan = this.plan.build(this.tilesPerHead.subarray(0, heads), {
       kernel,
       grid: this.grid,
       splits: this.splits,
     });
-    for (let h = 0; h <= heads; h++) {
-      const seq = Math.min(Math.floor(h / numKvHeads), sequences - 1);
-      this.headRecords[5 * h] = plan.headFirstTile[h];
-      this.headRecords[5 * h + 1] = seq;
-      this.headRecords[5 * h + 2] = h % numKvHeads;
-      this.headRecords[5 * h + 3] = lengths[seq];
-      this.headRecords[5 * h + 4] = pageTableOffsets[seq];
-    }
+    // firstTile comes from the plan; the kernel reads heads[h + 1].firstTile as head h's end, so the record after
+    // the last head holds the total.
+    for (let h = 0; h <= heads; h++) this.headRecords[HEAD_RECORD_WORDS * h] = plan.headFirstTile[h];
     const queue = this.device.queue;
-    queue.writeBuffer(this.heads, 0, this.headRecords, 0, 5 * (heads + 1));
+    queue.writeBuffer(this.heads, 0, this.headRecords, 0, HEAD_RECORD_WORDS * (heads + 1));
     queue.writeBuffer(this.ranges, 0, plan.ranges, 0, 4 * plan.rangeCount);
     if (plan.splitHeadCount > 0) {
       queue.writeBuffer(this.splitHeads, 0, plan.splitHeads, 0, 4 * plan.splitHeadCount);

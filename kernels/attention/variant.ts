@@ -5,13 +5,20 @@ import kvF32Wgsl from './kv_f32.wgsl?raw';
 import mergePartialsWgsl from './merge_partials.wgsl?raw';
 import reduceSubgroupWgsl from './reduce_subgroup.wgsl?raw';
 import reduceWorkgroupWgsl from './reduce_workgroup.wgsl?raw';
+import workHeadsWgsl from './work_heads.wgsl?raw';
 import type { KvDtype } from './pagedKv.ts';
 
 export const ATTENTION_WORKGROUP = 64;
+/** Query rows a prefill work head aims for: K and V are read once per that many rows, within register budgets. */
+const TARGET_CAUSAL_ROWS = 16;
+/** The smallest tile worth running; below it the per-tile barriers dominate. */
+const MIN_TILE = 8;
 
 export interface AttentionVariantRequest {
   headDim: number;
   group: number;
+  /** Query tokens per work head: 1 for decode, a causal block for prefill (see causalQueriesPerHead). */
+  queries?: number;
   kvDtype: KvDtype;
   subgroups: boolean;
   /** Workgroup memory the device allows; the tile shrinks to fit. */
@@ -21,41 +28,59 @@ export interface AttentionVariantRequest {
 }
 
 export interface AttentionVariant {
-  /** Readable name, e.g. `decode_attention/d128/g4/f16kv/t64/sg`: benchmark rows and logs print it. */
+  /** Readable name, e.g. `decode_attention/d128/g4/q1/f16kv/t64/sg`: benchmark rows and logs print it. */
   key: string;
   mergeKey: string;
   tile: number;
+  queries: number;
   attentionCode: string;
   mergeCode: string;
 }
 
-function workgroupBytes(headDim: number, group: number, kvDtype: KvDtype, tile: number, subgroups: boolean): number {
+/** The kernel's workgroup arrays in bytes (restates decode_attention.wgsl and its reduce snippet). */
+function workgroupBytes(headDim: number, rows: number, kvDtype: KvDtype, tile: number, subgroups: boolean): number {
   const rowWords = kvDtype === 'f16' ? headDim / 2 : headDim;
-  const queryTile = group * headDim * 4;
+  const queryTile = rows * headDim * 4;
   const keyTile = tile * (rowWords + 1) * 4;
-  const rows = tile * 4;
-  const probs = group * tile * 4;
-  const outputScratch = group * ATTENTION_WORKGROUP * 8;
-  const reduce = subgroups ? group * (ATTENTION_WORKGROUP / 4) * 4 : group * ATTENTION_WORKGROUP * 4;
-  return queryTile + keyTile + rows + probs + outputScratch + reduce;
+  const rowBase = tile * 4;
+  const probs = rows * tile * 4;
+  const outputScratch = rows * ATTENTION_WORKGROUP * 8;
+  const reduce = subgroups ? rows * (ATTENTION_WORKGROUP / 4) * 4 : rows * ATTENTION_WORKGROUP * 4;
+  return queryTile + keyTile + rowBase + probs + outputScratch + reduce;
+}
+
+/**
+ * Query tokens per work head for a prefill chunk's causal attention: as many as keep the head near
+ * TARGET_CAUSAL_ROWS rows (GQA group × queries) and its workgroup arrays within the adapter's limit at a tile of
+ * at least 16 tokens. Every K and V tile is then read once per that many queries instead of once per query.
+ */
+export function causalQueriesPerHead(request: Omit<AttentionVariantRequest, 'queries' | 'tile'>): number {
+  const { headDim, group, kvDtype, subgroups, maxWorkgroupStorage } = request;
+  let queries = 1;
+  while (queries * 2 * group <= TARGET_CAUSAL_ROWS) queries *= 2;
+  while (queries > 1 && workgroupBytes(headDim, queries * group, kvDtype, 16, subgroups) > maxWorkgroupStorage) queries /= 2;
+  return queries;
 }
 
 /** Chooses and specializes the attention and merge kernels for a shape and the adapter's features. */
 export function buildAttentionVariant(request: AttentionVariantRequest): AttentionVariant {
   const { headDim, group, kvDtype, subgroups, maxWorkgroupStorage } = request;
+  const queries = request.queries ?? 1;
   if (headDim % 8 !== 0 || headDim > 2 * ATTENTION_WORKGROUP) {
     throw new Error(`head dim ${headDim} is not supported by the attention kernels (multiples of 8 up to 128)`);
   }
   if (!Number.isInteger(group) || group < 1) throw new Error(`GQA group size ${group} must be a positive integer`);
+  if (!Number.isInteger(queries) || queries < 1) throw new Error(`queries per work head ${queries} must be a positive integer`);
+  const rows = queries * group;
   let tile = request.tile ?? ATTENTION_WORKGROUP;
   if (tile < 1 || tile > ATTENTION_WORKGROUP) throw new Error(`tile ${tile} must be between 1 and ${ATTENTION_WORKGROUP}`);
   if (request.tile === undefined) {
-    while (tile > 8 && workgroupBytes(headDim, group, kvDtype, tile, subgroups) > maxWorkgroupStorage) tile /= 2;
+    while (tile > MIN_TILE && workgroupBytes(headDim, rows, kvDtype, tile, subgroups) > maxWorkgroupStorage) tile /= 2;
   }
-  const bytes = workgroupBytes(headDim, group, kvDtype, tile, subgroups);
+  const bytes = workgroupBytes(headDim, rows, kvDtype, tile, subgroups);
   if (bytes > maxWorkgroupStorage) {
     throw new Error(
-      `decode attention for head dim ${headDim}, group ${group} needs ${bytes} bytes of workgroup memory; ` +
+      `attention for head dim ${headDim}, group ${group}, ${queries} queries per head needs ${bytes} bytes of workgroup memory; ` +
         `this adapter allows ${maxWorkgroupStorage}`,
     );
   }
@@ -63,6 +88,8 @@ export function buildAttentionVariant(request: AttentionVariantRequest): Attenti
     ENABLE: subgroups ? 'enable subgroups;' : '',
     HEAD_DIM: headDim,
     GROUP: group,
+    QUERIES: queries,
+    WORK_HEADS: workHeadsWgsl,
     TILE: tile,
     WORKGROUP: ATTENTION_WORKGROUP,
     KV_ACCESS: kvDtype === 'f16' ? kvF16Wgsl : kvF32Wgsl,
@@ -72,7 +99,7 @@ export function buildAttentionVariant(request: AttentionVariantRequest): Attenti
       : '',
     SUBGROUP_ARGS: subgroups ? ', subgroupLane, subgroupSize' : '',
   });
-  const mergeCode = specialize(mergePartialsWgsl, { HEAD_DIM: headDim, GROUP: group });
-  const key = `decode_attention/d${headDim}/g${group}/${kvDtype}kv/t${tile}/${subgroups ? 'sg' : 'wg'}`;
-  return { key, mergeKey: `merge_partials/d${headDim}/g${group}`, tile, attentionCode, mergeCode };
+  const mergeCode = specialize(mergePartialsWgsl, { HEAD_DIM: headDim, GROUP: group, QUERIES: queries, WORK_HEADS: workHeadsWgsl });
+  const key = `decode_attention/d${headDim}/g${group}/q${queries}/${kvDtype}kv/t${tile}/${subgroups ? 'sg' : 'wg'}`;
+  return { key, mergeKey: `merge_partials/d${headDim}/g${group}/q${queries}`, tile, queries, attentionCode, mergeCode };
 }

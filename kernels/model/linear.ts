@@ -13,7 +13,8 @@ export function linearRowsPerWorkgroup(outFeatures: number, cpuAdapter: boolean)
   return 4;
 }
 
-export interface LinearBinding {
+/** What a linear layer y = x·Wᵀ (+ bias) reads and writes: x [tokens][inFeatures], y [tokens][outFeatures]. */
+export interface LinearIo {
   label: string;
   inFeatures: number;
   outFeatures: number;
@@ -22,46 +23,50 @@ export interface LinearBinding {
   bias?: GPUBuffer;
   x: GPUBuffer;
   y: GPUBuffer;
-  step: GPUBuffer;
   /** y += x·Wᵀ (a fused residual add) instead of y = x·Wᵀ. */
   accumulate?: boolean;
+}
+
+export interface LinearBinding extends LinearIo {
   /** One row only: the LM head, over the last token normalised into row 0. */
   lastRowOnly?: boolean;
-  /** Tokens per workgroup: 1 for decode (a GEMV), more for prefill (W read once per group of tokens). */
-  tokensPerWorkgroup: number;
   /** Reduce with subgroup operations (when the device has them). */
   subgroups: boolean;
   rowsPerWorkgroup: number;
 }
 
-export function bindLinear(device: GPUDevice, b: LinearBinding): BoundKernel {
+/** Checks what every linear kernel assumes of its shape (x and W are read 8 values at a time). */
+export function checkLinearShape(b: LinearIo): void {
   if (b.inFeatures % 8 !== 0) throw new Error(`${b.label}: input features ${b.inFeatures} must be a multiple of 8`);
-  const tokens = b.tokensPerWorkgroup;
+}
+
+/** The storage bindings every linear kernel ends with: x, W, bias, y. */
+export function linearBuffers(b: LinearIo): GPUBuffer[] {
+  // Without a bias the binding still needs a buffer: the weights stand in, never read.
+  return [b.x, b.weights, b.bias ?? b.weights, b.y];
+}
+
+/** The decode linear layer (a GEMV per token). */
+export function bindLinear(device: GPUDevice, b: LinearBinding): BoundKernel {
+  checkLinearShape(b);
   const rows = b.rowsPerWorkgroup;
-  const key = `linear/${b.weightDtype}/r${rows}/t${tokens}${b.bias ? '/bias' : ''}${b.accumulate ? '/acc' : ''}/${b.subgroups ? 'sg' : 'wg'}`;
+  const key = `linear/${b.weightDtype}/r${rows}${b.bias ? '/bias' : ''}${b.accumulate ? '/acc' : ''}/${b.subgroups ? 'sg' : 'wg'}`;
   const { code, pipeline } = modelPipeline(device, key, linearWgsl, {
     ENABLE: b.subgroups ? 'enable subgroups;' : '',
     REDUCE: b.subgroups ? reduceSubgroupWgsl : reduceWorkgroupWgsl,
     SUBGROUP_BUILTINS: b.subgroups ? '@builtin(subgroup_invocation_id) subgroupLane: u32, @builtin(subgroup_size) subgroupSize: u32,' : '',
     SUBGROUP_ARGS: b.subgroups ? ', subgroupLane, subgroupSize' : '',
     ROWS: rows,
-    TOKENS: tokens,
     HAS_BIAS: b.bias ? 'true' : 'false',
     ACCUMULATE: b.accumulate ? 'true' : 'false',
     WEIGHTS: WEIGHT_SNIPPETS[b.weightDtype],
   });
-  const shape = shapeUniform(device, code, b.label, {
-    inFeatures: b.inFeatures,
-    outFeatures: b.outFeatures,
-    lastRowOnly: b.lastRowOnly ? 1 : 0,
-  });
-  // Without a bias the binding still needs a buffer: the weights stand in, never read.
-  const buffers = [shape, b.step, b.x, b.weights, b.bias ?? b.weights, b.y];
+  const shape = shapeUniform(device, code, b.label, { inFeatures: b.inFeatures, outFeatures: b.outFeatures });
   const rowGroups = Math.ceil(b.outFeatures / rows);
   return {
     label: b.label,
     pipeline,
-    bindGroup: bindGroup(device, b.label, pipeline, buffers),
-    grid: (step) => [rowGroups, b.lastRowOnly ? 1 : Math.ceil(step.tokenCount / tokens)],
+    bindGroup: bindGroup(device, b.label, pipeline, [shape, ...linearBuffers(b)]),
+    grid: (step) => [rowGroups, b.lastRowOnly ? 1 : step.tokenCount],
   };
 }

@@ -1,21 +1,21 @@
-// Sums each of the ROWS·TOKENS partial dots over the workgroup into partialDots[i]: subgroupAdd within each
+// Sums each of the ROWS partial dots over the workgroup into partialDots[i]: subgroupAdd within each
 // subgroup, then the subgroups' sums in a fixed order (one barrier instead of a tree's log2(WORKGROUP)).
 // Assumes subgroups are consecutive local invocation indices (see reduce_subgroup.wgsl).
 const MAX_SUBGROUPS: u32 = WORKGROUP / 4u;
-var<workgroup> subgroupSums: array<f32, ROWS * TOKENS * MAX_SUBGROUPS>;
-var<workgroup> partialDots: array<f32, ROWS * TOKENS>;
+var<workgroup> subgroupSums: array<f32, ROWS * MAX_SUBGROUPS>;
+var<workgroup> partialDots: array<f32, ROWS>;
 
-fn sumPartialDots(acc: array<f32, ROWS * TOKENS>, lane: u32, subgroupLane: u32, subgroupSize: u32) {
+fn sumPartialDots(acc: array<f32, ROWS>, lane: u32, subgroupLane: u32, subgroupSize: u32) {
   let subgroupIndex = lane / subgroupSize;
   let subgroupCount = WORKGROUP / subgroupSize;
-  for (var i = 0u; i < ROWS * TOKENS; i++) {
+  for (var i = 0u; i < ROWS; i++) {
     let sum = subgroupAdd(acc[i]);
     if (subgroupLane == 0u) {
       subgroupSums[i * MAX_SUBGROUPS + subgroupIndex] = sum;
     }
   }
   workgroupBarrier();
-  if (lane < ROWS * TOKENS) {
+  if (lane < ROWS) {
     var total = 0.0;
     for (var s = 0u; s < subgroupCount; s++) {
       total += subgroupSums[lane * MAX_SUBGROUPS + s];

@@ -1,14 +1,14 @@
-// Sums each of the ROWS·TOKENS partial dots over the workgroup into partialDots[i], through workgroup memory.
-var<workgroup> partialDots: array<f32, ROWS * TOKENS * WORKGROUP>;
+// Sums each of the ROWS partial dots over the workgroup into partialDots[i], through workgroup memory.
+var<workgroup> partialDots: array<f32, ROWS * WORKGROUP>;
 
-fn sumPartialDots(acc: array<f32, ROWS * TOKENS>, lane: u32) {
-  for (var i = 0u; i < ROWS * TOKENS; i++) {
+fn sumPartialDots(acc: array<f32, ROWS>, lane: u32) {
+  for (var i = 0u; i < ROWS; i++) {
     partialDots[i * WORKGROUP + lane] = acc[i];
   }
   workgroupBarrier();
   for (var stride = WORKGROUP / 2u; stride > 0u; stride /= 2u) {
     if (lane < stride) {
-      for (var i = 0u; i < ROWS * TOKENS; i++) {
+      for (var i = 0u; i < ROWS; i++) {
         partialDots[i * WORKGROUP + lane] += partialDots[i * WORKGROUP + lane + stride];
       }
     }
@@ -16,11 +16,11 @@ fn sumPartialDots(acc: array<f32, ROWS * TOKENS>, lane: u32) {
   }
   // Compact the totals to the front, where the caller reads them.
   var total = 0.0;
-  if (lane < ROWS * TOKENS) {
+  if (lane < ROWS) {
     total = partialDots[lane * WORKGROUP];
   }
   workgroupBarrier();
-  if (lane < ROWS * TOKENS) {
+  if (lane < ROWS) {
     partialDots[lane] = total;
   }
   workgroupBarrier();

@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { randomFloat32, relativeError } from '../../test/pagedKvFixture.ts';
+import { testGpu } from '../../test/gpu.ts';
+import { withGpuErrorScope } from '../../engine/gpu/context.ts';
+import { createStorageBuffer, readFloat32 } from '../gpu/buffers.ts';
+import { float16BitsToFloat32, float32ToFloat16Bits } from '../gpu/half.ts';
+import { dispatch, type WeightDtype } from './boundKernel.ts';
+import { bindLinear, linearRowsPerWorkgroup } from './linear.ts';
+import { bindMatmul } from './matmul.ts';
+import { StepUniform } from './stepUniform.ts';
+
+/** W rounded to `dtype` as stored words, and the exact values the kernel reads. */
+function storeWeights(values: Float32Array, dtype: WeightDtype): { words: Uint32Array; exact: Float64Array } {
+  const exact = new Float64Array(values.length);
+  if (dtype === 'f32') {
+    exact.set(values);
+    return { words: new Uint32Array(values.buffer.slice(0)), exact };
+  }
+  const halves = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    if (dtype === 'f16') {
+      halves[i] = float32ToFloat16Bits(values[i]);
+      exact[i] = float16BitsToFloat32(halves[i]);
+    } else {
+      // bf16: the top half of the f32 (truncated), read back as that f32.
+      const bits = new Uint32Array(new Float32Array([values[i]]).buffer)[0];
+      halves[i] = bits >>> 16;
+      exact[i] = new Float32Array(new Uint32Array([halves[i] << 16]).buffer)[0];
+    }
+  }
+  return { words: new Uint32Array(halves.buffer), exact };
+}
+
+interface Case {
+  name: string;
+  tokens: number;
+  inFeatures: number;
+  outFeatures: number;
+  dtype: WeightDtype;
+  bias: boolean;
+  accumulate: boolean;
+}
+
+// Token counts around the GEMM's 32-token tile, N not a multiple of its 64 rows or of the GEMV's rows per
+// workgroup, K a multiple of 8 but not of the GEMM's 32-wide k step, every weight dtype, bias and residual add.
+const CASES: Case[] = [
+  { name: 'f32, 1 token, 256 → 72', tokens: 1, inFeatures: 256, outFeatures: 72, dtype: 'f32', bias: false, accumulate: false },
+  { name: 'f16, 33 tokens, 200 → 130, bias', tokens: 33, inFeatures: 200, outFeatures: 130, dtype: 'f16', bias: true, accumulate: false },
+  { name: 'bf16, 64 tokens, 96 → 64, residual add', tokens: 64, inFeatures: 96, outFeatures: 64, dtype: 'bf16', bias: false, accumulate: true },
+  { name: 'f16, 5 tokens, 1032 → 17, bias + residual add', tokens: 5, inFeatures: 1032, outFeatures: 17, dtype: 'f16', bias: true, accumulate: true },
+];
+
+const SPARE_TOKENS = 2;
+
+async function run(testCase: Case, kernel: 'gemv' | 'gemm') {
+  const context = await testGpu();
+  const { device } = context;
+  const { tokens, inFeatures: K, outFeatures: N } = testCase;
+  const x = randomFloat32(tokens * K);
+  const { words, exact: w } = storeWeights(randomFloat32(N * K), testCase.dtype);
+  const bias = randomFloat32(N);
+  const residual = randomFloat32(tokens * N);
+  const expected = new Float64Array(tokens * N);
+  for (let t = 0; t < tokens; t++) {
+    for (let n = 0; n < N; n++) {
+      let sum = 0;
+      for (let k = 0; k < K; k++) sum += x[t * K + k] * w[n * K + k];
+      expected[t * N + n] = sum + (testCase.bias ? bias[n] : 0) + (testCase.accumulate ? residual[t * N + n] : 0);
+    }
+  }
+  // y holds the residual (or poison, which a plain y = x·Wᵀ must overwrite), then poisoned spare rows.
+  const yInit = new Float32Array((tokens + SPARE_TOKENS) * N).fill(NaN);
+  if (testCase.accumulate) yInit.set(residual);
+  const buffers = {
+    x: createStorageBuffer(device, 'x', x),
+    weights: createStorageBuffer(device, 'weights', words),
+    bias: createStorageBuffer(device, 'bias', bias),
+    y: createStorageBuffer(device, 'y', yInit),
+  };
+  const step = new StepUniform(device);
+  step.write({ tokenCount: tokens, position: 0, pageTableOffset: 0, lastRow: tokens - 1 });
+  const io = {
+    label: testCase.name,
+    inFeatures: K,
+    outFeatures: N,
+    weightDtype: testCase.dtype,
+    weights: buffers.weights,
+    bias: testCase.bias ? buffers.bias : undefined,
+    x: buffers.x,
+    y: buffers.y,
+    accumulate: testCase.accumulate,
+  };
+  await withGpuErrorScope(device, 'linear', () => {
+    const bound =
+      kernel === 'gemm'
+        ? bindMatmul(device, { ...io, step: step.buffer })
+        : bindLinear(device, { ...io, subgroups: context.features.subgroups, rowsPerWorkgroup: linearRowsPerWorkgroup(N, context.adapter.isCpu) });
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    dispatch(pass, bound, { tokenCount: tokens });
+    pass.end();
+    device.queue.submit([encoder.finish()]);
+  });
+  const y = await readFloat32(device, buffers.y, yInit.length);
+  for (const buffer of [...Object.values(buffers), step.buffer]) buffer.destroy();
+  return { y: y.subarray(0, tokens * N), spare: y.subarray(tokens * N), expected };
+}
+
+describe.each(CASES)('linear layer, $name', (testCase) => {
+  for (const kernel of ['gemv', 'gemm'] as const) {
+    it(`${kernel === 'gemv' ? 'decode GEMV' : 'prefill GEMM'} matches float64 and writes only its rows`, async () => {
+      const { y, spare, expected } = await run(testCase, kernel);
+      const error = relativeError(y, expected);
+      expect(error, `relative error ${error}`).toBeLessThan(1e-5);
+      expect(spare.every(Number.isNaN), 'rows past the token count were written').toBe(true);
+    });
+  }
+});
