@@ -5,6 +5,8 @@ import { defineConfig } from 'vite';
  * built-ins, so they run with plain `node` here and travel alone to a GPU machine.
  */
 export default defineConfig({
+  // The CLI reads the built-in model from public/ itself; a copy here would double what travels to a GPU machine.
+  publicDir: false,
   build: {
     ssr: true,
     outDir: 'dist-node',

@@ -12,6 +12,7 @@ import { calibrateGrid } from '../kernels/attention/calibrate.ts';
 import type { PagedKvLayout } from '../kernels/attention/pagedKv.ts';
 import { ATTENTION_KERNELS, KERNEL_LABELS, type AttentionKernel } from '../kernels/attention/plan.ts';
 import { fillRandom } from '../kernels/gpu/fillRandom.ts';
+import { seededRandom } from '../kernels/gpu/seededRandom.ts';
 import { median } from '../kernels/gpu/timing.ts';
 import { GREEDY } from '../kernels/model/sampler.ts';
 import { parseModelConfig, type ModelConfig } from '../models/config.ts';
@@ -21,10 +22,11 @@ import { fileCalibrationStore } from './calibrationFile.ts';
 import { flagNumber, flagString, parseSizes, type Flags } from './flags.ts';
 
 export const BENCH_DECODE_USAGE = `lean-decode bench-decode [--model DIR | --shape llama-3.2-1b|tiny-bench] [--contexts 1k,32k,128k]
-    [--attention lean,fd,fa2] [--steps N] [--grid N] [--json] [--quick]
+    [--attention lean,fd,fa2] [--steps N] [--prefill N] [--grid N] [--json] [--quick]
   Times decode steps at each context (KV filled with random values) for each attention kernel, beside the floor:
-  (weight bytes + KV bytes of the context) / the measured read bandwidth. Without --model or --shape: the built-in
-  pydoc-chat-6m. --quick: contexts 256,1k and fewer steps.`;
+  (weight bytes + KV bytes of the context) / the measured read bandwidth. Then times the prefill of an N-token
+  prompt (default 4k; 0 skips it) for each kernel. Without --model or --shape: the built-in pydoc-chat-6m.
+  --quick: contexts 256,1k, fewer steps, no prefill.`;
 
 interface Row {
   context: number;
@@ -37,6 +39,28 @@ interface Row {
   percentOfFloor: number;
 }
 
+interface PrefillRow {
+  tokens: number;
+  kernel: AttentionKernel;
+  tokensPerSecond: number;
+}
+
+/** Wall time of prefilling `tokens` random token ids into a fresh sequence, to the first sampled token. */
+async function timePrefill(runner: ModelRunner, tokens: number): Promise<number> {
+  const { kv } = runner;
+  const sequence = kv.createSequence();
+  kv.reserve(sequence, tokens + 1);
+  const random = seededRandom(7);
+  runner.writeTokens(0, Array.from({ length: tokens }, () => Math.floor(random() * runner.config.vocabSize)));
+  runner.beginSampling(GREEDY, []);
+  const start = performance.now();
+  await runner.prefill(sequence, 0, tokens, true);
+  await runner.readSampled(0);
+  const seconds = (performance.now() - start) / 1000;
+  kv.release(sequence);
+  return seconds;
+}
+
 async function runnerFor(context: GpuContext, flags: Flags, maxContext: number, grid: number): Promise<{ runner: ModelRunner; name: string }> {
   const model = flagString(flags, 'model') ?? (flags.has('shape') ? undefined : BUILTIN_MODEL_DIR);
   const layoutBytes = (config: ModelConfig) => {
@@ -46,7 +70,7 @@ async function runnerFor(context: GpuContext, flags: Flags, maxContext: number, 
   if (model) {
     const files = nodeModelFiles(model);
     const config = parseModelConfig(await readJson(files, 'config.json'));
-    const { runner } = await loadModel(context, files, { maxContext, kvBudgetBytes: layoutBytes(config), maxSequences: 1, grid, prefillChunk: 16 });
+    const { runner } = await loadModel(context, files, { maxContext, kvBudgetBytes: layoutBytes(config), maxSequences: 1, grid });
     return { runner, name: model };
   }
   const shapeName = flagString(flags, 'shape')!;
@@ -58,7 +82,6 @@ async function runnerFor(context: GpuContext, flags: Flags, maxContext: number, 
     kvBudgetBytes: layoutBytes(config),
     maxSequences: 1,
     grid,
-    prefillChunk: 16,
   });
   return { runner, name: `${shapeName} (random f16 weights)` };
 }
@@ -70,13 +93,14 @@ export async function benchDecodeCommand(flags: Flags): Promise<void> {
   const contexts = parseSizes(flagString(flags, 'contexts') ?? (quick ? '256,1k' : '1k,32k,128k'));
   const kernels = (flagString(flags, 'attention') ?? ATTENTION_KERNELS.join(',')).split(',') as AttentionKernel[];
   const steps = flagNumber(flags, 'steps') ?? (quick ? 8 : 64);
+  const prefillTokens = parseSizes(flagString(flags, 'prefill') ?? (quick ? '0' : '4k'))[0];
   const context = await createNodeGpuContext();
   log(`adapter: ${context.adapter.description}; timestamp-query: ${context.features.timestampQuery}`);
   const bandwidthBytes = quick ? 32 * 1024 * 1024 : Math.min(1024 ** 3, context.limits.maxStorageBufferBindingSize, context.limits.maxBufferSize);
   const bandwidth = await measureReadBandwidth(context, bandwidthBytes, quick ? 3 : 10);
   log(`streaming read: ${bandwidth.toPrecision(4)} GB/s`);
 
-  const maxContext = Math.max(...contexts) + steps + 8;
+  const maxContext = Math.max(...contexts, prefillTokens) + steps + 8;
   let grid = flagNumber(flags, 'grid') ?? 0;
   const { runner, name } = await runnerFor(context, flags, maxContext, grid || 256);
   if (!grid) {
@@ -126,8 +150,16 @@ export async function benchDecodeCommand(flags: Flags): Promise<void> {
       rows.push({ context: n, kernel, tokensPerSecond, stepMs, attentionMs, attentionShare: attentionMs / stepMs, floorTokensPerSecond, percentOfFloor: (100 * tokensPerSecond) / floorTokensPerSecond });
     }
   }
+  const prefillRows: PrefillRow[] = [];
+  if (prefillTokens > 0) {
+    for (const kernel of kernels) {
+      runner.attentionKernel = kernel;
+      const seconds = await timePrefill(runner, prefillTokens);
+      prefillRows.push({ tokens: prefillTokens, kernel, tokensPerSecond: prefillTokens / seconds });
+    }
+  }
   if (json) {
-    console.log(JSON.stringify({ adapter: context.adapter, bandwidthGBps: bandwidth, model: name, grid: runner.grid, steps, rows }, null, 2));
+    console.log(JSON.stringify({ adapter: context.adapter, bandwidthGBps: bandwidth, model: name, grid: runner.grid, steps, rows, prefillChunk: runner.prefillChunk, prefillRows }, null, 2));
   } else {
     console.log('');
     console.log(
@@ -150,6 +182,18 @@ export async function benchDecodeCommand(flags: Flags): Promise<void> {
       ),
     );
     console.log('\n"vs Lean": LeanAttention tokens/s divided by this row\'s; floor = read bandwidth / (weight bytes + KV bytes of the context).');
+    if (prefillRows.length) {
+      console.log(`\nprefill in chunks of ${runner.prefillChunk} tokens, wall time to the first sampled token`);
+      console.log(
+        formatTable(
+          ['prompt tokens', 'kernel', 'prefill tokens/s', 'vs Lean'],
+          prefillRows.map((r) => {
+            const lean = prefillRows.find((x) => x.kernel === 'lean');
+            return [r.tokens, KERNEL_LABELS[r.kernel], +r.tokensPerSecond.toFixed(1), lean ? `${(lean.tokensPerSecond / r.tokensPerSecond).toFixed(2)}x` : ''];
+          }),
+        ),
+      );
+    }
   }
   runner.destroy();
 }

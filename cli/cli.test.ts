@@ -31,13 +31,15 @@ describe('npx lean-decode', () => {
     expect(out.trim()).toBe(expected.trim());
   });
 
-  it('bench-decode --quick prints a row per context and kernel (random weights of a named shape)', () => {
-    const out = JSON.parse(lean(['bench-decode', '--quick', '--shape', 'tiny-bench', '--contexts', '64,200', '--steps', '4', '--grid', '8', '--json']));
+  it('bench-decode --quick prints a row per context and kernel, and prefill rows (random weights of a named shape)', () => {
+    const out = JSON.parse(lean(['bench-decode', '--quick', '--shape', 'tiny-bench', '--contexts', '64,200', '--steps', '4', '--prefill', '70', '--grid', '8', '--json']));
     expect(out.rows).toHaveLength(6);
     for (const row of out.rows) {
       expect(row.tokensPerSecond).toBeGreaterThan(0);
       expect(row.floorTokensPerSecond).toBeGreaterThan(0);
     }
+    expect(out.prefillRows.map((row: { kernel: string }) => row.kernel)).toEqual(['lean', 'fd', 'fa2']);
+    for (const row of out.prefillRows) expect(row.tokensPerSecond).toBeGreaterThan(0);
   });
 
   it('names what is wrong with a bad model folder', () => {

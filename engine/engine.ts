@@ -284,10 +284,7 @@ export class Engine {
     const prefillStart = performance.now();
     runner.writeTokens(reused, promptIds.slice(reused));
     runner.beginSampling(request.sampling ?? GREEDY, promptIds);
-    for (let from = reused; from < promptLength; from += runner.prefillChunk) {
-      const count = Math.min(runner.prefillChunk, promptLength - from);
-      await runner.forward(sequence, from, count, from + count === promptLength, 0);
-    }
+    await runner.prefill(sequence, reused, promptLength, true);
     kv.setLength(sequence, promptLength);
     conversation.tokens = promptIds.slice();
     const lastPromptLogits = request.captureLogits ? await runner.readLogits() : undefined;

@@ -88,8 +88,8 @@ export class ModelRunner {
   private readonly logits: GPUBuffer;
   private readonly sampled: GPUBuffer;
   private readonly sampledReadback: GPUBuffer[] = [];
-  private readonly decode: ForwardKernels;
-  private readonly prefill: ForwardKernels;
+  private readonly decodeKernels: ForwardKernels;
+  private readonly prefillKernels: ForwardKernels;
   private decodeAttention: AttentionSet;
   private prefillAttention: AttentionSet;
   private readonly queries: GPUBuffer;
@@ -188,8 +188,8 @@ export class ModelRunner {
         layers,
       };
     };
-    this.decode = forward('decode');
-    this.prefill = forward('prefill');
+    this.decodeKernels = forward('decode');
+    this.prefillKernels = forward('prefill');
     this.decodeAttention = this.buildAttention({ maxSequences: 1 }, options.grid);
     this.prefillAttention = this.buildAttention({ maxChunk: T }, options.grid);
     this.finalNorm = bindRmsNorm(device, { label: 'final norm', features: hiddenSize, eps: rmsNormEps, step: stepBuffer, x: hidden, weight: weights.finalNorm, y: normed, lastRowOnly: true });
@@ -259,7 +259,7 @@ export class ModelRunner {
    */
   async forward(sequence: number, position: number, count: number, sample: boolean, readbackSlot = 0): Promise<number[] | undefined> {
     const isDecode = count === 1;
-    const kernels = isDecode ? this.decode : this.prefill;
+    const kernels = isDecode ? this.decodeKernels : this.prefillKernels;
     const { attention, bindings } = isDecode ? this.decodeAttention : this.prefillAttention;
     if (count > this.prefillChunk) throw new Error(`forward of ${count} tokens exceeds the prefill chunk ${this.prefillChunk}`);
     const pageTableOffset = this.kv.pageTableOffset(sequence);
@@ -294,6 +294,22 @@ export class ModelRunner {
       sample ? (encoder) => encoder.copyBufferToBuffer(this.sampled, 0, this.sampledReadback[readbackSlot % READBACK_RING], 0, 4) : undefined,
       1 + this.config.numLayers,
     );
+  }
+
+  /**
+   * Runs tokens [from, to) of `sequence` (their ids already in the token buffer, pages reserved) in chunks of
+   * `prefillChunk`, writing their KV. With `sample`, the last chunk samples the next token into readback slot 0.
+   * `onChunk` hears of each chunk once the GPU has finished it (so it waits for the GPU: for progress displays).
+   */
+  async prefill(sequence: number, from: number, to: number, sample: boolean, onChunk?: (done: number) => void): Promise<void> {
+    for (let start = from; start < to; start += this.prefillChunk) {
+      const count = Math.min(this.prefillChunk, to - start);
+      await this.forward(sequence, start, count, sample && start + count === to, 0);
+      if (onChunk) {
+        await this.device.queue.onSubmittedWorkDone();
+        onChunk(start + count);
+      }
+    }
   }
 
   /** The token sampled by the forward call that used `readbackSlot`. */

@@ -98,13 +98,8 @@ export async function stressModel(
     runner.beginSampling(GREEDY, []);
     let filled = 0;
     for (const length of sorted) {
-      while (filled < length) {
-        const count = Math.min(runner.prefillChunk, length - filled);
-        await runner.forward(sequence, filled, count, false);
-        filled += count;
-        await runner.context.device.queue.onSubmittedWorkDone();
-        onEvent({ kind: 'fill', filled, target });
-      }
+      await runner.prefill(sequence, filled, length, false, (done) => onEvent({ kind: 'fill', filled: done, target }));
+      filled = length;
       kv.setLength(sequence, length);
       for (const kernel of kernels) {
         runner.attentionKernel = kernel;
