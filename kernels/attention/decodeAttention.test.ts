@@ -166,11 +166,14 @@ function makeCausalCase(shape: CausalShape) {
   return { fixture, queries, what, expected: referenceAttention(fixture, queries, shape.group, causalWindows(shape.position, shape.count)) };
 }
 
+// Grid 1 (one workgroup walking every head) is slow on a CPU adapter and adds no path the decode cases lack.
+const CAUSAL_SCHEDULES = SCHEDULES.filter((schedule) => schedule.grid !== 1);
+
 describe.each(CAUSAL_SHAPES)('causal prefill attention, $name', (shape) => {
   const testCase = makeCausalCase(shape);
 
   for (const subgroups of [true, false]) {
-    it.each(SCHEDULES)(`$name, ${subgroups ? 'subgroup' : 'workgroup-memory'} reductions: matches float64`, async ({ name: _, ...schedule }) => {
+    it.each(CAUSAL_SCHEDULES)(`$name, ${subgroups ? 'subgroup' : 'workgroup-memory'} reductions: matches float64`, async ({ name: _, ...schedule }) => {
       const { attention, out } = await runAttention(testCase.fixture, testCase.queries, shape.group, { ...schedule, subgroups }, testCase.what);
       expect(attention.variant.queries, 'queries share K and V reads').toBeGreaterThan(1);
       const error = relativeError(out, testCase.expected);
