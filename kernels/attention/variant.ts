@@ -13,6 +13,8 @@ export const ATTENTION_WORKGROUP = 64;
 const TARGET_CAUSAL_ROWS = 16;
 /** The smallest tile worth running; below it the per-tile barriers dominate. */
 const MIN_TILE = 8;
+/** A causal block is not worth shrinking the tile below this: the block then shrinks instead. */
+const MIN_CAUSAL_TILE = 16;
 
 export interface AttentionVariantRequest {
   headDim: number;
@@ -52,13 +54,13 @@ function workgroupBytes(headDim: number, rows: number, kvDtype: KvDtype, tile: n
 /**
  * Query tokens per work head for a prefill chunk's causal attention: as many as keep the head near
  * TARGET_CAUSAL_ROWS rows (GQA group × queries) and its workgroup arrays within the adapter's limit at a tile of
- * at least 16 tokens. Every K and V tile is then read once per that many queries instead of once per query.
+ * MIN_CAUSAL_TILE tokens. Every K and V tile is then read once per that many queries instead of once per query.
  */
 export function causalQueriesPerHead(request: Omit<AttentionVariantRequest, 'queries' | 'tile'>): number {
   const { headDim, group, kvDtype, subgroups, maxWorkgroupStorage } = request;
   let queries = 1;
   while (queries * 2 * group <= TARGET_CAUSAL_ROWS) queries *= 2;
-  while (queries > 1 && workgroupBytes(headDim, queries * group, kvDtype, 16, subgroups) > maxWorkgroupStorage) queries /= 2;
+  while (queries > 1 && workgroupBytes(headDim, queries * group, kvDtype, MIN_CAUSAL_TILE, subgroups) > maxWorkgroupStorage) queries /= 2;
   return queries;
 }
 
