@@ -103,7 +103,7 @@ export function App() {
     });
     const onEvent = (event: ChatEvent) => {
       if (event.kind === 'prompt') {
-        setStatus((s) => ({ ...s, promptTokens: event.promptTokens, reusedTokens: event.reusedTokens }));
+        setStatus((s) => ({ ...s, promptTokens: event.promptTokens, reusedTokens: event.reusedTokens, prefillMs: event.prefillMs }));
       } else if (event.kind === 'token') {
         setMessages((current) => {
           const last = current[current.length - 1];

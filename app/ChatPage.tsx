@@ -3,6 +3,7 @@ import type { AttentionKernel } from '../kernels/attention/plan.ts';
 import { ATTENTION_KERNELS, KERNEL_LABELS } from '../kernels/attention/plan.ts';
 import type { StepStats } from '../engine/engine.ts';
 import type { ChatMessage } from '../engine/tokenizer.ts';
+import { formatMs } from './format.ts';
 
 export interface ChatSettings {
   temperature: number;
@@ -17,6 +18,8 @@ export interface ChatStatus {
   stats?: StepStats;
   promptTokens?: number;
   reusedTokens?: number;
+  /** Wall time of the prompt's prefill, to its first sampled token. */
+  prefillMs?: number;
   stopReason?: string;
   maxContext?: number;
 }
@@ -135,6 +138,7 @@ export function ChatPage(props: {
         {status.promptTokens !== undefined && (
           <span data-testid="prefill-stats">
             prompt {status.promptTokens} tokens: {status.reusedTokens} reused from the cache, {status.promptTokens - (status.reusedTokens ?? 0)} prefilled
+            {status.prefillMs !== undefined && ` in ${formatMs(status.prefillMs)}`}
           </span>
         )}
         {status.stopReason && <span data-testid="stop-reason">stopped: {status.stopReason}</span>}
