@@ -52,7 +52,7 @@ const HEAD_RECORD_WORDS = 6;
  * Attention over a paged KV cache with a choice of schedule (LeanAttention, FlashDecoding, FA2-style): decode
  * for a batch of sequences (`planBatch`), or the causal attention of a prefill chunk (`planCausalChunk`).
  * Planning decides the work partition and uploads it; `encode` only records dispatches. Pipelines and plan
- * buffers are made once; nothing is allocated per step while batch shapes stay within `maxSequences`.
+ * buffers are made once; nothing is allocated per step while batches stay within the capacity.
  */
 export class DecodeAttention {
   readonly variant: AttentionVariant;

@@ -31,9 +31,13 @@ export function dispatch(pass: GPUComputePassEncoder, kernel: BoundKernel, step:
   pass.dispatchWorkgroups(x, y ?? 1, z ?? 1);
 }
 
-/** Specializes a model kernel template (every one gets the shared Step struct) and compiles it once per device. */
+/**
+ * Specializes a model kernel template and compiles it once per device. A template with a {{STEP}} placeholder gets
+ * the shared Step struct there (the per-call uniform); kernels that never read it leave it out.
+ */
 export function modelPipeline(device: GPUDevice, key: string, template: string, values: Record<string, string | number> = {}) {
-  const code = specialize(template, { STEP: stepWgsl, ...values });
+  const step: Record<string, string> = template.includes('{{STEP}}') ? { STEP: stepWgsl } : {};
+  const code = specialize(template, { ...step, ...values });
   return { code, pipeline: cachedComputePipeline(device, key, code) };
 }
 

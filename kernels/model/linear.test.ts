@@ -3,7 +3,7 @@ import { randomFloat32, relativeError } from '../../test/pagedKvFixture.ts';
 import { testGpu } from '../../test/gpu.ts';
 import { withGpuErrorScope } from '../../engine/gpu/context.ts';
 import { createStorageBuffer, readFloat32 } from '../gpu/buffers.ts';
-import { float16BitsToFloat32, float32ToFloat16Bits } from '../gpu/half.ts';
+import { bfloat16BitsToFloat32, float16BitsToFloat32, float32ToFloat16Bits } from '../gpu/half.ts';
 import { dispatch, type WeightDtype } from './boundKernel.ts';
 import { bindLinear, linearRowsPerWorkgroup } from './linear.ts';
 import { bindMatmul } from './matmul.ts';
@@ -22,10 +22,9 @@ function storeWeights(values: Float32Array, dtype: WeightDtype): { words: Uint32
       halves[i] = float32ToFloat16Bits(values[i]);
       exact[i] = float16BitsToFloat32(halves[i]);
     } else {
-      // bf16: the top half of the f32 (truncated), read back as that f32.
-      const bits = new Uint32Array(new Float32Array([values[i]]).buffer)[0];
-      halves[i] = bits >>> 16;
-      exact[i] = new Float32Array(new Uint32Array([halves[i] << 16]).buffer)[0];
+      // bf16: the top half of the f32 (truncated).
+      halves[i] = new Uint32Array(new Float32Array([values[i]]).buffer)[0] >>> 16;
+      exact[i] = bfloat16BitsToFloat32(halves[i]);
     }
   }
   return { words: new Uint32Array(halves.buffer), exact };

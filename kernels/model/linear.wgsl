@@ -12,8 +12,6 @@ const WORKGROUP: u32 = 64u;
 const HAS_BIAS: bool = {{HAS_BIAS}};
 const ACCUMULATE: bool = {{ACCUMULATE}};
 
-{{STEP}}
-
 struct Shape {
   inFeatures: u32,
   outFeatures: u32,

@@ -2,7 +2,7 @@ import { bindGroup, modelPipeline, shapeUniform, WEIGHT_SNIPPETS, type BoundKern
 import { checkLinearShape, linearBuffers, type LinearIo } from './linear.ts';
 import matmulWgsl from './matmul.wgsl?raw';
 
-/** matmul.wgsl's output block per workgroup. */
+/** The output block per workgroup (multiples of 4; TILE_ROWS / 4 × TILE_TOKENS / 4 invocations). */
 const TILE_ROWS = 64;
 const TILE_TOKENS = 32;
 
@@ -16,6 +16,8 @@ export function bindMatmul(device: GPUDevice, b: MatmulBinding): BoundKernel {
   checkLinearShape(b);
   const key = `matmul/${b.weightDtype}${b.bias ? '/bias' : ''}${b.accumulate ? '/acc' : ''}`;
   const { code, pipeline } = modelPipeline(device, key, matmulWgsl, {
+    TILE_ROWS,
+    TILE_TOKENS,
     HAS_BIAS: b.bias ? 'true' : 'false',
     ACCUMULATE: b.accumulate ? 'true' : 'false',
     WEIGHTS: WEIGHT_SNIPPETS[b.weightDtype],

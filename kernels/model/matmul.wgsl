@@ -7,8 +7,8 @@
 // 4·(i / ROW_QUADS) … +3 (two vec4 reads per 16 multiply-adds).
 // Traffic: W read once per TILE_TOKENS tokens, x once per TILE_ROWS output features.
 
-const TILE_ROWS: u32 = 64u;
-const TILE_TOKENS: u32 = 32u;
+const TILE_ROWS: u32 = {{TILE_ROWS}}u;
+const TILE_TOKENS: u32 = {{TILE_TOKENS}}u;
 const K_STEP: u32 = 32u;
 const ROW_QUADS: u32 = TILE_ROWS / 4u;
 const TOKEN_QUADS: u32 = TILE_TOKENS / 4u;
