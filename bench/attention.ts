@@ -1,9 +1,14 @@
 // Decode attention benchmark: LeanAttention vs FlashDecoding vs FA2-style on one adapter, in one run.
-//   npm run bench:attention [-- --quick] [-- --json] [-- --grid N] [-- --repeats N]
-// First measures the adapter's read bandwidth with a streaming-read kernel (the floor), then times each kernel
-// for B=1, Hq=32, Hkv=8, D=128, f16 KV over a list of context lengths, and for a ragged batch of 8 sequences.
-// Then the causal attention of one prefill chunk (LeanAttention schedule) deep into a context: query blocks that
-// share each K and V read against one query per work head (every query re-reading the KV).
+//   npm run bench:attention [-- --quick] [-- --json] [-- --grid N] [-- --repeats N] [-- --recalibrate]
+//                           [-- --toggles enable-dawn-features=...]   (diagnosis only: Dawn instance toggles)
+// 1. The floor: the adapter's read bandwidth, from a streaming-read kernel.
+// 2. The LeanAttention grid, calibrated on the adapter with the kernel the engine runs (timestamps unquantized).
+// 3. Each schedule for B=1, Hq=32, Hkv=8, D=128, f16 KV over a list of context lengths, a ragged batch of 8
+//    sequences, and two batches where FlashDecoding's one split count cannot fit the GPU (5 KV heads; 3 sequences).
+//    The staged kernel (the portable one, and this project's kernel before the streamed one) runs beside them.
+// 4. Design choices, each as a ratio in this run: staged vs streamed, unroll, workgroup size, the calibrated grid.
+// 5. The causal attention of one prefill chunk deep into a context: query blocks sharing each K and V read against
+//    one query per work head.
 import { createNodeGpuContext } from '../engine/gpu/node.ts';
 import type { GpuContext } from '../engine/gpu/context.ts';
 import { measureReadBandwidth } from '../kernels/bandwidth/measureBandwidth.ts';
@@ -11,7 +16,7 @@ import { createStorageBuffer } from '../kernels/gpu/buffers.ts';
 import { fillRandom } from '../kernels/gpu/fillRandom.ts';
 import { measurePasses } from '../kernels/gpu/timing.ts';
 import { calibrateGrid } from '../kernels/attention/calibrate.ts';
-import { DecodeAttention } from '../kernels/attention/decodeAttention.ts';
+import { DecodeAttention, type DecodeAttentionOptions } from '../kernels/attention/decodeAttention.ts';
 import type { PagedKvLayout } from '../kernels/attention/pagedKv.ts';
 import { ATTENTION_KERNELS, KERNEL_LABELS, type AttentionKernel } from '../kernels/attention/plan.ts';
 import { createSyntheticKv, kvBytesRead, syntheticKvFits } from '../kernels/attention/syntheticKv.ts';
@@ -32,56 +37,126 @@ const QUICK_PREFILL_POSITIONS = [1 * K, 4 * K];
 
 const LAYOUT: PagedKvLayout = { headDim: 128, numKvHeads: 8, pageSize: 16, dtype: 'f16' };
 const GROUP = 4;
+/** 40 query heads over 5 KV heads (group 8): FlashDecoding's ≤ 128 splits of 5 heads cannot fill the GPU. */
+const FIVE_KV_HEADS: PagedKvLayout = { ...LAYOUT, numKvHeads: 5 };
+
+type KernelChoice = Pick<DecodeAttentionOptions, 'streamed' | 'workgroup' | 'unroll'>;
+
+interface Batch {
+  name: string;
+  layout: PagedKvLayout;
+  group: number;
+  lengths: number[];
+}
 
 interface Row {
   batch: string;
+  schedule: string;
   kernel: AttentionKernel;
   variant: string;
   workgroups: number;
   ms: number;
   gbPerS: number;
-  percentOfBandwidth: number;
-  leanSpeedup?: number;
+  percentOfFloor: number;
+  /** This row's time over LeanAttention's (streamed kernel) on the same batch: above 1, Lean is faster. */
+  leanSpeedup: number;
 }
 
-async function benchBatch(
-  context: GpuContext,
-  batch: string,
-  lengths: number[],
-  grid: number,
-  bandwidth: number,
-  repeats: number,
-): Promise<Row[]> {
-  const { device } = context;
-  const kv = createSyntheticKv(context, LAYOUT, lengths);
-  const queryCount = lengths.length * LAYOUT.numKvHeads * GROUP * LAYOUT.headDim;
-  const queries = createStorageBuffer(device, 'queries', queryCount * 4);
-  fillRandom(device, queries, queryCount, 'f32', 11);
-  const out = createStorageBuffer(device, 'out', queryCount * 4);
-  const bytes = kvBytesRead(LAYOUT, lengths);
-  const rows: Row[] = [];
-  for (const kernel of ATTENTION_KERNELS) {
-    const attention = new DecodeAttention(context, { layout: LAYOUT, group: GROUP, maxSequences: lengths.length, grid, kernel });
-    attention.planBatch(lengths, kv.pageTableOffsets);
-    const bindings = attention.createBindings({ queries, keys: kv.keys, values: kv.values, pageTable: kv.pageTable, out });
-    const { ms } = await measurePasses(context, repeats, (pass) => attention.encodeInPass(pass, bindings));
-    const gbPerS = bytes / (ms * 1e6);
-    rows.push({
-      batch,
-      kernel,
-      variant: attention.variant.key,
-      workgroups: attention.currentPlan.rangeCount,
-      ms,
-      gbPerS,
-      percentOfBandwidth: (100 * gbPerS) / bandwidth,
-    });
+interface Setup {
+  context: GpuContext;
+  floor: number;
+  repeats: number;
+  /** Calibrated LeanAttention grid per (layout, group, kernel choice). */
+  grid(layout: PagedKvLayout, group: number, choice: KernelChoice): Promise<number>;
+}
+
+/** Times one schedule of one kernel over a batch whose KV and queries already exist. */
+async function timeAttention(
+  setup: Setup,
+  batch: Batch,
+  io: { kv: ReturnType<typeof createSyntheticKv>; queries: GPUBuffer; out: GPUBuffer },
+  options: Omit<DecodeAttentionOptions, 'layout' | 'group' | 'maxSequences' | 'maxChunk'>,
+): Promise<{ ms: number; variant: string; workgroups: number }> {
+  const attention = new DecodeAttention(setup.context, { layout: batch.layout, group: batch.group, maxSequences: batch.lengths.length, ...options });
+  attention.planBatch(batch.lengths, io.kv.pageTableOffsets);
+  const bindings = attention.createBindings({ queries: io.queries, keys: io.kv.keys, values: io.kv.values, pageTable: io.kv.pageTable, out: io.out });
+  const { ms } = await measurePasses(setup.context, setup.repeats, (pass) => attention.encodeInPass(pass, bindings));
+  const result = { ms, variant: attention.variant.key, workgroups: attention.currentPlan.rangeCount };
+  attention.destroy();
+  return result;
+}
+
+/** Runs `body` with the batch's synthetic KV, random queries and an output buffer, then frees them. */
+async function withBatch<T>(setup: Setup, batch: Batch, body: (io: Parameters<typeof timeAttention>[2]) => Promise<T>): Promise<T> {
+  const { device } = setup.context;
+  const kv = createSyntheticKv(setup.context, batch.layout, batch.lengths);
+  const floats = batch.lengths.length * batch.layout.numKvHeads * batch.group * batch.layout.headDim;
+  const queries = createStorageBuffer(device, 'queries', floats * 4);
+  fillRandom(device, queries, floats, 'f32', 11);
+  const out = createStorageBuffer(device, 'out', floats * 4);
+  try {
+    return await body({ kv, queries, out });
+  } finally {
+    kv.destroy();
+    queries.destroy();
+    out.destroy();
   }
-  const lean = rows.find((r) => r.kernel === 'lean')!;
-  for (const row of rows) row.leanSpeedup = row.ms / lean.ms;
-  kv.destroy();
-  queries.destroy();
-  out.destroy();
-  return rows;
+}
+
+/** The three schedules on the streamed kernel, and LeanAttention on the staged kernel, over one batch. */
+async function benchBatch(setup: Setup, batch: Batch): Promise<Row[]> {
+  const bytes = kvBytesRead(batch.layout, batch.lengths);
+  const grid = await setup.grid(batch.layout, batch.group, {});
+  const stagedGrid = await setup.grid(batch.layout, batch.group, { streamed: false });
+  return withBatch(setup, batch, async (io) => {
+    const runs: { schedule: string; kernel: AttentionKernel; options: Parameters<typeof timeAttention>[3] }[] = [
+      ...ATTENTION_KERNELS.map((kernel) => ({ schedule: KERNEL_LABELS[kernel], kernel, options: { kernel, grid } })),
+      { schedule: `${KERNEL_LABELS.lean} (staged kernel)`, kernel: 'lean' as const, options: { kernel: 'lean' as const, grid: stagedGrid, streamed: false } },
+    ];
+    const rows: Row[] = [];
+    for (const run of runs) {
+      const { ms, variant, workgroups } = await timeAttention(setup, batch, io, run.options);
+      const gbPerS = bytes / (ms * 1e6);
+      rows.push({ batch: batch.name, schedule: run.schedule, kernel: run.kernel, variant, workgroups, ms, gbPerS, percentOfFloor: (100 * gbPerS) / setup.floor, leanSpeedup: 1 });
+    }
+    for (const row of rows) row.leanSpeedup = row.ms / rows[0].ms;
+    return rows;
+  });
+}
+
+interface ChoiceRow {
+  batch: string;
+  choice: string;
+  variant: string;
+  grid: number;
+  ms: number;
+  percentOfFloor: number;
+  /** The baseline choice's time over this one's. */
+  speedup: number;
+}
+
+/** What each design choice buys: LeanAttention under other kernels, tunings and grids, as ratios in this run. */
+async function benchChoices(setup: Setup, batch: Batch): Promise<ChoiceRow[]> {
+  const bytes = kvBytesRead(batch.layout, batch.lengths);
+  const choices: { name: string; choice: KernelChoice; grid?: number }[] = [
+    { name: 'staged kernel (before), calibrated grid', choice: { streamed: false } },
+    { name: 'streamed, unroll 1', choice: { unroll: 1 } },
+    { name: 'streamed, unroll 2', choice: { unroll: 2 } },
+    { name: 'streamed, unroll 4 (default)', choice: {} },
+    { name: 'streamed, workgroup 64', choice: { workgroup: 64 } },
+    { name: 'streamed, workgroup 256', choice: { workgroup: 256 } },
+    { name: 'streamed, grid 256 (the old fixed grid)', choice: {}, grid: 256 },
+  ];
+  return withBatch(setup, batch, async (io) => {
+    const rows: ChoiceRow[] = [];
+    for (const { name, choice, grid: fixedGrid } of choices) {
+      const grid = fixedGrid ?? (await setup.grid(batch.layout, batch.group, choice));
+      const { ms, variant } = await timeAttention(setup, batch, io, { kernel: 'lean', grid, ...choice });
+      rows.push({ batch: batch.name, choice: name, variant, grid, ms, percentOfFloor: (100 * bytes) / (ms * 1e6) / setup.floor, speedup: 1 });
+    }
+    for (const row of rows) row.speedup = rows[0].ms / row.ms;
+    return rows;
+  });
 }
 
 interface PrefillRow {
@@ -95,19 +170,21 @@ interface PrefillRow {
 }
 
 /** One chunk of PREFILL_CHUNK causal queries after `position` tokens, blocked as the engine runs it and one per head. */
-async function benchPrefill(context: GpuContext, position: number, grid: number, repeats: number): Promise<PrefillRow[]> {
+async function benchPrefill(setup: Setup, position: number): Promise<PrefillRow[]> {
+  const { context } = setup;
   const { device } = context;
   const kv = createSyntheticKv(context, LAYOUT, [position + PREFILL_CHUNK]);
   const queryFloats = PREFILL_CHUNK * LAYOUT.numKvHeads * GROUP * LAYOUT.headDim;
   const queries = createStorageBuffer(device, 'queries', queryFloats * 4);
   fillRandom(device, queries, queryFloats, 'f32', 12);
   const out = createStorageBuffer(device, 'out', queryFloats * 4);
+  const grid = await setup.grid(LAYOUT, GROUP, {});
   const rows: PrefillRow[] = [];
   for (const queriesPerHead of [1, undefined]) {
     const attention = new DecodeAttention(context, { layout: LAYOUT, group: GROUP, maxChunk: PREFILL_CHUNK, queriesPerHead, grid, kernel: 'lean' });
     attention.planCausalChunk(position, PREFILL_CHUNK, kv.pageTableOffsets[0]);
     const bindings = attention.createBindings({ queries, keys: kv.keys, values: kv.values, pageTable: kv.pageTable, out });
-    const { ms } = await measurePasses(context, repeats, (pass) => attention.encodeInPass(pass, bindings));
+    const { ms } = await measurePasses(context, setup.repeats, (pass) => attention.encodeInPass(pass, bindings));
     rows.push({ position, queriesPerHead: attention.variant.queries, variant: attention.variant.key, workgroups: attention.currentPlan.rangeCount, ms, speedup: 1 });
     attention.destroy();
   }
@@ -118,69 +195,103 @@ async function benchPrefill(context: GpuContext, position: number, grid: number,
   return rows;
 }
 
+const lengthName = (n: number) => (n >= K ? `${n / K}k` : `${n}`);
+const microseconds = (ms: number) => +(ms * 1000).toFixed(1);
+
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
   const quick = flags.has('quick');
   const json = flags.has('json');
   const repeats = Number(flags.get('repeats') ?? (quick ? 5 : 20));
+  const toggles = typeof flags.get('toggles') === 'string' ? [flags.get('toggles') as string] : [];
   const log = (line: string) => (json ? process.stderr.write(`${line}\n`) : console.log(line));
 
-  const context = await createNodeGpuContext();
-  log(`adapter: ${context.adapter.description} (${context.adapter.vendor}); timestamp-query: ${context.features.timestampQuery}; subgroups: ${context.features.subgroups}`);
+  const context = await createNodeGpuContext(toggles);
+  log(`adapter: ${context.adapter.description} (${context.adapter.vendor}); timestamp-query: ${context.features.timestampQuery}; subgroups: ${context.features.subgroups} (${context.features.subgroupMinSize}–${context.features.subgroupMaxSize})`);
+  if (toggles.length) log(`DIAGNOSTIC RUN with Dawn toggles ${toggles.join(' ')}: not what Chrome runs`);
 
   const bandwidthBytes = quick ? 64 * 1024 * 1024 : Math.min(1024 ** 3, context.limits.maxStorageBufferBindingSize, context.limits.maxBufferSize);
-  const bandwidth = await measureReadBandwidth(context, bandwidthBytes, repeats);
-  log(`streaming read: ${bandwidth.toPrecision(3)} GB/s over ${(bandwidthBytes / 1024 ** 2).toFixed(0)} MiB`);
+  const floor = await measureReadBandwidth(context, bandwidthBytes, repeats);
+  log(`streaming read (the floor): ${floor.toPrecision(3)} GB/s over ${(bandwidthBytes / 1024 ** 2).toFixed(0)} MiB`);
 
-  let grid = Number(flags.get('grid') ?? 0);
-  if (!grid) {
-    const calibration = await calibrateGrid(context, { layout: LAYOUT, group: GROUP, contextLength: quick ? 8 * K : 64 * K, store: fileCalibrationStore(), force: flags.has('recalibrate') });
-    grid = calibration.grid;
-    log(`LeanAttention grid (calibrated at ${calibration.contextLength} tokens): ${grid}  [${calibration.timings.map((t) => `${t.grid}: ${t.ms.toFixed(3)} ms`).join(', ')}]`);
-  }
+  const fixedGrid = Number(flags.get('grid') ?? 0);
+  const calibrations = new Map<string, Promise<number>>();
+  const setup: Setup = {
+    context,
+    floor,
+    repeats,
+    grid(layout, group, choice) {
+      if (fixedGrid) return Promise.resolve(fixedGrid);
+      const key = JSON.stringify([layout, group, choice]);
+      if (!calibrations.has(key)) {
+        calibrations.set(
+          key,
+          calibrateGrid(context, { layout, group, kernelOptions: choice, contextLength: quick ? 8 * K : 64 * K, store: fileCalibrationStore(), force: flags.has('recalibrate') }).then((c) => {
+            log(`grid for ${c.key.split('#')[1]}: ${c.grid}  [${c.timings.map((t) => `${t.grid}: ${microseconds(t.ms)} µs`).join(', ')}]`);
+            return c.grid;
+          }),
+        );
+      }
+      return calibrations.get(key)!;
+    },
+  };
 
+  const ragged = quick ? QUICK_RAGGED : FULL_RAGGED;
+  const misfit = quick ? 4 * K : 64 * K;
+  const batches: Batch[] = [
+    ...(quick ? QUICK_LENGTHS : FULL_LENGTHS).map((n) => ({ name: `N=${lengthName(n)}`, layout: LAYOUT, group: GROUP, lengths: [n] })),
+    { name: `ragged 8×[${ragged.map(lengthName).join(',')}]`, layout: LAYOUT, group: GROUP, lengths: ragged },
+    { name: `Hq40/Hkv5 N=${lengthName(misfit)}`, layout: FIVE_KV_HEADS, group: 8, lengths: [misfit] },
+    { name: `3 seqs × ${lengthName(misfit)}`, layout: LAYOUT, group: GROUP, lengths: [misfit, misfit, misfit] },
+  ];
   const rows: Row[] = [];
   const skipped: string[] = [];
-  for (const n of quick ? QUICK_LENGTHS : FULL_LENGTHS) {
-    if (!syntheticKvFits(context, LAYOUT, [n])) {
-      skipped.push(`N=${n / K}k`);
-      continue;
-    }
-    rows.push(...(await benchBatch(context, `N=${n / K}k`, [n], grid, bandwidth, repeats)));
+  for (const batch of batches) {
+    if (syntheticKvFits(context, batch.layout, batch.lengths)) rows.push(...(await benchBatch(setup, batch)));
+    else skipped.push(batch.name);
   }
-  const ragged = quick ? QUICK_RAGGED : FULL_RAGGED;
-  const raggedName = `ragged ${ragged.length}×[${ragged.map((n) => (n >= K ? `${n / K}k` : n)).join(',')}]`;
-  if (syntheticKvFits(context, LAYOUT, ragged)) rows.push(...(await benchBatch(context, raggedName, ragged, grid, bandwidth, repeats)));
-  else skipped.push(raggedName);
+
+  const choiceRows: ChoiceRow[] = [];
+  for (const n of quick ? [4 * K] : [1 * K, 64 * K]) {
+    choiceRows.push(...(await benchChoices(setup, { name: `N=${lengthName(n)}`, layout: LAYOUT, group: GROUP, lengths: [n] })));
+  }
 
   const prefillRows: PrefillRow[] = [];
   for (const position of quick ? QUICK_PREFILL_POSITIONS : FULL_PREFILL_POSITIONS) {
-    if (syntheticKvFits(context, LAYOUT, [position + PREFILL_CHUNK])) prefillRows.push(...(await benchPrefill(context, position, grid, repeats)));
-    else skipped.push(`prefill after ${position / K}k`);
+    if (syntheticKvFits(context, LAYOUT, [position + PREFILL_CHUNK])) prefillRows.push(...(await benchPrefill(setup, position)));
+    else skipped.push(`prefill after ${lengthName(position)}`);
   }
 
   if (json) {
-    console.log(JSON.stringify({ adapter: context.adapter, bandwidthGBps: bandwidth, grid, skipped, rows, prefillRows }, null, 2));
+    console.log(JSON.stringify({ adapter: context.adapter, toggles, floorGBps: floor, skipped, rows, choiceRows, prefillRows }, null, 2));
     return;
   }
-  const single = rows.filter((r) => r.batch.startsWith('N='));
   console.log('');
   console.log(
     formatTable(
-      ['batch', 'kernel', 'workgroups', 'median µs', 'GB/s', '% of read BW', 'Lean speedup'],
-      rows.map((r) => [r.batch, KERNEL_LABELS[r.kernel], r.workgroups, +(r.ms * 1000).toFixed(1), +r.gbPerS.toPrecision(3), +r.percentOfBandwidth.toFixed(1), r.kernel === 'lean' ? '1.00x' : `${r.leanSpeedup!.toFixed(2)}x`]),
+      ['batch', 'schedule', 'workgroups', 'median µs', 'GB/s', '% of floor', 'Lean speedup'],
+      rows.map((r) => [r.batch, r.schedule, r.workgroups, microseconds(r.ms), +r.gbPerS.toPrecision(4), +r.percentOfFloor.toFixed(1), `${r.leanSpeedup.toFixed(2)}x`]),
     ),
   );
-  const mean = (kernel: AttentionKernel) => {
-    const speedups = single.filter((r) => r.kernel === kernel).map((r) => r.leanSpeedup!);
+  const single = rows.filter((r) => r.batch.startsWith('N='));
+  const meanSpeedup = (schedule: string) => {
+    const speedups = single.filter((r) => r.schedule === schedule).map((r) => r.leanSpeedup);
     return speedups.reduce((a, b) => a + b, 0) / Math.max(1, speedups.length);
   };
-  console.log(`\nvariant: ${rows[0]?.variant}; grid ${grid}; Lean/FA2 mean over N: ${mean('fa2').toFixed(2)}x; Lean/FD mean over N: ${mean('fd').toFixed(2)}x`);
+  console.log(`\nkernels: ${[...new Set(rows.map((r) => r.variant))].join(', ')}`);
+  console.log(`Lean over FA2-style, mean over N: ${meanSpeedup(KERNEL_LABELS.fa2).toFixed(2)}x; over FlashDecoding: ${meanSpeedup(KERNEL_LABELS.fd).toFixed(2)}x; over the staged kernel: ${meanSpeedup(`${KERNEL_LABELS.lean} (staged kernel)`).toFixed(2)}x`);
+  console.log('\ndesign choices: LeanAttention under each choice, speedup over the first row of its batch');
+  console.log(
+    formatTable(
+      ['batch', 'choice', 'grid', 'median µs', '% of floor', 'speedup'],
+      choiceRows.map((r) => [r.batch, r.choice, r.grid, microseconds(r.ms), +r.percentOfFloor.toFixed(1), `${r.speedup.toFixed(2)}x`]),
+    ),
+  );
   console.log(`\nprefill: causal attention of one ${PREFILL_CHUNK}-token chunk, LeanAttention schedule`);
   console.log(
     formatTable(
       ['chunk after', 'queries per work head', 'workgroups', 'median µs', 'speedup over 1 query per head'],
-      prefillRows.map((r) => [`${r.position / K}k`, r.queriesPerHead, r.workgroups, +(r.ms * 1000).toFixed(1), `${r.speedup.toFixed(2)}x`]),
+      prefillRows.map((r) => [lengthName(r.position), r.queriesPerHead, r.workgroups, microseconds(r.ms), `${r.speedup.toFixed(2)}x`]),
     ),
   );
   if (skipped.length) console.log(`skipped (does not fit this adapter's buffer limits): ${skipped.join(', ')}`);
@@ -189,7 +300,7 @@ async function main(): Promise<void> {
 main().then(
   () => exitAfterFlush(0),
   (error) => {
-    console.error(error instanceof Error ? error.message : error);
+    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
     return exitAfterFlush(1);
   },
 );

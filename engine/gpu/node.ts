@@ -11,21 +11,27 @@ export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 // Dawn's instance must outlive every device made from it.
 const liveInstances: GPU[] = [];
 
-async function requestDawnAdapter(): Promise<GPUAdapter | null> {
-  const gpu = create([]);
+/**
+ * Dawn rounds timestamps down to multiples of 65.536 µs by default (a timing-attack defence for browsers); in Node
+ * the benchmarks, the CLI and the tests want the GPU's real clock. `extraToggles` adds Dawn toggles (diagnosis).
+ */
+const DAWN_TOGGLES = ['disable-dawn-features=timestamp_quantization'];
+
+async function requestDawnAdapter(extraToggles: string[]): Promise<GPUAdapter | null> {
+  const gpu = create([...DAWN_TOGGLES, ...extraToggles]);
   liveInstances.push(gpu);
   return gpu.requestAdapter({ powerPreference: 'high-performance' });
 }
 
 /** Finds a WebGPU adapter through Dawn: a real GPU first, then SwiftShader when none answers. */
-export async function requestNodeAdapter(): Promise<GPUAdapter> {
+export async function requestNodeAdapter(extraToggles: string[] = []): Promise<GPUAdapter> {
   Object.assign(globalThis, globals);
   // The Vulkan loader complains on every start without it; Dawn does not need it.
   process.env.XDG_RUNTIME_DIR ??= mkdtempSync(join(tmpdir(), 'lean-decode-xdg-'));
-  let adapter = await requestDawnAdapter();
+  let adapter = await requestDawnAdapter(extraToggles);
   if (!adapter && !process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) {
     process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
-    adapter = await requestDawnAdapter();
+    adapter = await requestDawnAdapter(extraToggles);
   }
   if (!adapter) {
     throw new EngineError(
@@ -38,6 +44,7 @@ export async function requestNodeAdapter(): Promise<GPUAdapter> {
   return adapter;
 }
 
-export async function createNodeGpuContext(): Promise<GpuContext> {
-  return createGpuContext(await requestNodeAdapter());
+/** A device on the first adapter Dawn finds; `extraToggles` are Dawn instance toggles (`enable-dawn-features=...`). */
+export async function createNodeGpuContext(extraToggles: string[] = []): Promise<GpuContext> {
+  return createGpuContext(await requestNodeAdapter(extraToggles));
 }

@@ -2,7 +2,7 @@ import type { GpuContext } from '../../engine/gpu/context.ts';
 import { createStorageBuffer } from '../gpu/buffers.ts';
 import { fillRandom } from '../gpu/fillRandom.ts';
 import { measurePasses } from '../gpu/timing.ts';
-import { DecodeAttention } from './decodeAttention.ts';
+import { DecodeAttention, type DecodeAttentionOptions } from './decodeAttention.ts';
 import type { PagedKvLayout } from './pagedKv.ts';
 import { createSyntheticKv } from './syntheticKv.ts';
 
@@ -11,7 +11,7 @@ import { createSyntheticKv } from './syntheticKv.ts';
  * workgroup, enough workgroups to fill the GPU) is found by timing: the kernel runs over a long synthetic context
  * at a few grid sizes and the fastest wins. The choice is cached per adapter and kernel variant.
  */
-export const GRID_CANDIDATES = [32, 64, 128, 256, 512, 1024, 2048, 4096];
+export const GRID_CANDIDATES = [32, 64, 128, 256, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144, 8192];
 
 export interface GridTiming {
   grid: number;
@@ -65,6 +65,8 @@ export function cacheStorageCalibrationStore(cacheName = 'lean-decode-calibratio
 export interface CalibrateOptions {
   layout: PagedKvLayout;
   group: number;
+  /** Which kernel and tuning to calibrate (default: what DecodeAttention picks for the adapter). */
+  kernelOptions?: Pick<DecodeAttentionOptions, 'streamed' | 'workgroup' | 'unroll'>;
   /** Context of the timed sequence; long enough that every candidate grid has work. */
   contextLength?: number;
   candidates?: number[];
@@ -77,8 +79,9 @@ export interface CalibrateOptions {
 /** The calibrated LeanAttention grid for this adapter and shape (from the store when known). */
 export async function calibrateGrid(context: GpuContext, options: CalibrateOptions): Promise<GridCalibration> {
   const { layout, group } = options;
-  const probe = new DecodeAttention(context, { layout, group, maxSequences: 1, grid: 1 });
+  const probe = new DecodeAttention(context, { layout, group, maxSequences: 1, grid: 1, ...options.kernelOptions });
   const key = `${context.adapter.key}#${probe.variant.key}/p${layout.pageSize}/h${layout.numKvHeads}`;
+  probe.destroy();
   const stored = options.force ? undefined : options.store?.load(key);
   if (stored) return stored;
 
@@ -93,11 +96,15 @@ export async function calibrateGrid(context: GpuContext, options: CalibrateOptio
   const timings: GridTiming[] = [];
   let method: GridCalibration['method'] = 'wall-clock';
   for (const grid of candidates) {
-    const attention = new DecodeAttention(context, { layout, group, maxSequences: 1, grid, kernel: 'lean' });
+    const attention = new DecodeAttention(context, { layout, group, maxSequences: 1, grid, kernel: 'lean', ...options.kernelOptions });
     attention.planBatch([contextLength], kv.pageTableOffsets);
-    if (attention.currentPlan.rangeCount < grid) break;
+    if (attention.currentPlan.rangeCount < grid) {
+      attention.destroy();
+      break;
+    }
     const bindings = attention.createBindings({ queries, keys: kv.keys, values: kv.values, pageTable: kv.pageTable, out });
     const measured = await measurePasses(context, options.repeats ?? 5, (pass) => attention.encodeInPass(pass, bindings));
+    attention.destroy();
     timings.push({ grid, ms: measured.ms });
     method = measured.method;
   }

@@ -1,117 +1,32 @@
 import { describe, expect, it } from 'vitest';
+import { relativeError, type PagedKvFixture } from '../../test/pagedKvFixture.ts';
 import {
-  causalWindows,
-  decodeWindows,
-  makePagedKv,
-  randomFloat32,
-  referenceAttention,
-  relativeError,
-  type PagedKvFixture,
-} from '../../test/pagedKvFixture.ts';
+  CAUSAL_SCHEDULES,
+  CAUSAL_SHAPES,
+  makeCase,
+  makeCausalCase,
+  runAttention as runOnGpu,
+  SCHEDULES,
+  SHAPES,
+  type Queries,
+  type Run,
+} from '../../test/attentionCases.ts';
 import { testGpu } from '../../test/gpu.ts';
-import { withGpuErrorScope } from '../../engine/gpu/context.ts';
-import { createStorageBuffer, readFloat32 } from '../gpu/buffers.ts';
-import { DecodeAttention, type DecodeAttentionOptions } from './decodeAttention.ts';
-import type { PagedKvLayout } from './pagedKv.ts';
-import type { AttentionKernel } from './plan.ts';
 
-interface Shape {
-  name: string;
-  layout: PagedKvLayout;
-  group: number;
-  lengths: number[];
-}
-
-// Ragged batches, context lengths that are not multiples of the tile or the page, length 1, GQA 1/4/8,
-// head dims 64 and 128, f16 and f32 pools.
-const SHAPES: Shape[] = [
-  { name: 'd128 g4 f16 p16, lengths 1/17/1000/4097', layout: { headDim: 128, numKvHeads: 2, pageSize: 16, dtype: 'f16' }, group: 4, lengths: [1, 17, 1000, 4097] },
-  { name: 'd64 g8 f16 p32, lengths 33/200/5', layout: { headDim: 64, numKvHeads: 1, pageSize: 32, dtype: 'f16' }, group: 8, lengths: [33, 200, 5] },
-  { name: 'd64 g1 f32 p16, lengths 100/1/64/65', layout: { headDim: 64, numKvHeads: 3, pageSize: 16, dtype: 'f32' }, group: 1, lengths: [100, 1, 64, 65] },
-  { name: 'd128 g1 f32 p32, lengths 300/2', layout: { headDim: 128, numKvHeads: 2, pageSize: 32, dtype: 'f32' }, group: 1, lengths: [300, 2] },
-  { name: 'd128 g8 f16 p16, one sequence of 2500', layout: { headDim: 128, numKvHeads: 1, pageSize: 16, dtype: 'f16' }, group: 8, lengths: [2500] },
-  { name: 'd64 g4 f32 p16, lengths 7/129', layout: { headDim: 64, numKvHeads: 2, pageSize: 16, dtype: 'f32' }, group: 4, lengths: [7, 129] },
-];
-
-interface Schedule {
-  name: string;
-  kernel: AttentionKernel;
-  grid?: number;
-  splits?: number;
-}
-
-const SCHEDULES: Schedule[] = [
-  { name: 'lean, grid 1 (one workgroup walks every head)', kernel: 'lean', grid: 1 },
-  { name: 'lean, grid 7', kernel: 'lean', grid: 7 },
-  { name: 'lean, grid 64', kernel: 'lean', grid: 64 },
-  { name: 'fd, 3 splits', kernel: 'fd', splits: 3 },
-  { name: 'fa2', kernel: 'fa2' },
-];
-
-interface Run {
-  attention: DecodeAttention;
-  out: Float32Array;
-}
-
-/** What a run attends with: decode over the fixture's sequences, or one causal chunk of sequence 0. */
-type Queries = { kind: 'decode' } | { kind: 'causal'; position: number; count: number };
-
-// Rows of `out` past the last query: they must keep their poison (nothing writes outside its rows).
-const SPARE_ROWS = 3;
-
-async function runAttention(
-  fixture: PagedKvFixture,
-  queries: Float32Array,
-  group: number,
-  options: Pick<DecodeAttentionOptions, 'grid' | 'splits' | 'subgroups'> & { kernel: AttentionKernel },
-  what: Queries = { kind: 'decode' },
-): Promise<Run> {
-  const context = await testGpu();
-  const { device } = context;
-  const attention = new DecodeAttention(context, {
-    layout: fixture.layout,
-    group,
-    ...(what.kind === 'causal' ? { maxChunk: what.count } : { maxSequences: fixture.lengths.length }),
-    ...options,
-  });
-  const rowFloats = group * fixture.layout.numKvHeads * fixture.layout.headDim;
-  const poisoned = new Float32Array(queries.length + SPARE_ROWS * rowFloats).fill(NaN);
-  const io = {
-    queries: createStorageBuffer(device, 'queries', queries),
-    keys: createStorageBuffer(device, 'keys', fixture.keyWords),
-    values: createStorageBuffer(device, 'values', fixture.valueWords),
-    pageTable: createStorageBuffer(device, 'page table', fixture.pageTable),
-    out: createStorageBuffer(device, 'out', poisoned),
-  };
-  await withGpuErrorScope(device, 'attention', () => {
-    if (what.kind === 'causal') attention.planCausalChunk(what.position, what.count, fixture.pageTableOffsets[0]);
-    else attention.planBatch(fixture.lengths, fixture.pageTableOffsets);
-    const encoder = device.createCommandEncoder();
-    attention.encode(encoder, attention.createBindings(io));
-    device.queue.submit([encoder.finish()]);
-  });
-  const written = await readFloat32(device, io.out, poisoned.length);
-  for (const buffer of Object.values(io)) buffer.destroy();
-  expect(written.subarray(queries.length).every(Number.isNaN), 'rows past the last query were written').toBe(true);
-  return { attention, out: written.slice(0, queries.length) };
-}
-
-function makeCase(shape: Shape) {
-  const fixture = makePagedKv(shape.layout, shape.lengths);
-  const queryHeads = shape.layout.numKvHeads * shape.group;
-  // Queries in [-3, 3] make the attention peaked enough for the test to notice a wrong token.
-  const queries = randomFloat32(shape.lengths.length * queryHeads * shape.layout.headDim).map((x) => 3 * x);
-  return { fixture, queries, expected: referenceAttention(fixture, queries, shape.group, decodeWindows(shape.lengths)) };
+/** Runs a case on the test adapter; nothing may be written past the last query's rows. */
+async function runAttention(fixture: PagedKvFixture, queries: Float32Array, group: number, options: Parameters<typeof runOnGpu>[4], what?: Queries): Promise<Run> {
+  const run = await runOnGpu(await testGpu(), fixture, queries, group, options, what);
+  expect(run.spareRowsKept, 'rows past the last query were written').toBe(true);
+  return run;
 }
 
 describe.each(SHAPES)('decode attention, $name', (shape) => {
   const testCase = makeCase(shape);
 
-  for (const subgroups of [true, false]) {
-    it.each(SCHEDULES)(`$name, ${subgroups ? 'subgroup' : 'workgroup-memory'} reductions: matches float64`, async ({ name: _, ...schedule }) => {
-      const context = await testGpu();
-      if (subgroups) expect(context.features.subgroups, 'the test adapter must offer subgroups').toBe(true);
-      const { out } = await runAttention(testCase.fixture, testCase.queries, shape.group, { ...schedule, subgroups });
+  for (const streamed of [true, false]) {
+    it.each(SCHEDULES)(`$name, ${streamed ? 'streamed' : 'staged'} kernel: matches float64`, async ({ name: _, ...schedule }) => {
+      const { attention, out } = await runAttention(testCase.fixture, testCase.queries, shape.group, { ...schedule, streamed });
+      expect(attention.variant.kind, 'the test adapter must run the kernel asked for').toBe(streamed ? 'streamed' : 'staged');
       const error = relativeError(out, testCase.expected);
       expect(error, `relative error ${error}`).toBeLessThan(1e-4);
     });
@@ -122,60 +37,48 @@ describe('decode attention across kernels', () => {
   const shape = SHAPES[0];
   const testCase = makeCase(shape);
 
-  it('gives the same bits on every run (partials merge in a fixed order)', async () => {
-    const first = await runAttention(testCase.fixture, testCase.queries, shape.group, { kernel: 'lean', grid: 13 });
-    const second = await runAttention(testCase.fixture, testCase.queries, shape.group, { kernel: 'lean', grid: 13 });
-    expect(first.attention.currentPlan.splitHeadCount).toBeGreaterThan(0);
-    expect(new Uint32Array(second.out.buffer)).toEqual(new Uint32Array(first.out.buffer));
+  for (const streamed of [true, false]) {
+    it(`${streamed ? 'streamed' : 'staged'} kernel gives the same bits on every run (partials merge in a fixed order)`, async () => {
+      const first = await runAttention(testCase.fixture, testCase.queries, shape.group, { kernel: 'lean', grid: 13, streamed });
+      const second = await runAttention(testCase.fixture, testCase.queries, shape.group, { kernel: 'lean', grid: 13, streamed });
+      expect(first.attention.currentPlan.splitHeadCount).toBeGreaterThan(0);
+      expect(new Uint32Array(second.out.buffer)).toEqual(new Uint32Array(first.out.buffer));
+    });
+  }
+
+  it('streamed kernel with other workgroup sizes and unrolls, fd with its own split count: matches float64', async () => {
+    for (const tuning of [{ workgroup: 64, unroll: 1 }, { workgroup: 128, unroll: 3 }]) {
+      const lean = await runAttention(testCase.fixture, testCase.queries, shape.group, { kernel: 'lean', grid: 5, ...tuning });
+      expect(lean.attention.variant.key).toContain(`/w${tuning.workgroup}/u${tuning.unroll}`);
+      expect(relativeError(lean.out, testCase.expected)).toBeLessThan(1e-4);
+    }
+    // 8 heads on 11 concurrent workgroups: the heuristic picks 4 splits (2.9 waves), more ranges than the buffers
+    // were first made for (max(heads, grid)), so they grow and the bindings follow.
+    const fd = await runAttention(testCase.fixture, testCase.queries, shape.group, { kernel: 'fd', grid: 11 });
+    expect(fd.attention.currentPlan.splits).toBe(4);
+    expect(fd.attention.currentPlan.rangeCount).toBeGreaterThan(11);
+    expect(relativeError(fd.out, testCase.expected)).toBeLessThan(1e-4);
   });
 
-  it('lean, fd and fa2 agree with each other', async () => {
-    const lean = await runAttention(testCase.fixture, testCase.queries, shape.group, { kernel: 'lean', grid: 13 });
-    const fd = await runAttention(testCase.fixture, testCase.queries, shape.group, { kernel: 'fd', splits: 4 });
+  it('lean, fd and fa2 agree with each other, on both kernels', async () => {
     const fa2 = await runAttention(testCase.fixture, testCase.queries, shape.group, { kernel: 'fa2' });
-    expect(relativeError(lean.out, fa2.out)).toBeLessThan(1e-5);
-    expect(relativeError(fd.out, fa2.out)).toBeLessThan(1e-5);
+    for (const streamed of [true, false]) {
+      const lean = await runAttention(testCase.fixture, testCase.queries, shape.group, { kernel: 'lean', grid: 13, streamed });
+      const fd = await runAttention(testCase.fixture, testCase.queries, shape.group, { kernel: 'fd', splits: 4, streamed });
+      expect(relativeError(lean.out, fa2.out)).toBeLessThan(1e-5);
+      expect(relativeError(fd.out, fa2.out)).toBeLessThan(1e-5);
+    }
   });
 });
-
-interface CausalShape {
-  name: string;
-  layout: PagedKvLayout;
-  group: number;
-  /** The chunk's queries are at positions position … position + count − 1; the KV holds position + count tokens. */
-  position: number;
-  count: number;
-}
-
-// Prefill chunks: starting at 0 and deep into a context, positions and counts that are not multiples of the tile,
-// the page or the query block, a single query, GQA 1/4/8, head dims 64 and 128, f16 and f32 pools.
-const CAUSAL_SHAPES: CausalShape[] = [
-  { name: 'd128 g4 f16 p16, 37 queries after 1000', layout: { headDim: 128, numKvHeads: 2, pageSize: 16, dtype: 'f16' }, group: 4, position: 1000, count: 37 },
-  { name: 'd64 g8 f16 p32, 64 queries from 0', layout: { headDim: 64, numKvHeads: 1, pageSize: 32, dtype: 'f16' }, group: 8, position: 0, count: 64 },
-  { name: 'd64 g1 f32 p16, 20 queries after 65', layout: { headDim: 64, numKvHeads: 3, pageSize: 16, dtype: 'f32' }, group: 1, position: 65, count: 20 },
-  { name: 'd128 g1 f32 p32, 5 queries after 3', layout: { headDim: 128, numKvHeads: 2, pageSize: 32, dtype: 'f32' }, group: 1, position: 3, count: 5 },
-  { name: 'd128 g8 f16 p16, 9 queries after 2500', layout: { headDim: 128, numKvHeads: 1, pageSize: 16, dtype: 'f16' }, group: 8, position: 2500, count: 9 },
-  { name: 'd64 g4 f32 p16, 1 query after 130', layout: { headDim: 64, numKvHeads: 2, pageSize: 16, dtype: 'f32' }, group: 4, position: 130, count: 1 },
-];
-
-function makeCausalCase(shape: CausalShape) {
-  const fixture = makePagedKv(shape.layout, [shape.position + shape.count]);
-  const queryHeads = shape.layout.numKvHeads * shape.group;
-  const queries = randomFloat32(shape.count * queryHeads * shape.layout.headDim).map((x) => 3 * x);
-  const what: Queries = { kind: 'causal', position: shape.position, count: shape.count };
-  return { fixture, queries, what, expected: referenceAttention(fixture, queries, shape.group, causalWindows(shape.position, shape.count)) };
-}
-
-// Grid 1 (one workgroup walking every head) is slow on a CPU adapter and adds no path the decode cases lack.
-const CAUSAL_SCHEDULES = SCHEDULES.filter((schedule) => schedule.grid !== 1);
 
 describe.each(CAUSAL_SHAPES)('causal prefill attention, $name', (shape) => {
   const testCase = makeCausalCase(shape);
 
-  for (const subgroups of [true, false]) {
-    it.each(CAUSAL_SCHEDULES)(`$name, ${subgroups ? 'subgroup' : 'workgroup-memory'} reductions: matches float64`, async ({ name: _, ...schedule }) => {
-      const { attention, out } = await runAttention(testCase.fixture, testCase.queries, shape.group, { ...schedule, subgroups }, testCase.what);
-      expect(attention.variant.queries, 'queries share K and V reads').toBeGreaterThan(1);
+  for (const streamed of [true, false]) {
+    it.each(CAUSAL_SCHEDULES)(`$name, ${streamed ? 'streamed' : 'staged'} kernel: matches float64`, async ({ name: _, ...schedule }) => {
+      const { attention, out } = await runAttention(testCase.fixture, testCase.queries, shape.group, { ...schedule, streamed }, testCase.what);
+      expect(attention.variant.kind).toBe(streamed ? 'streamed' : 'staged');
+      if (shape.group < 8 || !streamed) expect(attention.variant.queries, 'queries share K and V reads').toBeGreaterThan(1);
       const error = relativeError(out, testCase.expected);
       expect(error, `relative error ${error}`).toBeLessThan(1e-4);
     });

@@ -20,11 +20,15 @@ export type DecodeAttentionOptions = AttentionCapacity & {
   kernel?: AttentionKernel;
   /** LeanAttention grid; see calibrateGrid. */
   grid?: number;
-  /** FlashDecoding splits per head; by default enough to fill the grid for one sequence. */
+  /** FlashDecoding splits per head; by default FlashAttention's heuristic per batch (flashDecodingSplits). */
   splits?: number;
+  /** Staged kernel: tokens per tile. */
   tile?: number;
-  /** Use subgroup reductions when the device has them (default true). */
-  subgroups?: boolean;
+  /** Run the streamed kernel where the adapter's subgroups allow it (default true); false runs the staged one. */
+  streamed?: boolean;
+  /** Streamed kernel tuning (benchmarks): invocations per workgroup, tokens per stream per step. */
+  workgroup?: number;
+  unroll?: number;
 };
 
 /** The GPU buffers one attention call reads and writes (per layer in a model: built once, reused every step). */
@@ -38,9 +42,13 @@ export interface AttentionIo {
   out: GPUBuffer;
 }
 
+/** Bind groups for one AttentionIo; remade by `encode` when a plan outgrew the range buffers they bind. */
 export interface AttentionBindings {
+  io: AttentionIo;
   attention: GPUBindGroup;
   merge: GPUBindGroup;
+  /** The range buffers' generation the bind groups were made for. */
+  generation: number;
 }
 
 export const DEFAULT_GRID = 256;
@@ -52,12 +60,13 @@ const HEAD_RECORD_WORDS = 6;
  * Attention over a paged KV cache with a choice of schedule (LeanAttention, FlashDecoding, FA2-style): decode
  * for a batch of sequences (`planBatch`), or the causal attention of a prefill chunk (`planCausalChunk`).
  * Planning decides the work partition and uploads it; `encode` only records dispatches. Pipelines and plan
- * buffers are made once; nothing is allocated per step while batches stay within the capacity.
+ * buffers are made once; nothing is allocated per step while batches stay within the capacity, except when a
+ * FlashDecoding plan needs more ranges than any before it (its split count depends on the batch).
  */
 export class DecodeAttention {
   readonly variant: AttentionVariant;
   readonly grid: number;
-  readonly splits: number;
+  readonly splits: number | undefined;
   /** Query blocks one plan holds: sequences (decode) or ceil(maxChunk / variant.queries). */
   readonly maxBlocks: number;
   kernel: AttentionKernel;
@@ -67,10 +76,13 @@ export class DecodeAttention {
   private readonly mergePipeline: GPUComputePipeline;
   private readonly params: GPUBuffer;
   private readonly heads: GPUBuffer;
-  private readonly ranges: GPUBuffer;
   private readonly splitHeads: GPUBuffer;
-  private readonly mergeSlots: GPUBuffer;
-  private readonly partials: GPUBuffer;
+  /** Buffers sized by the number of ranges (workgroups) a plan may have; they grow with `generation`. */
+  private ranges!: GPUBuffer;
+  private mergeSlots!: GPUBuffer;
+  private partials!: GPUBuffer;
+  private rangeCapacity = 0;
+  private generation = 0;
   private readonly plan = new WorkPlan();
   private readonly tilesPerHead: Uint32Array<ArrayBuffer>;
   private readonly headRecords: Uint32Array<ArrayBuffer>;
@@ -85,13 +97,15 @@ export class DecodeAttention {
     this.device = context.device;
     this.kernel = options.kernel ?? 'lean';
     this.grid = options.grid ?? DEFAULT_GRID;
-    this.splits = options.splits ?? Math.max(1, Math.ceil(this.grid / layout.numKvHeads));
+    this.splits = options.splits;
     const request = {
       headDim: layout.headDim,
       group,
       kvDtype: layout.dtype,
-      subgroups: (options.subgroups ?? true) && context.features.subgroups,
+      subgroupMinSize: (options.streamed ?? true) ? context.features.subgroupMinSize : 0,
       maxWorkgroupStorage: context.limits.maxComputeWorkgroupStorageSize,
+      workgroup: options.workgroup,
+      unroll: options.unroll,
     };
     const queries = 'maxChunk' in options ? (options.queriesPerHead ?? causalQueriesPerHead(request)) : 1;
     this.variant = buildAttentionVariant({ ...request, queries, tile: options.tile });
@@ -107,19 +121,32 @@ export class DecodeAttention {
     this.params = createUniformBuffer(device, 'attention params', params.arrayBuffer.byteLength);
     writeBuffer(device, this.params, new Uint8Array(params.arrayBuffer));
 
-    const maxRanges = WorkPlan.maxRanges(maxHeads, { grid: this.grid, splits: this.splits });
+    // FlashDecoding's split count is known per batch: its buffers start at one split's worth and grow in upload.
+    const maxRanges = Math.max(maxHeads, this.grid, maxHeads * (this.splits ?? 1));
     this.tilesPerHead = new Uint32Array(maxHeads);
     this.headRecords = new Uint32Array(HEAD_RECORD_WORDS * (maxHeads + 1));
     this.heads = createStorageBuffer(device, 'attention heads', this.headRecords.byteLength);
-    this.ranges = createStorageBuffer(device, 'attention ranges', 16 * maxRanges);
     this.splitHeads = createStorageBuffer(device, 'attention split heads', 16 * maxHeads);
-    this.mergeSlots = createStorageBuffer(device, 'attention merge slots', 8 * maxRanges);
-    const rowsPerHead = this.variant.queries * group;
-    this.partials = createStorageBuffer(device, 'attention partials', 2 * maxRanges * rowsPerHead * (layout.headDim + 2) * 4);
+    this.allocateRanges(maxRanges);
+  }
+
+  /** (Re)makes the buffers sized by the range count: ranges, merge slots (2 per range) and partial states. */
+  private allocateRanges(ranges: number): void {
+    if (this.rangeCapacity > 0) for (const buffer of [this.ranges, this.mergeSlots, this.partials]) buffer.destroy();
+    const stateBytes = this.variant.queries * this.options.group * (this.options.layout.headDim + 2) * 4;
+    this.ranges = createStorageBuffer(this.device, 'attention ranges', 16 * ranges);
+    this.mergeSlots = createStorageBuffer(this.device, 'attention merge slots', 8 * ranges);
+    this.partials = createStorageBuffer(this.device, 'attention partials', 2 * ranges * stateBytes);
+    this.rangeCapacity = ranges;
+    this.generation++;
   }
 
   /** Bind groups for one set of buffers: make them once, reuse them every step. */
   createBindings(io: AttentionIo): AttentionBindings {
+    return { io, ...this.bindGroups(io), generation: this.generation };
+  }
+
+  private bindGroups(io: AttentionIo): Pick<AttentionBindings, 'attention' | 'merge'> {
     const attention = this.device.createBindGroup({
       label: `${this.variant.key} bindings`,
       layout: this.attentionPipeline.getBindGroupLayout(0),
@@ -211,6 +238,7 @@ export class DecodeAttention {
       grid: this.grid,
       splits: this.splits,
     });
+    if (plan.rangeCount > this.rangeCapacity) this.allocateRanges(plan.rangeCount);
     // firstTile comes from the plan; the kernel reads heads[h + 1].firstTile as head h's end, so the record after
     // the last head holds the total.
     for (let h = 0; h <= heads; h++) this.headRecords[HEAD_RECORD_WORDS * h] = plan.headFirstTile[h];
@@ -243,6 +271,7 @@ export class DecodeAttention {
 
   /** The same dispatches inside a pass the caller owns. */
   encodeInPass(pass: GPUComputePassEncoder, bindings: AttentionBindings): void {
+    if (bindings.generation !== this.generation) Object.assign(bindings, this.bindGroups(bindings.io), { generation: this.generation });
     pass.setPipeline(this.attentionPipeline);
     pass.setBindGroup(0, bindings.attention);
     pass.dispatchWorkgroups(this.plan.rangeCount);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { WorkPlan, type AttentionKernel } from './plan.ts';
+import { flashDecodingSplits, MAX_FLASH_DECODING_SPLITS, WorkPlan, type AttentionKernel } from './plan.ts';
 
 /** Replays a plan on the CPU: which workgroup segment covers each tile, and what each split head merges. */
 function checkPlan(tilesPerHead: number[], kernel: AttentionKernel, grid: number, splits: number) {
@@ -69,5 +69,37 @@ describe('WorkPlan', () => {
 
   it('rejects a head without tiles', () => {
     expect(() => new WorkPlan().build([3, 0], { kernel: 'lean', grid: 4, splits: 1 })).toThrow(/head 1 has 0 tiles/);
+  });
+});
+
+describe('flashDecodingSplits (FlashAttention-2 num_splits_heuristic)', () => {
+  it('does not split when the heads nearly fill the GPU', () => {
+    expect(flashDecodingSplits(64, 80, 1000)).toBe(1);
+    expect(flashDecodingSplits(200, 132, 1000)).toBe(1);
+  });
+
+  it('takes the smallest count within 85% of the best wave efficiency', () => {
+    // 8 heads on 1024 concurrent workgroups: 128 splits fill 100%, 109 is the first at ≥ 85% (852/1024).
+    expect(flashDecodingSplits(8, 1024, 100_000)).toBe(109);
+    // 5 heads on 8: 3 splits make 1.875 waves (94%), the first count within 85% of the best (100% at 8).
+    expect(flashDecodingSplits(5, 8, 100)).toBe(3);
+  });
+
+  it('never splits more than the tiles, the GPU or FlashAttention allow', () => {
+    expect(flashDecodingSplits(1, 1024, 5)).toBeLessThanOrEqual(5);
+    expect(flashDecodingSplits(1, 4096, 1_000_000)).toBeLessThanOrEqual(MAX_FLASH_DECODING_SPLITS);
+  });
+
+  it('skips counts that give the same split size as one fewer', () => {
+    // 1 head on 7: 6 and 7 splits are the efficient ones. Of 100 tiles, 6 splits are 17 tiles each (5 are 20);
+    // of 10 tiles, 6 and 7 splits are 2 tiles each, as 5 are, so neither counts and the head stays whole.
+    expect(flashDecodingSplits(1, 7, 100)).toBe(6);
+    expect(flashDecodingSplits(1, 7, 10)).toBe(1);
+  });
+
+  it('is what an fd plan uses when no split count is given', () => {
+    const plan = new WorkPlan().build([40, 40, 40, 40, 40], { kernel: 'fd', grid: 8 });
+    expect(plan.splits).toBe(flashDecodingSplits(5, 8, 40));
+    expect(plan.rangeCount).toBe(5 * plan.splits);
   });
 });

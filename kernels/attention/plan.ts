@@ -5,7 +5,8 @@
  * [firstTile[h], firstTile[h + 1]) of one flat tile list. A plan gives every workgroup a contiguous range of that
  * list; the kernels differ only in how they cut it:
  *   - fa2:  one range per head;
- *   - fd:   FlashDecoding: each head cut into the same number of splits (fewer when it has fewer tiles);
+ *   - fd:   FlashDecoding: each head cut into the same number of splits (fewer when it has fewer tiles), one count
+ *           for the whole batch, chosen as FlashAttention chooses it (flashDecodingSplits);
  *   - lean: LeanAttention: the whole list cut into `grid` equal shares, stream-K style.
  * A range that covers a head only partly leaves a partial state in slot 2w (its first segment) or 2w + 1 (its
  * last); each split head lists its slots in range order, which fixes the merge order.
@@ -22,10 +23,34 @@ export const KERNEL_LABELS: Record<AttentionKernel, string> = {
 
 export interface PlanOptions {
   kernel: AttentionKernel;
-  /** Workgroups of the LeanAttention grid (its calibrated size). */
+  /** Workgroups of the LeanAttention grid (its calibrated size: the workgroups the GPU runs at once). */
   grid: number;
-  /** Splits per head for FlashDecoding. */
-  splits: number;
+  /** Splits per head for FlashDecoding; by default flashDecodingSplits for the batch. */
+  splits?: number;
+}
+
+/** FlashAttention's cap on splits per head. */
+export const MAX_FLASH_DECODING_SPLITS = 128;
+
+/**
+ * FlashDecoding's split count, as FlashAttention-2's `num_splits_heuristic` (flash_api.cpp) picks it: no split
+ * when the heads alone nearly fill the GPU; otherwise the smallest count whose wave efficiency (how full the last
+ * wave of `concurrentWorkgroups` is) reaches 85% of the best, among counts that change the split size.
+ */
+export function flashDecodingSplits(heads: number, concurrentWorkgroups: number, tilesOfLongest: number): number {
+  if (heads >= 0.8 * concurrentWorkgroups) return 1;
+  const limit = Math.min(MAX_FLASH_DECODING_SPLITS, concurrentWorkgroups, tilesOfLongest);
+  const efficiency = (splits: number) => {
+    const waves = (heads * splits) / concurrentWorkgroups;
+    return waves / Math.ceil(waves);
+  };
+  let best = 0;
+  for (let splits = 1; splits <= limit; splits++) best = Math.max(best, efficiency(splits));
+  const changesSplitSize = (splits: number) => splits === 1 || Math.ceil(tilesOfLongest / splits) !== Math.ceil(tilesOfLongest / (splits - 1));
+  for (let splits = 1; splits <= limit; splits++) {
+    if (changesSplitSize(splits) && efficiency(splits) >= 0.85 * best) return splits;
+  }
+  return 1;
 }
 
 /** A plan, in reusable arrays that grow only when a batch needs more than any before it. */
@@ -46,9 +71,13 @@ export class WorkPlan {
     return this.headFirstTile[this.headCount];
   }
 
+  /** FlashDecoding's splits in the latest fd plan. */
+  splits = 1;
+
   /** The largest number of ranges any kernel makes for `heads` heads: what plan buffers must hold. */
   static maxRanges(heads: number, options: Pick<PlanOptions, 'grid' | 'splits'>): number {
-    return Math.max(heads, options.grid, heads * options.splits);
+    const splits = options.splits ?? (heads >= 0.8 * options.grid ? 1 : Math.min(MAX_FLASH_DECODING_SPLITS, options.grid));
+    return Math.max(heads, options.grid, heads * splits);
   }
 
   /** Plans `tilesPerHead` (one entry per work head, each ≥ 1) for `options.kernel`. */
@@ -69,8 +98,11 @@ export class WorkPlan {
     if (options.kernel === 'fa2') {
       for (let h = 0; h < heads; h++) this.pushRange(this.headFirstTile[h], this.headFirstTile[h + 1]);
     } else if (options.kernel === 'fd') {
+      let longest = 0;
+      for (let h = 0; h < heads; h++) longest = Math.max(longest, tilesPerHead[h]);
+      this.splits = options.splits ?? flashDecodingSplits(heads, options.grid, longest);
       for (let h = 0; h < heads; h++) {
-        this.pushEqualShares(this.headFirstTile[h], this.headFirstTile[h + 1], options.splits);
+        this.pushEqualShares(this.headFirstTile[h], this.headFirstTile[h + 1], this.splits);
       }
     } else {
       this.pushEqualShares(0, total, options.grid);

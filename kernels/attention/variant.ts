@@ -1,20 +1,40 @@
 import { specialize } from '../gpu/specialize.ts';
-import decodeAttentionWgsl from './decode_attention.wgsl?raw';
 import kvF16Wgsl from './kv_f16.wgsl?raw';
+import kvF16VectorsWgsl from './kv_f16_vectors.wgsl?raw';
 import kvF32Wgsl from './kv_f32.wgsl?raw';
+import kvF32VectorsWgsl from './kv_f32_vectors.wgsl?raw';
 import mergePartialsWgsl from './merge_partials.wgsl?raw';
-import reduceSubgroupWgsl from './reduce_subgroup.wgsl?raw';
 import reduceWorkgroupWgsl from './reduce_workgroup.wgsl?raw';
+import stagedAttentionWgsl from './staged_attention.wgsl?raw';
+import streamedAttentionWgsl from './streamed_attention.wgsl?raw';
 import workHeadsWgsl from './work_heads.wgsl?raw';
 import type { KvDtype } from './pagedKv.ts';
 
-export const ATTENTION_WORKGROUP = 64;
-/** Query rows a prefill work head aims for: K and V are read once per that many rows, within register budgets. */
-const TARGET_CAUSAL_ROWS = 16;
-/** The smallest tile worth running; below it the per-tile barriers dominate. */
+/**
+ * Two kernels, one contract (work heads, ranges, partial slots, merge):
+ *   streamed: K and V through registers in 16-byte loads, q·k summed with subgroup shuffles, no barrier until a
+ *             segment ends. Needs subgroups of at least MIN_STREAMED_SUBGROUP invocations.
+ *   staged:   tiles staged through workgroup memory, reductions through workgroup memory; runs anywhere.
+ */
+export type AttentionKernelKind = 'streamed' | 'staged';
+
+/** Staged kernel: invocations per workgroup, and the largest tile. */
+export const STAGED_WORKGROUP = 64;
+/** Staged kernel: query rows a prefill work head aims for (K and V read once per that many rows). */
+const STAGED_CAUSAL_ROWS = 16;
+/** Staged kernel: the smallest tile worth running; below it the per-tile barriers dominate. */
 const MIN_TILE = 8;
-/** A causal block is not worth shrinking the tile below this: the block then shrinks instead. */
+/** Staged kernel: a causal block is not worth shrinking the tile below this: the block then shrinks instead. */
 const MIN_CAUSAL_TILE = 16;
+
+/** Streamed kernel: the smallest subgroup it runs with (a row's lanes must share one subgroup). */
+const MIN_STREAMED_SUBGROUP = 4;
+/** Streamed kernel: q and o of every row live in registers; a causal block keeps to this many rows. */
+const STREAMED_CAUSAL_ROWS = 8;
+/** Streamed kernel: rows × tokens per step held in registers (q·k partials and scores). */
+const STREAMED_ROW_TOKENS = 16;
+export const STREAMED_WORKGROUP = 128;
+const STREAMED_MAX_UNROLL = 4;
 
 export interface AttentionVariantRequest {
   headDim: number;
@@ -22,86 +42,148 @@ export interface AttentionVariantRequest {
   /** Query tokens per work head: 1 for decode, a causal block for prefill (see causalQueriesPerHead). */
   queries?: number;
   kvDtype: KvDtype;
-  subgroups: boolean;
-  /** Workgroup memory the device allows; the tile shrinks to fit. */
+  /** The adapter's smallest subgroup size; 0 without subgroups (then only the staged kernel runs). */
+  subgroupMinSize: number;
+  /** Workgroup memory the device allows. */
   maxWorkgroupStorage: number;
-  /** Tokens per tile; defaults to the largest that fits (64 at most). */
+  /** Staged kernel: tokens per tile; defaults to the largest that fits (64 at most). */
   tile?: number;
+  /** Streamed kernel: invocations per workgroup (default STREAMED_WORKGROUP). */
+  workgroup?: number;
+  /** Streamed kernel: tokens each stream loads per step before using them (default: what registers allow, ≤ 4). */
+  unroll?: number;
 }
 
 export interface AttentionVariant {
-  /** Readable name, e.g. `decode_attention/d128/g4/q1/f16kv/t64/sg`: benchmark rows and logs print it. */
+  kind: AttentionKernelKind;
+  /** Readable name, e.g. `streamed_attention/d128/g4/q1/f16kv/l16/w128/u4`: benchmark rows and logs print it. */
   key: string;
   mergeKey: string;
+  /** Tokens per tile: the unit the planner shares out. */
   tile: number;
   queries: number;
   attentionCode: string;
   mergeCode: string;
 }
 
-/** The kernel's workgroup arrays in bytes (restates decode_attention.wgsl and its reduce snippet). */
-function workgroupBytes(headDim: number, rows: number, kvDtype: KvDtype, tile: number, subgroups: boolean): number {
+export function streamedKernelRuns(subgroupMinSize: number): boolean {
+  return subgroupMinSize >= MIN_STREAMED_SUBGROUP;
+}
+
+/** Invocations that share one K or V row in the streamed kernel: a power of two dividing headDim / 8, within a subgroup. */
+function streamedLanes(headDim: number, subgroupMinSize: number): number {
+  let lanes = 1;
+  while (lanes * 2 <= subgroupMinSize && (headDim / 8) % (lanes * 2) === 0) lanes *= 2;
+  return lanes;
+}
+
+/** The staged kernel's workgroup arrays in bytes (restates staged_attention.wgsl and reduce_workgroup.wgsl). */
+function stagedWorkgroupBytes(headDim: number, rows: number, kvDtype: KvDtype, tile: number): number {
   const rowWords = kvDtype === 'f16' ? headDim / 2 : headDim;
   const queryTile = rows * headDim * 4;
   const keyTile = tile * (rowWords + 1) * 4;
   const rowBase = tile * 4;
   const probs = rows * tile * 4;
-  const outputScratch = rows * ATTENTION_WORKGROUP * 8;
-  const reduce = subgroups ? rows * (ATTENTION_WORKGROUP / 4) * 4 : rows * ATTENTION_WORKGROUP * 4;
+  const outputScratch = rows * STAGED_WORKGROUP * 8;
+  const reduce = rows * STAGED_WORKGROUP * 4;
   return queryTile + keyTile + rowBase + probs + outputScratch + reduce;
 }
 
+/** The streamed kernel's workgroup arrays in bytes (restates streamed_attention.wgsl). */
+function streamedWorkgroupBytes(headDim: number, rows: number, streams: number): number {
+  return 2 * streams * rows * 4 + streams * headDim * 4;
+}
+
 /**
- * Query tokens per work head for a prefill chunk's causal attention: as many as keep the head near
- * TARGET_CAUSAL_ROWS rows (GQA group × queries) and its workgroup arrays within the adapter's limit at a tile of
- * MIN_CAUSAL_TILE tokens. Every K and V tile is then read once per that many queries instead of once per query.
+ * Query tokens per work head for a prefill chunk's causal attention: as many as the kernel holds (the staged one
+ * in workgroup memory at a tile of MIN_CAUSAL_TILE tokens, the streamed one in registers). Every K and V tile is
+ * then read once per that many queries instead of once per query.
  */
 export function causalQueriesPerHead(request: Omit<AttentionVariantRequest, 'queries' | 'tile'>): number {
-  const { headDim, group, kvDtype, subgroups, maxWorkgroupStorage } = request;
+  const { headDim, group, kvDtype, subgroupMinSize, maxWorkgroupStorage } = request;
+  const streamed = streamedKernelRuns(subgroupMinSize);
+  const targetRows = streamed ? STREAMED_CAUSAL_ROWS : STAGED_CAUSAL_ROWS;
   let queries = 1;
-  while (queries * 2 * group <= TARGET_CAUSAL_ROWS) queries *= 2;
-  while (queries > 1 && workgroupBytes(headDim, queries * group, kvDtype, MIN_CAUSAL_TILE, subgroups) > maxWorkgroupStorage) queries /= 2;
+  while (queries * 2 * group <= targetRows) queries *= 2;
+  if (!streamed) {
+    while (queries > 1 && stagedWorkgroupBytes(headDim, queries * group, kvDtype, MIN_CAUSAL_TILE) > maxWorkgroupStorage) queries /= 2;
+  }
   return queries;
 }
 
 /** Chooses and specializes the attention and merge kernels for a shape and the adapter's features. */
 export function buildAttentionVariant(request: AttentionVariantRequest): AttentionVariant {
-  const { headDim, group, kvDtype, subgroups, maxWorkgroupStorage } = request;
+  const { headDim, group } = request;
   const queries = request.queries ?? 1;
-  if (headDim % 8 !== 0 || headDim > 2 * ATTENTION_WORKGROUP) {
+  if (headDim % 8 !== 0 || headDim < 8 || headDim > 2 * STAGED_WORKGROUP) {
     throw new Error(`head dim ${headDim} is not supported by the attention kernels (multiples of 8 up to 128)`);
   }
   if (!Number.isInteger(group) || group < 1) throw new Error(`GQA group size ${group} must be a positive integer`);
   if (!Number.isInteger(queries) || queries < 1) throw new Error(`queries per work head ${queries} must be a positive integer`);
+  const mergeCode = specialize(mergePartialsWgsl, { HEAD_DIM: headDim, GROUP: group, QUERIES: queries, WORK_HEADS: workHeadsWgsl });
+  const mergeKey = `merge_partials/d${headDim}/g${group}/q${queries}`;
+  const kernel = streamedKernelRuns(request.subgroupMinSize) ? buildStreamed(request, queries) : buildStaged(request, queries);
+  return { ...kernel, queries, mergeKey, mergeCode };
+}
+
+type KernelPart = Pick<AttentionVariant, 'kind' | 'key' | 'tile' | 'attentionCode'>;
+
+function buildStreamed(request: AttentionVariantRequest, queries: number): KernelPart {
+  const { headDim, group, kvDtype, subgroupMinSize, maxWorkgroupStorage } = request;
   const rows = queries * group;
-  let tile = request.tile ?? ATTENTION_WORKGROUP;
-  if (tile < 1 || tile > ATTENTION_WORKGROUP) throw new Error(`tile ${tile} must be between 1 and ${ATTENTION_WORKGROUP}`);
-  if (request.tile === undefined) {
-    while (tile > MIN_TILE && workgroupBytes(headDim, rows, kvDtype, tile, subgroups) > maxWorkgroupStorage) tile /= 2;
+  const lanes = streamedLanes(headDim, subgroupMinSize);
+  const workgroup = request.workgroup ?? STREAMED_WORKGROUP;
+  if (!(workgroup % lanes === 0 && workgroup >= headDim / 4 && workgroup <= 256 && (workgroup & (workgroup - 1)) === 0)) {
+    throw new Error(`streamed attention workgroup ${workgroup} must be a power of two from ${headDim / 4} to 256`);
   }
-  const bytes = workgroupBytes(headDim, rows, kvDtype, tile, subgroups);
+  const unroll = request.unroll ?? Math.max(1, Math.min(STREAMED_MAX_UNROLL, Math.floor(STREAMED_ROW_TOKENS / rows)));
+  if (!Number.isInteger(unroll) || unroll < 1) throw new Error(`streamed attention unroll ${unroll} must be a positive integer`);
+  const streams = workgroup / lanes;
+  const bytes = streamedWorkgroupBytes(headDim, rows, streams);
+  if (bytes > maxWorkgroupStorage) {
+    throw new Error(`attention for ${rows} query rows per head needs ${bytes} bytes of workgroup memory; this adapter allows ${maxWorkgroupStorage}`);
+  }
+  const tile = streams * unroll;
+  const attentionCode = specialize(streamedAttentionWgsl, {
+    HEAD_DIM: headDim,
+    GROUP: group,
+    QUERIES: queries,
+    WORK_HEADS: workHeadsWgsl,
+    TILE: tile,
+    WORKGROUP: workgroup,
+    LANES: lanes,
+    UNROLL: unroll,
+    KV_ACCESS: kvDtype === 'f16' ? kvF16VectorsWgsl : kvF32VectorsWgsl,
+  });
+  const key = `streamed_attention/d${headDim}/g${group}/q${queries}/${kvDtype}kv/l${lanes}/w${workgroup}/u${unroll}`;
+  return { kind: 'streamed', key, tile, attentionCode };
+}
+
+function buildStaged(request: AttentionVariantRequest, queries: number): KernelPart {
+  const { headDim, group, kvDtype, maxWorkgroupStorage } = request;
+  const rows = queries * group;
+  let tile = request.tile ?? STAGED_WORKGROUP;
+  if (tile < 1 || tile > STAGED_WORKGROUP) throw new Error(`tile ${tile} must be between 1 and ${STAGED_WORKGROUP}`);
+  if (request.tile === undefined) {
+    while (tile > MIN_TILE && stagedWorkgroupBytes(headDim, rows, kvDtype, tile) > maxWorkgroupStorage) tile /= 2;
+  }
+  const bytes = stagedWorkgroupBytes(headDim, rows, kvDtype, tile);
   if (bytes > maxWorkgroupStorage) {
     throw new Error(
       `attention for head dim ${headDim}, group ${group}, ${queries} queries per head needs ${bytes} bytes of workgroup memory; ` +
         `this adapter allows ${maxWorkgroupStorage}`,
     );
   }
-  const attentionCode = specialize(decodeAttentionWgsl, {
-    ENABLE: subgroups ? 'enable subgroups;' : '',
+  const attentionCode = specialize(stagedAttentionWgsl, {
     HEAD_DIM: headDim,
     GROUP: group,
     QUERIES: queries,
     WORK_HEADS: workHeadsWgsl,
     TILE: tile,
-    WORKGROUP: ATTENTION_WORKGROUP,
+    WORKGROUP: STAGED_WORKGROUP,
     KV_ACCESS: kvDtype === 'f16' ? kvF16Wgsl : kvF32Wgsl,
-    REDUCE: subgroups ? reduceSubgroupWgsl : reduceWorkgroupWgsl,
-    SUBGROUP_BUILTINS: subgroups
-      ? '@builtin(subgroup_invocation_id) subgroupLane: u32, @builtin(subgroup_size) subgroupSize: u32,'
-      : '',
-    SUBGROUP_ARGS: subgroups ? ', subgroupLane, subgroupSize' : '',
+    REDUCE_WORKGROUP: reduceWorkgroupWgsl,
   });
-  const mergeCode = specialize(mergePartialsWgsl, { HEAD_DIM: headDim, GROUP: group, QUERIES: queries, WORK_HEADS: workHeadsWgsl });
-  const key = `decode_attention/d${headDim}/g${group}/q${queries}/${kvDtype}kv/t${tile}/${subgroups ? 'sg' : 'wg'}`;
-  return { key, mergeKey: `merge_partials/d${headDim}/g${group}/q${queries}`, tile, queries, attentionCode, mergeCode };
+  const key = `staged_attention/d${headDim}/g${group}/q${queries}/${kvDtype}kv/t${tile}`;
+  return { kind: 'staged', key, tile, attentionCode };
 }

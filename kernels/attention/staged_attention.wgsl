@@ -1,5 +1,6 @@
-// Split attention over a paged KV cache: the one tile-walking kernel behind all three schedules, for decode and
-// for the causal attention of a prefill chunk.
+// Split attention over a paged KV cache, staged through workgroup memory: the portable kernel, for adapters
+// without subgroups (streamed_attention.wgsl is the fast path where they exist). Both serve all three schedules,
+// decode and the causal attention of a prefill chunk.
 //
 // For a work head (work_heads.wgsl: a block of QUERIES query tokens against one KV head, whose last query sees N
 // tokens), attention is a reduction over its context tiles of TILE tokens. The host flattens every work head of
@@ -18,8 +19,6 @@
 // Grid: one workgroup of WORKGROUP invocations per range. Per tile, invocation t < TILE owns token t for the
 // scores; for P·V, invocation i owns the dimension pair c = i % PAIRS of tokens i / PAIRS, +TOKEN_GROUPS, ...
 // Traffic: every K and V element of a work head read once from memory; q read once per segment.
-{{ENABLE}}
-
 const HEAD_DIM: u32 = {{HEAD_DIM}}u;
 const GROUP: u32 = {{GROUP}}u;
 const QUERIES: u32 = {{QUERIES}}u;
@@ -57,13 +56,12 @@ var<workgroup> outputScratch: array<vec2<f32>, ROWS * WORKGROUP>;
 
 {{KV_ACCESS}}
 
-{{REDUCE}}
+{{REDUCE_WORKGROUP}}
 
 @compute @workgroup_size(WORKGROUP)
 fn main(
   @builtin(local_invocation_index) lane: u32,
   @builtin(workgroup_id) workgroupId: vec3<u32>,
-  {{SUBGROUP_BUILTINS}}
 ) {
   let range = workRanges[workgroupId.x];
   let rangeEnd = range.y;
@@ -133,7 +131,7 @@ fn main(
       }
 
       // Online softmax: new running max, rescale factor for what came before, this tile's probabilities.
-      let tileMax = reduceMaxAcrossWorkgroup(scores, lane{{SUBGROUP_ARGS}});
+      let tileMax = reduceMaxAcrossWorkgroup(scores, lane);
       var rescale: array<f32, ROWS>;
       for (var r = 0u; r < ROWS; r++) {
         let newMax = max(runningMax[r], tileMax[r]);
@@ -163,7 +161,7 @@ fn main(
     }
 
     // Finish the segment: gather l over all invocations and o over the token groups.
-    let sums = reduceSumAcrossWorkgroup(sumPart, lane{{SUBGROUP_ARGS}});
+    let sums = reduceSumAcrossWorkgroup(sumPart, lane);
     if (ownsPair) {
       for (var r = 0u; r < ROWS; r++) {
         outputScratch[r * WORKGROUP + lane] = acc[r];

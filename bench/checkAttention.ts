@@ -1,0 +1,56 @@
+// The attention kernel tests' float64 checks on whatever adapter Dawn finds: run on the GPU in the same call that
+// benchmarks it, so the kernel specialized for that GPU (its subgroup size, its tuning) is checked where it runs.
+//   node dist-node/checkAttention.mjs      prints one line per case and ends "N passed, N failed"
+import { createNodeGpuContext } from '../engine/gpu/node.ts';
+import { relativeError } from '../test/pagedKvFixture.ts';
+import { CAUSAL_SCHEDULES, CAUSAL_SHAPES, makeCase, makeCausalCase, runAttention, SCHEDULES, SHAPES } from '../test/attentionCases.ts';
+import { exitAfterFlush } from '../cli/exit.ts';
+
+const TOLERANCE = 1e-4;
+
+async function main(): Promise<number> {
+  const context = await createNodeGpuContext();
+  console.log(`adapter: ${context.adapter.description}; subgroups ${context.features.subgroupMinSize}–${context.features.subgroupMaxSize}`);
+  let passed = 0;
+  let failed = 0;
+  const report = (name: string, ok: boolean, detail: string) => {
+    if (ok) passed++;
+    else failed++;
+    console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}: ${detail}`);
+  };
+  const tunings = [{}, { workgroup: 64, unroll: 1 }, { workgroup: 256, unroll: 2 }];
+  for (const streamed of [true, false]) {
+    for (const shape of SHAPES) {
+      const testCase = makeCase(shape);
+      for (const { name, ...schedule } of SCHEDULES) {
+        for (const tuning of streamed ? tunings : [{}]) {
+          const run = await runAttention(context, testCase.fixture, testCase.queries, shape.group, { ...schedule, ...tuning, streamed });
+          const error = relativeError(run.out, testCase.expected);
+          report(`decode ${shape.name}, ${name}, ${run.attention.variant.key}`, error < TOLERANCE && run.spareRowsKept, `relative error ${error.toExponential(2)}${run.spareRowsKept ? '' : ', wrote past its rows'}`);
+        }
+      }
+      const first = await runAttention(context, testCase.fixture, testCase.queries, shape.group, { kernel: 'lean', grid: 13, streamed });
+      const second = await runAttention(context, testCase.fixture, testCase.queries, shape.group, { kernel: 'lean', grid: 13, streamed });
+      const same = new Uint32Array(first.out.buffer).every((bits, i) => bits === new Uint32Array(second.out.buffer)[i]);
+      report(`decode ${shape.name}, lean grid 13, ${first.attention.variant.key}, twice`, same, same ? 'the same bits' : 'bits differ between runs');
+    }
+    for (const shape of CAUSAL_SHAPES) {
+      const testCase = makeCausalCase(shape);
+      for (const { name, ...schedule } of CAUSAL_SCHEDULES) {
+        const run = await runAttention(context, testCase.fixture, testCase.queries, shape.group, { ...schedule, streamed }, testCase.what);
+        const error = relativeError(run.out, testCase.expected);
+        report(`causal ${shape.name}, ${name}, ${run.attention.variant.key}`, error < TOLERANCE && run.spareRowsKept, `relative error ${error.toExponential(2)}${run.spareRowsKept ? '' : ', wrote past its rows'}`);
+      }
+    }
+  }
+  console.log(`${passed} passed, ${failed} failed`);
+  return failed === 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => exitAfterFlush(code),
+  (error) => {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    return exitAfterFlush(1);
+  },
+);
