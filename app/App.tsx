@@ -4,7 +4,8 @@ import type { SerializedEngineError } from '../engine/errors.ts';
 import type { ChatEvent, StressRequest } from '../engine/worker.ts';
 import type { StressEvent } from '../engine/stress.ts';
 import type { ChatMessage } from '../engine/tokenizer.ts';
-import { AttentionPanel, type TimingSample } from './AttentionPanel.tsx';
+import { AttentionPanel } from './AttentionPanel.tsx';
+import type { TimedStep } from './attentionBreakdown.ts';
 import { ChatPage, type ChatSettings, type ChatStatus } from './ChatPage.tsx';
 import { Comlink, startEngineWorker, type EngineRemote } from './engineClient.ts';
 import { GpuStatus, type GpuState } from './GpuStatus.tsx';
@@ -30,7 +31,7 @@ export function App() {
   const [status, setStatus] = useState<ChatStatus>({ generating: false });
   const [chatError, setChatError] = useState<string | undefined>();
   const [settings, setSettings] = useState<ChatSettings>(DEFAULT_SETTINGS);
-  const [history, setHistory] = useState<TimingSample[]>([]);
+  const [steps, setSteps] = useState<TimedStep[]>([]);
   const [stress, setStress] = useState<StressState>({ running: false, points: [] });
   const [calibration, setCalibration] = useState<{ grid: number; timings: { grid: number; ms: number }[] } | string | undefined>();
 
@@ -54,7 +55,7 @@ export function App() {
       setLoad(result.ok ? { kind: 'loaded', info: result.value } : { kind: 'failed', error: fail(result.error) });
       if (result.ok) {
         setStatus({ generating: false, maxContext: result.value.maxContext });
-        setHistory([]);
+        setSteps([]);
       }
     },
     [kvDtype, settings.attention, profiling, fail],
@@ -112,7 +113,7 @@ export function App() {
         setStatus((s) => ({ ...s, stats: event.stats }));
         const timing = event.stats.timing;
         if (timing) {
-          setHistory((h) => [...h.slice(-499), { step: (h.at(-1)?.step ?? 0) + 1, stepMs: timing.stepMs, attentionMs: timing.attentionMs.reduce((a, b) => a + b, 0) }]);
+          setSteps((s) => [...s.slice(-499), { step: (s.at(-1)?.step ?? 0) + 1, contextLength: event.stats.contextLength, timing }]);
         }
       } else {
         if (event.tail) {
@@ -143,7 +144,7 @@ export function App() {
 
   const clear = async () => {
     setMessages([]);
-    setHistory([]);
+    setSteps([]);
     setStatus((s) => ({ generating: false, maxContext: s.maxContext }));
     await worker.current?.remote.resetConversation();
   };
@@ -232,8 +233,7 @@ export function App() {
         </div>
         {tab === 'attention' && (
           <AttentionPanel
-            latest={status.stats}
-            history={history}
+            steps={steps}
             timestampQuery={timestampQuery}
             profiling={model?.profiling}
             onCpuProfiling={() => {

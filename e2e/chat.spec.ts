@@ -50,6 +50,10 @@ test('the attention breakdown shows one bar per layer with non-zero values', asy
   for (const value of values) expect(value).toBeGreaterThan(0);
   await expect(chart.locator('.recharts-bar-rectangle')).toHaveCount(6);
   await expect(page.getByTestId('attention-share')).toContainText('%');
+  // SwiftShader's timestamps are not quantized: the clock is judged fine and the bars are the latest step's.
+  await expect(chart).toHaveAttribute('data-clock', 'fine');
+  await expect(chart).toHaveAttribute('data-basis', 'latest');
+  await expect(page.getByTestId('clock-note')).toHaveCount(0);
   await page.screenshot({ path: 'test-results/screenshots/attention-breakdown.png', fullPage: true });
 });
 

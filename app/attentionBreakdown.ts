@@ -1,0 +1,54 @@
+import { detectClockQuantum, type ClockResolution } from '../engine/clockQuantum.ts';
+import type { StepTiming } from '../engine/model.ts';
+
+/** A decode step's GPU timing as the app keeps it over a conversation. */
+export interface TimedStep {
+  step: number;
+  contextLength: number;
+  timing: StepTiming;
+}
+
+/** Steps the figures are averaged over when the clock is quantized (the latest ones: context keeps growing). */
+export const MEAN_WINDOW = 256;
+
+/** What the attention panel shows: per-layer attention, the step and attention totals, and what they rest on. */
+export interface AttentionBreakdown {
+  /** `latest`: the latest step's figures; `mean`: means over the last `steps` steps. */
+  basis: 'latest' | 'mean';
+  steps: number;
+  /** Context lengths of the first and last step behind the figures. */
+  contexts: [number, number];
+  layerMs: number[];
+  stepMs: number;
+  attentionMs: number;
+  method: StepTiming['method'];
+  clock: ClockResolution;
+}
+
+/**
+ * The figures to show for the steps recorded so far. The clock is judged on every duration recorded; a quantized
+ * clock reads one step's microsecond passes as 0 or one quantum, so then each figure is the mean over the last
+ * `MEAN_WINDOW` steps, which is unbiased and converges. Otherwise the latest step is shown, as measured.
+ */
+export function attentionBreakdown(steps: readonly TimedStep[]): AttentionBreakdown | undefined {
+  const latest = steps.at(-1);
+  if (!latest) return undefined;
+  const clock = detectClockQuantum(steps.flatMap(({ timing }) => [timing.stepMs, ...timing.attentionMs]));
+  const basis = clock.kind === 'quantized' ? 'mean' : 'latest';
+  const window = basis === 'mean' ? steps.slice(-MEAN_WINDOW) : [latest];
+  const layerMs = latest.timing.attentionMs.map((_, layer) => mean(window.map(({ timing }) => timing.attentionMs[layer])));
+  return {
+    basis,
+    steps: window.length,
+    contexts: [window[0].contextLength, latest.contextLength],
+    layerMs,
+    stepMs: mean(window.map(({ timing }) => timing.stepMs)),
+    attentionMs: layerMs.reduce((a, b) => a + b, 0),
+    method: latest.timing.method,
+    clock,
+  };
+}
+
+function mean(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0) / values.length;
+}
