@@ -18,7 +18,8 @@ async function main(): Promise<number> {
     else failed++;
     console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}: ${detail}`);
   };
-  const tunings = [{}, { workgroup: 64, unroll: 1 }, { workgroup: 256, unroll: 2 }];
+  // The benchmark's streamed tunings; 256 invocations of rows of 4 lanes (SwiftShader) outgrow workgroup memory.
+  const tunings = [{}, { workgroup: 64, unroll: 1 }, ...(context.features.subgroupMinSize >= 16 ? [{ workgroup: 256, unroll: 2 }] : [])];
   for (const streamed of [true, false]) {
     for (const shape of SHAPES) {
       const testCase = makeCase(shape);
