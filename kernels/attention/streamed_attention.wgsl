@@ -10,7 +10,8 @@
 // read serves the whole GQA group (and in prefill, the whole causal block). q·k is summed over a row's LANES with
 // subgroup shuffles (a row's lanes are consecutive invocations, inside one subgroup since LANES divides the
 // subgroup size). At a head boundary the streams' states merge in stream order through workgroup memory, then the
-// head is written whole to `out` or its partial state to a slot for merge_partials.wgsl.
+// head is written whole to `out` or its partial state to a slot for merge_partials.wgsl. Loops over the register
+// arrays (rows, unrolled tokens, a lane's vectors) are marked `// unroll`: the builder unrolls them (unroll.ts).
 // Traffic: every K and V element of a work head read once from memory; q read once per segment.
 enable subgroups;
 
@@ -86,7 +87,9 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
     var acc: array<array<vec4<f32>, LANE_QUADS>, ROWS>;
     var runningMax: array<f32, ROWS>;
     var runningSum: array<f32, ROWS>;
+    // unroll
     for (var r = 0u; r < ROWS; r++) {
+      // unroll
       for (var i = 0u; i < LANE_QUADS; i++) {
         q[r][i] = queries[queryRowIndex(head, r) * QUADS + rowLane * LANE_QUADS + i] * params.scale;
         acc[r][i] = vec4<f32>(0.0);
@@ -100,6 +103,7 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
       var token: array<u32, UNROLL>;
       var k: array<array<vec4<u32>, VECTORS>, UNROLL>;
       var v: array<array<vec4<u32>, VECTORS>, UNROLL>;
+      // unroll
       for (var u = 0u; u < UNROLL; u++) {
         token[u] = base + u * STREAMS + stream;
         // Past the segment a stream re-reads its last token (kept in cache) and masks it out below.
@@ -107,6 +111,7 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
         let page = pageTable[head.pageTableOffset + read / params.pageSize];
         let row = page * pageRows + kvHeadRow + read % params.pageSize;
         let first = row * ROW_VECTORS + rowLane * VECTORS;
+        // unroll
         for (var w = 0u; w < VECTORS; w++) {
           k[u][w] = keys[first + w];
           v[u][w] = values[first + w];
@@ -115,20 +120,26 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
 
       // Scores q_r · k_u, summed over the row's lanes; −∞ outside the segment and outside row r's causal window.
       var scores: array<array<f32, ROWS>, UNROLL>;
+      // unroll
       for (var u = 0u; u < UNROLL; u++) {
         // Zeroed explicitly: a loop-local var kept its previous iteration's values on SwiftShader.
         var partial: array<f32, ROWS>;
+        // unroll
         for (var r = 0u; r < ROWS; r++) {
           partial[r] = 0.0;
         }
+        // unroll
         for (var w = 0u; w < VECTORS; w++) {
           let kQuads = vectorQuads(k[u][w]);
+          // unroll
           for (var j = 0u; j < QUADS_PER_VECTOR; j++) {
+            // unroll
             for (var r = 0u; r < ROWS; r++) {
               partial[r] += dot(q[r][w * QUADS_PER_VECTOR + j], kQuads[j]);
             }
           }
         }
+        // unroll
         for (var r = 0u; r < ROWS; r++) {
           let seen = token[u] < endToken && token[u] < visibleLength(head, r);
           scores[u][r] = select(NEG_BIG, sumAcrossRow(partial[r]), seen);
@@ -136,8 +147,10 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
       }
 
       // Online softmax per row: new running max, rescale what came before, add this step's tokens.
+      // unroll
       for (var r = 0u; r < ROWS; r++) {
         var stepMax = scores[0][r];
+        // unroll
         for (var u = 1u; u < UNROLL; u++) {
           stepMax = max(stepMax, scores[u][r]);
         }
@@ -145,14 +158,18 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
         let rescale = exp(runningMax[r] - newMax);
         runningMax[r] = newMax;
         runningSum[r] *= rescale;
+        // unroll
         for (var i = 0u; i < LANE_QUADS; i++) {
           acc[r][i] *= rescale;
         }
+        // unroll
         for (var u = 0u; u < UNROLL; u++) {
           let p = select(0.0, exp(scores[u][r] - newMax), scores[u][r] > NEG_BIG);
           runningSum[r] += p;
+          // unroll
           for (var w = 0u; w < VECTORS; w++) {
             let vQuads = vectorQuads(v[u][w]);
+            // unroll
             for (var j = 0u; j < QUADS_PER_VECTOR; j++) {
               acc[r][w * QUADS_PER_VECTOR + j] += p * vQuads[j];
             }
@@ -163,6 +180,7 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
 
     // Merge the streams in stream order: m = max_s m_s, l = Σ_s l_s·exp(m_s − m), o = Σ_s o_s·exp(m_s − m).
     if (rowLane == 0u) {
+      // unroll
       for (var r = 0u; r < ROWS; r++) {
         streamMax[stream * ROWS + r] = runningMax[r];
         streamSum[stream * ROWS + r] = runningSum[r];
@@ -171,6 +189,7 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
     workgroupBarrier();
     let wholeHead = tile == head.firstTile && segmentEnd == headEnd;
     let slot = range.w + select(1u, 0u, segment == 0u);
+    // unroll
     for (var r = 0u; r < ROWS; r++) {
       var m = NEG_BIG;
       for (var s = 0u; s < STREAMS; s++) {
@@ -181,6 +200,7 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
         l += streamSum[s * ROWS + r] * exp(streamMax[s * ROWS + r] - m);
       }
       let weight = exp(runningMax[r] - m);
+      // unroll
       for (var i = 0u; i < LANE_QUADS; i++) {
         streamOut[stream * QUADS + rowLane * LANE_QUADS + i] = acc[r][i] * weight;
       }

@@ -1,4 +1,5 @@
 import { specialize } from '../gpu/specialize.ts';
+import { unrollLoops } from '../gpu/unroll.ts';
 import kvF16Wgsl from './kv_f16.wgsl?raw';
 import kvF16VectorsWgsl from './kv_f16_vectors.wgsl?raw';
 import kvF32Wgsl from './kv_f32.wgsl?raw';
@@ -35,6 +36,8 @@ const STREAMED_CAUSAL_ROWS = 8;
 const STREAMED_ROW_TOKENS = 16;
 export const STREAMED_WORKGROUP = 128;
 const STREAMED_MAX_UNROLL = 4;
+/** Merge: partial states whose loads are issued together before any is used. */
+const MERGE_BATCH = 4;
 
 export interface AttentionVariantRequest {
   headDim: number;
@@ -120,7 +123,10 @@ export function buildAttentionVariant(request: AttentionVariantRequest): Attenti
   }
   if (!Number.isInteger(group) || group < 1) throw new Error(`GQA group size ${group} must be a positive integer`);
   if (!Number.isInteger(queries) || queries < 1) throw new Error(`queries per work head ${queries} must be a positive integer`);
-  const mergeCode = specialize(mergePartialsWgsl, { HEAD_DIM: headDim, GROUP: group, QUERIES: queries, WORK_HEADS: workHeadsWgsl });
+  const mergeCode = unrollLoops(
+    specialize(mergePartialsWgsl, { HEAD_DIM: headDim, GROUP: group, QUERIES: queries, WORK_HEADS: workHeadsWgsl, BATCH: MERGE_BATCH }),
+    { BATCH: MERGE_BATCH },
+  );
   const mergeKey = `merge_partials/d${headDim}/g${group}/q${queries}`;
   const kernel = streamedKernelRuns(request.subgroupMinSize) ? buildStreamed(request, queries) : buildStaged(request, queries);
   return { ...kernel, queries, mergeKey, mergeCode };
@@ -144,7 +150,9 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
     throw new Error(`attention for ${rows} query rows per head needs ${bytes} bytes of workgroup memory; this adapter allows ${maxWorkgroupStorage}`);
   }
   const tile = streams * unroll;
-  const attentionCode = specialize(streamedAttentionWgsl, {
+  const dimsPerVector = kvDtype === 'f16' ? 8 : 4;
+  const laneDims = headDim / lanes;
+  const specialized = specialize(streamedAttentionWgsl, {
     HEAD_DIM: headDim,
     GROUP: group,
     QUERIES: queries,
@@ -154,6 +162,13 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
     LANES: lanes,
     UNROLL: unroll,
     KV_ACCESS: kvDtype === 'f16' ? kvF16VectorsWgsl : kvF32VectorsWgsl,
+  });
+  const attentionCode = unrollLoops(specialized, {
+    ROWS: rows,
+    UNROLL: unroll,
+    LANE_QUADS: laneDims / 4,
+    VECTORS: laneDims / dimsPerVector,
+    QUADS_PER_VECTOR: dimsPerVector / 4,
   });
   const key = `streamed_attention/d${headDim}/g${group}/q${queries}/${kvDtype}kv/l${lanes}/w${workgroup}/u${unroll}`;
   return { kind: 'streamed', key, tile, attentionCode };
