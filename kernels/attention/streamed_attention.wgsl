@@ -1,19 +1,17 @@
 // Split attention over a paged KV cache, streamed through registers: the kernel for adapters with subgroups.
-// Same contract as staged_attention.wgsl (work heads, ranges, partial slots, the merge), built for bandwidth:
+// Same contract as decode_attention.wgsl (work heads, ranges, partial slots, the merge), built for bandwidth:
 // K and V never pass through workgroup memory and nothing waits at a barrier until a segment ends.
 //
-// Layout of the work. LANES invocations share one query row and one K or V row: lane i owns dimensions
-// [i·DIMS, (i + 1)·DIMS) and reads them as VECTORS 16-byte words. ROWS such groups, one per query row of the work
-// head (the GQA group, and in prefill the causal block), make a STREAM: they read the same K and V rows (the
-// groups of one subgroup in one coalesced load, the others from L1), so memory delivers each row once. A
-// workgroup holds STREAMS streams; stream s takes tokens base + u·STREAMS + s (u < UNROLL) of every step of STEP
-// tokens, so a step issues UNROLL independent K loads and UNROLL V loads per invocation before using any.
-// Each invocation keeps the online-softmax state (m, l, o) of its row over its stream's tokens: one q slice and one
-// o slice in registers, which keeps registers few and many invocations resident. q·k is summed over a row's LANES
-// with subgroup shuffles (a row's lanes are consecutive invocations, inside one subgroup since LANES divides the
+// Layout of the work. LANES invocations share one K or V row: lane i of a row owns dimensions
+// [i·DIMS, (i + 1)·DIMS) and reads them as VECTORS 16-byte words. The WORKGROUP / LANES rows a workgroup reads at
+// once are its STREAMS: stream s takes tokens base + u·STREAMS + s (u < UNROLL) of every step of STEP tokens, so a
+// step issues UNROLL independent K loads and UNROLL V loads per invocation before the first use of any of them.
+// Each stream keeps its own online-softmax state (m, l, o) for all ROWS query rows of the work head: one K and V
+// read serves the whole GQA group (and in prefill, the whole causal block). q·k is summed over a row's LANES with
+// subgroup shuffles (a row's lanes are consecutive invocations, inside one subgroup since LANES divides the
 // subgroup size). At a head boundary the streams' states merge in stream order through workgroup memory, then the
 // head is written whole to `out` or its partial state to a slot for merge_partials.wgsl. Loops over the register
-// arrays (unrolled tokens, a lane's vectors) are marked `// unroll`: the builder unrolls them (unroll.ts).
+// arrays (rows, unrolled tokens, a lane's vectors) are marked `// unroll`: the builder unrolls them (unroll.ts).
 // Traffic: every K and V element of a work head read once from memory; q read once per segment.
 enable subgroups;
 
@@ -24,8 +22,7 @@ const TILE: u32 = {{TILE}}u;
 const WORKGROUP: u32 = {{WORKGROUP}}u;
 const LANES: u32 = {{LANES}}u;
 const UNROLL: u32 = {{UNROLL}}u;
-const STREAM_SIZE: u32 = ROWS * LANES;
-const STREAMS: u32 = WORKGROUP / STREAM_SIZE;
+const STREAMS: u32 = WORKGROUP / LANES;
 const STEP: u32 = STREAMS * UNROLL;
 const DIMS: u32 = HEAD_DIM / LANES;
 const QUADS: u32 = HEAD_DIM / 4u;
@@ -49,10 +46,10 @@ const NEG_BIG: f32 = -3.0e38;
 // Per slot and row: m, l, then HEAD_DIM values of o.
 @group(0) @binding(8) var<storage, read_write> partials: array<f32>;
 
-// Each stream's m, l and o per row, for the merge at the end of a segment.
+// Each stream's m and l per row, and one row's o of every stream, for the merge at the end of a segment.
 var<workgroup> streamMax: array<f32, STREAMS * ROWS>;
 var<workgroup> streamSum: array<f32, STREAMS * ROWS>;
-var<workgroup> streamOut: array<vec4<f32>, STREAMS * ROWS * QUADS>;
+var<workgroup> streamOut: array<vec4<f32>, STREAMS * QUADS>;
 
 {{KV_ACCESS}}
 
@@ -69,10 +66,8 @@ fn sumAcrossRow(partial: f32) -> f32 {
 fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workgroupId: vec3<u32>) {
   let range = workRanges[workgroupId.x];
   let rangeEnd = range.y;
-  let stream = lane / STREAM_SIZE;
-  let r = (lane / LANES) % ROWS;
+  let stream = lane / LANES;
   let rowLane = lane % LANES;
-  let streamRow = stream * ROWS + r;
 
   var tile = range.x;
   var headIndex = range.z;
@@ -83,21 +78,25 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
     let segmentEnd = min(rangeEnd, headEnd);
     let firstToken = (tile - head.firstTile) * TILE;
     let endToken = min((segmentEnd - head.firstTile) * TILE, head.length);
-    let visible = min(endToken, visibleLength(head, r));
     // Where the head's K and V rows start in the pool, less the page: row of (page, slot) = pageRow + slot.
     let kvHeadRow = head.kvHead * params.pageSize;
     let pageRows = params.numKvHeads * params.pageSize;
 
-    // This lane's slice of its query row, pre-scaled by 1/sqrt(d), and of its output.
-    var q: array<vec4<f32>, LANE_QUADS>;
-    var acc: array<vec4<f32>, LANE_QUADS>;
+    // This lane's slice of the head's query rows, pre-scaled by 1/sqrt(d).
+    var q: array<array<vec4<f32>, LANE_QUADS>, ROWS>;
+    var acc: array<array<vec4<f32>, LANE_QUADS>, ROWS>;
+    var runningMax: array<f32, ROWS>;
+    var runningSum: array<f32, ROWS>;
     // unroll
-    for (var i = 0u; i < LANE_QUADS; i++) {
-      q[i] = queries[queryRowIndex(head, r) * QUADS + rowLane * LANE_QUADS + i] * params.scale;
-      acc[i] = vec4<f32>(0.0);
+    for (var r = 0u; r < ROWS; r++) {
+      // unroll
+      for (var i = 0u; i < LANE_QUADS; i++) {
+        q[r][i] = queries[queryRowIndex(head, r) * QUADS + rowLane * LANE_QUADS + i] * params.scale;
+        acc[r][i] = vec4<f32>(0.0);
+      }
+      runningMax[r] = NEG_BIG;
+      runningSum[r] = 0.0;
     }
-    var runningMax = NEG_BIG;
-    var runningSum = 0.0;
 
     for (var base = firstToken; base < endToken; base += STEP) {
       // Issue every load of the step before using any: UNROLL rows of K and of V, VECTORS words each.
@@ -119,42 +118,61 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
         }
       }
 
-      // Scores q · k_u summed over the row's lanes; −∞ outside the segment and outside the row's causal window.
-      var scores: array<f32, UNROLL>;
-      var stepMax = runningMax;
+      // Scores q_r · k_u, summed over the row's lanes; −∞ outside the segment and outside row r's causal window.
+      var scores: array<array<f32, ROWS>, UNROLL>;
       // unroll
       for (var u = 0u; u < UNROLL; u++) {
-        var partial = 0.0;
+        // Zeroed explicitly: a loop-local var kept its previous iteration's values on SwiftShader.
+        var partial: array<f32, ROWS>;
+        // unroll
+        for (var r = 0u; r < ROWS; r++) {
+          partial[r] = 0.0;
+        }
         // unroll
         for (var w = 0u; w < VECTORS; w++) {
           let kQuads = vectorQuads(k[u][w]);
           // unroll
           for (var j = 0u; j < QUADS_PER_VECTOR; j++) {
-            partial += dot(q[w * QUADS_PER_VECTOR + j], kQuads[j]);
+            // unroll
+            for (var r = 0u; r < ROWS; r++) {
+              partial[r] += dot(q[r][w * QUADS_PER_VECTOR + j], kQuads[j]);
+            }
           }
         }
-        scores[u] = select(NEG_BIG, sumAcrossRow(partial), token[u] < visible);
-        stepMax = max(stepMax, scores[u]);
+        // unroll
+        for (var r = 0u; r < ROWS; r++) {
+          let seen = token[u] < endToken && token[u] < visibleLength(head, r);
+          scores[u][r] = select(NEG_BIG, sumAcrossRow(partial[r]), seen);
+        }
       }
 
-      // Online softmax: rescale what came before to the new running max, add this step's tokens.
-      let rescale = exp(runningMax - stepMax);
-      runningMax = stepMax;
-      runningSum *= rescale;
+      // Online softmax per row: new running max, rescale what came before, add this step's tokens.
       // unroll
-      for (var i = 0u; i < LANE_QUADS; i++) {
-        acc[i] *= rescale;
-      }
-      // unroll
-      for (var u = 0u; u < UNROLL; u++) {
-        let p = select(0.0, exp(scores[u] - stepMax), scores[u] > NEG_BIG);
-        runningSum += p;
+      for (var r = 0u; r < ROWS; r++) {
+        var stepMax = scores[0][r];
         // unroll
-        for (var w = 0u; w < VECTORS; w++) {
-          let vQuads = vectorQuads(v[u][w]);
+        for (var u = 1u; u < UNROLL; u++) {
+          stepMax = max(stepMax, scores[u][r]);
+        }
+        let newMax = max(runningMax[r], stepMax);
+        let rescale = exp(runningMax[r] - newMax);
+        runningMax[r] = newMax;
+        runningSum[r] *= rescale;
+        // unroll
+        for (var i = 0u; i < LANE_QUADS; i++) {
+          acc[r][i] *= rescale;
+        }
+        // unroll
+        for (var u = 0u; u < UNROLL; u++) {
+          let p = select(0.0, exp(scores[u][r] - newMax), scores[u][r] > NEG_BIG);
+          runningSum[r] += p;
           // unroll
-          for (var j = 0u; j < QUADS_PER_VECTOR; j++) {
-            acc[w * QUADS_PER_VECTOR + j] += p * vQuads[j];
+          for (var w = 0u; w < VECTORS; w++) {
+            let vQuads = vectorQuads(v[u][w]);
+            // unroll
+            for (var j = 0u; j < QUADS_PER_VECTOR; j++) {
+              acc[r][w * QUADS_PER_VECTOR + j] += p * vQuads[j];
+            }
           }
         }
       }
@@ -162,61 +180,61 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
 
     // Merge the streams in stream order: m = max_s m_s, l = Σ_s l_s·exp(m_s − m), o = Σ_s o_s·exp(m_s − m).
     if (rowLane == 0u) {
-      streamMax[streamRow] = runningMax;
-      streamSum[streamRow] = runningSum;
-    }
-    workgroupBarrier();
-    let rowMax = mergedMax(r);
-    // unroll
-    for (var i = 0u; i < LANE_QUADS; i++) {
-      streamOut[streamRow * QUADS + rowLane * LANE_QUADS + i] = acc[i] * exp(runningMax - rowMax);
+      // unroll
+      for (var r = 0u; r < ROWS; r++) {
+        streamMax[stream * ROWS + r] = runningMax[r];
+        streamSum[stream * ROWS + r] = runningSum[r];
+      }
     }
     workgroupBarrier();
     let wholeHead = tile == head.firstTile && segmentEnd == headEnd;
     let slot = range.w + select(1u, 0u, segment == 0u);
-    for (var item = lane; item < ROWS * QUADS; item += WORKGROUP) {
-      let row = item / QUADS;
-      let quad = item % QUADS;
-      let m = mergedMax(row);
-      var l = 0.0;
-      var o = vec4<f32>(0.0);
+    // unroll
+    for (var r = 0u; r < ROWS; r++) {
+      var m = NEG_BIG;
       for (var s = 0u; s < STREAMS; s++) {
-        l += streamSum[s * ROWS + row] * exp(streamMax[s * ROWS + row] - m);
-        o += streamOut[(s * ROWS + row) * QUADS + quad];
+        m = max(m, streamMax[s * ROWS + r]);
       }
-      if (wholeHead) {
-        if (rowIsWritten(head, row)) {
-          let outIndex = queryRowIndex(head, row) * HEAD_DIM + 4u * quad;
-          let normalized = o / l;
+      var l = 0.0;
+      for (var s = 0u; s < STREAMS; s++) {
+        l += streamSum[s * ROWS + r] * exp(streamMax[s * ROWS + r] - m);
+      }
+      let weight = exp(runningMax[r] - m);
+      // unroll
+      for (var i = 0u; i < LANE_QUADS; i++) {
+        streamOut[stream * QUADS + rowLane * LANE_QUADS + i] = acc[r][i] * weight;
+      }
+      workgroupBarrier();
+      if (lane < QUADS) {
+        var o = vec4<f32>(0.0);
+        for (var s = 0u; s < STREAMS; s++) {
+          o += streamOut[s * QUADS + lane];
+        }
+        if (wholeHead) {
+          if (rowIsWritten(head, r)) {
+            let outIndex = queryRowIndex(head, r) * HEAD_DIM + 4u * lane;
+            let normalized = o / l;
+            for (var c = 0u; c < 4u; c++) {
+              out[outIndex + c] = normalized[c];
+            }
+          }
+        } else {
+          // A row that saw no token of this segment leaves m = −∞ (NEG_BIG), l = 0, o = 0: it weighs 0 in the merge.
+          let stateIndex = (slot * ROWS + r) * (HEAD_DIM + 2u);
+          if (lane == 0u) {
+            partials[stateIndex] = m;
+            partials[stateIndex + 1u] = l;
+          }
           for (var c = 0u; c < 4u; c++) {
-            out[outIndex + c] = normalized[c];
+            partials[stateIndex + 2u + 4u * lane + c] = o[c];
           }
         }
-      } else {
-        // A row that saw no token of this segment leaves m = −∞ (NEG_BIG), l = 0, o = 0: it weighs 0 in the merge.
-        let stateIndex = (slot * ROWS + row) * (HEAD_DIM + 2u);
-        if (quad == 0u) {
-          partials[stateIndex] = m;
-          partials[stateIndex + 1u] = l;
-        }
-        for (var c = 0u; c < 4u; c++) {
-          partials[stateIndex + 2u + 4u * quad + c] = o[c];
-        }
       }
+      workgroupBarrier();
     }
-    workgroupBarrier();
 
     tile = segmentEnd;
     headIndex += 1u;
     segment += 1u;
   }
-}
-
-// The largest running max of row `row` over the streams.
-fn mergedMax(row: u32) -> f32 {
-  var m = NEG_BIG;
-  for (var s = 0u; s < STREAMS; s++) {
-    m = max(m, streamMax[s * ROWS + row]);
-  }
-  return m;
 }

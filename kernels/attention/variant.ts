@@ -30,13 +30,12 @@ const MIN_CAUSAL_TILE = 16;
 
 /** Streamed kernel: the smallest subgroup it runs with (a row's lanes must share one subgroup). */
 const MIN_STREAMED_SUBGROUP = 4;
-/** Streamed kernel: query rows of a causal block (each row's lanes read the block's K and V rows together). */
+/** Streamed kernel: q and o of every row live in registers; a causal block keeps to this many rows. */
 const STREAMED_CAUSAL_ROWS = 8;
-/** Streamed kernel: invocations per workgroup it aims for (whole streams), and the most it makes. */
+/** Streamed kernel: rows × tokens per step held in registers (q·k partials and scores). */
+const STREAMED_ROW_TOKENS = 16;
 export const STREAMED_WORKGROUP = 128;
-const MAX_STREAMED_WORKGROUP = 256;
-/** Streamed kernel: tokens each stream loads per step before using any. */
-const STREAMED_UNROLL = 4;
+const STREAMED_MAX_UNROLL = 4;
 /** Merge: partial states whose loads are issued together before any is used. */
 const MERGE_BATCH = 4;
 
@@ -95,7 +94,7 @@ function stagedWorkgroupBytes(headDim: number, rows: number, kvDtype: KvDtype, t
 
 /** The streamed kernel's workgroup arrays in bytes (restates streamed_attention.wgsl). */
 function streamedWorkgroupBytes(headDim: number, rows: number, streams: number): number {
-  return 2 * streams * rows * 4 + streams * rows * headDim * 4;
+  return 2 * streams * rows * 4 + streams * headDim * 4;
 }
 
 /**
@@ -138,19 +137,14 @@ type KernelPart = Pick<AttentionVariant, 'kind' | 'key' | 'tile' | 'attentionCod
 function buildStreamed(request: AttentionVariantRequest, queries: number): KernelPart {
   const { headDim, group, kvDtype, subgroupMinSize, maxWorkgroupStorage } = request;
   const rows = queries * group;
-  let lanes = streamedLanes(headDim, subgroupMinSize);
-  // A stream (every row's lanes) must fit one workgroup.
-  while (rows * lanes > MAX_STREAMED_WORKGROUP && lanes > 1) lanes /= 2;
-  const streamSize = rows * lanes;
-  if (streamSize > MAX_STREAMED_WORKGROUP) throw new Error(`streamed attention holds at most ${MAX_STREAMED_WORKGROUP} query rows per work head, not ${rows}`);
-  const target = request.workgroup ?? STREAMED_WORKGROUP;
-  if (!Number.isInteger(target) || target < 1 || target > MAX_STREAMED_WORKGROUP) {
-    throw new Error(`streamed attention workgroup ${target} must be between 1 and ${MAX_STREAMED_WORKGROUP} invocations`);
+  const lanes = streamedLanes(headDim, subgroupMinSize);
+  const workgroup = request.workgroup ?? STREAMED_WORKGROUP;
+  if (!(workgroup % lanes === 0 && workgroup >= headDim / 4 && workgroup <= 256 && (workgroup & (workgroup - 1)) === 0)) {
+    throw new Error(`streamed attention workgroup ${workgroup} must be a power of two from ${headDim / 4} to 256`);
   }
-  const streams = Math.max(1, Math.floor(target / streamSize));
-  const workgroup = streams * streamSize;
-  const unroll = request.unroll ?? STREAMED_UNROLL;
+  const unroll = request.unroll ?? Math.max(1, Math.min(STREAMED_MAX_UNROLL, Math.floor(STREAMED_ROW_TOKENS / rows)));
   if (!Number.isInteger(unroll) || unroll < 1) throw new Error(`streamed attention unroll ${unroll} must be a positive integer`);
+  const streams = workgroup / lanes;
   const bytes = streamedWorkgroupBytes(headDim, rows, streams);
   if (bytes > maxWorkgroupStorage) {
     throw new Error(`attention for ${rows} query rows per head needs ${bytes} bytes of workgroup memory; this adapter allows ${maxWorkgroupStorage}`);
@@ -170,6 +164,7 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
     KV_ACCESS: kvDtype === 'f16' ? kvF16VectorsWgsl : kvF32VectorsWgsl,
   });
   const attentionCode = unrollLoops(specialized, {
+    ROWS: rows,
     UNROLL: unroll,
     LANE_QUADS: laneDims / 4,
     VECTORS: laneDims / dimsPerVector,
