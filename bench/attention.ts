@@ -40,7 +40,7 @@ const GROUP = 4;
 /** 40 query heads over 5 KV heads (group 8): FlashDecoding's ≤ 128 splits of 5 heads cannot fill the GPU. */
 const FIVE_KV_HEADS: PagedKvLayout = { ...LAYOUT, numKvHeads: 5 };
 
-type KernelChoice = Pick<DecodeAttentionOptions, 'streamed' | 'workgroup' | 'unroll'>;
+type KernelChoice = Pick<DecodeAttentionOptions, 'streamed' | 'workgroup' | 'unroll' | 'lanes'>;
 
 interface Batch {
   name: string;

@@ -29,6 +29,7 @@ export type DecodeAttentionOptions = AttentionCapacity & {
   /** Streamed kernel tuning (benchmarks): invocations per workgroup, tokens per stream per step. */
   workgroup?: number;
   unroll?: number;
+  lanes?: number;
 };
 
 /** The GPU buffers one attention call reads and writes (per layer in a model: built once, reused every step). */
@@ -104,8 +105,10 @@ export class DecodeAttention {
       kvDtype: layout.dtype,
       subgroupMinSize: (options.streamed ?? true) ? context.features.subgroupMinSize : 0,
       maxWorkgroupStorage: context.limits.maxComputeWorkgroupStorageSize,
+      pageSize: layout.pageSize,
       workgroup: options.workgroup,
       unroll: options.unroll,
+      lanes: options.lanes,
     };
     const queries = 'maxChunk' in options ? (options.queriesPerHead ?? causalQueriesPerHead(request)) : 1;
     this.variant = buildAttentionVariant({ ...request, queries, tile: options.tile });
@@ -278,7 +281,8 @@ export class DecodeAttention {
     if (this.plan.splitHeadCount > 0) {
       pass.setPipeline(this.mergePipeline);
       pass.setBindGroup(0, bindings.merge);
-      pass.dispatchWorkgroups(this.plan.splitHeadCount);
+      // One merge workgroup per (split head, row).
+      pass.dispatchWorkgroups(this.plan.splitHeadCount * this.variant.queries * this.options.group);
     }
   }
 }

@@ -22,6 +22,8 @@ const TILE: u32 = {{TILE}}u;
 const WORKGROUP: u32 = {{WORKGROUP}}u;
 const LANES: u32 = {{LANES}}u;
 const UNROLL: u32 = {{UNROLL}}u;
+// Tokens per KV page, a constant so that page and slot of a token cost a shift and a mask (power-of-two pages).
+const PAGE_SIZE: u32 = {{PAGE_SIZE}}u;
 const STREAMS: u32 = WORKGROUP / LANES;
 const STEP: u32 = STREAMS * UNROLL;
 const DIMS: u32 = HEAD_DIM / LANES;
@@ -79,8 +81,8 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
     let firstToken = (tile - head.firstTile) * TILE;
     let endToken = min((segmentEnd - head.firstTile) * TILE, head.length);
     // Where the head's K and V rows start in the pool, less the page: row of (page, slot) = pageRow + slot.
-    let kvHeadRow = head.kvHead * params.pageSize;
-    let pageRows = params.numKvHeads * params.pageSize;
+    let kvHeadRow = head.kvHead * PAGE_SIZE;
+    let pageRows = params.numKvHeads * PAGE_SIZE;
 
     // This lane's slice of the head's query rows, pre-scaled by 1/sqrt(d).
     var q: array<array<vec4<f32>, LANE_QUADS>, ROWS>;
@@ -108,8 +110,8 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
         token[u] = base + u * STREAMS + stream;
         // Past the segment a stream re-reads its last token (kept in cache) and masks it out below.
         let read = min(token[u], endToken - 1u);
-        let page = pageTable[head.pageTableOffset + read / params.pageSize];
-        let row = page * pageRows + kvHeadRow + read % params.pageSize;
+        let page = pageTable[head.pageTableOffset + read / PAGE_SIZE];
+        let row = page * pageRows + kvHeadRow + read % PAGE_SIZE;
         let first = row * ROW_VECTORS + rowLane * VECTORS;
         // unroll
         for (var w = 0u; w < VECTORS; w++) {

@@ -49,12 +49,16 @@ export interface AttentionVariantRequest {
   subgroupMinSize: number;
   /** Workgroup memory the device allows. */
   maxWorkgroupStorage: number;
+  /** Tokens per KV page: the streamed kernel is specialized for it. */
+  pageSize: number;
   /** Staged kernel: tokens per tile; defaults to the largest that fits (64 at most). */
   tile?: number;
   /** Streamed kernel: invocations per workgroup (default STREAMED_WORKGROUP). */
   workgroup?: number;
   /** Streamed kernel: tokens each stream loads per step before using them (default: what registers allow, ≤ 4). */
   unroll?: number;
+  /** Streamed kernel: at most this many invocations per K row (default: as many as keep 8 dimensions each). */
+  lanes?: number;
 }
 
 export interface AttentionVariant {
@@ -74,9 +78,9 @@ export function streamedKernelRuns(subgroupMinSize: number): boolean {
 }
 
 /** Invocations that share one K or V row in the streamed kernel: a power of two dividing headDim / 8, within a subgroup. */
-function streamedLanes(headDim: number, subgroupMinSize: number): number {
+function streamedLanes(headDim: number, subgroupMinSize: number, maxLanes: number): number {
   let lanes = 1;
-  while (lanes * 2 <= subgroupMinSize && (headDim / 8) % (lanes * 2) === 0) lanes *= 2;
+  while (lanes * 2 <= Math.min(subgroupMinSize, maxLanes) && (headDim / 8) % (lanes * 2) === 0) lanes *= 2;
   return lanes;
 }
 
@@ -137,7 +141,7 @@ type KernelPart = Pick<AttentionVariant, 'kind' | 'key' | 'tile' | 'attentionCod
 function buildStreamed(request: AttentionVariantRequest, queries: number): KernelPart {
   const { headDim, group, kvDtype, subgroupMinSize, maxWorkgroupStorage } = request;
   const rows = queries * group;
-  const lanes = streamedLanes(headDim, subgroupMinSize);
+  const lanes = streamedLanes(headDim, subgroupMinSize, request.lanes ?? Infinity);
   const workgroup = request.workgroup ?? STREAMED_WORKGROUP;
   if (!(workgroup % lanes === 0 && workgroup >= headDim / 4 && workgroup <= 256 && (workgroup & (workgroup - 1)) === 0)) {
     throw new Error(`streamed attention workgroup ${workgroup} must be a power of two from ${headDim / 4} to 256`);
@@ -161,6 +165,7 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
     WORKGROUP: workgroup,
     LANES: lanes,
     UNROLL: unroll,
+    PAGE_SIZE: request.pageSize,
     KV_ACCESS: kvDtype === 'f16' ? kvF16VectorsWgsl : kvF32VectorsWgsl,
   });
   const attentionCode = unrollLoops(specialized, {
@@ -170,7 +175,7 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
     VECTORS: laneDims / dimsPerVector,
     QUADS_PER_VECTOR: dimsPerVector / 4,
   });
-  const key = `streamed_attention/d${headDim}/g${group}/q${queries}/${kvDtype}kv/l${lanes}/w${workgroup}/u${unroll}`;
+  const key = `streamed_attention/d${headDim}/g${group}/q${queries}/${kvDtype}kv/p${request.pageSize}/l${lanes}/w${workgroup}/u${unroll}`;
   return { kind: 'streamed', key, tile, attentionCode };
 }
 
