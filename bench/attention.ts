@@ -143,6 +143,9 @@ async function benchChoices(setup: Setup, batch: Batch): Promise<ChoiceRow[]> {
     { name: 'streamed, unroll 1', choice: { unroll: 1 } },
     { name: 'streamed, unroll 2', choice: { unroll: 2 } },
     { name: 'streamed, unroll 4 (default)', choice: {} },
+    { name: 'streamed, unroll 8', choice: { unroll: 8 } },
+    { name: 'streamed, 8 lanes per row', choice: { lanes: 8 } },
+    { name: 'streamed, 8 lanes per row, unroll 2', choice: { lanes: 8, unroll: 2 } },
     { name: 'streamed, workgroup 64', choice: { workgroup: 64 } },
     // 256 invocations of rows of 4 lanes (SwiftShader's subgroups) outgrow workgroup memory.
     ...(setup.context.features.subgroupMinSize >= 16 ? [{ name: 'streamed, workgroup 256', choice: { workgroup: 256 } }] : []),
@@ -194,6 +197,22 @@ async function benchPrefill(setup: Setup, position: number): Promise<PrefillRow[
   queries.destroy();
   out.destroy();
   return rows;
+}
+
+/** The fixed cost of what every decode attention call encodes: one pass with two dependent dispatches of an empty kernel. */
+async function benchEmptyPass(setup: Setup): Promise<number> {
+  const { device } = setup.context;
+  const pipeline = device.createComputePipeline({
+    label: 'empty kernel',
+    layout: 'auto',
+    compute: { module: device.createShaderModule({ code: '@compute @workgroup_size(128) fn main() {}' }), entryPoint: 'main' },
+  });
+  const { ms } = await measurePasses(setup.context, setup.repeats, (pass) => {
+    pass.setPipeline(pipeline);
+    pass.dispatchWorkgroups(512);
+    pass.dispatchWorkgroups(32);
+  });
+  return ms;
 }
 
 const lengthName = (n: number) => (n >= K ? `${n / K}k` : `${n}`);
@@ -252,6 +271,8 @@ async function main(): Promise<void> {
     else skipped.push(batch.name);
   }
 
+  const emptyPassMs = await benchEmptyPass(setup);
+
   const choiceRows: ChoiceRow[] = [];
   for (const n of quick ? [4 * K] : [1 * K, 64 * K]) {
     choiceRows.push(...(await benchChoices(setup, { name: `N=${lengthName(n)}`, layout: LAYOUT, group: GROUP, lengths: [n] })));
@@ -264,7 +285,7 @@ async function main(): Promise<void> {
   }
 
   if (json) {
-    console.log(JSON.stringify({ adapter: context.adapter, toggles, floorGBps: floor, skipped, rows, choiceRows, prefillRows }, null, 2));
+    console.log(JSON.stringify({ adapter: context.adapter, toggles, floorGBps: floor, emptyPassMs, skipped, rows, choiceRows, prefillRows }, null, 2));
     return;
   }
   console.log('');
@@ -281,6 +302,7 @@ async function main(): Promise<void> {
   };
   console.log(`\nkernels: ${[...new Set(rows.map((r) => r.variant))].join(', ')}`);
   console.log(`Lean over FA2-style, mean over N: ${meanSpeedup(KERNEL_LABELS.fa2).toFixed(2)}x; over FlashDecoding: ${meanSpeedup(KERNEL_LABELS.fd).toFixed(2)}x; over the staged kernel: ${meanSpeedup(`${KERNEL_LABELS.lean} (staged kernel)`).toFixed(2)}x`);
+  console.log(`fixed cost of one pass with two empty dispatches (512 and 32 workgroups): ${microseconds(emptyPassMs)} µs`);
   console.log('\ndesign choices: LeanAttention under each choice, speedup over the first row of its batch');
   console.log(
     formatTable(
