@@ -151,10 +151,13 @@ async function benchChoices(setup: Setup, batch: Batch): Promise<ChoiceRow[]> {
     ...(setup.context.features.subgroupMinSize >= 16 ? [{ name: 'streamed, workgroup 256', choice: { workgroup: 256 } }] : []),
     { name: 'streamed, grid 256 (the old fixed grid)', choice: {}, grid: 256 },
   ];
+  // Calibrate first (it makes KV pools of its own), then time every choice on one pool, as the main table does.
+  const grids: number[] = [];
+  for (const { choice, grid } of choices) grids.push(grid ?? (await setup.grid(batch.layout, batch.group, choice)));
   return withBatch(setup, batch, async (io) => {
     const rows: ChoiceRow[] = [];
-    for (const { name, choice, grid: fixedGrid } of choices) {
-      const grid = fixedGrid ?? (await setup.grid(batch.layout, batch.group, choice));
+    for (const [i, { name, choice }] of choices.entries()) {
+      const grid = grids[i];
       const { ms, variant } = await timeAttention(setup, batch, io, { kernel: 'lean', grid, ...choice });
       rows.push({ batch: batch.name, choice: name, variant, grid, ms, percentOfFloor: (100 * bytes) / (ms * 1e6) / setup.floor, speedup: 1 });
     }

@@ -20,8 +20,8 @@ describe('unrollLoops', () => {
     ].join('\n');
     const unrolled = unrollLoops(code, { ROWS: 2, UNROLL: 3 });
     expect(unrolled).not.toContain('// unroll');
-    expect(unrolled.match(/let r = (\d)u;/g)).toEqual(['let r = 0u;', 'let r = 1u;']);
-    expect(unrolled.match(/let u = (\d)u;/g)).toEqual(['let u = 1u;', 'let u = 2u;', 'let u = 1u;', 'let u = 2u;']);
+    expect(unrolled.match(/const r = (\d)u;/g)).toEqual(['const r = 0u;', 'const r = 1u;']);
+    expect(unrolled.match(/const u = (\d)u;/g)).toEqual(['const u = 1u;', 'const u = 2u;', 'const u = 1u;', 'const u = 2u;']);
     expect(unrolled.match(/x\[r\]\[u\] \+= 1\.0;/g)).toHaveLength(4);
     expect(unrolled.match(/for \(var t = 0u; t < n; t\+\+\)/g)).toHaveLength(2);
     // Braces stay balanced and the function still closes.
