@@ -85,8 +85,16 @@ export interface Measurement {
 }
 
 /**
- * Median GPU time of `encodeRun` over `repeats` runs after one warm-up. With timestamps, every run is its own
- * timed pass; without, each run is its own submission timed by wall clock to `onSubmittedWorkDone`.
+ * How long a measurement keeps the GPU busy before timing: a GPU left idle (between benchmark rows, while pipelines
+ * compile) drops its clocks, and they take milliseconds to climb back. Timing 20 runs of a 20 µs kernel right away
+ * measured half-speed clocks on the H200: the same kernel read 2x slower after the host paused than before.
+ */
+const WARM_UP_MS = 50;
+
+/**
+ * Median GPU time of `encodeRun` over `repeats` runs, after warm-up runs that keep the GPU busy for WARM_UP_MS
+ * (one run where a run alone lasts that long, as on a CPU adapter). With timestamps, every run is its own timed
+ * pass; without, each run is its own submission timed by wall clock to `onSubmittedWorkDone`.
  */
 export async function measurePasses(
   context: GpuContext,
@@ -101,8 +109,12 @@ export async function measurePasses(
     pass.end();
     return encoder;
   };
-  device.queue.submit([run().finish()]);
-  await device.queue.onSubmittedWorkDone();
+  const warmUpStart = performance.now();
+  for (let batch = 1; ; batch = Math.min(2 * batch, 256)) {
+    device.queue.submit(Array.from({ length: batch }, () => run().finish()));
+    await device.queue.onSubmittedWorkDone();
+    if (performance.now() - warmUpStart >= WARM_UP_MS) break;
+  }
 
   const timer = PassTimer.create(context, repeats);
   if (timer) {
