@@ -142,10 +142,9 @@ async function benchChoices(setup: Setup, batch: Batch): Promise<ChoiceRow[]> {
     { name: 'staged kernel (before), calibrated grid', choice: { streamed: false } },
     { name: 'streamed, unroll 1', choice: { unroll: 1 } },
     { name: 'streamed, unroll 2', choice: { unroll: 2 } },
-    { name: 'streamed, unroll 4 (default)', choice: {} },
+    { name: 'streamed, 8 lanes per row, unroll 4 (default)', choice: {} },
     { name: 'streamed, unroll 8', choice: { unroll: 8 } },
-    { name: 'streamed, 8 lanes per row', choice: { lanes: 8 } },
-    { name: 'streamed, 8 lanes per row, unroll 2', choice: { lanes: 8, unroll: 2 } },
+    { name: 'streamed, 16 lanes per row', choice: { lanes: 16 } },
     { name: 'streamed, workgroup 64', choice: { workgroup: 64 } },
     // 256 invocations of rows of 4 lanes (SwiftShader's subgroups) outgrow workgroup memory.
     ...(setup.context.features.subgroupMinSize >= 16 ? [{ name: 'streamed, workgroup 256', choice: { workgroup: 256 } }] : []),

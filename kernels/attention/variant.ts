@@ -35,6 +35,12 @@ const STREAMED_CAUSAL_ROWS = 8;
 /** Streamed kernel: rows × tokens per step held in registers (q·k partials and scores). */
 const STREAMED_ROW_TOKENS = 16;
 export const STREAMED_WORKGROUP = 128;
+/**
+ * Streamed kernel: invocations per K row at most. Fewer lanes per row cut the work every lane repeats (the
+ * softmax, addressing, one shuffle level) at the cost of registers; on the H200, 8 lanes of 16 dimensions ran
+ * 1.31x faster than 16 lanes of 8 at 64k (BENCHMARKS.md).
+ */
+const STREAMED_MAX_LANES = 8;
 const STREAMED_MAX_UNROLL = 4;
 /** Merge: partial states whose loads are issued together before any is used. */
 const MERGE_BATCH = 4;
@@ -57,7 +63,7 @@ export interface AttentionVariantRequest {
   workgroup?: number;
   /** Streamed kernel: tokens each stream loads per step before using them (default: what registers allow, ≤ 4). */
   unroll?: number;
-  /** Streamed kernel: at most this many invocations per K row (default: as many as keep 8 dimensions each). */
+  /** Streamed kernel: at most this many invocations per K row (default STREAMED_MAX_LANES). */
   lanes?: number;
 }
 
@@ -141,7 +147,7 @@ type KernelPart = Pick<AttentionVariant, 'kind' | 'key' | 'tile' | 'attentionCod
 function buildStreamed(request: AttentionVariantRequest, queries: number): KernelPart {
   const { headDim, group, kvDtype, subgroupMinSize, maxWorkgroupStorage } = request;
   const rows = queries * group;
-  const lanes = streamedLanes(headDim, subgroupMinSize, request.lanes ?? Infinity);
+  const lanes = streamedLanes(headDim, subgroupMinSize, request.lanes ?? STREAMED_MAX_LANES);
   const workgroup = request.workgroup ?? STREAMED_WORKGROUP;
   if (!(workgroup % lanes === 0 && workgroup >= headDim / 4 && workgroup <= 256 && (workgroup & (workgroup - 1)) === 0)) {
     throw new Error(`streamed attention workgroup ${workgroup} must be a power of two from ${headDim / 4} to 256`);
