@@ -7,8 +7,8 @@
 //    sequences, and two batches where FlashDecoding's one split count cannot fit the GPU (5 KV heads; 3 sequences).
 //    The staged kernel (the portable one, and this project's kernel before the streamed one) runs beside them.
 // 4. Design choices, each as a ratio in this run: staged vs streamed, unroll, workgroup size, the calibrated grid.
-// 5. The causal attention of one prefill chunk deep into a context: query blocks sharing each K and V read against
-//    one query per work head.
+// 5. The causal attention of one prefill chunk deep into a context, in query blocks of 1, 2 and 4 queries sharing
+//    each K and V read.
 import { createNodeGpuContext } from '../engine/gpu/node.ts';
 import type { GpuContext } from '../engine/gpu/context.ts';
 import { measureReadBandwidth } from '../kernels/bandwidth/measureBandwidth.ts';
@@ -19,6 +19,7 @@ import { calibrateGrid } from '../kernels/attention/calibrate.ts';
 import { DecodeAttention, type DecodeAttentionOptions } from '../kernels/attention/decodeAttention.ts';
 import type { PagedKvLayout } from '../kernels/attention/pagedKv.ts';
 import { ATTENTION_KERNELS, KERNEL_LABELS, type AttentionKernel } from '../kernels/attention/plan.ts';
+import { causalQueriesPerHead } from '../kernels/attention/variant.ts';
 import { createSyntheticKv, kvBytesRead, syntheticKvFits } from '../kernels/attention/syntheticKv.ts';
 import { fileCalibrationStore } from '../cli/calibrationFile.ts';
 import { exitAfterFlush } from '../cli/exit.ts';
@@ -175,7 +176,7 @@ interface PrefillRow {
   speedup: number;
 }
 
-/** One chunk of PREFILL_CHUNK causal queries after `position` tokens, blocked as the engine runs it and one per head. */
+/** One chunk of PREFILL_CHUNK causal queries after `position` tokens, in query blocks of 1, 2 and 4 per work head. */
 async function benchPrefill(setup: Setup, position: number): Promise<PrefillRow[]> {
   const { context } = setup;
   const { device } = context;
@@ -186,7 +187,7 @@ async function benchPrefill(setup: Setup, position: number): Promise<PrefillRow[
   const out = createStorageBuffer(device, 'out', queryFloats * 4);
   const grid = await setup.grid(LAYOUT, GROUP, {});
   const rows: PrefillRow[] = [];
-  for (const queriesPerHead of [1, undefined]) {
+  for (const queriesPerHead of [1, 2, 4]) {
     const attention = new DecodeAttention(context, { layout: LAYOUT, group: GROUP, maxChunk: PREFILL_CHUNK, queriesPerHead, grid, kernel: 'lean' });
     attention.planCausalChunk(position, PREFILL_CHUNK, kv.pageTableOffsets[0]);
     const bindings = attention.createBindings({ queries, keys: kv.keys, values: kv.values, pageTable: kv.pageTable, out });
@@ -312,7 +313,8 @@ async function main(): Promise<void> {
       choiceRows.map((r) => [r.batch, r.choice, r.grid, microseconds(r.ms), +r.percentOfFloor.toFixed(1), `${r.speedup.toFixed(2)}x`]),
     ),
   );
-  console.log(`\nprefill: causal attention of one ${PREFILL_CHUNK}-token chunk, LeanAttention schedule`);
+  const engineBlock = causalQueriesPerHead({ headDim: LAYOUT.headDim, group: GROUP, kvDtype: LAYOUT.dtype, subgroupMinSize: context.features.subgroupMinSize, maxWorkgroupStorage: context.limits.maxComputeWorkgroupStorageSize, pageSize: LAYOUT.pageSize });
+  console.log(`\nprefill: causal attention of one ${PREFILL_CHUNK}-token chunk, LeanAttention schedule (the engine runs ${engineBlock} ${engineBlock === 1 ? 'query' : 'queries'} per work head here)`);
   console.log(
     formatTable(
       ['chunk after', 'queries per work head', 'workgroups', 'median µs', 'speedup over 1 query per head'],

@@ -30,8 +30,11 @@ const MIN_CAUSAL_TILE = 16;
 
 /** Streamed kernel: the smallest subgroup it runs with (a row's lanes must share one subgroup). */
 const MIN_STREAMED_SUBGROUP = 4;
-/** Streamed kernel: q and o of every row live in registers; a causal block keeps to this many rows. */
-const STREAMED_CAUSAL_ROWS = 8;
+/**
+ * Streamed kernel: query rows of a causal block. Its registers hold every row's q and o, so more rows spill: on the
+ * H200 a 64-query chunk after 32k ran 1.27x faster with 4 rows (1 query × GQA 4) than with 8 (BENCHMARKS.md).
+ */
+const STREAMED_CAUSAL_ROWS = 4;
 /** Streamed kernel: rows × tokens per step held in registers (q·k partials and scores). */
 const STREAMED_ROW_TOKENS = 16;
 export const STREAMED_WORKGROUP = 128;
