@@ -1,7 +1,13 @@
+import { existsSync } from 'node:fs';
 import { defineConfig } from '@playwright/test';
 
-/** Real Chromium with WebGPU on: on a machine without a GPU it runs on Chromium's SwiftShader Vulkan driver. */
-const chromiumPath = process.env.CHROME_PATH ?? '/usr/bin/chromium';
+/**
+ * Real Chromium with WebGPU on: on a machine without a GPU it runs on Chromium's SwiftShader Vulkan driver. `npm test`
+ * sets CHROME_PATH to the browser it found or installed (scripts/ensure-test-prerequisites.mjs); run alone, this takes
+ * $CHROME_PATH, else Debian's Chromium, else Playwright's own.
+ */
+const debianChromium = '/usr/bin/chromium';
+const chromiumPath = process.env.CHROME_PATH ?? (existsSync(debianChromium) ? debianChromium : undefined);
 
 export default defineConfig({
   testDir: 'e2e',
@@ -15,6 +21,8 @@ export default defineConfig({
     baseURL: 'http://localhost:5173',
     screenshot: 'on',
     trace: 'retain-on-failure',
+    // Playwright's own Chromium as the full browser in headless mode, not its headless shell (which npm test skips).
+    channel: chromiumPath ? undefined : 'chromium',
     launchOptions: {
       executablePath: chromiumPath,
       args: [
