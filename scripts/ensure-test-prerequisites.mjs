@@ -3,9 +3,10 @@
 // Chromium builds carry next to their Vulkan loader). A machine that has both installs nothing. Otherwise it tries
 // Playwright's own Chromium (`playwright install chromium`), then, as root, Debian's packages (`apt-get install -y
 // chromium libvulkan1`), and otherwise stops with one line naming the command to run.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { chromium } from '@playwright/test';
 
 const DEBIAN_CHROMIUM = '/usr/bin/chromium';
@@ -61,7 +62,9 @@ function probeDawn(env) {
 function findDawnAdapter(browsers) {
   const asIs = probeDawn({});
   if (asIs) return { description: asIs, env: {} };
-  if (process.env.VK_ICD_FILENAMES) return undefined;
+  if (process.env.VK_ICD_FILENAMES) {
+    throw new MissingPrerequisite(`Dawn found no WebGPU adapter through VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES}: point it at a working Vulkan driver manifest, or unset it`);
+  }
   for (const browser of browsers) {
     const icd = join(browser.driverDir, SWIFTSHADER_ICD);
     if (!existsSync(icd)) continue;
@@ -98,18 +101,38 @@ function run(command, args, env = {}) {
 const isRoot = () => process.getuid?.() === 0;
 const hasAptGet = () => spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0;
 
-/** Playwright's own Chromium, which carries SwiftShader; false when its download host is out of reach. */
-function installPlaywrightChromium() {
-  say(`installing Playwright's Chromium (it gives up after ${DOWNLOAD_CONNECTION_TIMEOUT_MS / 1000} s per try without an answer from its download host)`);
-  const installed = run('npx', ['playwright', 'install', '--no-shell', 'chromium'], {
-    PLAYWRIGHT_DOWNLOAD_CONNECTION_TIMEOUT: String(DOWNLOAD_CONNECTION_TIMEOUT_MS),
+/**
+ * Runs `npx playwright install` and shows its output without the stack traces it prints when a download fails;
+ * resolves to the first error line, or undefined when it installed.
+ */
+function playwrightInstall(args) {
+  console.log(`$ npx playwright ${args.join(' ')}`);
+  const child = spawn('npx', ['playwright', ...args], {
+    env: { ...process.env, PLAYWRIGHT_DOWNLOAD_CONNECTION_TIMEOUT: String(DOWNLOAD_CONNECTION_TIMEOUT_MS) },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  if (!installed) {
-    say("Playwright's download host is out of reach from here");
+  const errors = [];
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    if (!/^\s+at /.test(line)) console.log(`  ${line}`);
+  });
+  createInterface({ input: child.stderr }).on('line', (line) => {
+    if (/^Error:/.test(line)) errors.push(line);
+  });
+  return new Promise((resolve) => {
+    child.on('close', (code) => resolve(code === 0 ? undefined : (errors[0] ?? `exit status ${code}`)));
+  });
+}
+
+/** Playwright's own Chromium, which carries SwiftShader; false when its download host is out of reach. */
+async function installPlaywrightChromium() {
+  say(`installing Playwright's Chromium (it gives up after ${DOWNLOAD_CONNECTION_TIMEOUT_MS / 1000} s per try without an answer from its download host)`);
+  const error = await playwrightInstall(['install', '--no-shell', 'chromium']);
+  if (error) {
+    say(`Playwright could not download its Chromium (${error})`);
     return false;
   }
   // Its Chromium needs system libraries that a bare machine lacks; Playwright installs them through apt as root.
-  if (isRoot() && hasAptGet()) run('npx', ['playwright', 'install-deps', 'chromium']);
+  if (isRoot() && hasAptGet()) await playwrightInstall(['install-deps', 'chromium']);
   return true;
 }
 
@@ -123,11 +146,11 @@ function installDebianPackages() {
  * Makes sure both suites can run; returns the environment each needs: `e2e` names the browser (CHROME_PATH), `unit`
  * points Dawn at SwiftShader when no GPU answers. Throws MissingPrerequisite, with the command to run, when it cannot.
  */
-function ensure() {
+async function ensure() {
   let state = look();
   if (missing(state).length > 0) {
     say(`missing ${missing(state).join(' and ')}`);
-    if (!existsSync(chromium.executablePath()) && installPlaywrightChromium()) state = look();
+    if (!existsSync(chromium.executablePath()) && (await installPlaywrightChromium())) state = look();
   }
   if (missing(state).length > 0 && isRoot() && hasAptGet()) {
     if (!installDebianPackages()) throw new MissingPrerequisite(`${APT_INSTALL} failed (its output is above)`);
@@ -147,9 +170,9 @@ function ensure() {
 }
 
 /** The environments for the suites, or undefined after printing one line that says what is missing and what to run. */
-export function ensureTestPrerequisites() {
+export async function ensureTestPrerequisites() {
   try {
-    return ensure();
+    return await ensure();
   } catch (error) {
     if (!(error instanceof MissingPrerequisite)) throw error;
     console.error(`test prerequisites: ${error.message}`);

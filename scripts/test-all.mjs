@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { ensureTestPrerequisites } from './ensure-test-prerequisites.mjs';
 
 // A browser and a WebGPU adapter first, installed where missing, so that no suite fails for want of them.
-const prerequisites = ensureTestPrerequisites();
+const prerequisites = await ensureTestPrerequisites();
 if (!prerequisites) process.exit(1);
 
 const results = 'test-results';
