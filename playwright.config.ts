@@ -9,6 +9,9 @@ import { defineConfig } from '@playwright/test';
 const debianChromium = '/usr/bin/chromium';
 const chromiumPath = process.env.CHROME_PATH ?? (existsSync(debianChromium) ? debianChromium : undefined);
 
+/** The tests' own dev server, beside `npm run dev`'s 5173: an app left running there is never taken for it. */
+const port = 5174;
+
 export default defineConfig({
   testDir: 'e2e',
   timeout: 300_000,
@@ -18,7 +21,7 @@ export default defineConfig({
   reporter: 'list',
   outputDir: 'test-results/e2e',
   use: {
-    baseURL: 'http://localhost:5173',
+    baseURL: `http://localhost:${port}`,
     screenshot: 'on',
     trace: 'retain-on-failure',
     // Playwright's own Chromium as the full browser in headless mode, not its headless shell (which npm test skips).
@@ -36,10 +39,10 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: 'npx vite --port 5173 --strictPort',
+    command: `npx vite --port ${port} --strictPort`,
     // The dev server exposes the reference models as model folders.
     env: { LEAN_DECODE_MODELS: '../shared/models' },
-    url: 'http://localhost:5173',
+    url: `http://localhost:${port}`,
     reuseExistingServer: !process.env.CI,
     timeout: 120_000,
   },
