@@ -1,7 +1,16 @@
+import { existsSync } from 'node:fs';
 import { defineConfig } from '@playwright/test';
 
-/** Real Chromium with WebGPU on: on a machine without a GPU it runs on Chromium's SwiftShader Vulkan driver. */
-const chromiumPath = process.env.CHROME_PATH ?? '/usr/bin/chromium';
+/**
+ * Real Chromium with WebGPU on: on a machine without a GPU it runs on Chromium's SwiftShader Vulkan driver. `npm test`
+ * sets CHROME_PATH to the browser it found or installed (scripts/ensure-test-prerequisites.mjs); run alone, this takes
+ * $CHROME_PATH, else Debian's Chromium, else Playwright's own.
+ */
+const debianChromium = '/usr/bin/chromium';
+const chromiumPath = process.env.CHROME_PATH ?? (existsSync(debianChromium) ? debianChromium : undefined);
+
+/** The tests' own dev server, beside `npm run dev`'s 5173: an app left running there is never taken for it. */
+const port = 5174;
 
 export default defineConfig({
   testDir: 'e2e',
@@ -12,9 +21,11 @@ export default defineConfig({
   reporter: 'list',
   outputDir: 'test-results/e2e',
   use: {
-    baseURL: 'http://localhost:5173',
+    baseURL: `http://localhost:${port}`,
     screenshot: 'on',
     trace: 'retain-on-failure',
+    // Playwright's own Chromium as the full browser in headless mode, not its headless shell (which npm test skips).
+    channel: chromiumPath ? undefined : 'chromium',
     launchOptions: {
       executablePath: chromiumPath,
       args: [
@@ -28,10 +39,10 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: 'npx vite --port 5173 --strictPort',
+    command: `npx vite --port ${port} --strictPort`,
     // The dev server exposes the reference models as model folders.
     env: { LEAN_DECODE_MODELS: '../shared/models' },
-    url: 'http://localhost:5173',
+    url: `http://localhost:${port}`,
     reuseExistingServer: !process.env.CI,
     timeout: 120_000,
   },

@@ -16,6 +16,11 @@ test('the built-in model loads with no request outside the app and answers like 
   page.on('request', (request) => {
     if (!request.url().startsWith(baseURL!) && !request.url().startsWith('data:') && !request.url().startsWith('blob:')) outside.push(request.url());
   });
+  // A first load logs no error: the page asks only for what exists (a missing favicon was a 404 here).
+  const consoleErrors: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') consoleErrors.push(`${message.text()} (${message.location().url})`);
+  });
   await openApp(page);
   await expect(page.getByTestId('model-info')).toContainText('pydoc-chat-6m (built in)');
   await expect(page.getByTestId('empty-state')).toContainText('documentation model, not a general assistant');
@@ -35,6 +40,7 @@ test('the built-in model loads with no request outside the app and answers like 
   expect(reused).toBeGreaterThan(10);
   expect(total - reused).toBeLessThan(20);
   expect(outside).toEqual([]);
+  expect(consoleErrors).toEqual([]);
 });
 
 test('"Hello" gives the reference answer and stops at <|im_end|>', async ({ page }) => {

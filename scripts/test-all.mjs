@@ -1,6 +1,11 @@
 // Runs every suite (typecheck, unit tests on Dawn, e2e in Chromium) and ends with one line: `N passed, N failed`.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { ensureTestPrerequisites } from './ensure-test-prerequisites.mjs';
+
+// A browser and a WebGPU adapter first, installed where missing, so that no suite fails for want of them.
+const prerequisites = await ensureTestPrerequisites();
+if (!prerequisites) process.exit(1);
 
 const results = 'test-results';
 mkdirSync(results, { recursive: true });
@@ -28,7 +33,7 @@ suites.push({ name: 'typecheck', passed: typecheckStatus === 0 ? 1 : 0, failed: 
 
 const unitJson = `${results}/unit.json`;
 rmSync(unitJson, { force: true });
-const unitStatus = run('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${unitJson}`]);
+const unitStatus = run('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${unitJson}`], prerequisites.unit);
 const unit = readJson(unitJson);
 suites.push(
   unit
@@ -38,7 +43,10 @@ suites.push(
 
 const e2eJson = `${results}/e2e.json`;
 rmSync(e2eJson, { force: true });
-const e2eStatus = run('npx', ['playwright', 'test', '--reporter=list,json'], { PLAYWRIGHT_JSON_OUTPUT_NAME: e2eJson });
+const e2eStatus = run('npx', ['playwright', 'test', '--reporter=list,json'], {
+  ...prerequisites.e2e,
+  PLAYWRIGHT_JSON_OUTPUT_NAME: e2eJson,
+});
 const e2e = readJson(e2eJson);
 suites.push(
   e2e
