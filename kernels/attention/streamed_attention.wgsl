@@ -1,11 +1,13 @@
 // Split attention over a paged KV cache, streamed through registers: the kernel for adapters with subgroups.
-// Same contract as decode_attention.wgsl (work heads, ranges, partial slots, the merge), built for bandwidth:
+// Same contract as staged_attention.wgsl (work heads, ranges, partial slots, the merge), built for bandwidth:
 // K and V never pass through workgroup memory and nothing waits at a barrier until a segment ends.
 //
-// Layout of the work. LANES invocations share one K or V row: lane i of a row owns dimensions
-// [i·DIMS, (i + 1)·DIMS) and reads them as VECTORS 16-byte words. The WORKGROUP / LANES rows a workgroup reads at
-// once are its STREAMS: stream s takes tokens base + u·STREAMS + s (u < UNROLL) of every step of STEP tokens, so a
-// step issues UNROLL independent K loads and UNROLL V loads per invocation before the first use of any of them.
+// Layout of the work. LANES invocations share one K or V row, read as 16-byte words: lane i owns words
+// i, i + LANES, ... (VECTORS of them), so each load instruction of a row's lanes reads LANES consecutive words.
+// The WORKGROUP / LANES rows a workgroup reads at once are its STREAMS: stream s takes tokens
+// base + s·UNROLL + u (u < UNROLL) of every step of STEP tokens, so a step issues UNROLL independent K loads and
+// UNROLL V loads per invocation before the first use of any of them, and (when UNROLL divides the page size) its
+// tokens share one page-table entry.
 // Each stream keeps its own online-softmax state (m, l, o) for all ROWS query rows of the work head: one K and V
 // read serves the whole GQA group (and in prefill, the whole causal block). q·k is summed over a row's LANES with
 // subgroup shuffles (a row's lanes are consecutive invocations, inside one subgroup since LANES divides the
@@ -29,6 +31,8 @@ const STEP: u32 = STREAMS * UNROLL;
 const DIMS: u32 = HEAD_DIM / LANES;
 const QUADS: u32 = HEAD_DIM / 4u;
 const LANE_QUADS: u32 = DIMS / 4u;
+// A stream's UNROLL tokens of a step lie in one page: one page-table read per step.
+const ONE_PAGE_PER_STEP: bool = PAGE_SIZE % UNROLL == 0u;
 const VECTORS: u32 = DIMS / DIMS_PER_VECTOR;
 const ROW_VECTORS: u32 = HEAD_DIM / DIMS_PER_VECTOR;
 // Stands for −∞: exp(NEG_BIG − m) is exactly 0 for any finite m, and arithmetic on it never makes a NaN.
@@ -64,6 +68,11 @@ fn sumAcrossRow(partial: f32) -> f32 {
   return total;
 }
 
+// The quad of the head dimension held as quad j of word w by lane `rowLane` of a row (words rowLane + w·LANES).
+fn laneQuad(rowLane: u32, w: u32, j: u32) -> u32 {
+  return (rowLane + w * LANES) * QUADS_PER_VECTOR + j;
+}
+
 @compute @workgroup_size(WORKGROUP)
 fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workgroupId: vec3<u32>) {
   let range = workRanges[workgroupId.x];
@@ -92,9 +101,12 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
     // unroll
     for (var r = 0u; r < ROWS; r++) {
       // unroll
-      for (var i = 0u; i < LANE_QUADS; i++) {
-        q[r][i] = queries[queryRowIndex(head, r) * QUADS + rowLane * LANE_QUADS + i] * params.scale;
-        acc[r][i] = vec4<f32>(0.0);
+      for (var w = 0u; w < VECTORS; w++) {
+        // unroll
+        for (var j = 0u; j < QUADS_PER_VECTOR; j++) {
+          q[r][w * QUADS_PER_VECTOR + j] = queries[queryRowIndex(head, r) * QUADS + laneQuad(rowLane, w, j)] * params.scale;
+          acc[r][w * QUADS_PER_VECTOR + j] = vec4<f32>(0.0);
+        }
       }
       runningMax[r] = NEG_BIG;
       runningSum[r] = 0.0;
@@ -105,18 +117,22 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
       var token: array<u32, UNROLL>;
       var k: array<array<vec4<u32>, VECTORS>, UNROLL>;
       var v: array<array<vec4<u32>, VECTORS>, UNROLL>;
+      // Past the segment a stream re-reads its last token (kept in cache) and masks it out below; that token is in
+      // the same UNROLL-aligned block, so in the same page.
+      let stepPage = pageTable[head.pageTableOffset + min(base + stream * UNROLL, endToken - 1u) / PAGE_SIZE];
       // unroll
       for (var u = 0u; u < UNROLL; u++) {
-        token[u] = base + u * STREAMS + stream;
-        // Past the segment a stream re-reads its last token (kept in cache) and masks it out below.
+        token[u] = base + stream * UNROLL + u;
         let read = min(token[u], endToken - 1u);
-        let page = pageTable[head.pageTableOffset + read / PAGE_SIZE];
+        var page = stepPage;
+        if (!ONE_PAGE_PER_STEP) {
+          page = pageTable[head.pageTableOffset + read / PAGE_SIZE];
+        }
         let row = page * pageRows + kvHeadRow + read % PAGE_SIZE;
-        let first = row * ROW_VECTORS + rowLane * VECTORS;
         // unroll
         for (var w = 0u; w < VECTORS; w++) {
-          k[u][w] = keys[first + w];
-          v[u][w] = values[first + w];
+          k[u][w] = keys[row * ROW_VECTORS + rowLane + w * LANES];
+          v[u][w] = values[row * ROW_VECTORS + rowLane + w * LANES];
         }
       }
 
@@ -203,8 +219,11 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
       }
       let weight = exp(runningMax[r] - m);
       // unroll
-      for (var i = 0u; i < LANE_QUADS; i++) {
-        streamOut[stream * QUADS + rowLane * LANE_QUADS + i] = acc[r][i] * weight;
+      for (var w = 0u; w < VECTORS; w++) {
+        // unroll
+        for (var j = 0u; j < QUADS_PER_VECTOR; j++) {
+          streamOut[stream * QUADS + laneQuad(rowLane, w, j)] = acc[r][w * QUADS_PER_VECTOR + j] * weight;
+        }
       }
       workgroupBarrier();
       if (lane < QUADS) {
