@@ -1,6 +1,7 @@
 import { createUniformBuffer, writeBuffer } from '../gpu/buffers.ts';
 import { cachedComputePipeline } from '../gpu/pipelineCache.ts';
 import { specialize } from '../gpu/specialize.ts';
+import { unrollLoops } from '../gpu/unroll.ts';
 import { uniformView } from '../gpu/uniforms.ts';
 import stepWgsl from './step.wgsl?raw';
 import weightsBf16Wgsl from './weights_bf16.wgsl?raw';
@@ -33,11 +34,18 @@ export function dispatch(pass: GPUComputePassEncoder, kernel: BoundKernel, step:
 
 /**
  * Specializes a model kernel template and compiles it once per device. A template with a {{STEP}} placeholder gets
- * the shared Step struct there (the per-call uniform); kernels that never read it leave it out.
+ * the shared Step struct there (the per-call uniform); kernels that never read it leave it out. Loops marked
+ * `// unroll` are unrolled over the bounds in `unroll` (unroll.ts).
  */
-export function modelPipeline(device: GPUDevice, key: string, template: string, values: Record<string, string | number> = {}) {
+export function modelPipeline(
+  device: GPUDevice,
+  key: string,
+  template: string,
+  values: Record<string, string | number> = {},
+  unroll: Record<string, number> = {},
+) {
   const step: Record<string, string> = template.includes('{{STEP}}') ? { STEP: stepWgsl } : {};
-  const code = specialize(template, { ...step, ...values });
+  const code = unrollLoops(specialize(template, { ...step, ...values }), unroll);
   return { code, pipeline: cachedComputePipeline(device, key, code) };
 }
 

@@ -60,7 +60,7 @@ export function bindLinear(device: GPUDevice, b: LinearBinding): BoundKernel {
     HAS_BIAS: b.bias ? 'true' : 'false',
     ACCUMULATE: b.accumulate ? 'true' : 'false',
     WEIGHTS: WEIGHT_SNIPPETS[b.weightDtype],
-  });
+  }, { ROWS: rows });
   const shape = shapeUniform(device, code, b.label, { inFeatures: b.inFeatures, outFeatures: b.outFeatures });
   const rowGroups = Math.ceil(b.outFeatures / rows);
   return {

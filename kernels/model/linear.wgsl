@@ -42,6 +42,7 @@ fn main(
     let xOct = token * octsPerRow + oct;
     let xLow = x[2u * xOct];
     let xHigh = x[2u * xOct + 1u];
+    // unroll
     for (var r = 0u; r < ROWS; r++) {
       let row = min(firstRow + r, shape.outFeatures - 1u);
       let w = loadOct(row * octsPerRow + oct);

@@ -8,6 +8,7 @@ var<workgroup> partialDots: array<f32, ROWS>;
 fn sumPartialDots(acc: array<f32, ROWS>, lane: u32, subgroupLane: u32, subgroupSize: u32) {
   let subgroupIndex = lane / subgroupSize;
   let subgroupCount = WORKGROUP / subgroupSize;
+  // unroll
   for (var i = 0u; i < ROWS; i++) {
     let sum = subgroupAdd(acc[i]);
     if (subgroupLane == 0u) {

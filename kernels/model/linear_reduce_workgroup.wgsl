@@ -2,12 +2,14 @@
 var<workgroup> partialDots: array<f32, ROWS * WORKGROUP>;
 
 fn sumPartialDots(acc: array<f32, ROWS>, lane: u32) {
+  // unroll
   for (var i = 0u; i < ROWS; i++) {
     partialDots[i * WORKGROUP + lane] = acc[i];
   }
   workgroupBarrier();
   for (var stride = WORKGROUP / 2u; stride > 0u; stride /= 2u) {
     if (lane < stride) {
+      // unroll
       for (var i = 0u; i < ROWS; i++) {
         partialDots[i * WORKGROUP + lane] += partialDots[i * WORKGROUP + lane + stride];
       }
