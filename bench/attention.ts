@@ -48,6 +48,8 @@ interface Batch {
   layout: PagedKvLayout;
   group: number;
   lengths: number[];
+  /** How the pool hands out pages (default shuffled, as a long-running pool would). */
+  pageOrder?: 'shuffled' | 'in order';
 }
 
 interface Row {
@@ -90,7 +92,7 @@ async function timeAttention(
 /** Runs `body` with the batch's synthetic KV, random queries and an output buffer, then frees them. */
 async function withBatch<T>(setup: Setup, batch: Batch, body: (io: Parameters<typeof timeAttention>[2]) => Promise<T>): Promise<T> {
   const { device } = setup.context;
-  const kv = createSyntheticKv(setup.context, batch.layout, batch.lengths);
+  const kv = createSyntheticKv(setup.context, batch.layout, batch.lengths, 1, batch.pageOrder);
   const floats = batch.lengths.length * batch.layout.numKvHeads * batch.group * batch.layout.headDim;
   const queries = createStorageBuffer(device, 'queries', floats * 4);
   fillRandom(device, queries, floats, 'f32', 11);
@@ -266,6 +268,9 @@ async function main(): Promise<void> {
     { name: `ragged 8×[${ragged.map(lengthName).join(',')}]`, layout: LAYOUT, group: GROUP, lengths: ragged },
     { name: `Hq40/Hkv5 N=${lengthName(misfit)}`, layout: FIVE_KV_HEADS, group: 8, lengths: [misfit] },
     { name: `3 seqs × ${lengthName(misfit)}`, layout: LAYOUT, group: GROUP, lengths: [misfit, misfit, misfit] },
+    // The same context with its pages in order, and with pages of 256 tokens: what the page layout costs.
+    { name: `${lengthName(misfit)}, pages in order`, layout: LAYOUT, group: GROUP, lengths: [misfit], pageOrder: 'in order' },
+    { name: `${lengthName(misfit)}, pages of 256 tokens`, layout: { ...LAYOUT, pageSize: 256 }, group: GROUP, lengths: [misfit] },
   ];
   const rows: Row[] = [];
   const skipped: string[] = [];

@@ -30,14 +30,21 @@ export function syntheticKvFits(context: GpuContext, layout: PagedKvLayout, leng
   return bytes <= context.limits.maxStorageBufferBindingSize && bytes <= context.limits.maxBufferSize;
 }
 
-export function createSyntheticKv(context: GpuContext, layout: PagedKvLayout, lengths: number[], seed = 1): SyntheticKv {
+/** `pageOrder`: pages handed out shuffled (as a long-running pool would) or in order (as a fresh pool does). */
+export function createSyntheticKv(
+  context: GpuContext,
+  layout: PagedKvLayout,
+  lengths: number[],
+  seed = 1,
+  pageOrder: 'shuffled' | 'in order' = 'shuffled',
+): SyntheticKv {
   const { device } = context;
   const pagesPerSeq = lengths.map((n) => Math.ceil(n / layout.pageSize));
   const pages = pagesPerSeq.reduce((a, b) => a + b, 0);
   // Pages handed out in a shuffled order, as a long-running pool would: the page table is really used.
   const order = Uint32Array.from({ length: pages }, (_, i) => i);
   const random = seededRandom(seed);
-  for (let i = pages - 1; i > 0; i--) {
+  for (let i = pages - 1; i > 0 && pageOrder === 'shuffled'; i--) {
     const j = Math.floor(random() * (i + 1));
     [order[i], order[j]] = [order[j], order[i]];
   }
