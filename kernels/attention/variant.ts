@@ -20,7 +20,7 @@ import type { KvDtype } from './pagedKv.ts';
 export type AttentionKernelKind = 'streamed' | 'staged';
 
 /** Staged kernel: invocations per workgroup, and the largest tile. */
-export const STAGED_WORKGROUP = 64;
+const STAGED_WORKGROUP = 64;
 /** Staged kernel: query rows a prefill work head aims for (K and V read once per that many rows). */
 const STAGED_CAUSAL_ROWS = 16;
 /** Staged kernel: the smallest tile worth running; below it the per-tile barriers dominate. */
@@ -32,18 +32,20 @@ const MIN_CAUSAL_TILE = 16;
 const MIN_STREAMED_SUBGROUP = 4;
 /**
  * Streamed kernel: query rows of a causal block. Its registers hold every row's q and o, so more rows spill: on the
- * H200 a 64-query chunk after 32k ran 1.27x faster with 4 rows (1 query × GQA 4) than with 8 (BENCHMARKS.md).
+ * H200 a 64-query chunk after 32k ran 1.35x faster with 4 rows (1 query × GQA 4) than with 8 (BENCHMARKS.md).
  */
 const STREAMED_CAUSAL_ROWS = 4;
 /** Streamed kernel: rows × tokens per step held in registers (q·k partials and scores). */
 const STREAMED_ROW_TOKENS = 16;
-export const STREAMED_WORKGROUP = 128;
+/** Streamed kernel: invocations per workgroup. */
+const STREAMED_WORKGROUP = 128;
 /**
  * Streamed kernel: invocations per K row at most. Fewer lanes per row cut the work every lane repeats (the
  * softmax, addressing, one shuffle level) at the cost of registers; on the H200, 8 lanes of 16 dimensions ran
- * 1.31x faster than 16 lanes of 8 at 64k (BENCHMARKS.md).
+ * 1.33x faster than 16 lanes of 8 at 64k (BENCHMARKS.md).
  */
 const STREAMED_MAX_LANES = 8;
+/** Streamed kernel: tokens per stream per step at most (4 measured best at 64k on the H200). */
 const STREAMED_MAX_UNROLL = 4;
 /** Merge: partial states whose loads are issued together before any is used. */
 const MERGE_BATCH = 4;
