@@ -125,7 +125,7 @@ export class DecodeAttention {
     writeBuffer(device, this.params, new Uint8Array(params.arrayBuffer));
 
     // FlashDecoding's split count is known per batch: its buffers start at one split's worth and grow in upload.
-    const maxRanges = Math.max(maxHeads, this.grid, maxHeads * (this.splits ?? 1));
+    const maxRanges = WorkPlan.maxRanges(maxHeads, { grid: this.grid, splits: this.splits ?? 1 });
     this.tilesPerHead = new Uint32Array(maxHeads);
     this.headRecords = new Uint32Array(HEAD_RECORD_WORDS * (maxHeads + 1));
     this.heads = createStorageBuffer(device, 'attention heads', this.headRecords.byteLength);

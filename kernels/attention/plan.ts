@@ -66,18 +66,16 @@ export class WorkPlan {
   splitHeadCount = 0;
   mergeSlots: Uint32Array<ArrayBuffer> = new Uint32Array(0);
   mergeSlotCount = 0;
+  /** FlashDecoding's splits in the latest fd plan. */
+  splits = 1;
 
   get totalTiles(): number {
     return this.headFirstTile[this.headCount];
   }
 
-  /** FlashDecoding's splits in the latest fd plan. */
-  splits = 1;
-
-  /** The largest number of ranges any kernel makes for `heads` heads: what plan buffers must hold. */
-  static maxRanges(heads: number, options: Pick<PlanOptions, 'grid' | 'splits'>): number {
-    const splits = options.splits ?? (heads >= 0.8 * options.grid ? 1 : Math.min(MAX_FLASH_DECODING_SPLITS, options.grid));
-    return Math.max(heads, options.grid, heads * splits);
+  /** The largest number of ranges any kernel makes for `heads` heads with FlashDecoding at `splits`. */
+  static maxRanges(heads: number, options: { grid: number; splits: number }): number {
+    return Math.max(heads, options.grid, heads * options.splits);
   }
 
   /** Plans `tilesPerHead` (one entry per work head, each ≥ 1) for `options.kernel`. */
@@ -93,14 +91,17 @@ export class WorkPlan {
     }
     this.headFirstTile[heads] = total;
 
-    this.ranges = ensure(this.ranges, 4 * WorkPlan.maxRanges(heads, options));
+    if (options.kernel === 'fd') {
+      let longest = 0;
+      for (let h = 0; h < heads; h++) longest = Math.max(longest, tilesPerHead[h]);
+      this.splits = options.splits ?? flashDecodingSplits(heads, options.grid, longest);
+    }
+    const splits = options.kernel === 'fd' ? this.splits : 1;
+    this.ranges = ensure(this.ranges, 4 * WorkPlan.maxRanges(heads, { grid: options.grid, splits }));
     this.rangeCount = 0;
     if (options.kernel === 'fa2') {
       for (let h = 0; h < heads; h++) this.pushRange(this.headFirstTile[h], this.headFirstTile[h + 1]);
     } else if (options.kernel === 'fd') {
-      let longest = 0;
-      for (let h = 0; h < heads; h++) longest = Math.max(longest, tilesPerHead[h]);
-      this.splits = options.splits ?? flashDecodingSplits(heads, options.grid, longest);
       for (let h = 0; h < heads; h++) {
         this.pushEqualShares(this.headFirstTile[h], this.headFirstTile[h + 1], this.splits);
       }

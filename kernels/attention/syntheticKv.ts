@@ -41,12 +41,14 @@ export function createSyntheticKv(
   const { device } = context;
   const pagesPerSeq = lengths.map((n) => Math.ceil(n / layout.pageSize));
   const pages = pagesPerSeq.reduce((a, b) => a + b, 0);
-  // Pages handed out in a shuffled order, as a long-running pool would: the page table is really used.
   const order = Uint32Array.from({ length: pages }, (_, i) => i);
-  const random = seededRandom(seed);
-  for (let i = pages - 1; i > 0 && pageOrder === 'shuffled'; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
+  if (pageOrder === 'shuffled') {
+    // As a long-running pool hands them out: the page table is really used.
+    const random = seededRandom(seed);
+    for (let i = pages - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [order[i], order[j]] = [order[j], order[i]];
+    }
   }
   const pageTableOffsets: number[] = [];
   let offset = 0;

@@ -74,7 +74,7 @@ export interface AttentionVariantRequest {
 
 export interface AttentionVariant {
   kind: AttentionKernelKind;
-  /** Readable name, e.g. `streamed_attention/d128/g4/q1/f16kv/l16/w128/u4`: benchmark rows and logs print it. */
+  /** Readable name, e.g. `streamed_attention/d128/g4/q1/f16kv/p16/l8/w128/u4`: benchmark rows and logs print it. */
   key: string;
   mergeKey: string;
   /** Tokens per tile: the unit the planner shares out. */
@@ -84,7 +84,7 @@ export interface AttentionVariant {
   mergeCode: string;
 }
 
-export function streamedKernelRuns(subgroupMinSize: number): boolean {
+function streamedKernelRuns(subgroupMinSize: number): boolean {
   return subgroupMinSize >= MIN_STREAMED_SUBGROUP;
 }
 
