@@ -7,7 +7,7 @@ import { createStorageBuffer, readBuffer } from '../kernels/gpu/buffers.ts';
 import { PassTimer } from '../kernels/gpu/timing.ts';
 import { dispatch, type BoundKernel } from '../kernels/model/boundKernel.ts';
 import { bindEmbedding } from '../kernels/model/embedding.ts';
-import { bindLinear, linearRowsPerWorkgroup } from '../kernels/model/linear.ts';
+import { bindLinear } from '../kernels/model/linear.ts';
 import { bindMatmul } from '../kernels/model/matmul.ts';
 import { bindRmsNorm } from '../kernels/model/rmsNorm.ts';
 import { bindRopeKv } from '../kernels/model/ropeKv.ts';
@@ -17,7 +17,7 @@ import { StepUniform } from '../kernels/model/stepUniform.ts';
 import type { GpuContext } from './gpu/context.ts';
 import { KvCache, poolPagesFor } from './kvCache.ts';
 import { StepRecorder, type ProfilingMode } from './stepRecorder.ts';
-import type { ModelWeights } from './weights.ts';
+import type { MatrixWeight, ModelWeights } from './weights.ts';
 
 export interface RunnerOptions {
   kvDtype?: KvDtype;
@@ -42,18 +42,10 @@ export interface StepTiming {
   method: 'timestamp-query' | 'cpu';
 }
 
+/** A layer's kernels in dispatch order, around its attention. */
 interface LayerKernels {
-  inputNorm: BoundKernel;
-  q: BoundKernel;
-  k: BoundKernel;
-  v: BoundKernel;
-  ropeKv: BoundKernel;
-  o: BoundKernel;
-  postNorm: BoundKernel;
-  gate: BoundKernel;
-  up: BoundKernel;
-  siluMul: BoundKernel;
-  down: BoundKernel;
+  beforeAttention: BoundKernel[];
+  afterAttention: BoundKernel[];
 }
 
 interface ForwardKernels {
@@ -134,12 +126,11 @@ export class ModelRunner {
     this.tokens = buffer('tokens', this.maxContext + 1);
     const hidden = buffer('hidden', T * hiddenSize);
     const normed = buffer('normed', T * hiddenSize);
+    const qkv = buffer('qkv', T * (numHeads + 2 * numKvHeads) * headDim);
     const q = buffer('q', T * numHeads * headDim);
-    const k = buffer('k', T * numKvHeads * headDim);
-    const v = buffer('v', T * numKvHeads * headDim);
     const attentionOut = buffer('attention out', T * numHeads * headDim);
-    const gate = buffer('gate', T * intermediateSize);
-    const up = buffer('up', T * intermediateSize);
+    const gateUp = buffer('gate up', T * 2 * intermediateSize);
+    const activated = buffer('activated', T * intermediateSize);
     this.logits = buffer('logits', vocabSize);
     this.sampled = buffer('sampled', 1);
     for (let i = 0; i < READBACK_RING; i++) {
@@ -151,38 +142,44 @@ export class ModelRunner {
     const stepBuffer = this.step.buffer;
     this.queries = q;
     this.attentionOut = attentionOut;
-    // Decode runs every projection as a GEMV; prefill as a GEMM that reads each weight tile once per token tile.
+    // Decode runs every projection as a GEMV, the SwiGLU in the gate/up GEMV's epilogue; prefill runs them as GEMMs
+    // that read each weight tile once per token tile, then the SwiGLU.
     const forward = (kind: 'decode' | 'prefill'): ForwardKernels => {
-      const linear = (label: string, w: ModelWeights['embedding'], x: GPUBuffer, y: GPUBuffer, extra: { bias?: GPUBuffer; accumulate?: boolean } = {}) => {
-        const io = { label, inFeatures: w.columns, outFeatures: w.rows, weightDtype: w.dtype, weights: w.buffer, x, y, ...extra };
-        if (kind === 'prefill') return bindMatmul(device, { ...io, step: stepBuffer });
-        return bindLinear(device, { ...io, subgroups: context.features.subgroups, rowsPerWorkgroup: linearRowsPerWorkgroup(w.rows, context.adapter.isCpu) });
+      const linear = (label: string, w: MatrixWeight, x: GPUBuffer, y: GPUBuffer, extra: { bias?: GPUBuffer; accumulate?: boolean; gated?: boolean } = {}) => {
+        const io = { label, inFeatures: w.columns, outFeatures: extra.gated ? w.rows / 2 : w.rows, weightDtype: w.dtype, weights: w.buffer, x, y, ...extra };
+        return kind === 'prefill' ? bindMatmul(device, { ...io, step: stepBuffer }) : bindLinear(context, io);
       };
-      const layers = weights.layers.map((lw, i): LayerKernels => ({
-        inputNorm: bindRmsNorm(device, { label: `L${i} input norm`, features: hiddenSize, eps: rmsNormEps, step: stepBuffer, x: hidden, weight: lw.inputNorm, y: normed }),
-        q: linear(`L${i} q`, lw.q, normed, q, { bias: lw.qBias }),
-        k: linear(`L${i} k`, lw.k, normed, k, { bias: lw.kBias }),
-        v: linear(`L${i} v`, lw.v, normed, v, { bias: lw.vBias }),
-        ropeKv: bindRopeKv(device, {
+      const layers = weights.layers.map((lw, i): LayerKernels => {
+        const norm = (label: string, weight: GPUBuffer) => bindRmsNorm(device, { label: `L${i} ${label}`, features: hiddenSize, eps: rmsNormEps, step: stepBuffer, x: hidden, weight, y: normed });
+        const ropeKv = bindRopeKv(device, {
           label: `L${i} rope+kv`,
           layout: this.layout,
           queryHeads: numHeads,
           step: stepBuffer,
+          qkv,
           q,
-          k,
-          v,
           rope,
           pageTable: this.kv.pageTable,
           keyPool: this.kv.keyPools[i],
           valuePool: this.kv.valuePools[i],
-        }),
-        o: linear(`L${i} o`, lw.o, attentionOut, hidden, { accumulate: true }),
-        postNorm: bindRmsNorm(device, { label: `L${i} post norm`, features: hiddenSize, eps: rmsNormEps, step: stepBuffer, x: hidden, weight: lw.postAttentionNorm, y: normed }),
-        gate: linear(`L${i} gate`, lw.gate, normed, gate),
-        up: linear(`L${i} up`, lw.up, normed, up),
-        siluMul: bindSiluMul(device, { label: `L${i} silu`, features: intermediateSize, step: stepBuffer, gate, up }),
-        down: linear(`L${i} down`, lw.down, gate, hidden, { accumulate: true }),
-      }));
+        });
+        const mlp =
+          kind === 'decode'
+            ? [linear(`L${i} gate+up`, lw.gateUp, normed, activated, { gated: true })]
+            : [
+                linear(`L${i} gate+up`, lw.gateUp, normed, gateUp),
+                bindSiluMul(device, { label: `L${i} silu`, features: intermediateSize, step: stepBuffer, gateUp, activated }),
+              ];
+        return {
+          beforeAttention: [norm('input norm', lw.inputNorm), linear(`L${i} qkv`, lw.qkv, normed, qkv, { bias: lw.qkvBias }), ropeKv],
+          afterAttention: [
+            linear(`L${i} o`, lw.o, attentionOut, hidden, { accumulate: true }),
+            norm('post norm', lw.postAttentionNorm),
+            ...mlp,
+            linear(`L${i} down`, lw.down, activated, hidden, { accumulate: true }),
+          ],
+        };
+      });
       return {
         embedding: bindEmbedding(device, { features: hiddenSize, weightDtype: weights.embedding.dtype, step: stepBuffer, tokens: this.tokens, weights: weights.embedding.buffer, hidden }),
         layers,
@@ -193,7 +190,7 @@ export class ModelRunner {
     this.decodeAttention = this.buildAttention({ maxSequences: 1 }, options.grid);
     this.prefillAttention = this.buildAttention({ maxChunk: T }, options.grid);
     this.finalNorm = bindRmsNorm(device, { label: 'final norm', features: hiddenSize, eps: rmsNormEps, step: stepBuffer, x: hidden, weight: weights.finalNorm, y: normed, lastRowOnly: true });
-    this.lmHead = bindLinear(device, {
+    this.lmHead = bindLinear(context, {
       label: 'lm head',
       inFeatures: hiddenSize,
       outFeatures: vocabSize,
@@ -201,8 +198,6 @@ export class ModelRunner {
       weights: weights.lmHead.buffer,
       x: normed,
       y: this.logits,
-      subgroups: context.features.subgroups,
-      rowsPerWorkgroup: linearRowsPerWorkgroup(vocabSize, context.adapter.isCpu),
       lastRowOnly: true,
     });
     this.sampler = new Sampler(device, { vocabSize, step: stepBuffer, logits: this.logits, tokens: this.tokens, sampled: this.sampled });
@@ -278,10 +273,10 @@ export class ModelRunner {
     dispatch(recorder.compute(), kernels.embedding, shape);
     for (const [i, layer] of kernels.layers.entries()) {
       let pass = recorder.compute();
-      for (const kernel of [layer.inputNorm, layer.q, layer.k, layer.v, layer.ropeKv]) dispatch(pass, kernel, shape);
+      for (const kernel of layer.beforeAttention) dispatch(pass, kernel, shape);
       await recorder.timed(1 + i, (attentionPass) => attention.encodeInPass(attentionPass, bindings[i]));
       pass = recorder.compute();
-      for (const kernel of [layer.o, layer.postNorm, layer.gate, layer.up, layer.siluMul, layer.down]) dispatch(pass, kernel, shape);
+      for (const kernel of layer.afterAttention) dispatch(pass, kernel, shape);
     }
     if (sample) {
       const pass = recorder.compute();

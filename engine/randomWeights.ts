@@ -27,13 +27,10 @@ export function randomWeights(device: GPUDevice, config: ModelConfig, seed = 1):
   const embedding = matrix(vocabSize, h);
   const layers: LayerWeights[] = Array.from({ length: config.numLayers }, () => ({
     inputNorm: ones(h),
-    q: matrix(numHeads * headDim, h),
-    k: matrix(numKvHeads * headDim, h),
-    v: matrix(numKvHeads * headDim, h),
+    qkv: matrix((numHeads + 2 * numKvHeads) * headDim, h),
     o: matrix(h, numHeads * headDim),
     postAttentionNorm: ones(h),
-    gate: matrix(inter, h),
-    up: matrix(inter, h),
+    gateUp: matrix(2 * inter, h),
     down: matrix(h, inter),
   }));
   return { embedding, layers, finalNorm: ones(h), lmHead: config.tieWordEmbeddings ? embedding : matrix(vocabSize, h), buffers, bytes };

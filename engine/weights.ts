@@ -13,18 +13,20 @@ export interface MatrixWeight {
   columns: number;
 }
 
+/**
+ * A layer's weights. Matrices that read the same input share one buffer, so that one kernel reads them together:
+ * q, k and v (rows in that order) over the normed hidden state, gate and up over the post-attention norm.
+ */
 export interface LayerWeights {
   inputNorm: GPUBuffer;
-  q: MatrixWeight;
-  k: MatrixWeight;
-  v: MatrixWeight;
+  /** [q; k; v]: numHeads · headDim + 2 · numKvHeads · headDim rows. */
+  qkv: MatrixWeight;
+  /** The q, k and v biases, concatenated in the same order (Qwen2). */
+  qkvBias?: GPUBuffer;
   o: MatrixWeight;
-  qBias?: GPUBuffer;
-  kBias?: GPUBuffer;
-  vBias?: GPUBuffer;
   postAttentionNorm: GPUBuffer;
-  gate: MatrixWeight;
-  up: MatrixWeight;
+  /** [gate; up]: 2 · intermediateSize rows. */
+  gateUp: MatrixWeight;
   down: MatrixWeight;
 }
 
@@ -57,33 +59,33 @@ export async function uploadWeights(
   onProgress?: (progress: UploadProgress) => void,
 ): Promise<ModelWeights> {
   const { hiddenSize: h, intermediateSize: inter, numHeads, numKvHeads, headDim, vocabSize, numLayers } = config;
-  const plan: { name: string; shape: number[]; kind: 'matrix' | 'vector' }[] = [];
-  const want = (name: string, shape: number[], kind: 'matrix' | 'vector') => plan.push({ name, shape, kind });
-  want('model.embed_tokens.weight', [vocabSize, h], 'matrix');
+  const plan: { name: string; shape: number[] }[] = [];
+  const want = (name: string, shape: number[]) => plan.push({ name, shape });
+  want('model.embed_tokens.weight', [vocabSize, h]);
   for (let i = 0; i < numLayers; i++) {
     const p = `model.layers.${i}.`;
-    want(`${p}input_layernorm.weight`, [h], 'vector');
-    want(`${p}self_attn.q_proj.weight`, [numHeads * headDim, h], 'matrix');
-    want(`${p}self_attn.k_proj.weight`, [numKvHeads * headDim, h], 'matrix');
-    want(`${p}self_attn.v_proj.weight`, [numKvHeads * headDim, h], 'matrix');
-    want(`${p}self_attn.o_proj.weight`, [h, numHeads * headDim], 'matrix');
+    want(`${p}input_layernorm.weight`, [h]);
+    want(`${p}self_attn.q_proj.weight`, [numHeads * headDim, h]);
+    want(`${p}self_attn.k_proj.weight`, [numKvHeads * headDim, h]);
+    want(`${p}self_attn.v_proj.weight`, [numKvHeads * headDim, h]);
+    want(`${p}self_attn.o_proj.weight`, [h, numHeads * headDim]);
     if (config.qkvBias) {
-      want(`${p}self_attn.q_proj.bias`, [numHeads * headDim], 'vector');
-      want(`${p}self_attn.k_proj.bias`, [numKvHeads * headDim], 'vector');
-      want(`${p}self_attn.v_proj.bias`, [numKvHeads * headDim], 'vector');
+      want(`${p}self_attn.q_proj.bias`, [numHeads * headDim]);
+      want(`${p}self_attn.k_proj.bias`, [numKvHeads * headDim]);
+      want(`${p}self_attn.v_proj.bias`, [numKvHeads * headDim]);
     }
-    want(`${p}post_attention_layernorm.weight`, [h], 'vector');
-    want(`${p}mlp.gate_proj.weight`, [inter, h], 'matrix');
-    want(`${p}mlp.up_proj.weight`, [inter, h], 'matrix');
-    want(`${p}mlp.down_proj.weight`, [h, inter], 'matrix');
+    want(`${p}post_attention_layernorm.weight`, [h]);
+    want(`${p}mlp.gate_proj.weight`, [inter, h]);
+    want(`${p}mlp.up_proj.weight`, [inter, h]);
+    want(`${p}mlp.down_proj.weight`, [h, inter]);
   }
-  want('model.norm.weight', [h], 'vector');
+  want('model.norm.weight', [h]);
   const hasLmHead = tensors.has('lm_head.weight');
   if (!config.tieWordEmbeddings || hasLmHead) {
     if (!hasLmHead) {
       throw new EngineError('missing-tensor', 'the model has untied embeddings but no "lm_head.weight" tensor');
     }
-    want('lm_head.weight', [vocabSize, h], 'matrix');
+    want('lm_head.weight', [vocabSize, h]);
   }
 
   for (const { name, shape } of plan) {
@@ -101,57 +103,68 @@ export async function uploadWeights(
 
   const bytesTotal = plan.reduce((sum, { name }) => sum + tensors.get(name)!.byteLength, 0);
   let bytesDone = 0;
-  const uploaded = new Map<string, GPUBuffer | MatrixWeight>();
+  let tensorsDone = 0;
   const buffers: GPUBuffer[] = [];
-  for (const [index, { name, shape, kind }] of plan.entries()) {
-    const tensor = tensors.get(name)!;
-    if (kind === 'vector') {
-      const raw = await tensor.file.read(tensor.byteOffset, tensor.byteLength);
-      const buffer = createStorageBuffer(device, name, toFloat32(raw, tensor.dtype));
-      buffers.push(buffer);
-      uploaded.set(name, buffer);
-    } else {
-      const buffer = createStorageBuffer(device, name, tensor.byteLength);
-      for (let offset = 0; offset < tensor.byteLength; offset += UPLOAD_CHUNK) {
-        const length = Math.min(UPLOAD_CHUNK, tensor.byteLength - offset);
-        writeBuffer(device, buffer, await tensor.file.read(tensor.byteOffset + offset, length), offset);
-      }
-      buffers.push(buffer);
-      uploaded.set(name, { buffer, dtype: DTYPES[tensor.dtype], rows: shape[0], columns: shape[1] });
-    }
+  const progress = (tensor: TensorInfo) => {
     bytesDone += tensor.byteLength;
-    onProgress?.({ tensorsDone: index + 1, tensorsTotal: plan.length, bytesDone, bytesTotal });
-  }
+    tensorsDone++;
+    onProgress?.({ tensorsDone, tensorsTotal: plan.length, bytesDone, bytesTotal });
+  };
+  /** Uploads the named matrices into one buffer, rows in order. */
+  const matrix = async (...names: string[]): Promise<MatrixWeight> => {
+    const parts = names.map((name) => tensors.get(name)!);
+    const dtype = DTYPES[parts[0].dtype];
+    for (const [i, part] of parts.entries()) {
+      if (DTYPES[part.dtype] !== dtype) {
+        throw new EngineError('unsupported-model', `tensor "${names[i]}" is ${part.dtype} but "${names[0]}" is ${parts[0].dtype}: the matrices of one layer must share a dtype`);
+      }
+    }
+    const buffer = createStorageBuffer(device, names.join(' + '), parts.reduce((sum, part) => sum + part.byteLength, 0));
+    buffers.push(buffer);
+    let bufferOffset = 0;
+    for (const part of parts) {
+      for (let offset = 0; offset < part.byteLength; offset += UPLOAD_CHUNK) {
+        const length = Math.min(UPLOAD_CHUNK, part.byteLength - offset);
+        writeBuffer(device, buffer, await part.file.read(part.byteOffset + offset, length), bufferOffset + offset);
+      }
+      bufferOffset += part.byteLength;
+      progress(part);
+    }
+    return { buffer, dtype, rows: parts.reduce((sum, part) => sum + part.shape[0], 0), columns: parts[0].shape[1] };
+  };
+  /** Uploads the named vectors, as f32, into one buffer. */
+  const vector = async (...names: string[]): Promise<GPUBuffer> => {
+    const values: Float32Array[] = [];
+    for (const name of names) {
+      const tensor = tensors.get(name)!;
+      values.push(toFloat32(await tensor.file.read(tensor.byteOffset, tensor.byteLength), tensor.dtype));
+      progress(tensor);
+    }
+    const joined = new Float32Array(values.reduce((sum, v) => sum + v.length, 0));
+    values.reduce((offset, v) => (joined.set(v, offset), offset + v.length), 0);
+    const buffer = createStorageBuffer(device, names.join(' + '), joined);
+    buffers.push(buffer);
+    return buffer;
+  };
 
-  const matrix = (name: string) => uploaded.get(name) as MatrixWeight;
-  const vector = (name: string) => uploaded.get(name) as GPUBuffer;
+  const embedding = await matrix('model.embed_tokens.weight');
   const layers: LayerWeights[] = [];
   for (let i = 0; i < numLayers; i++) {
     const p = `model.layers.${i}.`;
+    const attention = (part: string) => ['q', 'k', 'v'].map((name) => `${p}self_attn.${name}_proj.${part}`);
     layers.push({
-      inputNorm: vector(`${p}input_layernorm.weight`),
-      q: matrix(`${p}self_attn.q_proj.weight`),
-      k: matrix(`${p}self_attn.k_proj.weight`),
-      v: matrix(`${p}self_attn.v_proj.weight`),
-      o: matrix(`${p}self_attn.o_proj.weight`),
-      qBias: config.qkvBias ? vector(`${p}self_attn.q_proj.bias`) : undefined,
-      kBias: config.qkvBias ? vector(`${p}self_attn.k_proj.bias`) : undefined,
-      vBias: config.qkvBias ? vector(`${p}self_attn.v_proj.bias`) : undefined,
-      postAttentionNorm: vector(`${p}post_attention_layernorm.weight`),
-      gate: matrix(`${p}mlp.gate_proj.weight`),
-      up: matrix(`${p}mlp.up_proj.weight`),
-      down: matrix(`${p}mlp.down_proj.weight`),
+      inputNorm: await vector(`${p}input_layernorm.weight`),
+      qkv: await matrix(...attention('weight')),
+      qkvBias: config.qkvBias ? await vector(...attention('bias')) : undefined,
+      o: await matrix(`${p}self_attn.o_proj.weight`),
+      postAttentionNorm: await vector(`${p}post_attention_layernorm.weight`),
+      gateUp: await matrix(`${p}mlp.gate_proj.weight`, `${p}mlp.up_proj.weight`),
+      down: await matrix(`${p}mlp.down_proj.weight`),
     });
   }
-  const embedding = matrix('model.embed_tokens.weight');
-  return {
-    embedding,
-    layers,
-    finalNorm: vector('model.norm.weight'),
-    lmHead: uploaded.has('lm_head.weight') ? matrix('lm_head.weight') : embedding,
-    buffers,
-    bytes: bytesTotal,
-  };
+  const finalNorm = await vector('model.norm.weight');
+  const lmHead = hasLmHead ? await matrix('lm_head.weight') : embedding;
+  return { embedding, layers, finalNorm, lmHead, buffers, bytes: bytesTotal };
 }
 
 /** A small tensor (a norm weight, a bias) as f32. */

@@ -5,7 +5,7 @@ import { withGpuErrorScope } from '../../engine/gpu/context.ts';
 import { createStorageBuffer, readFloat32 } from '../gpu/buffers.ts';
 import { bfloat16BitsToFloat32, float16BitsToFloat32, float32ToFloat16Bits } from '../gpu/half.ts';
 import { dispatch, type WeightDtype } from './boundKernel.ts';
-import { bindLinear, linearRowsPerWorkgroup } from './linear.ts';
+import { bindLinear, type LinearSchedule } from './linear.ts';
 import { bindMatmul } from './matmul.ts';
 import { StepUniform } from './stepUniform.ts';
 
@@ -38,6 +38,8 @@ interface Case {
   dtype: WeightDtype;
   bias: boolean;
   accumulate: boolean;
+  /** W is [gate; up] and y = silu(x·gateᵀ) · (x·upᵀ) (decode GEMV only). */
+  gated?: boolean;
 }
 
 // Token counts around the GEMM's 32-token tile, N not a multiple of its 64 rows or of the GEMV's rows per
@@ -47,24 +49,41 @@ const CASES: Case[] = [
   { name: 'f16, 33 tokens, 200 → 130, bias', tokens: 33, inFeatures: 200, outFeatures: 130, dtype: 'f16', bias: true, accumulate: false },
   { name: 'bf16, 64 tokens, 96 → 64, residual add', tokens: 64, inFeatures: 96, outFeatures: 64, dtype: 'bf16', bias: false, accumulate: true },
   { name: 'f16, 5 tokens, 1032 → 17, bias + residual add', tokens: 5, inFeatures: 1032, outFeatures: 17, dtype: 'f16', bias: true, accumulate: true },
+  { name: 'f16, 2 tokens, 264 → 37, gated', tokens: 2, inFeatures: 264, outFeatures: 37, dtype: 'f16', bias: false, accumulate: false, gated: true },
+  { name: 'bf16, 1 token, 2048 → 24, gated', tokens: 1, inFeatures: 2048, outFeatures: 24, dtype: 'bf16', bias: false, accumulate: false, gated: true },
+];
+
+// The GEMV's schedules: the adapter's own, and GPU-sized ones whose unrolled batches overrun K (a guarded tail)
+// or divide it exactly, with row counts that do not divide N.
+const SCHEDULES: (LinearSchedule | undefined)[] = [
+  undefined,
+  { workgroup: 128, rows: 2, batchSteps: 4 },
+  { workgroup: 64, rows: 3, batchSteps: 2 },
+  { workgroup: 256, rows: 1, batchSteps: 1 },
 ];
 
 const SPARE_TOKENS = 2;
 
-async function run(testCase: Case, kernel: 'gemv' | 'gemm') {
+async function run(testCase: Case, kernel: 'gemv' | 'gemm', schedule?: LinearSchedule) {
   const context = await testGpu();
   const { device } = context;
   const { tokens, inFeatures: K, outFeatures: N } = testCase;
   const x = randomFloat32(tokens * K);
-  const { words, exact: w } = storeWeights(randomFloat32(N * K), testCase.dtype);
+  const matrices = testCase.gated ? 2 : 1;
+  const { words, exact: w } = storeWeights(randomFloat32(matrices * N * K), testCase.dtype);
   const bias = randomFloat32(N);
   const residual = randomFloat32(tokens * N);
   const expected = new Float64Array(tokens * N);
   for (let t = 0; t < tokens; t++) {
     for (let n = 0; n < N; n++) {
-      let sum = 0;
-      for (let k = 0; k < K; k++) sum += x[t * K + k] * w[n * K + k];
-      expected[t * N + n] = sum + (testCase.bias ? bias[n] : 0) + (testCase.accumulate ? residual[t * N + n] : 0);
+      const dot = (row: number) => {
+        let sum = 0;
+        for (let k = 0; k < K; k++) sum += x[t * K + k] * w[row * K + k];
+        return sum;
+      };
+      const gate = dot(n);
+      const value = testCase.gated ? (gate / (1 + Math.exp(-gate))) * dot(N + n) : gate;
+      expected[t * N + n] = value + (testCase.bias ? bias[n] : 0) + (testCase.accumulate ? residual[t * N + n] : 0);
     }
   }
   // y holds the residual (or poison, which a plain y = x·Wᵀ must overwrite), then poisoned spare rows.
@@ -93,7 +112,7 @@ async function run(testCase: Case, kernel: 'gemv' | 'gemm') {
     const bound =
       kernel === 'gemm'
         ? bindMatmul(device, { ...io, step: step.buffer })
-        : bindLinear(device, { ...io, subgroups: context.features.subgroups, rowsPerWorkgroup: linearRowsPerWorkgroup(N, context.adapter.isCpu) });
+        : bindLinear(context, { ...io, gated: testCase.gated, schedule });
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
     dispatch(pass, bound, { tokenCount: tokens });
@@ -105,13 +124,18 @@ async function run(testCase: Case, kernel: 'gemv' | 'gemm') {
   return { y: y.subarray(0, tokens * N), spare: y.subarray(tokens * N), expected };
 }
 
+function expectMatch({ y, spare, expected }: Awaited<ReturnType<typeof run>>) {
+  const error = relativeError(y, expected);
+  expect(error, `relative error ${error}`).toBeLessThan(1e-5);
+  expect(spare.every(Number.isNaN), 'rows past the token count were written').toBe(true);
+}
+
 describe.each(CASES)('linear layer, $name', (testCase) => {
-  for (const kernel of ['gemv', 'gemm'] as const) {
-    it(`${kernel === 'gemv' ? 'decode GEMV' : 'prefill GEMM'} matches float64 and writes only its rows`, async () => {
-      const { y, spare, expected } = await run(testCase, kernel);
-      const error = relativeError(y, expected);
-      expect(error, `relative error ${error}`).toBeLessThan(1e-5);
-      expect(spare.every(Number.isNaN), 'rows past the token count were written').toBe(true);
-    });
+  for (const schedule of SCHEDULES) {
+    const name = schedule ? `workgroup ${schedule.workgroup}, ${schedule.rows} rows, batches of ${schedule.batchSteps}` : "the adapter's schedule";
+    it(`decode GEMV (${name}) matches float64 and writes only its rows`, async () => expectMatch(await run(testCase, 'gemv', schedule)));
+  }
+  if (!testCase.gated) {
+    it('prefill GEMM matches float64 and writes only its rows', async () => expectMatch(await run(testCase, 'gemm')));
   }
 });

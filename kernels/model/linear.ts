@@ -1,16 +1,29 @@
-import { bindGroup, modelPipeline, shapeUniform, WEIGHT_SNIPPETS, type BoundKernel, type WeightDtype } from './boundKernel.ts';
+import type { GpuContext } from '../../engine/gpu/context.ts';
+import { bindGroup, modelPipeline, WEIGHT_SNIPPETS, type BoundKernel, type WeightDtype } from './boundKernel.ts';
 import linearWgsl from './linear.wgsl?raw';
 import reduceSubgroupWgsl from './linear_reduce_subgroup.wgsl?raw';
 import reduceWorkgroupWgsl from './linear_reduce_workgroup.wgsl?raw';
 
+/** How the decode GEMV splits its work: invocations per workgroup, output rows per workgroup, octs per batch. */
+export interface LinearSchedule {
+  workgroup: number;
+  rows: number;
+  /** 16-byte loads per weight row an invocation issues together (the unrolled batch). */
+  batchSteps: number;
+}
+
 /**
- * Output rows per workgroup. A GPU wants many workgroups in flight (at least ~512 for a GEMV to stream at full
- * bandwidth); a CPU adapter wants few, since each workgroup costs it a context switch per barrier.
+ * The schedule for a shape. A GPU wants megabytes of loads in flight (tens of thousands of invocations, several
+ * independent 16-byte loads each); a CPU adapter wants few workgroups, since each costs it a context switch per
+ * barrier, and no unrolling, which only lengthens its compile.
  */
-export function linearRowsPerWorkgroup(outFeatures: number, cpuAdapter: boolean): number {
-  if (cpuAdapter) return 16;
-  for (const rows of [16, 8]) if (outFeatures / rows >= 512) return rows;
-  return 4;
+export function linearSchedule(outFeatures: number, inFeatures: number, cpuAdapter: boolean): LinearSchedule {
+  if (cpuAdapter) return { workgroup: 64, rows: 16, batchSteps: 1 };
+  const workgroup = 128;
+  // The LM head's 128k rows fit the 65,535-workgroup grid limit in groups of 2 and more.
+  const rows = outFeatures >= 8192 ? 4 : 2;
+  const batchSteps = Math.max(1, Math.min(4, Math.floor(inFeatures / 8 / workgroup)));
+  return { workgroup, rows, batchSteps };
 }
 
 /** What a linear layer y = x·Wᵀ (+ bias) reads and writes: x [tokens][inFeatures], y [tokens][outFeatures]. */
@@ -30,9 +43,10 @@ export interface LinearIo {
 export interface LinearBinding extends LinearIo {
   /** One row only: the LM head, over the last token normalised into row 0. */
   lastRowOnly?: boolean;
-  /** Reduce with subgroup operations (when the device has them). */
-  subgroups: boolean;
-  rowsPerWorkgroup: number;
+  /** W is [gate; up] (2 · outFeatures rows) and y = silu(x·gateᵀ) · (x·upᵀ): the SwiGLU MLP's first half. */
+  gated?: boolean;
+  /** Overrides `linearSchedule` (benchmarks compare schedules). */
+  schedule?: LinearSchedule;
 }
 
 /** Checks what every linear kernel assumes of its shape (x and W are read 8 values at a time). */
@@ -46,27 +60,48 @@ export function linearBuffers(b: LinearIo): GPUBuffer[] {
   return [b.x, b.weights, b.bias ?? b.weights, b.y];
 }
 
-/** The decode linear layer (a GEMV per token). */
-export function bindLinear(device: GPUDevice, b: LinearBinding): BoundKernel {
+/** The decode linear layer (a GEMV per token), compiled for its shape. */
+export function bindLinear(context: GpuContext, b: LinearBinding): BoundKernel {
   checkLinearShape(b);
-  const rows = b.rowsPerWorkgroup;
-  const key = `linear/${b.weightDtype}/r${rows}${b.bias ? '/bias' : ''}${b.accumulate ? '/acc' : ''}/${b.subgroups ? 'sg' : 'wg'}`;
-  const { code, pipeline } = modelPipeline(device, key, linearWgsl, {
-    ENABLE: b.subgroups ? 'enable subgroups;' : '',
-    REDUCE: b.subgroups ? reduceSubgroupWgsl : reduceWorkgroupWgsl,
-    SUBGROUP_BUILTINS: b.subgroups ? '@builtin(subgroup_invocation_id) subgroupLane: u32, @builtin(subgroup_size) subgroupSize: u32,' : '',
-    SUBGROUP_ARGS: b.subgroups ? ', subgroupLane, subgroupSize' : '',
-    ROWS: rows,
-    HAS_BIAS: b.bias ? 'true' : 'false',
-    ACCUMULATE: b.accumulate ? 'true' : 'false',
-    WEIGHTS: WEIGHT_SNIPPETS[b.weightDtype],
-  }, { ROWS: rows });
-  const shape = shapeUniform(device, code, b.label, { inFeatures: b.inFeatures, outFeatures: b.outFeatures });
+  if (b.gated && b.bias) throw new Error(`${b.label}: a gated linear layer has no bias`);
+  const { device, features } = context;
+  const schedule = b.schedule ?? linearSchedule(b.outFeatures, b.inFeatures, context.adapter.isCpu);
+  const { workgroup, rows, batchSteps } = schedule;
+  const matrices = b.gated ? 2 : 1;
+  // Subgroup sums need every subgroup inside the workgroup; a workgroup reduction serves any other adapter.
+  const subgroups = features.subgroups && features.subgroupMinSize > 0 && features.subgroupMaxSize <= workgroup;
+  const flags = `${b.bias ? '/bias' : ''}${b.accumulate ? '/acc' : ''}${b.gated ? '/gated' : ''}`;
+  const key = `linear/${b.weightDtype}/${b.inFeatures}x${b.outFeatures}/w${workgroup}r${rows}b${batchSteps}${flags}/${subgroups ? 'sg' : 'wg'}`;
+  const { pipeline } = modelPipeline(
+    device,
+    key,
+    linearWgsl,
+    {
+      ENABLE: subgroups ? 'enable subgroups;' : '',
+      REDUCE: subgroups ? reduceSubgroupWgsl.replace('{{SUBGROUP_MIN_SIZE}}', String(features.subgroupMinSize)) : reduceWorkgroupWgsl,
+      SUBGROUP_BUILTINS: subgroups ? '@builtin(subgroup_invocation_id) subgroupLane: u32, @builtin(subgroup_size) subgroupSize: u32,' : '',
+      SUBGROUP_ARGS: subgroups ? ', subgroupLane, subgroupSize' : '',
+      ROWS: rows,
+      WORKGROUP: workgroup,
+      IN_FEATURES: b.inFeatures,
+      OUT_FEATURES: b.outFeatures,
+      HAS_BIAS: b.bias ? 'true' : 'false',
+      ACCUMULATE: b.accumulate ? 'true' : 'false',
+      GATED: b.gated ? 'true' : 'false',
+      MATRICES: matrices,
+      BATCH_STEPS: batchSteps,
+      WEIGHTS: WEIGHT_SNIPPETS[b.weightDtype],
+    },
+    { SUMS: rows * matrices, BATCH_STEPS: batchSteps, MATRICES: matrices, ROWS: rows },
+  );
   const rowGroups = Math.ceil(b.outFeatures / rows);
+  if (rowGroups > context.limits.maxComputeWorkgroupsPerDimension) {
+    throw new Error(`${b.label}: ${b.outFeatures} rows in groups of ${rows} need ${rowGroups} workgroups, beyond the adapter's ${context.limits.maxComputeWorkgroupsPerDimension}`);
+  }
   return {
     label: b.label,
     pipeline,
-    bindGroup: bindGroup(device, b.label, pipeline, [shape, ...linearBuffers(b)]),
+    bindGroup: bindGroup(device, b.label, pipeline, linearBuffers(b)),
     grid: (step) => [rowGroups, b.lastRowOnly ? 1 : step.tokenCount],
   };
 }

@@ -1,27 +1,35 @@
 // Linear layer for decode (a GEMV per token): y[t][n] = Σ_k x[t][k] · W[n][k] (+ bias[n]) (+ y[t][n] when
-// ACCUMULATE: a fused residual add). W is [N][K] row-major in its stored precision (WEIGHTS snippet), accumulated
-// in f32. Prefill chunks use matmul.wgsl, which reads W once per tile of tokens.
-// Grid: (ceil(N / ROWS), tokens); a workgroup owns ROWS output features of one token.
-// Invocation i reads octs (8 consecutive k) i, i + WORKGROUP, ... of each of its ROWS weight rows, so a
-// workgroup reads contiguous row segments (coalesced); partial dots are summed across the workgroup.
-// Traffic: W read once per token; x read from cache.
+// ACCUMULATE: a fused residual add). With GATED, W is [gate; up] (2 · OUT_FEATURES rows) and
+// y[t][n] = silu(g) · u, where g and u are the dots of x[t] with rows n and OUT_FEATURES + n: SwiGLU in the epilogue.
+// W is row-major in its stored precision (WEIGHTS snippet), accumulated in f32.
+// Grid: (ceil(OUT_FEATURES / ROWS), tokens); a workgroup owns ROWS output features of one token.
+// Invocation i reads octs (8 consecutive k, one 16-byte load of halves) i, i + WORKGROUP, ... of each of its weight
+// rows, so the workgroup reads contiguous row segments. The shape is compile-time and the loops over a batch of
+// BATCH_STEPS octs and over the rows are unrolled: every weight load of a batch is issued before the first is used.
 {{ENABLE}}
 
 const ROWS: u32 = {{ROWS}}u;
-const WORKGROUP: u32 = 64u;
+const WORKGROUP: u32 = {{WORKGROUP}}u;
+const IN_FEATURES: u32 = {{IN_FEATURES}}u;
+const OUT_FEATURES: u32 = {{OUT_FEATURES}}u;
 const HAS_BIAS: bool = {{HAS_BIAS}};
 const ACCUMULATE: bool = {{ACCUMULATE}};
+const GATED: bool = {{GATED}};
+// Weight rows each output feature reads: 2 when GATED (gate and up).
+const MATRICES: u32 = {{MATRICES}}u;
+// Partial dots each invocation sums: ROWS per matrix.
+const SUMS: u32 = ROWS * MATRICES;
+const OCTS_PER_ROW: u32 = IN_FEATURES / 8u;
+const BATCH_STEPS: u32 = {{BATCH_STEPS}}u;
+const BATCH_OCTS: u32 = BATCH_STEPS * WORKGROUP;
+const BATCHES: u32 = (OCTS_PER_ROW + BATCH_OCTS - 1u) / BATCH_OCTS;
+// Whether every oct a batch visits exists, so that no load needs a guard.
+const EXACT: bool = OCTS_PER_ROW % BATCH_OCTS == 0u;
 
-struct Shape {
-  inFeatures: u32,
-  outFeatures: u32,
-}
-
-@group(0) @binding(0) var<uniform> shape: Shape;
-@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> weights: array<vec4<u32>>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> weights: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 {{WEIGHTS}}
 
@@ -35,18 +43,31 @@ fn main(
 ) {
   let firstRow = workgroupId.x * ROWS;
   let token = workgroupId.y;
-  let octsPerRow = shape.inFeatures / 8u;
 
-  var acc: array<f32, ROWS>;
-  for (var oct = lane; oct < octsPerRow; oct += WORKGROUP) {
-    let xOct = token * octsPerRow + oct;
-    let xLow = x[2u * xOct];
-    let xHigh = x[2u * xOct + 1u];
+  var acc: array<f32, SUMS>;
+  // unroll
+  for (var s = 0u; s < SUMS; s++) {
+    acc[s] = 0.0;
+  }
+  for (var batch = 0u; batch < BATCHES; batch++) {
     // unroll
-    for (var r = 0u; r < ROWS; r++) {
-      let row = min(firstRow + r, shape.outFeatures - 1u);
-      let w = loadOct(row * octsPerRow + oct);
-      acc[r] += dot(w.low, xLow) + dot(w.high, xHigh);
+    for (var step = 0u; step < BATCH_STEPS; step++) {
+      let oct = batch * BATCH_OCTS + step * WORKGROUP + lane;
+      if (EXACT || oct < OCTS_PER_ROW) {
+        let xOct = token * OCTS_PER_ROW + oct;
+        let xLow = x[2u * xOct];
+        let xHigh = x[2u * xOct + 1u];
+        // unroll
+        for (var m = 0u; m < MATRICES; m++) {
+          // unroll
+          for (var r = 0u; r < ROWS; r++) {
+            // Rows past the end (the last workgroup's) read the last row again; their sums are never written.
+            let row = m * OUT_FEATURES + min(firstRow + r, OUT_FEATURES - 1u);
+            let w = loadOct(row * OCTS_PER_ROW + oct);
+            acc[m * ROWS + r] += dot(w.low, xLow) + dot(w.high, xHigh);
+          }
+        }
+      }
     }
   }
 
@@ -54,12 +75,15 @@ fn main(
 
   if (lane < ROWS) {
     let row = firstRow + lane;
-    if (row < shape.outFeatures) {
+    if (row < OUT_FEATURES) {
       var value = partialDots[lane];
+      if (GATED) {
+        value = value / (1.0 + exp(-value)) * partialDots[ROWS + lane];
+      }
       if (HAS_BIAS) {
         value += bias[row];
       }
-      let outIndex = token * shape.outFeatures + row;
+      let outIndex = token * OUT_FEATURES + row;
       if (ACCUMULATE) {
         value += y[outIndex];
       }

@@ -1,22 +1,22 @@
-// Sums each of the ROWS partial dots over the workgroup into partialDots[i]: subgroupAdd within each
+// Sums each of the SUMS partial dots over the workgroup into partialDots[i]: subgroupAdd within each
 // subgroup, then the subgroups' sums in a fixed order (one barrier instead of a tree's log2(WORKGROUP)).
-// Assumes subgroups are consecutive local invocation indices (see reduce_subgroup.wgsl).
-const MAX_SUBGROUPS: u32 = WORKGROUP / 4u;
-var<workgroup> subgroupSums: array<f32, ROWS * MAX_SUBGROUPS>;
-var<workgroup> partialDots: array<f32, ROWS>;
+// Assumes subgroups are consecutive local invocation indices, at least SUBGROUP_MIN_SIZE wide.
+const MAX_SUBGROUPS: u32 = WORKGROUP / {{SUBGROUP_MIN_SIZE}}u;
+var<workgroup> subgroupSums: array<f32, SUMS * MAX_SUBGROUPS>;
+var<workgroup> partialDots: array<f32, SUMS>;
 
-fn sumPartialDots(acc: array<f32, ROWS>, lane: u32, subgroupLane: u32, subgroupSize: u32) {
+fn sumPartialDots(acc: array<f32, SUMS>, lane: u32, subgroupLane: u32, subgroupSize: u32) {
   let subgroupIndex = lane / subgroupSize;
   let subgroupCount = WORKGROUP / subgroupSize;
   // unroll
-  for (var i = 0u; i < ROWS; i++) {
+  for (var i = 0u; i < SUMS; i++) {
     let sum = subgroupAdd(acc[i]);
     if (subgroupLane == 0u) {
       subgroupSums[i * MAX_SUBGROUPS + subgroupIndex] = sum;
     }
   }
   workgroupBarrier();
-  if (lane < ROWS) {
+  if (lane < SUMS) {
     var total = 0.0;
     for (var s = 0u; s < subgroupCount; s++) {
       total += subgroupSums[lane * MAX_SUBGROUPS + s];

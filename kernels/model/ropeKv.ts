@@ -9,9 +9,10 @@ export function bindRopeKv(
     layout: PagedKvLayout;
     queryHeads: number;
     step: GPUBuffer;
+    /** [tokens][q heads | k heads | v heads], the fused projection's output. */
+    qkv: GPUBuffer;
+    /** [tokens][q heads]: the rotated queries. */
     q: GPUBuffer;
-    k: GPUBuffer;
-    v: GPUBuffer;
     rope: GPUBuffer;
     pageTable: GPUBuffer;
     keyPool: GPUBuffer;
@@ -24,7 +25,7 @@ export function bindRopeKv(
     KV_F16: dtype === 'f16' ? 'true' : 'false',
   });
   const shape = shapeUniform(device, code, b.label, { queryHeads: b.queryHeads, kvHeads: numKvHeads, pageSize });
-  const buffers = [shape, b.step, b.q, b.k, b.v, b.rope, b.pageTable, b.keyPool, b.valuePool];
+  const buffers = [shape, b.step, b.qkv, b.q, b.rope, b.pageTable, b.keyPool, b.valuePool];
   return {
     label: b.label,
     pipeline,

@@ -1,4 +1,5 @@
-// Rotary position embedding on q and k, then k and v appended to the paged KV cache.
+// Rotary position embedding on q and k, then k and v appended to the paged KV cache. q, k and v come from one
+// projection: row t of qkv is [q heads | k heads | v heads]; the rotated q goes to its own buffer (attention's input).
 // Hugging Face's rotate_half convention: dimension i pairs with i + D/2 and turns by angle position · invFreq_i:
 //   x'_i       = x_i · cos − x_{i+D/2} · sin
 //   x'_{i+D/2} = x_{i+D/2} · cos + x_i · sin
@@ -19,13 +20,12 @@ struct Shape {
 
 @group(0) @binding(0) var<uniform> shape: Shape;
 @group(0) @binding(1) var<uniform> step: Step;
-@group(0) @binding(2) var<storage, read_write> q: array<f32>;
-@group(0) @binding(3) var<storage, read> k: array<f32>;
-@group(0) @binding(4) var<storage, read> v: array<f32>;
-@group(0) @binding(5) var<storage, read> rope: array<vec2<f32>>;
-@group(0) @binding(6) var<storage, read> pageTable: array<u32>;
-@group(0) @binding(7) var<storage, read_write> keyPool: array<u32>;
-@group(0) @binding(8) var<storage, read_write> valuePool: array<u32>;
+@group(0) @binding(2) var<storage, read> qkv: array<f32>;
+@group(0) @binding(3) var<storage, read_write> q: array<f32>;
+@group(0) @binding(4) var<storage, read> rope: array<vec2<f32>>;
+@group(0) @binding(5) var<storage, read> pageTable: array<u32>;
+@group(0) @binding(6) var<storage, read_write> keyPool: array<u32>;
+@group(0) @binding(7) var<storage, read_write> valuePool: array<u32>;
 
 fn rotate(x: f32, partner: f32, angle: vec2<f32>) -> vec2<f32> {
   return vec2<f32>(x * angle.x - partner * angle.y, partner * angle.x + x * angle.y);
@@ -60,11 +60,13 @@ fn main(@builtin(local_invocation_index) m: u32, @builtin(workgroup_id) workgrou
   let high = low + HALF;
   let angle0 = rope[position * HALF + low];
   let angle1 = rope[position * HALF + low + 1u];
+  let qkvRow = t * (shape.queryHeads + 2u * shape.kvHeads) * HEAD_DIM;
 
   if (head < shape.queryHeads) {
+    let source = qkvRow + head * HEAD_DIM;
+    let r0 = rotate(qkv[source + low], qkv[source + high], angle0);
+    let r1 = rotate(qkv[source + low + 1u], qkv[source + high + 1u], angle1);
     let base = (t * shape.queryHeads + head) * HEAD_DIM;
-    let r0 = rotate(q[base + low], q[base + high], angle0);
-    let r1 = rotate(q[base + low + 1u], q[base + high + 1u], angle1);
     q[base + low] = r0.x;
     q[base + low + 1u] = r1.x;
     q[base + high] = r0.y;
@@ -73,15 +75,16 @@ fn main(@builtin(local_invocation_index) m: u32, @builtin(workgroup_id) workgrou
   }
 
   let kvHead = head - shape.queryHeads;
-  let base = (t * shape.kvHeads + kvHead) * HEAD_DIM;
+  let k = qkvRow + head * HEAD_DIM;
+  let v = k + shape.kvHeads * HEAD_DIM;
   let page = pageTable[step.pageTableOffset + position / shape.pageSize];
   let slot = position % shape.pageSize;
   let rowWords = select(HEAD_DIM, HEAD_DIM / 2u, KV_F16);
   let rowWord = ((page * shape.kvHeads + kvHead) * shape.pageSize + slot) * rowWords;
-  let r0 = rotate(k[base + low], k[base + high], angle0);
-  let r1 = rotate(k[base + low + 1u], k[base + high + 1u], angle1);
+  let r0 = rotate(qkv[k + low], qkv[k + high], angle0);
+  let r1 = rotate(qkv[k + low + 1u], qkv[k + high + 1u], angle1);
   storePair(true, rowWord, low, vec2<f32>(r0.x, r1.x));
   storePair(true, rowWord, high, vec2<f32>(r0.y, r1.y));
-  storePair(false, rowWord, low, vec2<f32>(v[base + low], v[base + low + 1u]));
-  storePair(false, rowWord, high, vec2<f32>(v[base + high], v[base + high + 1u]));
+  storePair(false, rowWord, low, vec2<f32>(qkv[v + low], qkv[v + low + 1u]));
+  storePair(false, rowWord, high, vec2<f32>(qkv[v + high], qkv[v + high + 1u]));
 }

@@ -1,4 +1,5 @@
-// SwiGLU: gate[i] = silu(gate[i]) · up[i] = gate[i] / (1 + exp(−gate[i])) · up[i], over the step's rows.
+// SwiGLU over the step's rows: activated[t][i] = silu(g) · u = g / (1 + exp(−g)) · u, where g = gateUp[t][i] and
+// u = gateUp[t][FEATURES + i] (row t of the fused gate/up projection is [gate | up]).
 // Grid: (ceil(tokens · features / 256)); one invocation per element.
 
 {{STEP}}
@@ -9,8 +10,8 @@ struct Shape {
 
 @group(0) @binding(0) var<uniform> shape: Shape;
 @group(0) @binding(1) var<uniform> step: Step;
-@group(0) @binding(2) var<storage, read_write> gate: array<f32>;
-@group(0) @binding(3) var<storage, read> up: array<f32>;
+@group(0) @binding(2) var<storage, read> gateUp: array<f32>;
+@group(0) @binding(3) var<storage, read_write> activated: array<f32>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
@@ -18,6 +19,8 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   if (i >= step.tokenCount * shape.features) {
     return;
   }
-  let g = gate[i];
-  gate[i] = g / (1.0 + exp(-g)) * up[i];
+  let t = i / shape.features;
+  let gate = t * 2u * shape.features + i % shape.features;
+  let g = gateUp[gate];
+  activated[i] = g / (1.0 + exp(-g)) * gateUp[gate + shape.features];
 }

@@ -1,0 +1,154 @@
+// Decode projection benchmark: the GEMV of every matrix of a model shape, under several schedules, in one run.
+//   node dist-node/linear.mjs [--shape llama-3.2-1b] [--quick] [--repeats N] [--toggles enable-dawn-features=...]
+// 1. The floor: the adapter's read bandwidth, from a streaming-read kernel.
+// 2. Each matrix of one decode step (fused q/k/v, o, fused gate/up with SwiGLU, down, the LM head) under each
+//    schedule: GPU time, effective bandwidth and its share of the floor; the engine's own choice marked.
+// 3. The cost of a dispatch: a chain of small GEMVs that each depend on the last (Dawn puts a barrier between
+//    them) against the same number writing separate buffers, and one alone.
+// 4. One decode step's projections, in the engine's order and with its schedules, against their weight bytes.
+import { createNodeGpuContext } from '../engine/gpu/node.ts';
+import type { GpuContext } from '../engine/gpu/context.ts';
+import { measureReadBandwidth } from '../kernels/bandwidth/measureBandwidth.ts';
+import { createStorageBuffer } from '../kernels/gpu/buffers.ts';
+import { fillRandom } from '../kernels/gpu/fillRandom.ts';
+import { measurePasses } from '../kernels/gpu/timing.ts';
+import { dispatch, type BoundKernel } from '../kernels/model/boundKernel.ts';
+import { bindLinear, linearSchedule, type LinearSchedule } from '../kernels/model/linear.ts';
+import { MODEL_SHAPES } from '../models/shapes.ts';
+import { exitAfterFlush } from '../cli/exit.ts';
+import { parseFlags } from '../cli/flags.ts';
+import { formatTable } from './table.ts';
+
+interface Matrix {
+  name: string;
+  inFeatures: number;
+  outFeatures: number;
+  gated?: boolean;
+  accumulate?: boolean;
+  /** How many times one decode step runs it. */
+  perStep: number;
+}
+
+const SCHEDULES: LinearSchedule[] = [
+  { workgroup: 64, rows: 4, batchSteps: 1 },
+  { workgroup: 64, rows: 4, batchSteps: 4 },
+  { workgroup: 64, rows: 8, batchSteps: 2 },
+  { workgroup: 128, rows: 1, batchSteps: 4 },
+  { workgroup: 128, rows: 2, batchSteps: 2 },
+  { workgroup: 128, rows: 2, batchSteps: 4 },
+  { workgroup: 128, rows: 4, batchSteps: 2 },
+  { workgroup: 128, rows: 4, batchSteps: 4 },
+  { workgroup: 256, rows: 1, batchSteps: 2 },
+  { workgroup: 256, rows: 2, batchSteps: 1 },
+  { workgroup: 256, rows: 2, batchSteps: 4 },
+  { workgroup: 256, rows: 4, batchSteps: 2 },
+  { workgroup: 256, rows: 8, batchSteps: 1 },
+];
+
+const scheduleName = (s: LinearSchedule) => `w${s.workgroup} r${s.rows} b${s.batchSteps}`;
+
+interface Buffers {
+  x: GPUBuffer;
+  weights: GPUBuffer;
+  y: GPUBuffer;
+}
+
+function matrixBuffers(context: GpuContext, m: Matrix): Buffers {
+  const { device } = context;
+  const weightBytes = (m.gated ? 2 : 1) * m.outFeatures * m.inFeatures * 2;
+  const weights = createStorageBuffer(device, `${m.name} weights`, weightBytes);
+  fillRandom(device, weights, weightBytes / 4, 'f16', 11);
+  const x = createStorageBuffer(device, `${m.name} x`, m.inFeatures * 4);
+  fillRandom(device, x, m.inFeatures, 'f32', 12);
+  return { x, weights, y: createStorageBuffer(device, `${m.name} y`, m.outFeatures * 4) };
+}
+
+function bind(context: GpuContext, m: Matrix, b: Buffers, schedule?: LinearSchedule): BoundKernel {
+  return bindLinear(context, { label: m.name, inFeatures: m.inFeatures, outFeatures: m.outFeatures, weightDtype: 'f16', ...b, gated: m.gated, accumulate: m.accumulate, schedule });
+}
+
+const weightBytes = (m: Matrix) => (m.gated ? 2 : 1) * m.outFeatures * m.inFeatures * 2;
+
+async function main(): Promise<void> {
+  const flags = parseFlags(process.argv.slice(2));
+  const quick = flags.has('quick');
+  const repeats = Number(flags.get('repeats') ?? (quick ? 5 : 30));
+  const toggles = typeof flags.get('toggles') === 'string' ? [flags.get('toggles') as string] : [];
+  const shapeName = (flags.get('shape') as string | undefined) ?? (quick ? 'tiny-bench' : 'llama-3.2-1b');
+  const config = MODEL_SHAPES[shapeName];
+  if (!config) throw new Error(`unknown shape "${shapeName}" (known: ${Object.keys(MODEL_SHAPES).join(', ')})`);
+
+  const context = await createNodeGpuContext(toggles);
+  console.log(`adapter: ${context.adapter.description} (${context.adapter.vendor}); timestamp-query: ${context.features.timestampQuery}; subgroups: ${context.features.subgroups} (${context.features.subgroupMinSize}–${context.features.subgroupMaxSize})`);
+  if (toggles.length) console.log(`DIAGNOSTIC RUN with Dawn toggles ${toggles.join(' ')}: not what Chrome runs`);
+  const bandwidthBytes = quick ? 64 * 1024 * 1024 : Math.min(1024 ** 3, context.limits.maxStorageBufferBindingSize, context.limits.maxBufferSize);
+  const floor = await measureReadBandwidth(context, bandwidthBytes, repeats);
+  console.log(`streaming read (the floor): ${floor.toPrecision(4)} GB/s`);
+
+  const { hiddenSize: h, intermediateSize: inter, numHeads, numKvHeads, headDim, vocabSize, numLayers } = config;
+  const matrices: Matrix[] = [
+    { name: 'qkv', inFeatures: h, outFeatures: (numHeads + 2 * numKvHeads) * headDim, perStep: numLayers },
+    { name: 'o (+residual)', inFeatures: numHeads * headDim, outFeatures: h, accumulate: true, perStep: numLayers },
+    { name: 'gate+up (SwiGLU)', inFeatures: h, outFeatures: inter, gated: true, perStep: numLayers },
+    { name: 'down (+residual)', inFeatures: inter, outFeatures: h, accumulate: true, perStep: numLayers },
+    { name: 'lm head', inFeatures: h, outFeatures: vocabSize, perStep: 1 },
+  ];
+  console.log(`\nshape ${shapeName}: one GEMV per matrix (f16 weights), median of ${repeats} passes; * = the engine's schedule`);
+  const rows: (string | number)[][] = [];
+  const best = new Map<string, { name: string; us: number }>();
+  for (const m of matrices) {
+    const buffers = matrixBuffers(context, m);
+    const own = linearSchedule(m.outFeatures, m.inFeatures, context.adapter.isCpu);
+    const schedules = [own, ...SCHEDULES.filter((s) => scheduleName(s) !== scheduleName(own))];
+    for (const schedule of schedules) {
+      if (Math.ceil(m.outFeatures / schedule.rows) > context.limits.maxComputeWorkgroupsPerDimension) continue;
+      const kernel = bind(context, m, buffers, schedule);
+      const { ms } = await measurePasses(context, repeats, (pass) => dispatch(pass, kernel, { tokenCount: 1 }));
+      const us = ms * 1000;
+      const gbps = weightBytes(m) / (ms * 1e6);
+      const name = `${scheduleName(schedule)}${schedule === own ? ' *' : ''}`;
+      rows.push([m.name, (weightBytes(m) / 1e6).toFixed(1), name, us.toFixed(1), gbps.toFixed(0), ((100 * gbps) / floor).toFixed(1)]);
+      if (!best.has(m.name) || us < best.get(m.name)!.us) best.set(m.name, { name: scheduleName(schedule), us });
+    }
+    for (const b of Object.values(buffers)) b.destroy();
+  }
+  console.log(formatTable(['matrix', 'MB', 'schedule', 'µs', 'GB/s', '% of floor'], rows));
+  console.log('\nbest per matrix: ' + [...best].map(([m, b]) => `${m}: ${b.name} (${b.us.toFixed(1)} µs)`).join('; '));
+
+  // The cost of a dispatch, from a small GEMV (the o projection of one head's width) repeated.
+  const small: Matrix = { name: 'small', inFeatures: 256, outFeatures: 256, accumulate: true, perStep: 1 };
+  const chain = 64;
+  const shared = matrixBuffers(context, small);
+  const dependent = bind(context, small, shared);
+  const separate = Array.from({ length: chain }, () => {
+    const y = createStorageBuffer(context.device, 'separate y', small.outFeatures * 4);
+    return { y, kernel: bind(context, small, { ...shared, y }) };
+  });
+  const one = (await measurePasses(context, repeats, (pass) => dispatch(pass, dependent, { tokenCount: 1 }))).ms;
+  const chained = (await measurePasses(context, repeats, (pass) => { for (let i = 0; i < chain; i++) dispatch(pass, dependent, { tokenCount: 1 }); })).ms;
+  const independent = (await measurePasses(context, repeats, (pass) => { for (const s of separate) dispatch(pass, s.kernel, { tokenCount: 1 }); })).ms;
+  console.log(`\ndispatch cost (${chain} small GEMVs in one pass): one alone ${(one * 1000).toFixed(2)} µs; ` +
+    `each in a chain writing one buffer ${((chained * 1000) / chain).toFixed(2)} µs; each writing its own buffer ${((independent * 1000) / chain).toFixed(2)} µs`);
+  for (const s of separate) s.y.destroy();
+  for (const b of Object.values(shared)) b.destroy();
+
+  // One step's projections in the engine's order and schedules (no norms, rope or attention between them).
+  const stepMatrices = matrices.flatMap((m) => Array.from({ length: m.perStep === 1 ? 1 : Math.min(m.perStep, 4) }, () => m));
+  const stepBuffers = stepMatrices.map((m) => matrixBuffers(context, m));
+  const stepKernels = stepMatrices.map((m, i) => bind(context, m, stepBuffers[i]));
+  const layers = Math.min(numLayers, 4);
+  const stepMs = (await measurePasses(context, repeats, (pass) => { for (const k of stepKernels) dispatch(pass, k, { tokenCount: 1 }); })).ms;
+  const stepBytes = stepMatrices.reduce((sum, m) => sum + weightBytes(m), 0);
+  console.log(`\n${layers} layers' projections and the LM head, one pass: ${(stepMs * 1000).toFixed(1)} µs for ${(stepBytes / 1e6).toFixed(0)} MB: ` +
+    `${(stepBytes / (stepMs * 1e6)).toFixed(0)} GB/s, ${((100 * stepBytes) / (stepMs * 1e6) / floor).toFixed(1)}% of the floor`);
+  for (const b of stepBuffers) for (const buffer of Object.values(b)) buffer.destroy();
+  context.device.destroy();
+}
+
+main().then(
+  () => exitAfterFlush(0),
+  (error) => {
+    console.error(error);
+    exitAfterFlush(1);
+  },
+);
