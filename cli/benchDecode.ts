@@ -19,14 +19,31 @@ import { parseModelConfig, type ModelConfig } from '../models/config.ts';
 import { MODEL_SHAPES } from '../models/shapes.ts';
 import { BUILTIN_MODEL_DIR } from './builtinModel.ts';
 import { fileCalibrationStore } from './calibrationFile.ts';
-import { flagNumber, flagString, parseSizes, type Flags } from './flags.ts';
+import type { CommandSpec, FlagTable, FlagValues } from './flags.ts';
 
-export const BENCH_DECODE_USAGE = `lean-decode bench-decode [--model DIR | --shape llama-3.2-1b|tiny-bench] [--contexts 1k,32k,128k]
-    [--attention lean,fd,fa2] [--steps N] [--prefill N] [--grid N] [--json] [--quick]
-  Times decode steps at each context (KV filled with random values) for each attention kernel, beside the floor:
-  (weight bytes + KV bytes of the context) / the measured read bandwidth. Then times the prefill of an N-token
-  prompt (default 4k; 0 skips it) for each kernel. Without --model or --shape: the built-in pydoc-chat-6m.
-  --quick: contexts 256,1k, fewer steps, no prefill.`;
+const BENCH_DECODE_FLAGS = {
+  model: { type: 'text', placeholder: 'DIR', excludes: ['shape'], help: 'a model folder; without --model or --shape: the built-in pydoc-chat-6m' },
+  shape: { type: 'choice', choices: Object.keys(MODEL_SHAPES), help: 'a named model shape, with random f16 weights' },
+  contexts: { type: 'sizes', placeholder: 'N[,N...]', min: 1, help: 'context lengths to time decode at (default 1k,32k,128k; --quick: 256,1k)' },
+  attention: { type: 'choices', choices: ATTENTION_KERNELS, help: 'the attention kernels to time, in this order (default: all)' },
+  steps: { type: 'integer', placeholder: 'N', min: 1, help: 'decode steps per row (default 64; --quick: 8)' },
+  prefill: { type: 'size', placeholder: 'N', min: 0, help: 'prompt tokens to time prefill with; 0 skips it (default 4k; --quick: 0)' },
+  grid: { type: 'integer', placeholder: 'N', min: 1, help: 'LeanAttention grid (default: calibrated on this adapter, kept in ~/.cache/lean-decode)' },
+  json: { type: 'switch', help: 'print the rows as JSON on stdout (the log goes to stderr)' },
+  quick: { type: 'switch', help: 'a short run: contexts 256,1k, fewer steps, no prefill' },
+} as const satisfies FlagTable;
+
+type BenchDecodeFlags = FlagValues<typeof BENCH_DECODE_FLAGS>;
+
+export const BENCH_DECODE: CommandSpec<typeof BENCH_DECODE_FLAGS> = {
+  name: 'bench-decode',
+  summary: 'time decode steps and prefill for each attention kernel, beside the bandwidth floor',
+  synopsis: 'bench-decode [--model DIR | --shape NAME] [--contexts 1k,32k,128k] [--attention lean,fd,fa2] [--steps N] [--prefill N] [--grid N] [--json] [--quick]',
+  description: `Times decode steps at each context (KV filled with random values) for each attention kernel, beside the floor:
+(weight bytes + KV bytes of the context) / the measured read bandwidth. Then times the prefill of an N-token prompt
+for each kernel.`,
+  flags: BENCH_DECODE_FLAGS,
+};
 
 interface Row {
   context: number;
@@ -61,8 +78,8 @@ async function timePrefill(runner: ModelRunner, tokens: number): Promise<number>
   return seconds;
 }
 
-async function runnerFor(context: GpuContext, flags: Flags, maxContext: number, grid: number): Promise<{ runner: ModelRunner; name: string }> {
-  const model = flagString(flags, 'model') ?? (flags.has('shape') ? undefined : BUILTIN_MODEL_DIR);
+async function runnerFor(context: GpuContext, flags: BenchDecodeFlags, maxContext: number, grid: number): Promise<{ runner: ModelRunner; name: string }> {
+  const model = flags.model ?? (flags.shape ? undefined : BUILTIN_MODEL_DIR);
   const layoutBytes = (config: ModelConfig) => {
     const layout: PagedKvLayout = { headDim: config.headDim, numKvHeads: config.numKvHeads, pageSize: 16, dtype: 'f16' };
     return bytesPerPage(layout, config.numLayers) * Math.ceil(maxContext / 16);
@@ -73,9 +90,8 @@ async function runnerFor(context: GpuContext, flags: Flags, maxContext: number, 
     const { runner } = await loadModel(context, files, { maxContext, kvBudgetBytes: layoutBytes(config), maxSequences: 1, grid });
     return { runner, name: model };
   }
-  const shapeName = flagString(flags, 'shape')!;
+  const shapeName = flags.shape!;
   const config = MODEL_SHAPES[shapeName];
-  if (!config) throw new Error(`unknown shape "${shapeName}" (known: ${Object.keys(MODEL_SHAPES).join(', ')})`);
   const weights = randomWeights(context.device, config);
   const runner = new ModelRunner(context, { ...config, maxPositionEmbeddings: Math.max(config.maxPositionEmbeddings, maxContext) }, weights, {
     maxContext,
@@ -86,14 +102,13 @@ async function runnerFor(context: GpuContext, flags: Flags, maxContext: number, 
   return { runner, name: `${shapeName} (random f16 weights)` };
 }
 
-export async function benchDecodeCommand(flags: Flags): Promise<void> {
-  const quick = flags.has('quick');
-  const json = flags.has('json');
+export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void> {
+  const { quick, json } = flags;
   const log = (line: string) => (json ? process.stderr.write(`${line}\n`) : console.log(line));
-  const contexts = parseSizes(flagString(flags, 'contexts') ?? (quick ? '256,1k' : '1k,32k,128k'));
-  const kernels = (flagString(flags, 'attention') ?? ATTENTION_KERNELS.join(',')).split(',') as AttentionKernel[];
-  const steps = flagNumber(flags, 'steps') ?? (quick ? 8 : 64);
-  const prefillTokens = parseSizes(flagString(flags, 'prefill') ?? (quick ? '0' : '4k'))[0];
+  const contexts = flags.contexts ?? (quick ? [256, 1024] : [1024, 32768, 131072]);
+  const kernels = flags.attention ?? [...ATTENTION_KERNELS];
+  const steps = flags.steps ?? (quick ? 8 : 64);
+  const prefillTokens = flags.prefill ?? (quick ? 0 : 4096);
   const context = await createNodeGpuContext();
   log(`adapter: ${context.adapter.description}; timestamp-query: ${context.features.timestampQuery}`);
   const bandwidthBytes = quick ? 32 * 1024 * 1024 : Math.min(1024 ** 3, context.limits.maxStorageBufferBindingSize, context.limits.maxBufferSize);
@@ -101,7 +116,7 @@ export async function benchDecodeCommand(flags: Flags): Promise<void> {
   log(`streaming read: ${bandwidth.toPrecision(4)} GB/s`);
 
   const maxContext = Math.max(...contexts, prefillTokens) + steps + 8;
-  let grid = flagNumber(flags, 'grid') ?? 0;
+  let grid = flags.grid ?? 0;
   const { runner, name } = await runnerFor(context, flags, maxContext, grid || 256);
   if (!grid) {
     const calibration = await calibrateGrid(context, { layout: runner.layout, group: runner.config.numHeads / runner.config.numKvHeads, contextLength: quick ? 2048 : 32768, store: fileCalibrationStore() });

@@ -2,33 +2,51 @@ import { Engine, type GenerationEvent } from '../engine/engine.ts';
 import { createNodeGpuContext } from '../engine/gpu/node.ts';
 import { nodeModelFiles } from '../engine/loader/nodeFiles.ts';
 import type { KvDtype } from '../kernels/attention/pagedKv.ts';
-import { ATTENTION_KERNELS, type AttentionKernel } from '../kernels/attention/plan.ts';
+import { ATTENTION_KERNELS } from '../kernels/attention/plan.ts';
 import { GREEDY, type SamplingSettings } from '../kernels/model/sampler.ts';
 import { BUILTIN_MODEL_DIR } from './builtinModel.ts';
 import { fileCalibrationStore } from './calibrationFile.ts';
-import { flagNumber, flagString, type Flags } from './flags.ts';
+import type { CommandSpec, FlagTable, FlagValues } from './flags.ts';
 
-export const GENERATE_USAGE = `lean-decode generate --prompt TEXT [--model DIR] [--chat] [--max-tokens N]
-    [--greedy | --temperature T --top-p P --top-k K --repetition-penalty R --seed S]
-    [--attention lean|fd|fa2] [--kv f16|f32] [--json]
-  --model defaults to the built-in pydoc-chat-6m.`;
+const KV_DTYPES = ['f16', 'f32'] as const satisfies readonly KvDtype[];
+const SAMPLING_FLAGS = ['temperature', 'top-p', 'top-k', 'repetition-penalty', 'seed'];
 
-export async function generateCommand(flags: Flags): Promise<void> {
-  const prompt = flagString(flags, 'prompt');
-  if (prompt === undefined) throw new Error(`--prompt is required\n${GENERATE_USAGE}`);
-  const model = flagString(flags, 'model') ?? BUILTIN_MODEL_DIR;
-  const attention = (flagString(flags, 'attention') ?? 'lean') as AttentionKernel;
-  if (!ATTENTION_KERNELS.includes(attention)) throw new Error(`--attention must be one of ${ATTENTION_KERNELS.join(', ')}`);
-  const kvDtype = (flagString(flags, 'kv') ?? 'f16') as KvDtype;
-  const json = flags.has('json');
-  const sampling: SamplingSettings = flags.has('greedy')
+const GENERATE_FLAGS = {
+  prompt: { type: 'text', placeholder: 'TEXT', required: true, help: 'the prompt' },
+  model: { type: 'text', placeholder: 'DIR', help: 'a model folder (config.json, tokenizer.json, *.safetensors); default: the built-in pydoc-chat-6m' },
+  chat: { type: 'switch', help: "wrap the prompt in the model's chat template, as a user message" },
+  'max-tokens': { type: 'integer', placeholder: 'N', min: 1, default: 256, help: 'stop after N generated tokens' },
+  greedy: { type: 'switch', excludes: SAMPLING_FLAGS, help: 'always take the most likely token' },
+  temperature: { type: 'number', placeholder: 'T', min: 0, default: 0.7, help: 'sampling temperature; 0 is greedy' },
+  'top-p': { type: 'number', placeholder: 'P', min: 0, aboveMin: true, max: 1, default: 0.9, help: 'nucleus sampling: keep the most likely tokens up to this total probability' },
+  'top-k': { type: 'integer', placeholder: 'K', min: 0, default: 0, help: 'keep only the K most likely tokens; 0 keeps all' },
+  'repetition-penalty': { type: 'number', placeholder: 'R', min: 0, aboveMin: true, default: 1, help: 'divide the logits of tokens already seen by R; 1 is off' },
+  seed: { type: 'integer', placeholder: 'S', min: 0, max: 2 ** 32 - 1, help: 'sampling seed; default: a random one' },
+  attention: { type: 'choice', choices: ATTENTION_KERNELS, default: 'lean', help: 'decode attention kernel: LeanAttention, FlashDecoding or FA2-style' },
+  kv: { type: 'choice', choices: KV_DTYPES, default: 'f16', help: 'KV cache precision' },
+  calibrate: { type: 'switch', help: "print the LeanAttention grid calibrated for this adapter and the model's shape" },
+  json: { type: 'switch', help: 'print one JSON object: prompt_ids, generated_ids, text, last_prompt_logits, prefill_ms, steps' },
+} as const satisfies FlagTable;
+
+export const GENERATE: CommandSpec<typeof GENERATE_FLAGS> = {
+  name: 'generate',
+  summary: 'generate text for a prompt, streamed to stdout',
+  synopsis: 'generate --prompt TEXT [--model DIR] [--chat] [--max-tokens N] [--greedy | --temperature T --top-p P ...] [--attention lean|fd|fa2] [--kv f16|f32] [--json]',
+  description: 'Loads the model onto the GPU that Dawn finds, then generates from the prompt and streams the text to stdout.',
+  flags: GENERATE_FLAGS,
+};
+
+export async function generateCommand(flags: FlagValues<typeof GENERATE_FLAGS>): Promise<void> {
+  const { prompt, attention, kv: kvDtype, json } = flags;
+  const model = flags.model ?? BUILTIN_MODEL_DIR;
+  const sampling: SamplingSettings = flags.greedy
     ? GREEDY
     : {
-        temperature: flagNumber(flags, 'temperature') ?? 0.7,
-        topP: flagNumber(flags, 'top-p') ?? 0.9,
-        topK: flagNumber(flags, 'top-k') ?? 0,
-        repetitionPenalty: flagNumber(flags, 'repetition-penalty') ?? 1,
-        seed: flagNumber(flags, 'seed') ?? Math.floor(Math.random() * 2 ** 31),
+        temperature: flags.temperature,
+        topP: flags['top-p'],
+        topK: flags['top-k'],
+        repetitionPenalty: flags['repetition-penalty'],
+        seed: flags.seed ?? Math.floor(Math.random() * 2 ** 31),
       };
 
   const engine = new Engine(await createNodeGpuContext());
@@ -43,8 +61,8 @@ export async function generateCommand(flags: Flags): Promise<void> {
   });
   // A grid calibrated earlier on this adapter (bench-decode or --calibrate) is used; --calibrate times it now.
   const calibration = await engine.calibrate(fileCalibrationStore(), 8192).catch(() => undefined);
-  if (!json && calibration && flags.has('calibrate')) process.stderr.write(`LeanAttention grid ${calibration.grid}\n`);
-  const request = flags.has('chat') ? { messages: [{ role: 'user' as const, content: prompt }] } : { prompt };
+  if (!json && calibration && flags.calibrate) process.stderr.write(`LeanAttention grid ${calibration.grid}\n`);
+  const request = flags.chat ? { messages: [{ role: 'user' as const, content: prompt }] } : { prompt };
   const steps: { step: number; contextLength: number; stepMs?: number; attentionMs?: number[] }[] = [];
   let result: { promptIds: number[]; lastPromptLogits?: Float32Array; generatedIds: number[]; text: string; reason: string } | undefined;
   let promptIds: number[] = [];
@@ -52,7 +70,7 @@ export async function generateCommand(flags: Flags): Promise<void> {
   let prefillMs = 0;
   const events: AsyncIterable<GenerationEvent> = engine.generate({
     ...request,
-    maxTokens: flagNumber(flags, 'max-tokens') ?? 256,
+    maxTokens: flags['max-tokens'],
     sampling,
     captureLogits: json,
   });

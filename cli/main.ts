@@ -1,26 +1,57 @@
 // lean-decode command line: generate text, or benchmark decode, on WebGPU through Dawn.
-import { BENCH_DECODE_USAGE, benchDecodeCommand } from './benchDecode.ts';
-import { parseFlags } from './flags.ts';
-import { exitAfterFlush } from './exit.ts';
-import { GENERATE_USAGE, generateCommand } from './generate.ts';
+import { BENCH_DECODE, benchDecodeCommand } from './benchDecode.ts';
+import { describeFailure, EXIT_CODES, exitAfterFlush } from './exit.ts';
+import { closest, commandHelp, parseCommandLine, UsageError, type CommandSpec, type FlagTable, type FlagValues } from './flags.ts';
+import { GENERATE, generateCommand } from './generate.ts';
 
-const USAGE = `usage:\n  ${GENERATE_USAGE}\n  ${BENCH_DECODE_USAGE}`;
+interface Command {
+  spec: CommandSpec;
+  run(argv: readonly string[]): Promise<void>;
+}
+
+function command<T extends FlagTable>(spec: CommandSpec<T>, run: (flags: FlagValues<T>) => Promise<void>): Command {
+  return {
+    spec,
+    async run(argv) {
+      const parsed = parseCommandLine(spec, argv);
+      if (parsed.help) console.log(commandHelp(spec));
+      else await run(parsed.flags);
+    },
+  };
+}
+
+const COMMANDS: Command[] = [command(GENERATE, generateCommand), command(BENCH_DECODE, benchDecodeCommand)];
+
+const USAGE = `usage: lean-decode COMMAND [flags]
+
+commands:
+${COMMANDS.map(({ spec }) => `  ${spec.name.padEnd(14)}${spec.summary}`).join('\n')}
+
+lean-decode COMMAND --help shows a command's flags.`;
 
 async function main(argv: string[]): Promise<void> {
-  const [command, ...rest] = argv;
-  if (command === 'generate') return generateCommand(parseFlags(rest));
-  if (command === 'bench-decode') return benchDecodeCommand(parseFlags(rest));
-  if (command === undefined || command === 'help' || command === '--help') {
+  const [name, ...rest] = argv;
+  if (name === '--help' || name === '-h' || (name === 'help' && rest.length === 0)) {
     console.log(USAGE);
     return;
   }
-  throw new Error(`unknown command "${command}"\n${USAGE}`);
+  // `lean-decode help generate` is `lean-decode generate --help`.
+  const [commandName, commandArgv] = name === 'help' ? [rest[0], ['--help']] : [name, rest];
+  if (commandName === undefined) throw new UsageError(`a command is needed: lean-decode COMMAND [flags], COMMAND one of ${COMMANDS.map(({ spec }) => spec.name).join(', ')}`);
+  const found = COMMANDS.find(({ spec }) => spec.name === commandName);
+  if (!found) {
+    const names = COMMANDS.map(({ spec }) => spec.name);
+    const suggestion = closest(commandName, names);
+    throw new UsageError(`unknown command "${commandName}"${suggestion ? `; did you mean ${suggestion}?` : ''} (commands: ${names.join(', ')})`);
+  }
+  return found.run(commandArgv);
 }
 
 main(process.argv.slice(2)).then(
-  () => exitAfterFlush(0),
-  (error: Error & { code?: string }) => {
-    console.error(`lean-decode: ${error.code ? `[${error.code}] ` : ''}${error.message}`);
-    return exitAfterFlush(1);
+  () => exitAfterFlush(EXIT_CODES.ok),
+  (error: unknown) => {
+    const failure = describeFailure(error);
+    console.error(failure.message);
+    return exitAfterFlush(failure.exitCode);
   },
 );
