@@ -5,7 +5,8 @@ import type { GpuContext } from '../engine/gpu/context.ts';
 import { createNodeGpuContext } from '../engine/gpu/node.ts';
 import { bytesPerPage } from '../engine/kvCache.ts';
 import { nodeModelFiles } from '../engine/loader/nodeFiles.ts';
-import { ModelRunner } from '../engine/model.ts';
+import { ModelRunner, type StepTiming } from '../engine/model.ts';
+import type { TimingLevel } from '../engine/stepRecorder.ts';
 import { randomWeights } from '../engine/randomWeights.ts';
 import { measureReadBandwidth } from '../kernels/bandwidth/measureBandwidth.ts';
 import { calibrateGrid } from '../kernels/attention/calibrate.ts';
@@ -27,7 +28,7 @@ const BENCH_DECODE_FLAGS = {
   contexts: { type: 'sizes', placeholder: 'N[,N...]', min: 1, help: 'context lengths to time decode at (default 1k,32k,128k; --quick: 256,1k)' },
   attention: { type: 'choices', choices: ATTENTION_KERNELS, help: 'the attention kernels to time, in this order (default: all)' },
   steps: { type: 'integer', placeholder: 'N', min: 1, help: 'decode steps per row (default 64; --quick: 8)' },
-  prefill: { type: 'size', placeholder: 'N', min: 0, help: 'prompt tokens to time prefill with; 0 skips it (default 4k; --quick: 0)' },
+  prefill: { type: 'sizes', placeholder: 'N[,N...]', min: 0, help: 'prompt lengths to time prefill with, with the first attention kernel; 0 skips it (default 1k,8k,32k; --quick: 0)' },
   grid: { type: 'integer', placeholder: 'N', min: 1, help: 'LeanAttention grid (default: calibrated on this adapter, kept in ~/.cache/lean-decode)' },
   json: { type: 'switch', help: 'print the rows as JSON on stdout (the log goes to stderr)' },
   quick: { type: 'switch', help: 'a short run: contexts 256,1k, fewer steps, no prefill' },
@@ -38,10 +39,12 @@ type BenchDecodeFlags = FlagValues<typeof BENCH_DECODE_FLAGS>;
 export const BENCH_DECODE: CommandSpec<typeof BENCH_DECODE_FLAGS> = {
   name: 'bench-decode',
   summary: 'time decode steps and prefill for each attention kernel, beside the bandwidth floor',
-  synopsis: 'bench-decode [--model DIR | --shape NAME] [--contexts 1k,32k,128k] [--attention lean,fd,fa2] [--steps N] [--prefill N] [--grid N] [--json] [--quick]',
+  synopsis: 'bench-decode [--model DIR | --shape NAME] [--contexts 1k,32k,128k] [--attention lean,fd,fa2] [--steps N] [--prefill 1k,8k,32k] [--grid N] [--json] [--quick]',
   description: `Times decode steps at each context (KV filled with random values) for each attention kernel, beside the floor:
-(weight bytes + KV bytes of the context) / the measured read bandwidth. Then times the prefill of an N-token prompt
-for each kernel.`,
+(weight bytes + KV bytes of the context) / the measured read bandwidth. Per row: tokens/s and wall time per token
+(steps recorded without timing), the GPU step (timestamps around the whole step), the attention (timestamps around
+each layer's), the rest and its bandwidth over the weights, and the dispatches per step. Then the time to the first
+token of prompts of each prefill length, with the first attention kernel.`,
   flags: BENCH_DECODE_FLAGS,
 };
 
@@ -49,9 +52,13 @@ interface Row {
   context: number;
   kernel: AttentionKernel;
   tokensPerSecond: number;
+  wallMsPerToken: number;
   stepMs: number;
   attentionMs: number;
-  attentionShare: number;
+  restMs: number;
+  /** Weight bytes over the GPU step's time outside attention. */
+  restGBps: number;
+  dispatches: number;
   floorTokensPerSecond: number;
   percentOfFloor: number;
 }
@@ -59,6 +66,7 @@ interface Row {
 interface PrefillRow {
   tokens: number;
   kernel: AttentionKernel;
+  secondsToFirstToken: number;
   tokensPerSecond: number;
 }
 
@@ -108,14 +116,14 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
   const contexts = flags.contexts ?? (quick ? [256, 1024] : [1024, 32768, 131072]);
   const kernels = flags.attention ?? [...ATTENTION_KERNELS];
   const steps = flags.steps ?? (quick ? 8 : 64);
-  const prefillTokens = flags.prefill ?? (quick ? 0 : 4096);
+  const prefillLengths = (flags.prefill ?? (quick ? [0] : [1024, 8192, 32768])).filter((n) => n > 0);
   const context = await createNodeGpuContext();
   log(`adapter: ${context.adapter.description}; timestamp-query: ${context.features.timestampQuery}`);
   const bandwidthBytes = quick ? 32 * 1024 * 1024 : Math.min(1024 ** 3, context.limits.maxStorageBufferBindingSize, context.limits.maxBufferSize);
   const bandwidth = await measureReadBandwidth(context, bandwidthBytes, quick ? 3 : 10);
   log(`streaming read: ${bandwidth.toPrecision(4)} GB/s`);
 
-  const maxContext = Math.max(...contexts, prefillTokens) + steps + 8;
+  const maxContext = Math.max(...contexts, ...prefillLengths) + steps + 8;
   let grid = flags.grid ?? 0;
   const { runner, name } = await runnerFor(context, flags, maxContext, grid || 256);
   if (!grid) {
@@ -140,38 +148,47 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
       kv.setLength(sequence, n);
       runner.writeTokens(n, [1]);
       runner.beginSampling(GREEDY, []);
-      const run = async (count: number, from: number, readTimings: boolean) => {
-        const timings: { stepMs: number; attentionMs: number }[] = [];
+      // Each step samples the next token on the GPU; its readback is awaited one step later, so the CPU records
+      // step i + 1 while the GPU runs step i.
+      const run = async (count: number, from: number, timing: TimingLevel) => {
+        const timings: StepTiming[] = [];
         const start = performance.now();
         for (let i = 0; i < count; i++) {
-          await runner.forward(sequence, from + i, 1, true, i);
+          await runner.forward(sequence, from + i, 1, true, i, timing);
           if (i > 0) await runner.readSampled(i - 1);
-          if (readTimings && runner.profiling === 'timestamps') {
-            const t = await runner.readTimestamps(runner.callCount - 1);
-            timings.push({ stepMs: t.stepMs, attentionMs: t.attentionMs.reduce((a, b) => a + b, 0) });
-          }
+          if (timing !== 'none' && runner.profiling === 'timestamps') timings.push(await runner.readTimestamps(runner.callCount - 1));
         }
         await runner.readSampled(count - 1);
         return { seconds: (performance.now() - start) / 1000, timings };
       };
-      await run(2, n, false);
-      const { seconds } = await run(steps, n, false);
-      const { timings } = await run(Math.min(steps, 8), n, true);
+      await run(2, n, 'none');
+      const { seconds } = await run(steps, n, 'none');
+      const timedSteps = Math.min(steps, 8);
+      const stepMs = median((await run(timedSteps, n, 'step')).timings.map((t) => t.stepMs));
+      const attentionMs = median((await run(timedSteps, n, 'sections')).timings.map((t) => t.attentionMs.reduce((a, b) => a + b, 0)));
       kv.release(sequence);
-      const stepMs = timings.length ? median(timings.map((t) => t.stepMs)) : NaN;
-      const attentionMs = timings.length ? median(timings.map((t) => t.attentionMs)) : NaN;
       const tokensPerSecond = steps / seconds;
       const floorTokensPerSecond = (bandwidth * 1e9) / (runner.weights.bytes + n * kvBytesPerToken);
-      rows.push({ context: n, kernel, tokensPerSecond, stepMs, attentionMs, attentionShare: attentionMs / stepMs, floorTokensPerSecond, percentOfFloor: (100 * tokensPerSecond) / floorTokensPerSecond });
+      rows.push({
+        context: n,
+        kernel,
+        tokensPerSecond,
+        wallMsPerToken: (1000 * seconds) / steps,
+        stepMs,
+        attentionMs,
+        restMs: stepMs - attentionMs,
+        restGBps: runner.weights.bytes / ((stepMs - attentionMs) * 1e6),
+        dispatches: runner.lastDispatchCount,
+        floorTokensPerSecond,
+        percentOfFloor: (100 * tokensPerSecond) / floorTokensPerSecond,
+      });
     }
   }
   const prefillRows: PrefillRow[] = [];
-  if (prefillTokens > 0) {
-    for (const kernel of kernels) {
-      runner.attentionKernel = kernel;
-      const seconds = await timePrefill(runner, prefillTokens);
-      prefillRows.push({ tokens: prefillTokens, kernel, tokensPerSecond: prefillTokens / seconds });
-    }
+  for (const tokens of prefillLengths) {
+    runner.attentionKernel = kernels[0];
+    const seconds = await timePrefill(runner, tokens);
+    prefillRows.push({ tokens, kernel: kernels[0], secondsToFirstToken: seconds, tokensPerSecond: tokens / seconds });
   }
   if (json) {
     console.log(JSON.stringify({ adapter: context.adapter, bandwidthGBps: bandwidth, model: name, grid: runner.grid, steps, rows, prefillChunk: runner.prefillChunk, prefillRows }, null, 2));
@@ -179,7 +196,7 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
     console.log('');
     console.log(
       formatTable(
-        ['context', 'kernel', 'tokens/s', 'floor tok/s', '% of floor', 'GPU step ms', 'attention ms', 'attention share', 'vs Lean'],
+        ['context', 'kernel', 'tokens/s', 'floor tok/s', '% of floor', 'wall ms/token', 'GPU step ms', 'attention ms', 'rest ms', 'rest GB/s', 'dispatches', 'vs Lean'],
         rows.map((r) => {
           const lean = rows.find((x) => x.context === r.context && x.kernel === 'lean');
           return [
@@ -188,24 +205,27 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
             +r.tokensPerSecond.toFixed(1),
             +r.floorTokensPerSecond.toFixed(1),
             +r.percentOfFloor.toFixed(1),
+            +r.wallMsPerToken.toFixed(3),
             +r.stepMs.toFixed(3),
             +r.attentionMs.toFixed(3),
-            `${(100 * r.attentionShare).toFixed(1)}%`,
+            +r.restMs.toFixed(3),
+            +r.restGBps.toFixed(0),
+            r.dispatches,
             lean ? `${(lean.tokensPerSecond / r.tokensPerSecond).toFixed(2)}x` : '',
           ];
         }),
       ),
     );
-    console.log('\n"vs Lean": LeanAttention tokens/s divided by this row\'s; floor = read bandwidth / (weight bytes + KV bytes of the context).');
+    console.log(
+      '\n"vs Lean": LeanAttention tokens/s divided by this row\'s; floor = read bandwidth / (weight bytes + KV bytes of the context);' +
+        '\nrest = GPU step − attention (projections, norms, rope, LM head, sampling); rest GB/s = weight bytes / rest.',
+    );
     if (prefillRows.length) {
-      console.log(`\nprefill in chunks of ${runner.prefillChunk} tokens, wall time to the first sampled token`);
+      console.log(`\nprefill in chunks of ${runner.prefillChunk} tokens: wall time to the first sampled token`);
       console.log(
         formatTable(
-          ['prompt tokens', 'kernel', 'prefill tokens/s', 'vs Lean'],
-          prefillRows.map((r) => {
-            const lean = prefillRows.find((x) => x.kernel === 'lean');
-            return [r.tokens, KERNEL_LABELS[r.kernel], +r.tokensPerSecond.toFixed(1), lean ? `${(lean.tokensPerSecond / r.tokensPerSecond).toFixed(2)}x` : ''];
-          }),
+          ['prompt tokens', 'kernel', 'time to first token s', 'prefill tokens/s'],
+          prefillRows.map((r) => [r.tokens, KERNEL_LABELS[r.kernel], +r.secondsToFirstToken.toFixed(3), +r.tokensPerSecond.toFixed(1)]),
         ),
       );
     }

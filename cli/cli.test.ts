@@ -37,13 +37,15 @@ describe('npx lean-decode', () => {
   });
 
   it('bench-decode --quick prints a row per context and kernel, and prefill rows (random weights of a named shape)', () => {
-    const out = JSON.parse(lean(['bench-decode', '--quick', '--shape', 'tiny-bench', '--contexts', '64,200', '--steps', '4', '--prefill', '70', '--grid', '8', '--json']));
+    const out = JSON.parse(lean(['bench-decode', '--quick', '--shape', 'tiny-bench', '--contexts', '64,200', '--steps', '4', '--prefill', '70,130', '--grid', '8', '--json']));
     expect(out.rows).toHaveLength(6);
     for (const row of out.rows) {
       expect(row.tokensPerSecond).toBeGreaterThan(0);
       expect(row.floorTokensPerSecond).toBeGreaterThan(0);
+      // Embedding, 9 per layer (attention as work and merge) but FA2-style's unsplit 8, final norm, LM head, sampler.
+      expect(row.dispatches).toBe(row.kernel === 'fa2' ? 20 : 22);
     }
-    expect(out.prefillRows.map((row: { kernel: string }) => row.kernel)).toEqual(['lean', 'fd', 'fa2']);
+    expect(out.prefillRows.map((row: { tokens: number; kernel: string }) => [row.tokens, row.kernel])).toEqual([[70, 'lean'], [130, 'lean']]);
     for (const row of out.prefillRows) expect(row.tokensPerSecond).toBeGreaterThan(0);
   });
 
@@ -105,7 +107,7 @@ const REFUSED: Record<string, { command: CommandSpec; valid: string[]; cases: Re
       contexts: [['--contexts', '1k,2q'], ['--contexts', '0'], ['--contexts', '1k,'], ['--contexts', '1.5k']],
       attention: [['--attention', 'lean,foo'], ['--attention', 'lean,lean'], ['--attention', 'lean,'], ['--attention', 'f8']],
       steps: [['--steps', '0'], ['--steps', '2.5'], ['--steps', 'x']],
-      prefill: [['--prefill', '1k,2k'], ['--prefill', '-1'], ['--prefill', '4q']],
+      prefill: [['--prefill', '1k,-2'], ['--prefill', '-1'], ['--prefill', '4q']],
       grid: [['--grid', '0'], ['--grid', 'x']],
       json: [['--json=1']],
       quick: [['--quick', 'yes']],
@@ -183,7 +185,7 @@ describe('strict flags', () => {
 
   it('bench-decode: lists and sizes are parsed', () => {
     const parsed = parseCommandLine(BENCH_DECODE, ['--attention', 'fd,lean', '--contexts', '1k,200,128K', '--prefill', '4k', '--shape', 'tiny-bench', '--grid', '8']);
-    expect(parsed).toEqual({ help: false, flags: { attention: ['fd', 'lean'], contexts: [1024, 200, 131072], prefill: 4096, shape: 'tiny-bench', grid: 8, json: false, quick: false } });
+    expect(parsed).toEqual({ help: false, flags: { attention: ['fd', 'lean'], contexts: [1024, 200, 131072], prefill: [4096], shape: 'tiny-bench', grid: 8, json: false, quick: false } });
   });
 
   it('--help wins over anything else on the line', () => {

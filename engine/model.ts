@@ -16,7 +16,7 @@ import { bindSiluMul } from '../kernels/model/siluMul.ts';
 import { StepUniform } from '../kernels/model/stepUniform.ts';
 import type { GpuContext } from './gpu/context.ts';
 import { KvCache, poolPagesFor } from './kvCache.ts';
-import { StepRecorder, type ProfilingMode } from './stepRecorder.ts';
+import { StepRecorder, type ProfilingMode, type TimingLevel } from './stepRecorder.ts';
 import type { MatrixWeight, ModelWeights } from './weights.ts';
 
 export interface RunnerOptions {
@@ -92,6 +92,7 @@ export class ModelRunner {
   private readonly timers: PassTimer[] = [];
   private readonly ownBuffers: GPUBuffer[] = [];
   private calls = 0;
+  private dispatches = 0;
   // Reused by every decode step's plan: no per-token allocation.
   private readonly decodeLength = [0];
   private readonly decodePageTableOffset = [0];
@@ -250,9 +251,10 @@ export class ModelRunner {
   /**
    * Runs tokens [position, position + count) of sequence `sequence` (their ids already in the token buffer) and
    * writes their KV. With `sample`, the last token's logits are computed and the next token is sampled into the
-   * token buffer at position + count and into readback slot `readbackSlot`. Pages must be reserved.
+   * token buffer at position + count and into readback slot `readbackSlot`. Pages must be reserved. `timing` says
+   * what the runner's profiling mode measures of this call (see TimingLevel).
    */
-  async forward(sequence: number, position: number, count: number, sample: boolean, readbackSlot = 0): Promise<number[] | undefined> {
+  async forward(sequence: number, position: number, count: number, sample: boolean, readbackSlot = 0, timing: TimingLevel = 'sections'): Promise<number[] | undefined> {
     const isDecode = count === 1;
     const kernels = isDecode ? this.decodeKernels : this.prefillKernels;
     const { attention, bindings } = isDecode ? this.decodeAttention : this.prefillAttention;
@@ -268,22 +270,21 @@ export class ModelRunner {
     }
 
     const timer = this.timers[this.calls % READBACK_RING];
-    const recorder = new StepRecorder(this.device, this.profiling, timer, isDecode ? 'decode step' : 'prefill');
+    const recorder = new StepRecorder(this.device, this.profiling, timing, timer, isDecode ? 'decode step' : 'prefill');
     const shape = { tokenCount: count };
-    dispatch(recorder.compute(), kernels.embedding, shape);
+    let dispatches = 0;
+    const run = (pass: GPUComputePassEncoder, kernels: BoundKernel[]) => {
+      for (const kernel of kernels) dispatch(pass, kernel, shape);
+      dispatches += kernels.length;
+    };
+    run(recorder.compute(), [kernels.embedding]);
     for (const [i, layer] of kernels.layers.entries()) {
-      let pass = recorder.compute();
-      for (const kernel of layer.beforeAttention) dispatch(pass, kernel, shape);
-      await recorder.timed(1 + i, (attentionPass) => attention.encodeInPass(attentionPass, bindings[i]));
-      pass = recorder.compute();
-      for (const kernel of layer.afterAttention) dispatch(pass, kernel, shape);
+      run(recorder.compute(), layer.beforeAttention);
+      await recorder.timed(1 + i, (attentionPass) => (dispatches += attention.encodeInPass(attentionPass, bindings[i])));
+      run(recorder.compute(), layer.afterAttention);
     }
-    if (sample) {
-      const pass = recorder.compute();
-      dispatch(pass, this.finalNorm, shape);
-      dispatch(pass, this.lmHead, shape);
-      dispatch(pass, this.sampler.kernel, shape);
-    }
+    if (sample) run(recorder.compute(), [this.finalNorm, this.lmHead, this.sampler.kernel]);
+    this.dispatches = dispatches;
     this.calls++;
     return recorder.finish(
       sample ? (encoder) => encoder.copyBufferToBuffer(this.sampled, 0, this.sampledReadback[readbackSlot % READBACK_RING], 0, 4) : undefined,
@@ -325,6 +326,11 @@ export class ModelRunner {
 
   get callCount(): number {
     return this.calls;
+  }
+
+  /** Kernel dispatches the last forward call recorded. */
+  get lastDispatchCount(): number {
+    return this.dispatches;
   }
 
   /** The logits of the last sampled forward call. */

@@ -3,6 +3,12 @@ import type { PassTimer } from '../kernels/gpu/timing.ts';
 export type ProfilingMode = 'off' | 'timestamps' | 'cpu';
 
 /**
+ * What one call times: nothing, the whole call, or the whole call and each section (each section then runs in a
+ * pass of its own, which costs a little: calls that only need the step time, or none, run in one pass).
+ */
+export type TimingLevel = 'none' | 'step' | 'sections';
+
+/**
  * Records one forward call into compute passes. Most kernels share one pass; a timed section (each layer's
  * attention) gets a pass of its own. With `timestamps`, the timer's slot 0 spans the whole call and slot s the
  * section s; with `cpu` (adapters without timestamp-query), each timed section is submitted alone and timed by
@@ -15,12 +21,16 @@ export class StepRecorder {
   private readonly cpuMs: number[] = [];
   private readonly cpuStart: number;
 
+  private readonly mode: ProfilingMode;
+
   constructor(
     private readonly device: GPUDevice,
-    private readonly mode: ProfilingMode,
+    mode: ProfilingMode,
+    private readonly level: TimingLevel,
     private readonly timer: PassTimer | undefined,
     label: string,
   ) {
+    this.mode = level === 'none' ? 'off' : mode;
     this.encoder = device.createCommandEncoder({ label });
     this.cpuStart = performance.now();
   }
@@ -41,7 +51,7 @@ export class StepRecorder {
   }
 
   async timed(slot: number, record: (pass: GPUComputePassEncoder) => void): Promise<void> {
-    if (this.mode === 'off') {
+    if (this.mode === 'off' || this.level !== 'sections') {
       record(this.compute());
       return;
     }

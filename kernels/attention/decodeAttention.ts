@@ -272,8 +272,8 @@ export class DecodeAttention {
     pass.end();
   }
 
-  /** The same dispatches inside a pass the caller owns. */
-  encodeInPass(pass: GPUComputePassEncoder, bindings: AttentionBindings): void {
+  /** The same dispatches inside a pass the caller owns; returns how many it recorded. */
+  encodeInPass(pass: GPUComputePassEncoder, bindings: AttentionBindings): number {
     if (bindings.generation !== this.generation) Object.assign(bindings, this.bindGroups(bindings.io), { generation: this.generation });
     pass.setPipeline(this.attentionPipeline);
     pass.setBindGroup(0, bindings.attention);
@@ -283,6 +283,8 @@ export class DecodeAttention {
       pass.setBindGroup(0, bindings.merge);
       // One merge workgroup per (split head, row).
       pass.dispatchWorkgroups(this.plan.splitHeadCount * this.variant.queries * this.options.group);
+      return 2;
     }
+    return 1;
   }
 }
