@@ -5,7 +5,8 @@
 //    schedule: GPU time, effective bandwidth and its share of the floor; the engine's own choice marked.
 // 3. The cost of a dispatch: a chain of small GEMVs that each depend on the last (Dawn puts a barrier between
 //    them) against the same number writing separate buffers, and one alone.
-// 4. One decode step's projections, in the engine's order and with its schedules, against their weight bytes.
+// 4. The RMS norm folded into the GEMV that reads it, against a norm dispatch before it.
+// 5. One decode step's projections, in the engine's order and with its schedules, against their weight bytes.
 import { createNodeGpuContext } from '../engine/gpu/node.ts';
 import type { GpuContext } from '../engine/gpu/context.ts';
 import { measureReadBandwidth } from '../kernels/bandwidth/measureBandwidth.ts';
@@ -14,6 +15,8 @@ import { fillRandom } from '../kernels/gpu/fillRandom.ts';
 import { measurePasses } from '../kernels/gpu/timing.ts';
 import { dispatch, type BoundKernel } from '../kernels/model/boundKernel.ts';
 import { bindLinear, linearSchedule, type LinearSchedule } from '../kernels/model/linear.ts';
+import { bindRmsNorm } from '../kernels/model/rmsNorm.ts';
+import { StepUniform } from '../kernels/model/stepUniform.ts';
 import { MODEL_SHAPES } from '../models/shapes.ts';
 import { exitAfterFlush } from '../cli/exit.ts';
 import { parseFlags } from '../cli/flags.ts';
@@ -25,6 +28,8 @@ interface Matrix {
   outFeatures: number;
   gated?: boolean;
   accumulate?: boolean;
+  /** RMS norm folded in (as the engine runs q/k/v and gate/up). */
+  normed?: boolean;
   /** How many times one decode step runs it. */
   perStep: number;
 }
@@ -43,6 +48,18 @@ const SCHEDULES: LinearSchedule[] = [
   { workgroup: 256, rows: 2, batchSteps: 4 },
   { workgroup: 256, rows: 4, batchSteps: 2 },
   { workgroup: 256, rows: 8, batchSteps: 1 },
+  { workgroup: 32, rows: 4, batchSteps: 1 },
+  { workgroup: 64, rows: 2, batchSteps: 1 },
+  { workgroup: 64, rows: 2, batchSteps: 2 },
+  { workgroup: 64, rows: 1, batchSteps: 4 },
+  { workgroup: 64, rows: 2, batchSteps: 8 },
+  { workgroup: 128, rows: 1, batchSteps: 2 },
+  { workgroup: 128, rows: 1, batchSteps: 8 },
+  { workgroup: 128, rows: 2, batchSteps: 8 },
+  { workgroup: 256, rows: 1, batchSteps: 4 },
+  { workgroup: 256, rows: 2, batchSteps: 2 },
+  { workgroup: 256, rows: 4, batchSteps: 1 },
+  { workgroup: 256, rows: 16, batchSteps: 1 },
 ];
 
 const scheduleName = (s: LinearSchedule) => `w${s.workgroup} r${s.rows} b${s.batchSteps}`;
@@ -51,6 +68,7 @@ interface Buffers {
   x: GPUBuffer;
   weights: GPUBuffer;
   y: GPUBuffer;
+  normWeight: GPUBuffer;
 }
 
 function matrixBuffers(context: GpuContext, m: Matrix): Buffers {
@@ -60,11 +78,14 @@ function matrixBuffers(context: GpuContext, m: Matrix): Buffers {
   fillRandom(device, weights, weightBytes / 4, 'f16', 11);
   const x = createStorageBuffer(device, `${m.name} x`, m.inFeatures * 4);
   fillRandom(device, x, m.inFeatures, 'f32', 12);
-  return { x, weights, y: createStorageBuffer(device, `${m.name} y`, m.outFeatures * 4) };
+  const normWeight = createStorageBuffer(device, `${m.name} norm`, m.inFeatures * 4);
+  fillRandom(device, normWeight, m.inFeatures, 'f32', 13);
+  return { x, weights, y: createStorageBuffer(device, `${m.name} y`, m.outFeatures * 4), normWeight };
 }
 
 function bind(context: GpuContext, m: Matrix, b: Buffers, schedule?: LinearSchedule): BoundKernel {
-  return bindLinear(context, { label: m.name, inFeatures: m.inFeatures, outFeatures: m.outFeatures, weightDtype: 'f16', ...b, gated: m.gated, accumulate: m.accumulate, schedule });
+  const norm = m.normed ? { weight: b.normWeight, eps: 1e-5 } : undefined;
+  return bindLinear(context, { label: m.name, inFeatures: m.inFeatures, outFeatures: m.outFeatures, weightDtype: 'f16', x: b.x, weights: b.weights, y: b.y, gated: m.gated, accumulate: m.accumulate, norm, schedule });
 }
 
 const weightBytes = (m: Matrix) => (m.gated ? 2 : 1) * m.outFeatures * m.inFeatures * 2;
@@ -87,9 +108,9 @@ async function main(): Promise<void> {
 
   const { hiddenSize: h, intermediateSize: inter, numHeads, numKvHeads, headDim, vocabSize, numLayers } = config;
   const matrices: Matrix[] = [
-    { name: 'qkv', inFeatures: h, outFeatures: (numHeads + 2 * numKvHeads) * headDim, perStep: numLayers },
+    { name: 'norm+qkv', inFeatures: h, outFeatures: (numHeads + 2 * numKvHeads) * headDim, normed: true, perStep: numLayers },
     { name: 'o (+residual)', inFeatures: numHeads * headDim, outFeatures: h, accumulate: true, perStep: numLayers },
-    { name: 'gate+up (SwiGLU)', inFeatures: h, outFeatures: inter, gated: true, perStep: numLayers },
+    { name: 'norm+gate+up+SwiGLU', inFeatures: h, outFeatures: inter, gated: true, normed: true, perStep: numLayers },
     { name: 'down (+residual)', inFeatures: inter, outFeatures: h, accumulate: true, perStep: numLayers },
     { name: 'lm head', inFeatures: h, outFeatures: vocabSize, perStep: 1 },
   ];
@@ -98,10 +119,11 @@ async function main(): Promise<void> {
   const best = new Map<string, { name: string; us: number }>();
   for (const m of matrices) {
     const buffers = matrixBuffers(context, m);
-    const own = linearSchedule(m.outFeatures, m.inFeatures, context.adapter.isCpu);
+    const own = linearSchedule(m, context.adapter.isCpu);
     const schedules = [own, ...SCHEDULES.filter((s) => scheduleName(s) !== scheduleName(own))];
     for (const schedule of schedules) {
       if (Math.ceil(m.outFeatures / schedule.rows) > context.limits.maxComputeWorkgroupsPerDimension) continue;
+      if (m.gated && schedule.rows > 8) continue;
       const kernel = bind(context, m, buffers, schedule);
       const { ms } = await measurePasses(context, repeats, (pass) => dispatch(pass, kernel, { tokenCount: 1 }));
       const us = ms * 1000;
@@ -131,6 +153,22 @@ async function main(): Promise<void> {
     `each in a chain writing one buffer ${((chained * 1000) / chain).toFixed(2)} µs; each writing its own buffer ${((independent * 1000) / chain).toFixed(2)} µs`);
   for (const s of separate) s.y.destroy();
   for (const b of Object.values(shared)) b.destroy();
+
+  // The RMS norm folded into the q/k/v GEMV, against the norm as a dispatch of its own before it.
+  {
+    const m = matrices[0];
+    const buffers = matrixBuffers(context, m);
+    const step = new StepUniform(context.device);
+    step.write({ tokenCount: 1, position: 0, pageTableOffset: 0, lastRow: 0 });
+    const normed = createStorageBuffer(context.device, 'normed', m.inFeatures * 4);
+    const norm = bindRmsNorm(context.device, { label: 'norm', features: m.inFeatures, eps: 1e-5, step: step.buffer, x: buffers.x, weight: buffers.normWeight, y: normed });
+    const plain = bind(context, { ...m, normed: false }, { ...buffers, x: normed });
+    const fused = bind(context, m, buffers);
+    const separateMs = (await measurePasses(context, repeats, (pass) => { dispatch(pass, norm, { tokenCount: 1 }); dispatch(pass, plain, { tokenCount: 1 }); })).ms;
+    const fusedMs = (await measurePasses(context, repeats, (pass) => dispatch(pass, fused, { tokenCount: 1 }))).ms;
+    console.log(`\nRMS norm + q/k/v: as two dispatches ${(separateMs * 1000).toFixed(1)} µs, folded into the GEMV ${(fusedMs * 1000).toFixed(1)} µs (${(separateMs / fusedMs).toFixed(2)}x)`);
+    for (const b of [...Object.values(buffers), normed, step.buffer]) b.destroy();
+  }
 
   // One step's projections in the engine's order and schedules (no norms, rope or attention between them).
   const stepMatrices = matrices.flatMap((m) => Array.from({ length: m.perStep === 1 ? 1 : Math.min(m.perStep, 4) }, () => m));

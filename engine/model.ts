@@ -143,14 +143,15 @@ export class ModelRunner {
     const stepBuffer = this.step.buffer;
     this.queries = q;
     this.attentionOut = attentionOut;
-    // Decode runs every projection as a GEMV, the SwiGLU in the gate/up GEMV's epilogue; prefill runs them as GEMMs
-    // that read each weight tile once per token tile, then the SwiGLU.
+    // Decode runs every projection as a GEMV, with the RMS norm before q/k/v and the MLP folded into the GEMV that
+    // reads it and the SwiGLU in the gate/up GEMV's epilogue; prefill runs them as GEMMs that read each weight tile
+    // once per token tile, with the norms and the SwiGLU as kernels of their own.
     const forward = (kind: 'decode' | 'prefill'): ForwardKernels => {
-      const linear = (label: string, w: MatrixWeight, x: GPUBuffer, y: GPUBuffer, extra: { bias?: GPUBuffer; accumulate?: boolean; gated?: boolean } = {}) => {
-        const io = { label, inFeatures: w.columns, outFeatures: extra.gated ? w.rows / 2 : w.rows, weightDtype: w.dtype, weights: w.buffer, x, y, ...extra };
-        return kind === 'prefill' ? bindMatmul(device, { ...io, step: stepBuffer }) : bindLinear(context, io);
-      };
       const layers = weights.layers.map((lw, i): LayerKernels => {
+        const linear = (label: string, w: MatrixWeight, x: GPUBuffer, y: GPUBuffer, extra: { bias?: GPUBuffer; accumulate?: boolean } = {}) => {
+          const io = { label: `L${i} ${label}`, inFeatures: w.columns, outFeatures: w.rows, weightDtype: w.dtype, weights: w.buffer, x, y, ...extra };
+          return kind === 'prefill' ? bindMatmul(device, { ...io, step: stepBuffer }) : bindLinear(context, io);
+        };
         const norm = (label: string, weight: GPUBuffer) => bindRmsNorm(device, { label: `L${i} ${label}`, features: hiddenSize, eps: rmsNormEps, step: stepBuffer, x: hidden, weight, y: normed });
         const ropeKv = bindRopeKv(device, {
           label: `L${i} rope+kv`,
@@ -164,21 +165,35 @@ export class ModelRunner {
           keyPool: this.kv.keyPools[i],
           valuePool: this.kv.valuePools[i],
         });
-        const mlp =
-          kind === 'decode'
-            ? [linear(`L${i} gate+up`, lw.gateUp, normed, activated, { gated: true })]
-            : [
-                linear(`L${i} gate+up`, lw.gateUp, normed, gateUp),
-                bindSiluMul(device, { label: `L${i} silu`, features: intermediateSize, step: stepBuffer, gateUp, activated }),
-              ];
+        const o = linear('o', lw.o, attentionOut, hidden, { accumulate: true });
+        const down = linear('down', lw.down, activated, hidden, { accumulate: true });
+        if (kind === 'prefill') {
+          return {
+            beforeAttention: [norm('input norm', lw.inputNorm), linear('qkv', lw.qkv, normed, qkv, { bias: lw.qkvBias }), ropeKv],
+            afterAttention: [
+              o,
+              norm('post norm', lw.postAttentionNorm),
+              linear('gate+up', lw.gateUp, normed, gateUp),
+              bindSiluMul(device, { label: `L${i} silu`, features: intermediateSize, step: stepBuffer, gateUp, activated }),
+              down,
+            ],
+          };
+        }
+        const projection = (label: string, w: MatrixWeight, normWeight: GPUBuffer, y: GPUBuffer, extra: { bias?: GPUBuffer; gated?: boolean }) =>
+          bindLinear(context, {
+            label: `L${i} ${label}`,
+            inFeatures: w.columns,
+            outFeatures: extra.gated ? w.rows / 2 : w.rows,
+            weightDtype: w.dtype,
+            weights: w.buffer,
+            x: hidden,
+            y,
+            norm: { weight: normWeight, eps: rmsNormEps },
+            ...extra,
+          });
         return {
-          beforeAttention: [norm('input norm', lw.inputNorm), linear(`L${i} qkv`, lw.qkv, normed, qkv, { bias: lw.qkvBias }), ropeKv],
-          afterAttention: [
-            linear(`L${i} o`, lw.o, attentionOut, hidden, { accumulate: true }),
-            norm('post norm', lw.postAttentionNorm),
-            ...mlp,
-            linear(`L${i} down`, lw.down, activated, hidden, { accumulate: true }),
-          ],
+          beforeAttention: [projection('norm+qkv', lw.qkv, lw.inputNorm, qkv, { bias: lw.qkvBias }), ropeKv],
+          afterAttention: [o, projection('norm+gate+up', lw.gateUp, lw.postAttentionNorm, activated, { gated: true }), down],
         };
       });
       return {

@@ -40,7 +40,11 @@ interface Case {
   accumulate: boolean;
   /** W is [gate; up] and y = silu(x·gateᵀ) · (x·upᵀ) (decode GEMV only). */
   gated?: boolean;
+  /** x is RMS-normalized first (decode GEMV only). */
+  normed?: boolean;
 }
+
+const EPS = 1e-5;
 
 // Token counts around the GEMM's 32-token tile, N not a multiple of its 64 rows or of the GEMV's rows per
 // workgroup, K a multiple of 8 but not of the GEMM's 32-wide k step, every weight dtype, bias and residual add.
@@ -51,6 +55,8 @@ const CASES: Case[] = [
   { name: 'f16, 5 tokens, 1032 → 17, bias + residual add', tokens: 5, inFeatures: 1032, outFeatures: 17, dtype: 'f16', bias: true, accumulate: true },
   { name: 'f16, 2 tokens, 264 → 37, gated', tokens: 2, inFeatures: 264, outFeatures: 37, dtype: 'f16', bias: false, accumulate: false, gated: true },
   { name: 'bf16, 1 token, 2048 → 24, gated', tokens: 1, inFeatures: 2048, outFeatures: 24, dtype: 'bf16', bias: false, accumulate: false, gated: true },
+  { name: 'f16, 3 tokens, 520 → 45, RMS norm + bias', tokens: 3, inFeatures: 520, outFeatures: 45, dtype: 'f16', bias: true, accumulate: false, normed: true },
+  { name: 'f32, 1 token, 264 → 19, RMS norm + gated', tokens: 1, inFeatures: 264, outFeatures: 19, dtype: 'f32', bias: false, accumulate: false, gated: true, normed: true },
 ];
 
 // The GEMV's schedules: the adapter's own, and GPU-sized ones whose unrolled batches overrun K (a guarded tail)
@@ -69,6 +75,16 @@ async function run(testCase: Case, kernel: 'gemv' | 'gemm', schedule?: LinearSch
   const { device } = context;
   const { tokens, inFeatures: K, outFeatures: N } = testCase;
   const x = randomFloat32(tokens * K);
+  const normWeight = randomFloat32(K);
+  // The GEMV's input after the optional RMS norm, in float64.
+  const input = Float64Array.from(x);
+  if (testCase.normed) {
+    for (let t = 0; t < tokens; t++) {
+      const row = x.subarray(t * K, (t + 1) * K);
+      const scale = 1 / Math.sqrt(row.reduce((sum, v) => sum + v * v, 0) / K + EPS);
+      for (let k = 0; k < K; k++) input[t * K + k] = row[k] * scale * normWeight[k];
+    }
+  }
   const matrices = testCase.gated ? 2 : 1;
   const { words, exact: w } = storeWeights(randomFloat32(matrices * N * K), testCase.dtype);
   const bias = randomFloat32(N);
@@ -78,7 +94,7 @@ async function run(testCase: Case, kernel: 'gemv' | 'gemm', schedule?: LinearSch
     for (let n = 0; n < N; n++) {
       const dot = (row: number) => {
         let sum = 0;
-        for (let k = 0; k < K; k++) sum += x[t * K + k] * w[row * K + k];
+        for (let k = 0; k < K; k++) sum += input[t * K + k] * w[row * K + k];
         return sum;
       };
       const gate = dot(n);
@@ -94,6 +110,7 @@ async function run(testCase: Case, kernel: 'gemv' | 'gemm', schedule?: LinearSch
     weights: createStorageBuffer(device, 'weights', words),
     bias: createStorageBuffer(device, 'bias', bias),
     y: createStorageBuffer(device, 'y', yInit),
+    normWeight: createStorageBuffer(device, 'norm weight', normWeight),
   };
   const step = new StepUniform(device);
   step.write({ tokenCount: tokens, position: 0, pageTableOffset: 0, lastRow: tokens - 1 });
@@ -112,7 +129,7 @@ async function run(testCase: Case, kernel: 'gemv' | 'gemm', schedule?: LinearSch
     const bound =
       kernel === 'gemm'
         ? bindMatmul(device, { ...io, step: step.buffer })
-        : bindLinear(context, { ...io, gated: testCase.gated, schedule });
+        : bindLinear(context, { ...io, gated: testCase.gated, norm: testCase.normed ? { weight: buffers.normWeight, eps: EPS } : undefined, schedule });
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
     dispatch(pass, bound, { tokenCount: tokens });
@@ -135,7 +152,7 @@ describe.each(CASES)('linear layer, $name', (testCase) => {
     const name = schedule ? `workgroup ${schedule.workgroup}, ${schedule.rows} rows, batches of ${schedule.batchSteps}` : "the adapter's schedule";
     it(`decode GEMV (${name}) matches float64 and writes only its rows`, async () => expectMatch(await run(testCase, 'gemv', schedule)));
   }
-  if (!testCase.gated) {
+  if (!testCase.gated && !testCase.normed) {
     it('prefill GEMM matches float64 and writes only its rows', async () => expectMatch(await run(testCase, 'gemm')));
   }
 });

@@ -14,16 +14,19 @@ export interface LinearSchedule {
 
 /**
  * The schedule for a shape. A GPU wants megabytes of loads in flight (tens of thousands of invocations, several
- * independent 16-byte loads each); a CPU adapter wants few workgroups, since each costs it a context switch per
- * barrier, and no unrolling, which only lengthens its compile.
+ * independent 16-byte loads each); which split gets there differs by shape, so these are the fastest of
+ * `bench/linear.ts` on the H200 (BENCHMARKS.md), by the shape's kind. A CPU adapter wants few workgroups, since each
+ * costs it a context switch per barrier, and no unrolling, which only lengthens its compile.
  */
-export function linearSchedule(outFeatures: number, inFeatures: number, cpuAdapter: boolean): LinearSchedule {
+export function linearSchedule(b: { outFeatures: number; inFeatures: number; gated?: boolean }, cpuAdapter: boolean): LinearSchedule {
   if (cpuAdapter) return { workgroup: 64, rows: 16, batchSteps: 1 };
-  const workgroup = 128;
-  // The LM head's 128k rows fit the 65,535-workgroup grid limit in groups of 2 and more.
-  const rows = outFeatures >= 8192 ? 4 : 2;
-  const batchSteps = Math.max(1, Math.min(4, Math.floor(inFeatures / 8 / workgroup)));
-  return { workgroup, rows, batchSteps };
+  // Gate and up: two rows per output, so fewer per workgroup.
+  if (b.gated) return { workgroup: 64, rows: 4, batchSteps: 1 };
+  // Long rows (the down projection): fewer rows, more loads per row in flight.
+  if (b.inFeatures >= 8192) return { workgroup: 128, rows: 2, batchSteps: 4 };
+  // Many rows (the LM head): wide workgroups over many rows each.
+  if (b.outFeatures >= 65536) return { workgroup: 256, rows: 8, batchSteps: 1 };
+  return { workgroup: 128, rows: 4, batchSteps: 2 };
 }
 
 /** What a linear layer y = x·Wᵀ (+ bias) reads and writes: x [tokens][inFeatures], y [tokens][outFeatures]. */
@@ -45,6 +48,8 @@ export interface LinearBinding extends LinearIo {
   lastRowOnly?: boolean;
   /** W is [gate; up] (2 · outFeatures rows) and y = silu(x·gateᵀ) · (x·upᵀ): the SwiGLU MLP's first half. */
   gated?: boolean;
+  /** RMS-normalize each row of x first (x / sqrt(mean(x²) + eps) · weight): the norm before q/k/v or the MLP. */
+  norm?: { weight: GPUBuffer; eps: number };
   /** Overrides `linearSchedule` (benchmarks compare schedules). */
   schedule?: LinearSchedule;
 }
@@ -65,12 +70,12 @@ export function bindLinear(context: GpuContext, b: LinearBinding): BoundKernel {
   checkLinearShape(b);
   if (b.gated && b.bias) throw new Error(`${b.label}: a gated linear layer has no bias`);
   const { device, features } = context;
-  const schedule = b.schedule ?? linearSchedule(b.outFeatures, b.inFeatures, context.adapter.isCpu);
+  const schedule = b.schedule ?? linearSchedule(b, context.adapter.isCpu);
   const { workgroup, rows, batchSteps } = schedule;
   const matrices = b.gated ? 2 : 1;
   // Subgroup sums need every subgroup inside the workgroup; a workgroup reduction serves any other adapter.
   const subgroups = features.subgroups && features.subgroupMinSize > 0 && features.subgroupMaxSize <= workgroup;
-  const flags = `${b.bias ? '/bias' : ''}${b.accumulate ? '/acc' : ''}${b.gated ? '/gated' : ''}`;
+  const flags = `${b.bias ? '/bias' : ''}${b.accumulate ? '/acc' : ''}${b.gated ? '/gated' : ''}${b.norm ? `/norm${b.norm.eps}` : ''}`;
   const key = `linear/${b.weightDtype}/${b.inFeatures}x${b.outFeatures}/w${workgroup}r${rows}b${batchSteps}${flags}/${subgroups ? 'sg' : 'wg'}`;
   const { pipeline } = modelPipeline(
     device,
@@ -89,10 +94,12 @@ export function bindLinear(context: GpuContext, b: LinearBinding): BoundKernel {
       ACCUMULATE: b.accumulate ? 'true' : 'false',
       GATED: b.gated ? 'true' : 'false',
       MATRICES: matrices,
+      NORMED: b.norm ? 'true' : 'false',
+      EPS: (b.norm?.eps ?? 0).toExponential(),
       BATCH_STEPS: batchSteps,
       WEIGHTS: WEIGHT_SNIPPETS[b.weightDtype],
     },
-    { SUMS: rows * matrices, BATCH_STEPS: batchSteps, MATRICES: matrices, ROWS: rows },
+    { SUMS: rows * matrices + 1, REDUCED: rows * matrices + (b.norm ? 1 : 0), BATCH_STEPS: batchSteps, MATRICES: matrices, ROWS: rows },
   );
   const rowGroups = Math.ceil(b.outFeatures / rows);
   if (rowGroups > context.limits.maxComputeWorkgroupsPerDimension) {
@@ -101,7 +108,8 @@ export function bindLinear(context: GpuContext, b: LinearBinding): BoundKernel {
   return {
     label: b.label,
     pipeline,
-    bindGroup: bindGroup(device, b.label, pipeline, linearBuffers(b)),
+    // Without a norm, x stands in for its weight, never read.
+    bindGroup: bindGroup(device, b.label, pipeline, [...linearBuffers(b), b.norm?.weight ?? b.x]),
     grid: (step) => [rowGroups, b.lastRowOnly ? 1 : step.tokenCount],
   };
 }

@@ -1,6 +1,9 @@
 // Linear layer for decode (a GEMV per token): y[t][n] = Σ_k x[t][k] · W[n][k] (+ bias[n]) (+ y[t][n] when
 // ACCUMULATE: a fused residual add). With GATED, W is [gate; up] (2 · OUT_FEATURES rows) and
 // y[t][n] = silu(g) · u, where g and u are the dots of x[t] with rows n and OUT_FEATURES + n: SwiGLU in the epilogue.
+// With NORMED, x is first RMS-normalized: x[t] / sqrt(mean(x[t]²) + EPS) · normWeight. The weight multiplies x as it
+// is read; the sum of squares accumulates beside the dots and is reduced with them, so the 1 / rms factor scales the
+// finished dots and the norm costs no pass of its own.
 // W is row-major in its stored precision (WEIGHTS snippet), accumulated in f32.
 // Grid: (ceil(OUT_FEATURES / ROWS), tokens); a workgroup owns ROWS output features of one token.
 // Invocation i reads octs (8 consecutive k, one 16-byte load of halves) i, i + WORKGROUP, ... of each of its weight
@@ -15,10 +18,15 @@ const OUT_FEATURES: u32 = {{OUT_FEATURES}}u;
 const HAS_BIAS: bool = {{HAS_BIAS}};
 const ACCUMULATE: bool = {{ACCUMULATE}};
 const GATED: bool = {{GATED}};
+const NORMED: bool = {{NORMED}};
+const EPS: f32 = {{EPS}};
 // Weight rows each output feature reads: 2 when GATED (gate and up).
 const MATRICES: u32 = {{MATRICES}}u;
-// Partial dots each invocation sums: ROWS per matrix.
-const SUMS: u32 = ROWS * MATRICES;
+// Partial sums each invocation keeps: ROWS dots per matrix, then x's sum of squares (used only when NORMED).
+const DOTS: u32 = ROWS * MATRICES;
+const SUMS: u32 = DOTS + 1u;
+// The partial sums reduced over the workgroup.
+const REDUCED: u32 = select(DOTS, SUMS, NORMED);
 const OCTS_PER_ROW: u32 = IN_FEATURES / 8u;
 const BATCH_STEPS: u32 = {{BATCH_STEPS}}u;
 const BATCH_OCTS: u32 = BATCH_STEPS * WORKGROUP;
@@ -30,6 +38,8 @@ const EXACT: bool = OCTS_PER_ROW % BATCH_OCTS == 0u;
 @group(0) @binding(1) var<storage, read> weights: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
+// Without NORMED, x stands in here, never read.
+@group(0) @binding(4) var<storage, read> normWeight: array<vec4<f32>>;
 
 {{WEIGHTS}}
 
@@ -55,8 +65,13 @@ fn main(
       let oct = batch * BATCH_OCTS + step * WORKGROUP + lane;
       if (EXACT || oct < OCTS_PER_ROW) {
         let xOct = token * OCTS_PER_ROW + oct;
-        let xLow = x[2u * xOct];
-        let xHigh = x[2u * xOct + 1u];
+        var xLow = x[2u * xOct];
+        var xHigh = x[2u * xOct + 1u];
+        if (NORMED) {
+          acc[DOTS] += dot(xLow, xLow) + dot(xHigh, xHigh);
+          xLow *= normWeight[2u * oct];
+          xHigh *= normWeight[2u * oct + 1u];
+        }
         // unroll
         for (var m = 0u; m < MATRICES; m++) {
           // unroll
@@ -76,9 +91,13 @@ fn main(
   if (lane < ROWS) {
     let row = firstRow + lane;
     if (row < OUT_FEATURES) {
-      var value = partialDots[lane];
+      var scale = 1.0;
+      if (NORMED) {
+        scale = inverseSqrt(partialDots[DOTS] / f32(IN_FEATURES) + EPS);
+      }
+      var value = partialDots[lane] * scale;
       if (GATED) {
-        value = value / (1.0 + exp(-value)) * partialDots[ROWS + lane];
+        value = value / (1.0 + exp(-value)) * partialDots[ROWS + lane] * scale;
       }
       if (HAS_BIAS) {
         value += bias[row];
