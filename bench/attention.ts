@@ -152,6 +152,8 @@ async function benchChoices(setup: Setup, batch: Batch): Promise<ChoiceRow[]> {
     // 256 invocations of rows of 4 lanes (SwiftShader's subgroups) outgrow workgroup memory.
     ...(setup.context.features.subgroupMinSize >= 16 ? [{ name: 'streamed, workgroup 256', choice: { workgroup: 256 } }] : []),
     { name: 'streamed, grid 256 (the old fixed grid)', choice: {}, grid: 256 },
+    // Small grids: at short contexts the calibrated grid leaves each workgroup one tile and every head split.
+    ...[16, 32, 64, 128].map((grid) => ({ name: `streamed, grid ${grid}`, choice: {}, grid })),
   ];
   // Calibrate first (it makes KV pools of its own), then time every choice on one pool, as the main table does.
   const grids: number[] = [];
@@ -282,7 +284,7 @@ async function main(): Promise<void> {
   const emptyPassMs = await benchEmptyPass(setup);
 
   const choiceRows: ChoiceRow[] = [];
-  for (const n of quick ? [4 * K] : [1 * K, 64 * K]) {
+  for (const n of quick ? [4 * K] : [1 * K, 4 * K, 16 * K, 64 * K]) {
     choiceRows.push(...(await benchChoices(setup, { name: `N=${lengthName(n)}`, layout: LAYOUT, group: GROUP, lengths: [n] })));
   }
 
