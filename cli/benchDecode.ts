@@ -28,6 +28,7 @@ const BENCH_DECODE_FLAGS = {
   contexts: { type: 'sizes', placeholder: 'N[,N...]', min: 1, help: 'context lengths to time decode at (default 1k,32k,128k; --quick: 256,1k)' },
   attention: { type: 'choices', choices: ATTENTION_KERNELS, help: 'the attention kernels to time, in this order (default: all)' },
   steps: { type: 'integer', placeholder: 'N', min: 1, help: 'decode steps per row (default 64; --quick: 8)' },
+  'prefill-chunk': { type: 'integer', placeholder: 'N', min: 1, max: 1024, help: 'tokens per prefill forward call (default: the engine\'s, 64)' },
   prefill: { type: 'sizes', placeholder: 'N[,N...]', min: 0, help: 'prompt lengths to time prefill with, with the first attention kernel; 0 skips it (default 1k,8k,32k; --quick: 0)' },
   grid: { type: 'integer', placeholder: 'N', min: 1, help: 'LeanAttention grid (default: calibrated on this adapter, kept in ~/.cache/lean-decode)' },
   json: { type: 'switch', help: 'print the rows as JSON on stdout (the log goes to stderr)' },
@@ -39,7 +40,7 @@ type BenchDecodeFlags = FlagValues<typeof BENCH_DECODE_FLAGS>;
 export const BENCH_DECODE: CommandSpec<typeof BENCH_DECODE_FLAGS> = {
   name: 'bench-decode',
   summary: 'time decode steps and prefill for each attention kernel, beside the bandwidth floor',
-  synopsis: 'bench-decode [--model DIR | --shape NAME] [--contexts 1k,32k,128k] [--attention lean,fd,fa2] [--steps N] [--prefill 1k,8k,32k] [--grid N] [--json] [--quick]',
+  synopsis: 'bench-decode [--model DIR | --shape NAME] [--contexts 1k,32k,128k] [--attention lean,fd,fa2] [--steps N] [--prefill 1k,8k,32k] [--prefill-chunk N] [--grid N] [--json] [--quick]',
   description: `Times decode steps at each context (KV filled with random values) for each attention kernel, beside the floor:
 (weight bytes + KV bytes of the context) / the measured read bandwidth. Per row: tokens/s and wall time per token
 (steps recorded without timing), the GPU step (timestamps around the whole step), the attention (timestamps around
@@ -95,7 +96,7 @@ async function runnerFor(context: GpuContext, flags: BenchDecodeFlags, maxContex
   if (model) {
     const files = nodeModelFiles(model);
     const config = parseModelConfig(await readJson(files, 'config.json'));
-    const { runner } = await loadModel(context, files, { maxContext, kvBudgetBytes: layoutBytes(config), maxSequences: 1, grid });
+    const { runner } = await loadModel(context, files, { maxContext, kvBudgetBytes: layoutBytes(config), maxSequences: 1, grid, prefillChunk: flags['prefill-chunk'] });
     return { runner, name: model };
   }
   const shapeName = flags.shape!;
@@ -106,6 +107,7 @@ async function runnerFor(context: GpuContext, flags: BenchDecodeFlags, maxContex
     kvBudgetBytes: layoutBytes(config),
     maxSequences: 1,
     grid,
+    prefillChunk: flags['prefill-chunk'],
   });
   return { runner, name: `${shapeName} (random f16 weights)` };
 }

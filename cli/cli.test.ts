@@ -42,9 +42,10 @@ describe('npx lean-decode', () => {
     for (const row of out.rows) {
       expect(row.tokensPerSecond).toBeGreaterThan(0);
       expect(row.floorTokensPerSecond).toBeGreaterThan(0);
-      // Embedding; per layer norm+qkv, rope, attention (work and merge; FA2-style's one unsplit), o, norm+gate+up,
-      // down; final norm, LM head, sampler.
-      expect(row.dispatches).toBe(row.kernel === 'fa2' ? 16 : 18);
+      // Embedding; per layer norm+qkv, rope, attention (and its merge where a head is split: never in FA2-style),
+      // o, norm+gate+up, down; final norm, LM head, sampler.
+      if (row.kernel === 'fa2') expect(row.dispatches).toBe(16);
+      else expect([16, 18]).toContain(row.dispatches);
     }
     expect(out.prefillRows.map((row: { tokens: number; kernel: string }) => [row.tokens, row.kernel])).toEqual([[70, 'lean'], [130, 'lean']]);
     for (const row of out.prefillRows) expect(row.tokensPerSecond).toBeGreaterThan(0);
@@ -109,6 +110,7 @@ const REFUSED: Record<string, { command: CommandSpec; valid: string[]; cases: Re
       attention: [['--attention', 'lean,foo'], ['--attention', 'lean,lean'], ['--attention', 'lean,'], ['--attention', 'f8']],
       steps: [['--steps', '0'], ['--steps', '2.5'], ['--steps', 'x']],
       prefill: [['--prefill', '1k,-2'], ['--prefill', '-1'], ['--prefill', '4q']],
+      'prefill-chunk': [['--prefill-chunk', '0'], ['--prefill-chunk', '2000'], ['--prefill-chunk', '1.5']],
       grid: [['--grid', '0'], ['--grid', 'x']],
       json: [['--json=1']],
       quick: [['--quick', 'yes']],
