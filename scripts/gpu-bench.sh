@@ -1,18 +1,39 @@
 #!/usr/bin/env bash
 # Every GPU figure the issues ask for, in one run (device time is scarce: one call does it all).
 # Here, first:  npm ci && npm run build:node && bash ../shared/gpu/pack.sh .gpu && cp ../shared/gpu/run.sh .gpu/
-# On the GPU machine, from the project root:  bash scripts/gpu-bench.sh [OUT_DIR]
-# Writes OUT_DIR (default gpu-results/): the attention kernels' float64 checks on that GPU, bench:attention (Dawn's
-# defaults, then a labelled diagnostic run without robustness), PyTorch's SDPA on the same GPU, bench-decode.
+#               && bash scripts/pack-gpu-models.sh   (the reference models, for the float64 checks there)
+# On the GPU machine, from the project root:  bash scripts/gpu-bench.sh [OUT_DIR] [attention|projections|all]
+# Writes OUT_DIR (default gpu-results/):
+#   attention:   the attention kernels' float64 checks on that GPU, bench:attention (Dawn's defaults, then a
+#                labelled diagnostic run without robustness), PyTorch's SDPA on the same GPU;
+#   projections: the reference models' checks on that GPU, bench/linear.ts (decode GEMV schedules), the prefill
+#                GEMM, bench-decode on the Llama-3.2-1B shape (decode at 1k/32k/128k, prefill 1k/8k/32k, and
+#                prefill chunks compared) and on the built-in model.
 set -uo pipefail
 out=${1:-gpu-results}
+part=${2:-all}
 mkdir -p "$out"
 [ -f .gpu/run.sh ] || { echo "no .gpu/run.sh: pack first (see the header of this script)" >&2; exit 1; }
 [ -f dist-node/cli.mjs ] || { echo "no dist-node/: run npm run build:node first" >&2; exit 1; }
-bash .gpu/run.sh .gpu dist-node/checkAttention.mjs > "$out/check.txt" 2>&1; tail -1 "$out/check.txt"
-bash .gpu/run.sh .gpu dist-node/attention.mjs --recalibrate 2>&1 | tee "$out/attention.txt"
-bash .gpu/run.sh .gpu dist-node/attention.mjs --toggles enable-dawn-features=disable_robustness,disable_workgroup_init,skip_validation \
-  > "$out/attention-diagnostic.txt" 2>&1
-python3 bench/cuda_sdpa.py 2>&1 | tee "$out/cuda.txt"
-bash .gpu/run.sh .gpu dist-node/cli.mjs bench-decode --shape llama-3.2-1b --contexts 1k,32k,128k --prefill 4k 2>&1 | tee "$out/decode.txt"
+run() { bash .gpu/run.sh .gpu "$@"; }
+if [ "$part" = attention ] || [ "$part" = all ]; then
+  run dist-node/checkAttention.mjs > "$out/check.txt" 2>&1; tail -1 "$out/check.txt"
+  run dist-node/attention.mjs --recalibrate 2>&1 | tee "$out/attention.txt"
+  run dist-node/attention.mjs --toggles enable-dawn-features=disable_robustness,disable_workgroup_init,skip_validation \
+    > "$out/attention-diagnostic.txt" 2>&1
+  python3 bench/cuda_sdpa.py 2>&1 | tee "$out/cuda.txt"
+fi
+if [ "$part" = projections ] || [ "$part" = all ]; then
+  if [ -f dist-node/checkModels.mjs ] && [ -d .gpu/models ]; then
+    run dist-node/checkModels.mjs --models .gpu/models > "$out/check-models.txt" 2>&1; tail -1 "$out/check-models.txt"
+  fi
+  run dist-node/linear.mjs 2>&1 | tee "$out/linear.txt"
+  [ -f dist-node/matmul.mjs ] && run dist-node/matmul.mjs 2>&1 | tee "$out/matmul.txt"
+  run dist-node/cli.mjs bench-decode --shape llama-3.2-1b --contexts 1k,32k,128k --prefill 1k,8k,32k 2>&1 | tee "$out/decode.txt"
+  for chunk in 128 256 512; do
+    run dist-node/cli.mjs bench-decode --shape llama-3.2-1b --contexts 1k --attention lean --steps 16 --prefill 1k,8k --prefill-chunk $chunk \
+      2>&1 | tee "$out/decode-chunk$chunk.txt" | tail -5
+  done
+  run dist-node/cli.mjs bench-decode --contexts 1k --prefill 1k 2>&1 | tee "$out/decode-pydoc.txt"
+fi
 echo "done: $(ls "$out")"
