@@ -77,6 +77,13 @@ describe('bad input gives a specific error and leaves the engine usable', () => 
     engine.unload();
   });
 
+  it('a context that config.json makes too short says so', async () => {
+    const engine = new Engine(await testGpu());
+    await engine.load(tinyFiles((f) => f.set('config.json', tinyConfig({ max_position_embeddings: 2 }))), { kvDtype: 'f32', maxContext: 64 });
+    await expectEngineError(generatedIds(engine.generate({ promptIds: [1, 2, 3], maxTokens: 2 })), 'context-overflow', /the context holds 2 \(config\.json's max_position_embeddings\)/);
+    engine.unload();
+  });
+
   it('a full KV pool stops generation with a reason instead of corrupting it', async () => {
     const engine = new Engine(await testGpu());
     // Two pages of 4 tokens: 8 tokens of KV in all.

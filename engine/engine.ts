@@ -250,9 +250,10 @@ export class Engine {
       request.promptIds ?? codec.encode(request.prompt ?? codec.applyChatTemplate(request.messages ?? []));
     if (promptIds.length === 0) throw new EngineError('invalid-argument', 'the prompt is empty: type something first');
     if (promptIds.length >= runner.maxContext) {
+      const limit = runner.maxContext === runner.config.maxPositionEmbeddings ? " (config.json's max_position_embeddings)" : '';
       throw new EngineError(
         'context-overflow',
-        `the prompt is ${promptIds.length} tokens and the context holds ${runner.maxContext}: shorten it or start a new conversation`,
+        `the prompt is ${promptIds.length} tokens and the context holds ${runner.maxContext}${limit}: shorten it or start a new conversation`,
       );
     }
     const vocab = runner.config.vocabSize;
