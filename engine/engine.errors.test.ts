@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../test/gpu.ts';
-import { makeTinyModel, withHeader } from '../test/tinyModel.ts';
+import { SHARED_MODELS } from '../test/sharedModels.ts';
+import { makeTinyModel, makeTinyModelBytes, withHeader } from '../test/tinyModel.ts';
 import { Engine, type GenerationEvent } from './engine.ts';
 import { blobModelFiles } from './loader/blobFiles.ts';
 
@@ -15,6 +18,12 @@ function tinyFiles(change?: (files: Map<string, Blob>) => void) {
   const files = makeTinyModel(SPEC);
   change?.(files);
   return blobModelFiles('tiny model', files);
+}
+
+/** The tiny model's config.json with `change` applied. */
+function tinyConfig(change: Record<string, unknown>): Blob {
+  const config = JSON.parse(new TextDecoder().decode(makeTinyModelBytes(SPEC).get('config.json')));
+  return new Blob([JSON.stringify({ ...config, ...change })]);
 }
 
 async function expectEngineError(work: Promise<unknown>, code: string, message: RegExp) {
@@ -36,6 +45,7 @@ describe('bad input gives a specific error and leaves the engine usable', () => 
     ['a missing tensor', () => tinyFiles((f) => f.set('model.safetensors', new Blob([withHeader({ 'model.embed_tokens.weight': { dtype: 'F32', shape: [512, 64], data_offsets: [0, 131072] } }, [new Uint8Array(131072)]) as Uint8Array<ArrayBuffer>]))), 'missing-tensor', /untied embeddings but no "lm_head\.weight" tensor/],
     ['an unknown model type', () => tinyFiles((f) => f.set('config.json', new Blob([JSON.stringify({ model_type: 'gpt2', hidden_size: 64 })]))), 'unsupported-model', /model type "gpt2" is not supported/],
     ['a missing tokenizer', () => tinyFiles((f) => f.delete('tokenizer.json')), 'invalid-tokenizer', /no tokenizer\.json/],
+    ['a config claiming more layers than the weights hold', () => tinyFiles((f) => f.set('config.json', tinyConfig({ num_hidden_layers: 1e6 }))), 'invalid-config', /^config\.json: "num_hidden_layers" is 1000000, more layers than the 12 tensors of model\.safetensors can hold/],
   ];
 
   it.each(cases)('%s', async (_, files, code, message) => {
@@ -46,11 +56,31 @@ describe('bad input gives a specific error and leaves the engine usable', () => 
     engine.unload();
   });
 
+  it('a tokenizer that encodes the prompt past the vocabulary', async () => {
+    const engine = new Engine(await testGpu());
+    const files = tinyFiles((f) => {
+      const tokenizer = JSON.parse(readFileSync(join(SHARED_MODELS, 'tiny-llama', 'tokenizer.json'), 'utf8'));
+      tokenizer.added_tokens.find((token: { content: string }) => token.content === '<|im_end|>').id = 100_000;
+      f.set('tokenizer.json', new Blob([JSON.stringify(tokenizer)]));
+    });
+    await engine.load(files, { kvDtype: 'f32', maxContext: 64 });
+    await expectEngineError(generatedIds(engine.generate({ prompt: 'hi<|im_end|>', maxTokens: 2 })), 'invalid-tokenizer', /^tokenizer\.json encodes the prompt with token id 100000, outside the model's vocabulary of 512/);
+    expect(await generatedIds(engine.generate({ promptIds: [1, 2, 3], maxTokens: 2 }))).toHaveLength(2);
+    engine.unload();
+  });
+
   it('a prompt longer than the context', async () => {
     const engine = new Engine(await testGpu());
     await engine.load(tinyFiles(), { kvDtype: 'f32', maxContext: 32 });
     await expectEngineError(generatedIds(engine.generate({ promptIds: Array.from({ length: 40 }, (_, i) => i), maxTokens: 4 })), 'context-overflow', /the prompt is 40 tokens and the context holds 32/);
     expect(await generatedIds(engine.generate({ promptIds: [5, 6], maxTokens: 2 }))).toHaveLength(2);
+    engine.unload();
+  });
+
+  it('a context that config.json makes too short says so', async () => {
+    const engine = new Engine(await testGpu());
+    await engine.load(tinyFiles((f) => f.set('config.json', tinyConfig({ max_position_embeddings: 2 }))), { kvDtype: 'f32', maxContext: 64 });
+    await expectEngineError(generatedIds(engine.generate({ promptIds: [1, 2, 3], maxTokens: 2 })), 'context-overflow', /the context holds 2 \(config\.json's max_position_embeddings\)/);
     engine.unload();
   });
 

@@ -83,6 +83,16 @@ export async function loadModel(context: GpuContext, files: ModelFiles, options:
   const codec = await TextCodec.load(files);
   progress({ phase: 'reading', message: 'reading safetensors headers' });
   const tensors = await readTensorIndex(files);
+  // Every layer has tensors of its own: a layer count beyond the tensor count is a damaged config.json, caught
+  // before the upload plans (and checks) every tensor of every layer it claims.
+  if (config.numLayers > tensors.size) {
+    const weightFiles = [...new Set([...tensors.values()].map((tensor) => tensor.file.name))].join(', ');
+    throw new EngineError(
+      'invalid-config',
+      `config.json: "num_hidden_layers" is ${config.numLayers}, more layers than the ${tensors.size} tensors of ${weightFiles} can hold: ` +
+        'config.json and the weights do not belong together; download the model again',
+    );
+  }
   const weights = await uploadWeights(context.device, config, tensors, (p) => progress({ phase: 'uploading', ...p }));
   progress({ phase: 'compiling' });
   let runner: ModelRunner;
@@ -240,14 +250,22 @@ export class Engine {
       request.promptIds ?? codec.encode(request.prompt ?? codec.applyChatTemplate(request.messages ?? []));
     if (promptIds.length === 0) throw new EngineError('invalid-argument', 'the prompt is empty: type something first');
     if (promptIds.length >= runner.maxContext) {
+      const limit = runner.maxContext === runner.config.maxPositionEmbeddings ? " (config.json's max_position_embeddings)" : '';
       throw new EngineError(
         'context-overflow',
-        `the prompt is ${promptIds.length} tokens and the context holds ${runner.maxContext}: shorten it or start a new conversation`,
+        `the prompt is ${promptIds.length} tokens and the context holds ${runner.maxContext}${limit}: shorten it or start a new conversation`,
       );
     }
     const vocab = runner.config.vocabSize;
     const badId = promptIds.find((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
-    if (badId !== undefined) throw new EngineError('invalid-argument', `token id ${badId} is outside the vocabulary of ${vocab}`);
+    if (badId !== undefined && request.promptIds) throw new EngineError('invalid-argument', `token id ${badId} is outside the vocabulary of ${vocab}`);
+    if (badId !== undefined) {
+      throw new EngineError(
+        'invalid-tokenizer',
+        `tokenizer.json encodes the prompt with token id ${badId}, outside the model's vocabulary of ${vocab} (config.json's vocab_size): ` +
+          'the tokenizer does not belong to these weights; download the model again',
+      );
+    }
 
     let temporary: number | undefined;
     let conversation: Conversation;

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { blobModelFiles } from './loader/blobFiles.ts';
 import { nodeModelFiles } from './loader/nodeFiles.ts';
 import { StreamingDecoder, TextCodec } from './tokenizer.ts';
 import { referenceModel } from '../test/sharedModels.ts';
@@ -24,5 +27,43 @@ describe('StreamingDecoder', () => {
     const pieces = ids.map((id) => decoder.push(id));
     expect(pieces.slice(0, -1).every((piece) => piece === '')).toBe(true);
     expect(pieces.at(-1)).toBe('€');
+  });
+});
+
+describe('chat templates', () => {
+  /** tiny-llama's tokenizer files, with `files` added or replacing them. */
+  function tokenizerFolder(files: Record<string, string>) {
+    const directory = referenceModel('tiny-llama').directory;
+    const folder = new Map<string, Blob>(['tokenizer.json', 'tokenizer_config.json'].map((path) => [path, new Blob([readFileSync(join(directory, path))])]));
+    for (const [path, contents] of Object.entries(files)) folder.set(path, new Blob([contents]));
+    return blobModelFiles('the model', folder);
+  }
+
+  async function loadError(files: Record<string, string>): Promise<{ code?: string; message: string }> {
+    return TextCodec.load(tokenizerFolder(files)).then(
+      () => ({ message: 'loaded' }),
+      (error: { code?: string; message: string }) => error,
+    );
+  }
+
+  it.each([
+    ['chat_template.jinja', { 'chat_template.jinja': '{% for message in messages %}{{ message' }],
+    ['tokenizer_config.json', { 'tokenizer_config.json': JSON.stringify({ eos_token: '<|im_end|>', chat_template: '{% if %}' }) }],
+  ])('a template that is not Jinja is an error naming %s', async (file, files) => {
+    const error = await loadError(files);
+    expect(error.code).toBe('invalid-tokenizer');
+    expect(error.message).toMatch(new RegExp(`^${file.replace('.', '\\.')}: the chat template is not a valid Jinja template`));
+  });
+
+  it('a template that fails while rendering is an error naming its file', async () => {
+    const codec = await TextCodec.load(tokenizerFolder({ 'chat_template.jinja': '{{ messages[0].content.nothing() }}' }));
+    let error: { code?: string; message: string } | undefined;
+    try {
+      codec.applyChatTemplate([{ role: 'user', content: 'hi' }]);
+    } catch (caught) {
+      error = caught as { code?: string; message: string };
+    }
+    expect(error?.code).toBe('invalid-tokenizer');
+    expect(error?.message).toMatch(/^chat_template\.jinja: the chat template failed/);
   });
 });

@@ -12,7 +12,7 @@ export interface ChatMessage {
 export class TextCodec {
   private constructor(
     private readonly tokenizer: Tokenizer,
-    private readonly chatTemplate: Template | undefined,
+    private readonly chatTemplate: { template: Template; file: string } | undefined,
     private readonly specialTokens: { bos_token: string; eos_token: string },
     /** Token ids that end generation besides the config's EOS: the tokenizer's own eos token. */
     readonly eosTokenIds: number[],
@@ -27,22 +27,13 @@ export class TextCodec {
     }
     const tokenizerJson = await readJson(files, 'tokenizer.json');
     const config = (await readOptionalJson(files, 'tokenizer_config.json')) ?? {};
-    let tokenizer: Tokenizer;
-    try {
-      tokenizer = new Tokenizer(tokenizerJson, config);
-    } catch (cause) {
-      throw new EngineError('invalid-tokenizer', `tokenizer.json could not be read: ${(cause as Error).message}`);
-    }
-    const templateSource = (await files.exists('chat_template.jinja'))
-      ? await files.text('chat_template.jinja')
-      : typeof config.chat_template === 'string'
-        ? config.chat_template
-        : undefined;
+    const tokenizer = createTokenizer(tokenizerJson, config);
+    const chatTemplate = await readChatTemplate(files, config);
     const tokenText = (value: unknown) =>
       typeof value === 'string' ? value : typeof (value as { content?: unknown })?.content === 'string' ? (value as { content: string }).content : '';
     const special = { bos_token: tokenText(config.bos_token), eos_token: tokenText(config.eos_token) };
     const eosId = special.eos_token ? tokenizer.token_to_id(special.eos_token) : undefined;
-    return new TextCodec(tokenizer, templateSource ? new Template(templateSource) : undefined, special, eosId === undefined ? [] : [eosId]);
+    return new TextCodec(tokenizer, chatTemplate, special, eosId === undefined ? [] : [eosId]);
   }
 
   get hasChatTemplate(): boolean {
@@ -50,11 +41,19 @@ export class TextCodec {
   }
 
   encode(text: string): number[] {
-    return this.tokenizer.encode(text, { add_special_tokens: false }).ids;
+    try {
+      return this.tokenizer.encode(text, { add_special_tokens: false }).ids;
+    } catch (cause) {
+      throw new EngineError('invalid-tokenizer', `tokenizer.json could not encode the prompt (${(cause as Error).message}): the tokenizer is damaged; download it again`);
+    }
   }
 
   decode(ids: number[]): string {
-    return this.tokenizer.decode(ids, { skip_special_tokens: false });
+    try {
+      return this.tokenizer.decode(ids, { skip_special_tokens: false });
+    } catch (cause) {
+      throw new EngineError('invalid-tokenizer', `tokenizer.json could not decode token ids ${ids.join(', ')} (${(cause as Error).message}): the tokenizer is damaged; download it again`);
+    }
   }
 
   /** The prompt text for a conversation, ending with the assistant's turn about to start. */
@@ -62,11 +61,51 @@ export class TextCodec {
     if (!this.chatTemplate) {
       throw new EngineError('invalid-tokenizer', 'this model has no chat template (tokenizer_config.json or chat_template.jinja): send the prompt raw');
     }
-    return this.chatTemplate.render({ messages, add_generation_prompt: true, ...this.specialTokens });
+    try {
+      return this.chatTemplate.template.render({ messages, add_generation_prompt: true, ...this.specialTokens });
+    } catch (cause) {
+      throw new EngineError('invalid-tokenizer', `${this.chatTemplate.file}: the chat template failed (${(cause as Error).message}): fix it, or send the prompt raw`);
+    }
   }
 
   tokenText(id: number): string | undefined {
     return this.tokenizer.id_to_token(id);
+  }
+}
+
+/** The chat template and the file it comes from: chat_template.jinja, else tokenizer_config.json's chat_template. */
+async function readChatTemplate(files: ModelFiles, config: Record<string, unknown>): Promise<{ template: Template; file: string } | undefined> {
+  const [file, source] = (await files.exists('chat_template.jinja'))
+    ? ['chat_template.jinja', await files.text('chat_template.jinja')]
+    : ['tokenizer_config.json', config.chat_template];
+  if (typeof source !== 'string' || source === '') return undefined;
+  try {
+    return { template: new Template(source), file };
+  } catch (cause) {
+    throw new EngineError('invalid-tokenizer', `${file}: the chat template is not a valid Jinja template (${(cause as Error).message}): fix it or download it again`);
+  }
+}
+
+/**
+ * The tokenizer of tokenizer.json with the settings of tokenizer_config.json. When it cannot be built, the message
+ * names the file at fault: tokenizer.json, or tokenizer_config.json when tokenizer.json alone builds.
+ */
+function createTokenizer(tokenizerJson: Record<string, unknown>, config: Record<string, unknown>): Tokenizer {
+  try {
+    return new Tokenizer(tokenizerJson, config);
+  } catch (cause) {
+    const file = buildsAlone(tokenizerJson) ? 'tokenizer_config.json' : 'tokenizer.json';
+    throw new EngineError('invalid-tokenizer', `${file} could not be read by the tokenizer (${(cause as Error).message}): download it again`);
+  }
+}
+
+/** Whether tokenizer.json makes a tokenizer without tokenizer_config.json's settings (the answer is all we need). */
+function buildsAlone(tokenizerJson: Record<string, unknown>): boolean {
+  try {
+    new Tokenizer(tokenizerJson, {});
+    return true;
+  } catch {
+    return false;
   }
 }
 

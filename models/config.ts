@@ -39,6 +39,10 @@ function invalid(message: string): EngineError {
   return new EngineError('invalid-config', `config.json: ${message}`);
 }
 
+function unsupported(message: string): EngineError {
+  return new EngineError('unsupported-model', `config.json: ${message}`);
+}
+
 function integer(json: Json, key: string, fallback?: number): number {
   const value = json[key] ?? fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
@@ -55,6 +59,21 @@ function number(json: Json, key: string, fallback?: number): number {
   return value;
 }
 
+/** A finite number > 0: RoPE bases and scaling factors, norm epsilons (at 0 or below, outputs turn into NaN). */
+function positive(json: Json, key: string, fallback?: number): number {
+  const value = number(json, key, fallback);
+  if (!(value > 0)) throw invalid(`"${key}" must be a positive number (found ${JSON.stringify(json[key])})`);
+  return value;
+}
+
+/** An optional JSON object: absent or null gives undefined; any other non-object is an error. */
+function optionalObject(json: Json, key: string): Json | undefined {
+  const value = json[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value)) throw invalid(`"${key}" must be an object (found ${JSON.stringify(value)})`);
+  return value as Json;
+}
+
 function tokenIds(value: unknown): number[] {
   if (value === null || value === undefined) return [];
   const list = Array.isArray(value) ? value : [value];
@@ -63,60 +82,60 @@ function tokenIds(value: unknown): number[] {
 
 /** Reads RoPE settings in both the classic (`rope_theta`, `rope_scaling`) and the newer `rope_parameters` form. */
 function parseRope(json: Json): { theta: number; scaling: RopeScaling } {
-  const parameters = (json.rope_parameters ?? undefined) as Json | undefined;
-  const scalingJson = (parameters ?? json.rope_scaling ?? undefined) as Json | undefined;
-  const theta = number(parameters && parameters.rope_theta !== undefined ? parameters : json, 'rope_theta', 10_000);
-  const type = (scalingJson?.rope_type ?? scalingJson?.type ?? 'default') as string;
+  const parameters = optionalObject(json, 'rope_parameters');
+  const scalingJson = parameters ?? optionalObject(json, 'rope_scaling');
+  const theta = positive(parameters && parameters.rope_theta !== undefined ? parameters : json, 'rope_theta', 10_000);
+  const type = scalingJson?.rope_type ?? scalingJson?.type ?? 'default';
   switch (type) {
     case 'default':
       return { theta, scaling: { type: 'default' } };
     case 'linear':
-      return { theta, scaling: { type: 'linear', factor: number(scalingJson!, 'factor') } };
-    case 'llama3':
+      return { theta, scaling: { type: 'linear', factor: positive(scalingJson!, 'factor') } };
+    case 'llama3': {
+      const lowFreqFactor = positive(scalingJson!, 'low_freq_factor');
+      const highFreqFactor = positive(scalingJson!, 'high_freq_factor');
+      // The smoothing between the two wavelengths divides by their difference.
+      if (!(highFreqFactor > lowFreqFactor)) {
+        throw invalid(`llama3 RoPE scaling needs "high_freq_factor" (${highFreqFactor}) above "low_freq_factor" (${lowFreqFactor})`);
+      }
       return {
         theta,
         scaling: {
           type: 'llama3',
-          factor: number(scalingJson!, 'factor'),
-          lowFreqFactor: number(scalingJson!, 'low_freq_factor'),
-          highFreqFactor: number(scalingJson!, 'high_freq_factor'),
+          factor: positive(scalingJson!, 'factor'),
+          lowFreqFactor,
+          highFreqFactor,
           originalMaxPositionEmbeddings: integer(scalingJson!, 'original_max_position_embeddings'),
         },
       };
+    }
     default:
-      throw new EngineError(
-        'unsupported-model',
-        `RoPE scaling type "${type}" is not supported (supported: default, linear, llama3). Pick a model without it.`,
-      );
+      throw unsupported(`RoPE scaling type ${JSON.stringify(type)} is not supported (supported: default, linear, llama3). Pick a model without it.`);
   }
 }
 
 export function parseModelConfig(json: Json, generationConfig?: Json): ModelConfig {
   const modelType = json.model_type;
-  if (typeof modelType !== 'string') throw invalid('"model_type" is missing');
+  if (typeof modelType !== 'string') throw invalid(`"model_type" must be a string such as "llama" (found ${JSON.stringify(modelType)})`);
   if (!SUPPORTED_ARCHITECTURES.includes(modelType as Architecture)) {
-    throw new EngineError(
-      'unsupported-model',
+    throw unsupported(
       `model type "${modelType}" is not supported: lean-decode runs ${SUPPORTED_ARCHITECTURES.join(', ')} ` +
         '(Llama 2/3, TinyLlama, SmolLM, Qwen2, Mistral). Pick a model of one of these types.',
     );
   }
   const architecture = modelType as Architecture;
   const activation = json.hidden_act ?? json.hidden_activation ?? 'silu';
-  if (activation !== 'silu') throw new EngineError('unsupported-model', `activation "${activation}" is not supported (only silu)`);
-  if (json.mlp_bias === true) throw new EngineError('unsupported-model', 'MLP biases (mlp_bias: true) are not supported');
+  if (activation !== 'silu') throw unsupported(`activation ${JSON.stringify(activation)} is not supported (only "silu")`);
+  if (json.mlp_bias === true) throw unsupported('MLP biases (mlp_bias: true) are not supported');
   if (architecture !== 'qwen2' && json.attention_bias === true) {
-    throw new EngineError('unsupported-model', 'attention output biases (attention_bias: true) are not supported');
+    throw unsupported('attention output biases (attention_bias: true) are not supported');
   }
   if (json.use_sliding_window === true || (architecture === 'mistral' && typeof json.sliding_window === 'number')) {
     // A window at least as long as the context changes nothing; a shorter one needs masking the engine lacks.
     const window = json.sliding_window as number;
     const maxPositions = (json.max_position_embeddings as number) ?? 0;
     if (typeof window === 'number' && window < maxPositions) {
-      throw new EngineError(
-        'unsupported-model',
-        `sliding-window attention (window ${window} < context ${maxPositions}) is not supported`,
-      );
+      throw unsupported(`sliding-window attention (window ${window} < context ${maxPositions}) is not supported`);
     }
   }
 
@@ -138,7 +157,7 @@ export function parseModelConfig(json: Json, generationConfig?: Json): ModelConf
     numKvHeads,
     headDim,
     vocabSize: integer(json, 'vocab_size'),
-    rmsNormEps: number(json, 'rms_norm_eps', 1e-6),
+    rmsNormEps: positive(json, 'rms_norm_eps', 1e-6),
     ropeTheta: theta,
     ropeScaling: scaling,
     maxPositionEmbeddings: integer(json, 'max_position_embeddings', 4096),

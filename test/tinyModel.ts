@@ -52,6 +52,11 @@ export interface TinyModelSpec {
  * (vocabulary 512): config.json, tokenizer files and model.safetensors as Blobs.
  */
 export function makeTinyModel(spec: TinyModelSpec): Map<string, Blob> {
+  return new Map([...makeTinyModelBytes(spec)].map(([path, bytes]) => [path, new Blob([bytes as Uint8Array<ArrayBuffer>])]));
+}
+
+/** makeTinyModel's files as bytes (for tests that change them). */
+export function makeTinyModelBytes(spec: TinyModelSpec): Map<string, Uint8Array> {
   const random = seededRandom(spec.seed ?? 12345);
   const matrix = (rows: number, columns: number, scale: number) => Float32Array.from({ length: rows * columns }, () => (random() * 2 - 1) * scale);
   const { hiddenSize: h, intermediateSize: inter, numLayers, numHeads, numKvHeads, headDim, vocabSize, dtype } = spec;
@@ -89,10 +94,46 @@ export function makeTinyModel(spec: TinyModelSpec): Map<string, Blob> {
     eos_token_id: 2,
   };
   const shared = join(SHARED_MODELS, 'tiny-llama');
-  return new Map<string, Blob>([
-    ['config.json', new Blob([JSON.stringify(config)])],
-    ['tokenizer.json', new Blob([readFileSync(join(shared, 'tokenizer.json'))])],
-    ['tokenizer_config.json', new Blob([readFileSync(join(shared, 'tokenizer_config.json'))])],
-    ['model.safetensors', new Blob([encodeSafetensors(tensors) as Uint8Array<ArrayBuffer>])],
+  const text = new TextEncoder();
+  return new Map<string, Uint8Array>([
+    ['config.json', text.encode(JSON.stringify(config))],
+    ['tokenizer.json', new Uint8Array(readFileSync(join(shared, 'tokenizer.json')))],
+    ['tokenizer_config.json', new Uint8Array(readFileSync(join(shared, 'tokenizer_config.json')))],
+    ['model.safetensors', encodeSafetensors(tensors)],
   ]);
+}
+
+/**
+ * Splits a model's `model.safetensors` into `shardCount` files named as Hugging Face names them
+ * (`model-00001-of-00002.safetensors`, ...), tensors in their order, with the `model.safetensors.index.json` that
+ * maps each tensor to its shard.
+ */
+export function shardModel(files: Map<string, Uint8Array>, shardCount: number): Map<string, Uint8Array> {
+  const single = files.get('model.safetensors');
+  if (!single) throw new Error('the model has no model.safetensors to shard');
+  const headerLength = Number(new DataView(single.buffer, single.byteOffset, 8).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(single.subarray(8, 8 + headerLength))) as Record<string, { data_offsets: [number, number] }>;
+  const dataStart = 8 + headerLength;
+  const names = Object.keys(header).filter((name) => name !== '__metadata__');
+  const perShard = Math.ceil(names.length / shardCount);
+  const out = new Map([...files].filter(([path]) => path !== 'model.safetensors'));
+  const weightMap: Record<string, string> = {};
+  const pad = (n: number) => String(n).padStart(5, '0');
+  for (let shard = 0; shard < shardCount; shard++) {
+    const shardName = `model-${pad(shard + 1)}-of-${pad(shardCount)}.safetensors`;
+    const shardHeader: Record<string, unknown> = {};
+    const parts: Uint8Array[] = [];
+    let offset = 0;
+    for (const name of names.slice(shard * perShard, (shard + 1) * perShard)) {
+      const [begin, end] = header[name].data_offsets;
+      shardHeader[name] = { ...header[name], data_offsets: [offset, offset + end - begin] };
+      parts.push(single.subarray(dataStart + begin, dataStart + end));
+      offset += end - begin;
+      weightMap[name] = shardName;
+    }
+    out.set(shardName, withHeader(shardHeader, parts));
+  }
+  const index = { metadata: { total_size: single.byteLength - dataStart }, weight_map: weightMap };
+  out.set('model.safetensors.index.json', new TextEncoder().encode(JSON.stringify(index, null, 2)));
+  return out;
 }

@@ -1,7 +1,7 @@
 import { open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EngineError } from '../errors.ts';
-import type { ByteSource } from './byteSource.ts';
+import { checkRead, type ByteSource } from './byteSource.ts';
 import type { ModelFiles } from './modelFiles.ts';
 
 /** A model folder on disk (Node). */
@@ -29,10 +29,11 @@ export function nodeModelFiles(directory: string): ModelFiles {
       } catch {
         throw new EngineError('missing-file', `${file} is missing: the model folder needs ${path}`);
       }
-      return {
+      const source: ByteSource = {
         name: path,
         size,
         async read(offset, length) {
+          checkRead(source, offset, length);
           const handle = await open(file, 'r');
           try {
             const buffer = new Uint8Array(length);
@@ -48,6 +49,7 @@ export function nodeModelFiles(directory: string): ModelFiles {
           }
         },
       };
+      return source;
     },
   };
 }

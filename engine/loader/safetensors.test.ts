@@ -37,6 +37,7 @@ describe('safetensors reader', () => {
     ['an absurd header length', () => { const b = good(); new DataView(b.buffer).setBigUint64(0, 2n ** 40n, true); return b; }, /exceeds the 104857600-byte limit/],
     ['a header that is not JSON', () => withHeader('x', []).map((v, i) => (i === 8 ? 0x7b : v)), /header is not valid JSON/],
     ['an unknown dtype', () => withHeader({ a: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, [new Uint8Array(8)]), /dtype I64; supported dtypes are F32, F16 and BF16/],
+    ['a dtype named like an Object method', () => withHeader({ a: { dtype: 'toString', shape: [1], data_offsets: [0, 8] } }, [new Uint8Array(8)]), /dtype toString; supported dtypes are F32, F16 and BF16/],
     ['a shape that does not match the byte range', () => withHeader({ a: { dtype: 'F16', shape: [3], data_offsets: [0, 8] } }, [new Uint8Array(8)]), /"a" is F16 of shape \[3\], which is 6 bytes, but its data_offsets span 8 bytes/],
     ['overlapping tensors', () => withHeader({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, [new Uint8Array(12)]), /tensors "a" and "b" overlap/],
     ['bad data offsets', () => withHeader({ a: { dtype: 'F32', shape: [1], data_offsets: [8, 4] } }, [new Uint8Array(8)]), /invalid data_offsets/],

@@ -56,7 +56,8 @@ export async function readSafetensorsHeader(source: ByteSource): Promise<TensorI
     if (name === '__metadata__') continue;
     const { dtype, shape, data_offsets: offsets } = (entry ?? {}) as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof dtype !== 'string') throw fail(source, `tensor "${name}" has no dtype`);
-    if (!(dtype in DTYPE_BYTES)) {
+    // Own keys only: `"toString" in DTYPE_BYTES` is true, and its "size" would make every byte count NaN.
+    if (!Object.hasOwn(DTYPE_BYTES, dtype)) {
       throw fail(source, `tensor "${name}" has dtype ${dtype}; supported dtypes are F32, F16 and BF16`);
     }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
