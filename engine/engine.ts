@@ -83,16 +83,6 @@ export async function loadModel(context: GpuContext, files: ModelFiles, options:
   const codec = await TextCodec.load(files);
   progress({ phase: 'reading', message: 'reading safetensors headers' });
   const tensors = await readTensorIndex(files);
-  // Every layer has tensors of its own: a layer count beyond the tensor count is a damaged config.json, caught
-  // before the upload plans (and checks) every tensor of every layer it claims.
-  if (config.numLayers > tensors.size) {
-    const weightFiles = [...new Set([...tensors.values()].map((tensor) => tensor.file.name))].join(', ');
-    throw new EngineError(
-      'invalid-config',
-      `config.json: "num_hidden_layers" is ${config.numLayers}, more layers than the ${tensors.size} tensors of ${weightFiles} can hold: ` +
-        'config.json and the weights do not belong together; download the model again',
-    );
-  }
   const weights = await uploadWeights(context.device, config, tensors, (p) => progress({ phase: 'uploading', ...p }));
   progress({ phase: 'compiling' });
   let runner: ModelRunner;

@@ -60,7 +60,26 @@ export async function uploadWeights(
 ): Promise<ModelWeights> {
   const { hiddenSize: h, intermediateSize: inter, numHeads, numKvHeads, headDim, vocabSize, numLayers } = config;
   const plan: { name: string; shape: number[] }[] = [];
-  const want = (name: string, shape: number[]) => plan.push({ name, shape });
+  const weightFiles = () => [...new Set([...tensors.values()].map((tensor) => tensor.file.name))].join(', ') || 'the safetensors files';
+  // Each tensor is checked as it is planned, so a config.json claiming absurdly many layers fails at the first
+  // layer the weights lack, before the plan grows.
+  const want = (name: string, shape: number[]) => {
+    const tensor = tensors.get(name);
+    if (!tensor) {
+      throw new EngineError('missing-tensor', `tensor "${name}" is missing from ${weightFiles()}: the weights do not match config.json; download the model again`);
+    }
+    if (tensor.shape.join(',') !== shape.join(',')) {
+      throw new EngineError(
+        'invalid-safetensors',
+        `tensor "${name}" in ${tensor.file.name} has shape [${tensor.shape.join(', ')}], but config.json implies [${shape.join(', ')}]`,
+      );
+    }
+    plan.push({ name, shape });
+  };
+  const hasLmHead = tensors.has('lm_head.weight');
+  if (!config.tieWordEmbeddings && !hasLmHead) {
+    throw new EngineError('missing-tensor', `config.json says "tie_word_embeddings" is false, but ${weightFiles()} hold no "lm_head.weight" tensor`);
+  }
   want('model.embed_tokens.weight', [vocabSize, h]);
   for (let i = 0; i < numLayers; i++) {
     const p = `model.layers.${i}.`;
@@ -80,26 +99,7 @@ export async function uploadWeights(
     want(`${p}mlp.down_proj.weight`, [h, inter]);
   }
   want('model.norm.weight', [h]);
-  const hasLmHead = tensors.has('lm_head.weight');
-  if (!config.tieWordEmbeddings || hasLmHead) {
-    if (!hasLmHead) {
-      throw new EngineError('missing-tensor', 'the model has untied embeddings but no "lm_head.weight" tensor');
-    }
-    want('lm_head.weight', [vocabSize, h]);
-  }
-
-  for (const { name, shape } of plan) {
-    const tensor = tensors.get(name);
-    if (!tensor) {
-      throw new EngineError('missing-tensor', `tensor "${name}" is missing from the safetensors files: the weights do not match config.json`);
-    }
-    if (tensor.shape.join(',') !== shape.join(',')) {
-      throw new EngineError(
-        'invalid-safetensors',
-        `tensor "${name}" has shape [${tensor.shape.join(', ')}], but config.json implies [${shape.join(', ')}]`,
-      );
-    }
-  }
+  if (hasLmHead) want('lm_head.weight', [vocabSize, h]);
 
   const bytesTotal = plan.reduce((sum, { name }) => sum + tensors.get(name)!.byteLength, 0);
   let bytesDone = 0;
