@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChatMessage } from '../engine/tokenizer.ts';
 
@@ -18,18 +18,24 @@ export interface ReferenceCase {
 
 export interface ReferenceModel {
   name: string;
+  /** The model folder the engine loads (config, tokenizer, weights). */
   directory: string;
   cases: ReferenceCase[];
 }
 
-
-
 export function referenceModel(name: string): ReferenceModel {
-  const directory = join(SHARED_MODELS, name);
-  const file = join(directory, 'reference.json');
+  const file = join(SHARED_MODELS, name, 'reference.json');
   if (!existsSync(file)) {
     throw new Error(`${file} is missing: the engine tests need ../shared/models beside the repository`);
   }
-  const reference = JSON.parse(readFileSync(file, 'utf8')) as { cases: ReferenceCase[] };
-  return { name, directory, cases: reference.cases };
+  return readReferenceModel(join(SHARED_MODELS, name));
+}
+
+/**
+ * The cases of `referenceDirectory/reference.json`, checked against the model in `modelDirectory`: by default the
+ * same folder; another where only the reference travelled and the weights are elsewhere (public/models).
+ */
+export function readReferenceModel(referenceDirectory: string, modelDirectory = referenceDirectory): ReferenceModel {
+  const reference = JSON.parse(readFileSync(join(referenceDirectory, 'reference.json'), 'utf8')) as { cases: ReferenceCase[] };
+  return { name: basename(referenceDirectory), directory: modelDirectory, cases: reference.cases };
 }
