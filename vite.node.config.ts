@@ -14,7 +14,14 @@ export default defineConfig({
     target: 'node20',
     minify: false,
     rollupOptions: {
-      input: { attention: 'bench/attention.ts', checkAttention: 'bench/checkAttention.ts', checkModels: 'bench/checkModels.ts', linear: 'bench/linear.ts', cli: 'cli/main.ts' },
+      input: {
+        attention: 'bench/attention.ts',
+        checkAttention: 'bench/checkAttention.ts',
+        checkModels: 'bench/checkModels.ts',
+        linear: 'bench/linear.ts',
+        matmul: 'bench/matmul.ts',
+        cli: 'cli/main.ts',
+      },
       output: { format: 'es', entryFileNames: '[name].mjs' },
     },
   },

@@ -46,14 +46,18 @@ export interface GpuContext {
   destroy(): void;
 }
 
+/** Whether the adapter is a CPU implementation (SwiftShader, llvmpipe, WARP); also readable from a device's `adapterInfo`. */
+export function isCpuAdapterInfo(info: GPUAdapterInfo): boolean {
+  return /swiftshader|llvmpipe|lavapipe|warp/i.test([info.vendor, info.architecture, info.device, info.description].join(' '));
+}
+
 export function describeAdapter(adapter: GPUAdapter): AdapterDescription {
   const info = adapter.info;
   const vendor = info.vendor || 'unknown vendor';
   const architecture = info.architecture || '';
   const device = info.device || '';
   const description = info.description || [vendor, architecture, device].filter(Boolean).join(' ');
-  const isCpu = /swiftshader|llvmpipe|lavapipe|warp/i.test([vendor, architecture, device, description].join(' '));
-  return { vendor, architecture, device, description, key: [vendor, architecture, device, description].join('|'), isCpu };
+  return { vendor, architecture, device, description, key: [vendor, architecture, device, description].join('|'), isCpu: isCpuAdapterInfo(info) };
 }
 
 /** Opens a device on `adapter` with every wanted feature it has and its largest limits. */

@@ -6,7 +6,7 @@ import { createStorageBuffer, readFloat32 } from '../gpu/buffers.ts';
 import { bfloat16BitsToFloat32, float16BitsToFloat32, float32ToFloat16Bits } from '../gpu/half.ts';
 import { dispatch, type WeightDtype } from './boundKernel.ts';
 import { bindLinear, type LinearSchedule } from './linear.ts';
-import { bindMatmul } from './matmul.ts';
+import { bindMatmul, MATMUL_TILES, tileName, tileProblem, type MatmulTile } from './matmul.ts';
 import { StepUniform } from './stepUniform.ts';
 
 /** W rounded to `dtype` as stored words, and the exact values the kernel reads. */
@@ -46,8 +46,8 @@ interface Case {
 
 const EPS = 1e-5;
 
-// Token counts around the GEMM's 32-token tile, N not a multiple of its 64 rows or of the GEMV's rows per
-// workgroup, K a multiple of 8 but not of the GEMM's 32-wide k step, every weight dtype, bias and residual add.
+// Token counts around the GEMM's tiles, N not a multiple of its tile rows or of the GEMV's rows per workgroup, K a
+// multiple of 8 but not of the GEMM's k step, every weight dtype, bias and residual add.
 const CASES: Case[] = [
   { name: 'f32, 1 token, 256 → 72', tokens: 1, inFeatures: 256, outFeatures: 72, dtype: 'f32', bias: false, accumulate: false },
   { name: 'f16, 33 tokens, 200 → 130, bias', tokens: 33, inFeatures: 200, outFeatures: 130, dtype: 'f16', bias: true, accumulate: false },
@@ -58,6 +58,35 @@ const CASES: Case[] = [
   { name: 'f16, 3 tokens, 520 → 45, RMS norm + bias', tokens: 3, inFeatures: 520, outFeatures: 45, dtype: 'f16', bias: true, accumulate: false, normed: true },
   { name: 'f32, 1 token, 264 → 19, RMS norm + gated', tokens: 1, inFeatures: 264, outFeatures: 19, dtype: 'f32', bias: false, accumulate: false, gated: true, normed: true },
 ];
+
+// Prefill chunks from one token to 512, ragged around the 32-, 64- and 128-token tiles (GEMM only: the reference is
+// cheap, a GEMV per token is not).
+const GEMM_CASES: Case[] = [
+  { name: 'f32, 1 token, 64 → 72', tokens: 1, inFeatures: 64, outFeatures: 72, dtype: 'f32', bias: false, accumulate: false },
+  { name: 'f16, 63 tokens, 200 → 130, bias', tokens: 63, inFeatures: 200, outFeatures: 130, dtype: 'f16', bias: true, accumulate: false },
+  { name: 'bf16, 65 tokens, 96 → 136, residual add', tokens: 65, inFeatures: 96, outFeatures: 136, dtype: 'bf16', bias: false, accumulate: true },
+  { name: 'f16, 200 tokens, 72 → 70, bias + residual add', tokens: 200, inFeatures: 72, outFeatures: 70, dtype: 'f16', bias: true, accumulate: true },
+  { name: 'bf16, 512 tokens, 48 → 200', tokens: 512, inFeatures: 48, outFeatures: 200, dtype: 'bf16', bias: false, accumulate: false },
+  { name: 'f32, 129 tokens, 40 → 257, residual add', tokens: 129, inFeatures: 40, outFeatures: 257, dtype: 'f32', bias: false, accumulate: true },
+];
+
+const DTYPES: WeightDtype[] = ['f32', 'f16', 'bf16'];
+const FLAGS = [{ bias: true, accumulate: false }, { bias: false, accumulate: true }, { bias: true, accumulate: true }, { bias: false, accumulate: false }];
+
+/**
+ * One shape per tile the benchmark offers, run at one token, a second token tile that is nearly empty and one that
+ * is nearly full (one compiled kernel): N ends inside the second row tile, K inside the third k slice; dtype, bias
+ * and residual add rotate over the tiles.
+ */
+function tileCases(tile: MatmulTile, index: number): Case[] {
+  const shape = { inFeatures: 2 * tile.kStep + 8, outFeatures: 2 * tile.rows - 3, dtype: DTYPES[index % DTYPES.length], ...FLAGS[index % FLAGS.length] };
+  const flags = `${shape.bias ? ', bias' : ''}${shape.accumulate ? ', residual add' : ''}`;
+  return [1, tile.tokens + 3, 2 * tile.tokens - 1].map((tokens) => ({
+    name: `${shape.dtype}, ${tokens} token${tokens === 1 ? '' : 's'}, ${shape.inFeatures} → ${shape.outFeatures}${flags}`,
+    tokens,
+    ...shape,
+  }));
+}
 
 // The GEMV's schedules: the adapter's own, and GPU-sized ones whose unrolled batches overrun K (a guarded tail)
 // or divide it exactly, with row counts that do not divide N.
@@ -70,7 +99,7 @@ const SCHEDULES: (LinearSchedule | undefined)[] = [
 
 const SPARE_TOKENS = 2;
 
-async function run(testCase: Case, kernel: 'gemv' | 'gemm', schedule?: LinearSchedule) {
+async function run(testCase: Case, kernel: 'gemv' | 'gemm', schedule?: LinearSchedule, tile?: MatmulTile) {
   const context = await testGpu();
   const { device } = context;
   const { tokens, inFeatures: K, outFeatures: N } = testCase;
@@ -128,7 +157,7 @@ async function run(testCase: Case, kernel: 'gemv' | 'gemm', schedule?: LinearSch
   await withGpuErrorScope(device, 'linear', () => {
     const bound =
       kernel === 'gemm'
-        ? bindMatmul(device, { ...io, step: step.buffer })
+        ? bindMatmul(device, { ...io, step: step.buffer, tile })
         : bindLinear(context, { ...io, gated: testCase.gated, norm: testCase.normed ? { weight: buffers.normWeight, eps: EPS } : undefined, schedule });
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
@@ -153,6 +182,20 @@ describe.each(CASES)('linear layer, $name', (testCase) => {
     it(`decode GEMV (${name}) matches float64 and writes only its rows`, async () => expectMatch(await run(testCase, 'gemv', schedule)));
   }
   if (!testCase.gated && !testCase.normed) {
-    it('prefill GEMM matches float64 and writes only its rows', async () => expectMatch(await run(testCase, 'gemm')));
+    it("prefill GEMM (the adapter's tile) matches float64 and writes only its rows", async () => expectMatch(await run(testCase, 'gemm')));
+  }
+});
+
+describe.each(GEMM_CASES)('prefill GEMM, $name', (testCase) => {
+  it("the adapter's tile matches float64 and writes only its rows", async () => expectMatch(await run(testCase, 'gemm')));
+});
+
+describe.each(MATMUL_TILES.map((tile, index) => ({ tile, index, name: tileName(tile) })))('prefill GEMM, tile $name', ({ tile, index }) => {
+  for (const testCase of tileCases(tile, index)) {
+    it(`${testCase.name} matches float64 and writes only its rows`, async (context) => {
+      const problem = tileProblem(tile, (await testGpu()).limits);
+      if (problem) context.skip(problem);
+      expectMatch(await run(testCase, 'gemm', undefined, tile));
+    });
   }
 });

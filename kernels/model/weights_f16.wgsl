@@ -4,10 +4,20 @@ struct Oct {
   high: vec4<f32>,
 }
 
-fn loadOct(octIndex: u32) -> Oct {
-  let word = weights[octIndex];
+// An oct as stored: what a kernel keeps in registers between a load and its use.
+alias OctWords = vec4<u32>;
+
+fn loadOctWords(octIndex: u32) -> OctWords {
+  return weights[octIndex];
+}
+
+fn unpackOct(word: OctWords) -> Oct {
   return Oct(
     vec4<f32>(unpack2x16float(word.x), unpack2x16float(word.y)),
     vec4<f32>(unpack2x16float(word.z), unpack2x16float(word.w)),
   );
+}
+
+fn loadOct(octIndex: u32) -> Oct {
+  return unpackOct(loadOctWords(octIndex));
 }
