@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Every GPU figure the issues ask for, in one run (device time is scarce: one call does it all).
-# Here, first:  npm ci && npm run build:node && bash ../shared/gpu/pack.sh .gpu && cp ../shared/gpu/run.sh .gpu/
-#               && bash scripts/pack-gpu-models.sh   (the reference models, for the float64 checks there)
+# Here, first:  npm ci && npm run build:node && bash scripts/pack-gpu.sh   (then carry .gpu and dist-node)
 # On the GPU machine, from the project root:  bash scripts/gpu-bench.sh [OUT_DIR] [attention|projections|all]
 # Writes OUT_DIR (default gpu-results/):
 #   attention:   the attention kernels' float64 checks on that GPU, bench:attention (Dawn's defaults, then a
@@ -15,6 +14,8 @@ part=${2:-all}
 mkdir -p "$out"
 [ -f .gpu/run.sh ] || { echo "no .gpu/run.sh: pack first (see the header of this script)" >&2; exit 1; }
 [ -f dist-node/cli.mjs ] || { echo "no dist-node/: run npm run build:node first" >&2; exit 1; }
+dawn=.gpu/webgpu/dist/linux-x64/dawn.node
+[ -f "$dawn.xz" ] && [ ! -f "$dawn" ] && xz -dk "$dawn.xz"
 run() { bash .gpu/run.sh .gpu "$@"; }
 if [ "$part" = attention ] || [ "$part" = all ]; then
   run dist-node/checkAttention.mjs > "$out/check.txt" 2>&1; tail -1 "$out/check.txt"
