@@ -88,6 +88,12 @@ export class DecodeAttention {
   private readonly tilesPerHead: Uint32Array<ArrayBuffer>;
   private readonly headRecords: Uint32Array<ArrayBuffer>;
   private planned = false;
+  // What the uploaded ranges were planned from: a decode step whose heads keep their tile counts (all but one step
+  // in a tile's worth) reuses them and uploads only the head records, so the host's part of a step does not grow
+  // with the grid.
+  private readonly plannedTiles: Uint32Array<ArrayBuffer>;
+  private plannedHeads = 0;
+  private plannedKernel: AttentionKernel | undefined;
 
   constructor(
     context: GpuContext,
@@ -127,6 +133,7 @@ export class DecodeAttention {
     // FlashDecoding's split count is known per batch: its buffers start at one split's worth and grow in upload.
     const maxRanges = WorkPlan.maxRanges(maxHeads, { grid: this.grid, splits: this.splits ?? 1 });
     this.tilesPerHead = new Uint32Array(maxHeads);
+    this.plannedTiles = new Uint32Array(maxHeads);
     this.headRecords = new Uint32Array(HEAD_RECORD_WORDS * (maxHeads + 1));
     this.heads = createStorageBuffer(device, 'attention heads', this.headRecords.byteLength);
     this.splitHeads = createStorageBuffer(device, 'attention split heads', 16 * maxHeads);
@@ -236,22 +243,25 @@ export class DecodeAttention {
   private upload(blocks: number, kernel: AttentionKernel): void {
     const heads = blocks * this.options.layout.numKvHeads;
     this.kernel = kernel;
-    const plan = this.plan.build(this.tilesPerHead.subarray(0, heads), {
-      kernel,
-      grid: this.grid,
-      splits: this.splits,
-    });
-    if (plan.rangeCount > this.rangeCapacity) this.allocateRanges(plan.rangeCount);
-    // firstTile comes from the plan; the kernel reads heads[h + 1].firstTile as head h's end, so the record after
-    // the last head holds the total.
-    for (let h = 0; h <= heads; h++) this.headRecords[HEAD_RECORD_WORDS * h] = plan.headFirstTile[h];
     const queue = this.device.queue;
-    queue.writeBuffer(this.heads, 0, this.headRecords, 0, HEAD_RECORD_WORDS * (heads + 1));
-    queue.writeBuffer(this.ranges, 0, plan.ranges, 0, 4 * plan.rangeCount);
-    if (plan.splitHeadCount > 0) {
-      queue.writeBuffer(this.splitHeads, 0, plan.splitHeads, 0, 4 * plan.splitHeadCount);
-      queue.writeBuffer(this.mergeSlots, 0, plan.mergeSlots, 0, plan.mergeSlotCount);
+    const tiles = this.tilesPerHead.subarray(0, heads);
+    const samePlan = this.planned && kernel === this.plannedKernel && heads === this.plannedHeads && tiles.every((t, h) => t === this.plannedTiles[h]);
+    if (!samePlan) {
+      const plan = this.plan.build(tiles, { kernel, grid: this.grid, splits: this.splits });
+      if (plan.rangeCount > this.rangeCapacity) this.allocateRanges(plan.rangeCount);
+      // firstTile comes from the plan; the kernel reads heads[h + 1].firstTile as head h's end, so the record after
+      // the last head holds the total.
+      for (let h = 0; h <= heads; h++) this.headRecords[HEAD_RECORD_WORDS * h] = plan.headFirstTile[h];
+      queue.writeBuffer(this.ranges, 0, plan.ranges, 0, 4 * plan.rangeCount);
+      if (plan.splitHeadCount > 0) {
+        queue.writeBuffer(this.splitHeads, 0, plan.splitHeads, 0, 4 * plan.splitHeadCount);
+        queue.writeBuffer(this.mergeSlots, 0, plan.mergeSlots, 0, plan.mergeSlotCount);
+      }
+      this.plannedTiles.set(tiles);
+      this.plannedHeads = heads;
+      this.plannedKernel = kernel;
     }
+    queue.writeBuffer(this.heads, 0, this.headRecords, 0, HEAD_RECORD_WORDS * (heads + 1));
     this.planned = true;
   }
 
