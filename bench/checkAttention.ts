@@ -5,19 +5,15 @@ import { createNodeGpuContext } from '../engine/gpu/node.ts';
 import { relativeError } from '../test/pagedKvFixture.ts';
 import { CAUSAL_SCHEDULES, CAUSAL_SHAPES, makeCase, makeCausalCase, runAttention, SCHEDULES, SHAPES } from '../test/attentionCases.ts';
 import { exitAfterFlush } from '../cli/exit.ts';
+import { CheckTally } from './checkTally.ts';
 
 const TOLERANCE = 1e-4;
 
 async function main(): Promise<number> {
   const context = await createNodeGpuContext();
   console.log(`adapter: ${context.adapter.description}; subgroups ${context.features.subgroupMinSize}–${context.features.subgroupMaxSize}`);
-  let passed = 0;
-  let failed = 0;
-  const report = (name: string, ok: boolean, detail: string) => {
-    if (ok) passed++;
-    else failed++;
-    console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}: ${detail}`);
-  };
+  const tally = new CheckTally();
+  const report = tally.report.bind(tally);
   // The benchmark's streamed tunings; 256 invocations of rows of 4 lanes (SwiftShader) outgrow workgroup memory.
   const tunings = [{}, { workgroup: 64, unroll: 1 }, { lanes: 16, unroll: 2 }, ...(context.features.subgroupMinSize >= 16 ? [{ workgroup: 256, unroll: 2 }] : [])];
   for (const streamed of [true, false]) {
@@ -44,8 +40,7 @@ async function main(): Promise<number> {
       }
     }
   }
-  console.log(`${passed} passed, ${failed} failed`);
-  return failed === 0 ? 0 : 1;
+  return tally.finish();
 }
 
 main().then(

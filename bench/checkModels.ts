@@ -16,6 +16,7 @@ import { exitAfterFlush } from '../cli/exit.ts';
 import { parseCommandLine, UsageError, type CommandSpec, type FlagTable } from '../cli/flags.ts';
 import { caseLabel, checkCase, checkTokenizer, kernelLoad, KV_CHECKS, ReferenceMismatch, TOKENIZER_LOAD, withReferenceEngine } from '../test/referenceChecks.ts';
 import { readReferenceModel, type ReferenceModel } from '../test/sharedModels.ts';
+import { CheckTally } from './checkTally.ts';
 
 // Resolved here, in the entry module, which stays at the top of dist-node/ once built (a shared chunk lands in
 // dist-node/assets/): bench/ and dist-node/ are both one folder below the repository root.
@@ -81,13 +82,8 @@ async function main(): Promise<number> {
   console.log(`adapter: ${context.adapter.description}; subgroups ${context.features.subgroupMinSize}–${context.features.subgroupMaxSize}`);
   if (toggles.length) console.log(`DIAGNOSTIC RUN with Dawn toggles ${toggles.join(' ')}: not what Chrome runs`);
 
-  let passed = 0;
-  let failed = 0;
-  const report = (name: string, ok: boolean, detail: string) => {
-    if (ok) passed++;
-    else failed++;
-    console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}: ${detail}`);
-  };
+  const tally = new CheckTally();
+  const report = tally.report.bind(tally);
   /** One check: a mismatch, or any other error, is a failed line and the run goes on. */
   const check = async (name: string, run: () => string | Promise<string>) => {
     try {
@@ -132,8 +128,7 @@ async function main(): Promise<number> {
     }
   }
   console.log(`${found.length} models in ${((performance.now() - started) / 1000).toFixed(0)} s`);
-  console.log(`${passed} passed, ${failed} failed`);
-  return failed === 0 ? 0 : 1;
+  return tally.finish();
 }
 
 main().then(

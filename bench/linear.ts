@@ -17,9 +17,9 @@ import { dispatch, type BoundKernel } from '../kernels/model/boundKernel.ts';
 import { bindLinear, linearSchedule, type LinearSchedule } from '../kernels/model/linear.ts';
 import { bindRmsNorm } from '../kernels/model/rmsNorm.ts';
 import { StepUniform } from '../kernels/model/stepUniform.ts';
-import { MODEL_SHAPES } from '../models/shapes.ts';
 import { exitAfterFlush } from '../cli/exit.ts';
 import { parseFlags } from '../cli/flags.ts';
+import { projectionBenchFlags } from './benchFlags.ts';
 import { formatTable } from './table.ts';
 
 interface Matrix {
@@ -94,10 +94,7 @@ async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
   const quick = flags.has('quick');
   const repeats = Number(flags.get('repeats') ?? (quick ? 5 : 30));
-  const toggles = typeof flags.get('toggles') === 'string' ? [flags.get('toggles') as string] : [];
-  const shapeName = (flags.get('shape') as string | undefined) ?? (quick ? 'tiny-bench' : 'llama-3.2-1b');
-  const config = MODEL_SHAPES[shapeName];
-  if (!config) throw new Error(`unknown shape "${shapeName}" (known: ${Object.keys(MODEL_SHAPES).join(', ')})`);
+  const { toggles, shapeName, config } = projectionBenchFlags(flags, quick);
 
   const context = await createNodeGpuContext(toggles);
   console.log(`adapter: ${context.adapter.description} (${context.adapter.vendor}); timestamp-query: ${context.features.timestampQuery}; subgroups: ${context.features.subgroups} (${context.features.subgroupMinSize}–${context.features.subgroupMaxSize})`);

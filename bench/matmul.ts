@@ -18,11 +18,11 @@ import { bindGroup, dispatch, modelPipeline, shapeUniform, WEIGHT_SNIPPETS, type
 import { linearBuffers } from '../kernels/model/linear.ts';
 import { bindMatmul, MATMUL_TILES, matmulTile, parseTile, tileName, tileProblem, type MatmulBinding } from '../kernels/model/matmul.ts';
 import { StepUniform } from '../kernels/model/stepUniform.ts';
-import { MODEL_SHAPES } from '../models/shapes.ts';
 import { relativeError } from '../test/pagedKvFixture.ts';
 import { exitAfterFlush } from '../cli/exit.ts';
 import { parseFlags } from '../cli/flags.ts';
 import beforeWgsl from './matmul_before.wgsl?raw';
+import { projectionBenchFlags } from './benchFlags.ts';
 import { formatTable } from './table.ts';
 
 interface Matrix {
@@ -101,10 +101,7 @@ async function main(): Promise<void> {
   const quick = flags.has('quick');
   const json = flags.has('json');
   const repeats = Number(flags.get('repeats') ?? (quick ? 3 : 20));
-  const toggles = typeof flags.get('toggles') === 'string' ? [flags.get('toggles') as string] : [];
-  const shapeName = (flags.get('shape') as string | undefined) ?? (quick ? 'tiny-bench' : 'llama-3.2-1b');
-  const config = MODEL_SHAPES[shapeName];
-  if (!config) throw new Error(`unknown shape "${shapeName}" (known: ${Object.keys(MODEL_SHAPES).join(', ')})`);
+  const { toggles, shapeName, config } = projectionBenchFlags(flags, quick);
   const tokenCounts = String(flags.get('tokens') ?? (quick ? '64' : '64,256,512')).split(',').map(Number);
   if (tokenCounts.some((t) => !Number.isInteger(t) || t < 1)) throw new Error(`--tokens wants positive whole numbers, got ${flags.get('tokens')}`);
   const maxTokens = Math.max(...tokenCounts);
