@@ -16,7 +16,9 @@ export type EngineErrorCode =
   | 'context-overflow'
   | 'kv-pool-full'
   | 'invalid-argument'
-  | 'aborted';
+  | 'aborted'
+  /** A bug: something failed that no input should make fail. The message carries the original error's. */
+  | 'internal';
 
 export class EngineError extends Error {
   readonly code: EngineErrorCode;
@@ -40,6 +42,7 @@ export interface SerializedEngineError {
 /** Any thrown value as an EngineError-shaped object a UI can show. */
 export function serializeError(value: unknown): SerializedEngineError {
   if (value instanceof EngineError) return value.toJSON();
-  if (value instanceof Error) return { code: 'invalid-argument', message: value.message };
-  return { code: 'invalid-argument', message: String(value) };
+  // Not an EngineError: nothing anticipated it, so it is not the caller's input at fault.
+  const message = value instanceof Error ? `${value.name}: ${value.message}` : String(value);
+  return { code: 'internal', message: `an internal error (please report it): ${message}` };
 }
