@@ -9,7 +9,7 @@ export default defineConfig({
   server: { port: 5173, strictPort: true },
   preview: { port: 5173, strictPort: true },
   test: {
-    include: ['{engine,kernels,models,cli,test}/**/*.test.ts', 'app/**/*.test.{ts,tsx}'],
+    include: ['{engine,kernels,models,errors,cli,test}/**/*.test.ts', 'app/**/*.test.{ts,tsx}'],
     globalSetup: ['test/globalSetup.ts'],
     // Dawn is a native addon: one process per test file keeps devices apart.
     pool: 'forks',

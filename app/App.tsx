@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { ModelSource } from '../engine/modelSource.ts';
-import type { SerializedEngineError } from '../engine/errors.ts';
+import type { SerializedEngineError } from '../errors/engineError.ts';
 import type { ChatEvent, StressRequest } from '../engine/worker.ts';
 import type { StressEvent } from '../engine/stress.ts';
 import type { ChatMessage } from '../engine/tokenizer.ts';

@@ -1,5 +1,5 @@
 import type { GpuReport } from '../engine/gpuReport.ts';
-import type { SerializedEngineError } from '../engine/errors.ts';
+import type { SerializedEngineError } from '../errors/engineError.ts';
 import { formatBytes } from './format.ts';
 
 export type GpuState = { kind: 'probing' } | { kind: 'ready'; report: GpuReport } | { kind: 'failed'; error: SerializedEngineError };

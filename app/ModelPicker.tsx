@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import type { ModelInfo } from '../engine/engine.ts';
-import type { SerializedEngineError } from '../engine/errors.ts';
+import type { SerializedEngineError } from '../errors/engineError.ts';
 import { BUILTIN_MODEL, type ModelSource } from '../engine/modelSource.ts';
 import type { LoadEvent } from '../engine/worker.ts';
 import { formatBytes } from './format.ts';

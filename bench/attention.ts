@@ -9,8 +9,8 @@
 // 4. Design choices, each as a ratio in this run: staged vs streamed, unroll, workgroup size, the calibrated grid.
 // 5. The causal attention of one prefill chunk deep into a context, in query blocks of 1, 2 and 4 queries sharing
 //    each K and V read.
-import { createNodeGpuContext } from '../engine/gpu/node.ts';
-import type { GpuContext } from '../engine/gpu/context.ts';
+import { createNodeGpuContext } from '../kernels/gpu/node.ts';
+import type { GpuContext } from '../kernels/gpu/context.ts';
 import { measureReadBandwidth } from '../kernels/bandwidth/measureBandwidth.ts';
 import { createStorageBuffer } from '../kernels/gpu/buffers.ts';
 import { fillRandom } from '../kernels/gpu/fillRandom.ts';
@@ -24,7 +24,7 @@ import { createSyntheticKv, kvBytesRead, syntheticKvFits } from '../kernels/atte
 import { fileCalibrationStore } from '../cli/calibrationFile.ts';
 import { exitAfterFlush } from '../cli/exit.ts';
 import { parseFlags } from '../cli/flags.ts';
-import { formatTable } from './table.ts';
+import { formatTable } from '../cli/table.ts';
 
 const K = 1024;
 const FULL_LENGTHS = [1, 4, 16, 64, 128, 256, 512].map((n) => n * K);

@@ -1,7 +1,7 @@
 // The attention kernel tests' float64 checks on whatever adapter Dawn finds: run on the GPU in the same call that
 // benchmarks it, so the kernel specialized for that GPU (its subgroup size, its tuning) is checked where it runs.
 //   node dist-node/checkAttention.mjs      prints one line per case and ends "N passed, N failed"
-import { createNodeGpuContext } from '../engine/gpu/node.ts';
+import { createNodeGpuContext } from '../kernels/gpu/node.ts';
 import { relativeError } from '../test/pagedKvFixture.ts';
 import { CAUSAL_SCHEDULES, CAUSAL_SHAPES, makeCase, makeCausalCase, runAttention, SCHEDULES, SHAPES } from '../test/attentionCases.ts';
 import { exitAfterFlush } from '../cli/exit.ts';

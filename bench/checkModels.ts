@@ -9,7 +9,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createNodeGpuContext } from '../engine/gpu/node.ts';
+import { createNodeGpuContext } from '../kernels/gpu/node.ts';
 import type { Engine, LoadOptions, ModelInfo } from '../engine/engine.ts';
 import { ATTENTION_KERNELS } from '../kernels/attention/plan.ts';
 import { exitAfterFlush } from '../cli/exit.ts';

@@ -7,8 +7,8 @@
 //    them) against the same number writing separate buffers, and one alone.
 // 4. The RMS norm folded into the GEMV that reads it, against a norm dispatch before it.
 // 5. One decode step's projections, in the engine's order and with its schedules, against their weight bytes.
-import { createNodeGpuContext } from '../engine/gpu/node.ts';
-import type { GpuContext } from '../engine/gpu/context.ts';
+import { createNodeGpuContext } from '../kernels/gpu/node.ts';
+import type { GpuContext } from '../kernels/gpu/context.ts';
 import { measureReadBandwidth } from '../kernels/bandwidth/measureBandwidth.ts';
 import { createStorageBuffer } from '../kernels/gpu/buffers.ts';
 import { fillRandom } from '../kernels/gpu/fillRandom.ts';
@@ -20,7 +20,7 @@ import { StepUniform } from '../kernels/model/stepUniform.ts';
 import { exitAfterFlush } from '../cli/exit.ts';
 import { parseFlags } from '../cli/flags.ts';
 import { projectionBenchFlags } from './benchFlags.ts';
-import { formatTable } from './table.ts';
+import { formatTable } from '../cli/table.ts';
 
 interface Matrix {
   name: string;

@@ -8,8 +8,8 @@
 // 2. The layer's four GEMMs summed: per tile, with the engine's tile per matrix, with the best tile per matrix.
 // --tiles replaces the tiles offered (MATMUL_TILES); the engine's choices always run.
 // --quick (a CPU adapter): the tiny shape, one chunk length, the kernel before and the adapter's tiles.
-import { createNodeGpuContext } from '../engine/gpu/node.ts';
-import type { GpuContext } from '../engine/gpu/context.ts';
+import { createNodeGpuContext } from '../kernels/gpu/node.ts';
+import type { GpuContext } from '../kernels/gpu/context.ts';
 import { createStorageBuffer, readBuffer, readFloat32 } from '../kernels/gpu/buffers.ts';
 import { fillRandom } from '../kernels/gpu/fillRandom.ts';
 import { float16BitsToFloat32 } from '../kernels/gpu/half.ts';
@@ -23,7 +23,7 @@ import { exitAfterFlush } from '../cli/exit.ts';
 import { parseFlags } from '../cli/flags.ts';
 import beforeWgsl from './matmul_before.wgsl?raw';
 import { projectionBenchFlags } from './benchFlags.ts';
-import { formatTable } from './table.ts';
+import { formatTable } from '../cli/table.ts';
 
 interface Matrix {
   name: string;

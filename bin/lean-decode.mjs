@@ -16,7 +16,7 @@ function newestSource(directory) {
   return newest;
 }
 
-const sources = ['cli', 'engine', 'kernels', 'models', 'bench'].map((d) => join(root, d)).filter(existsSync);
+const sources = ['cli', 'engine', 'kernels', 'models', 'errors', 'bench'].map((d) => join(root, d)).filter(existsSync);
 if (!existsSync(bundle) || Math.max(...sources.map(newestSource)) > statSync(bundle).mtimeMs) {
   const { build } = await import('vite');
   await build({ root, configFile: join(root, 'vite.node.config.ts'), logLevel: 'warn' });

@@ -1,8 +1,8 @@
-import { formatTable } from '../bench/table.ts';
+import { formatTable } from './table.ts';
 import { loadModel } from '../engine/engine.ts';
 import { readJson } from '../engine/loader/modelFiles.ts';
-import type { GpuContext } from '../engine/gpu/context.ts';
-import { createNodeGpuContext } from '../engine/gpu/node.ts';
+import type { GpuContext } from '../kernels/gpu/context.ts';
+import { createNodeGpuContext } from '../kernels/gpu/node.ts';
 import { bytesPerPage } from '../engine/kvCache.ts';
 import { nodeModelFiles } from '../engine/loader/nodeFiles.ts';
 import { ModelRunner, type StepTiming } from '../engine/model.ts';

@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { EngineError } from '../engine/errors.ts';
+import { EngineError } from '../errors/engineError.ts';
 import { referenceModel } from '../test/sharedModels.ts';
 import { BENCH_DECODE } from './benchDecode.ts';
 import { describeFailure, EXIT_CODES } from './exit.ts';

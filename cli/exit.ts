@@ -1,4 +1,4 @@
-import { EngineError } from '../engine/errors.ts';
+import { EngineError } from '../errors/engineError.ts';
 import { UsageError } from './flags.ts';
 
 /** Exit codes: each kind of failure has its own, so a script can tell a typo from a failed run from a bug. */

@@ -1,5 +1,5 @@
 import { Engine, type GenerationEvent } from '../engine/engine.ts';
-import { createNodeGpuContext } from '../engine/gpu/node.ts';
+import { createNodeGpuContext } from '../kernels/gpu/node.ts';
 import { nodeModelFiles } from '../engine/loader/nodeFiles.ts';
 import type { KvDtype } from '../kernels/attention/pagedKv.ts';
 import { ATTENTION_KERNELS } from '../kernels/attention/plan.ts';

@@ -1,4 +1,4 @@
-import type { AdapterDescription, GpuContext, GpuFeatures } from './gpu/context.ts';
+import type { AdapterDescription, GpuContext, GpuFeatures } from '../kernels/gpu/context.ts';
 
 /** What the engine got from WebGPU, as plain data a UI can show. */
 export interface GpuReport {

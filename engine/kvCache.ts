@@ -1,5 +1,5 @@
-import type { GpuContext } from './gpu/context.ts';
-import { EngineError } from './errors.ts';
+import type { GpuContext } from '../kernels/gpu/context.ts';
+import { EngineError } from '../errors/engineError.ts';
 import { createStorageBuffer } from '../kernels/gpu/buffers.ts';
 import { pageBytes, type PagedKvLayout } from '../kernels/attention/pagedKv.ts';
 

@@ -14,7 +14,7 @@ import { bindRopeKv } from '../kernels/model/ropeKv.ts';
 import { Sampler, type SamplingSettings } from '../kernels/model/sampler.ts';
 import { bindSiluMul } from '../kernels/model/siluMul.ts';
 import { StepUniform } from '../kernels/model/stepUniform.ts';
-import type { GpuContext } from './gpu/context.ts';
+import type { GpuContext } from '../kernels/gpu/context.ts';
 import { KvCache, poolPagesFor } from './kvCache.ts';
 import { StepRecorder, type ProfilingMode, type TimingLevel } from './stepRecorder.ts';
 import type { MatrixWeight, ModelWeights } from './weights.ts';

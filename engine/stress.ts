@@ -1,4 +1,4 @@
-import type { GpuContext } from './gpu/context.ts';
+import type { GpuContext } from '../kernels/gpu/context.ts';
 import { createStorageBuffer } from '../kernels/gpu/buffers.ts';
 import { fillRandom } from '../kernels/gpu/fillRandom.ts';
 import { seededRandom } from '../kernels/gpu/seededRandom.ts';
@@ -8,7 +8,7 @@ import type { PagedKvLayout } from '../kernels/attention/pagedKv.ts';
 import type { AttentionKernel } from '../kernels/attention/plan.ts';
 import { createSyntheticKv, kvBytesRead, syntheticKvFits } from '../kernels/attention/syntheticKv.ts';
 import { GREEDY } from '../kernels/model/sampler.ts';
-import { EngineError } from './errors.ts';
+import { EngineError } from '../errors/engineError.ts';
 import type { ModelRunner } from './model.ts';
 
 /** One point of the long-context sweep: a kernel's attention GPU time (all layers) at one context length. */

@@ -1,6 +1,6 @@
 import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { EngineError } from './errors.ts';
+import { EngineError } from '../errors/engineError.ts';
 import { readJson, readOptionalJson, type ModelFiles } from './loader/modelFiles.ts';
 
 export interface ChatMessage {

@@ -2,7 +2,7 @@ import type { ModelConfig } from '../models/config.ts';
 import { createStorageBuffer, writeBuffer } from '../kernels/gpu/buffers.ts';
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from '../kernels/gpu/half.ts';
 import type { WeightDtype } from '../kernels/model/boundKernel.ts';
-import { EngineError } from './errors.ts';
+import { EngineError } from '../errors/engineError.ts';
 import type { TensorInfo } from './loader/safetensors.ts';
 
 /** A matrix on the GPU in its stored precision; kernels unpack it as they read. */

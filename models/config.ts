@@ -1,4 +1,4 @@
-import { EngineError } from '../engine/errors.ts';
+import { EngineError } from '../errors/engineError.ts';
 
 /**
  * The shape of a Llama-family decoder, read from a Hugging Face `config.json` (and `generation_config.json`).

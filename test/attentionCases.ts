@@ -1,7 +1,7 @@
 // The attention kernel cases, shared by the unit tests (decodeAttention.test.ts, on the CI adapter) and by
 // bench/checkAttention.ts (the same float64 checks on whatever GPU runs the benchmark, in the same call).
-import type { GpuContext } from '../engine/gpu/context.ts';
-import { withGpuErrorScope } from '../engine/gpu/context.ts';
+import type { GpuContext } from '../kernels/gpu/context.ts';
+import { withGpuErrorScope } from '../kernels/gpu/context.ts';
 import { createStorageBuffer, readFloat32 } from '../kernels/gpu/buffers.ts';
 import { DecodeAttention, type DecodeAttentionOptions } from '../kernels/attention/decodeAttention.ts';
 import type { PagedKvLayout } from '../kernels/attention/pagedKv.ts';

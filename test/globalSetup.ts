@@ -1,5 +1,5 @@
-import { requestNodeAdapter } from '../engine/gpu/node.ts';
-import { describeAdapter } from '../engine/gpu/context.ts';
+import { requestNodeAdapter } from '../kernels/gpu/node.ts';
+import { describeAdapter } from '../kernels/gpu/context.ts';
 
 /** Fails the whole run, loudly, when no WebGPU adapter can be had: kernel tests never skip silently. */
 export default async function setup(): Promise<void> {

@@ -1,5 +1,5 @@
-import type { GpuContext } from '../engine/gpu/context.ts';
-import { createNodeGpuContext } from '../engine/gpu/node.ts';
+import type { GpuContext } from '../kernels/gpu/context.ts';
+import { createNodeGpuContext } from '../kernels/gpu/node.ts';
 
 let context: Promise<GpuContext> | undefined;
 

@@ -1,7 +1,7 @@
 // The engine against a Hugging Face float64 reference model, shared by the unit tests (referenceSuite.ts, on the CI
 // adapter, with ../shared/models) and by bench/checkModels.ts (the same checks on whatever GPU runs them). Each check
 // returns what it measured and throws a ReferenceMismatch that says what differed.
-import type { GpuContext } from '../engine/gpu/context.ts';
+import type { GpuContext } from '../kernels/gpu/context.ts';
 import { Engine, type GenerationEvent, type LoadOptions, type ModelInfo } from '../engine/engine.ts';
 import { nodeModelFiles } from '../engine/loader/nodeFiles.ts';
 import type { KvDtype } from '../kernels/attention/pagedKv.ts';

@@ -1,4 +1,4 @@
-import { EngineError } from '../errors.ts';
+import { EngineError } from '../../errors/engineError.ts';
 
 /** Random access to the bytes of one file, wherever it lives (a File/Blob, a download, a file on disk). */
 export interface ByteSource {

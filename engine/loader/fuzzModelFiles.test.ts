@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GpuContext } from '../gpu/context.ts';
+import type { GpuContext } from '../../kernels/gpu/context.ts';
 import { testGpu } from '../../test/gpu.ts';
 import { SHARED_MODELS } from '../../test/sharedModels.ts';
 import { mutateFile, random32, weighted } from '../../test/mutateFiles.ts';
 import { makeTinyModelBytes, shardModel } from '../../test/tinyModel.ts';
 import { Engine, type GenerateRequest, type LoadOptions } from '../engine.ts';
-import { EngineError } from '../errors.ts';
+import { EngineError } from '../../errors/engineError.ts';
 import { blobModelFiles } from './blobFiles.ts';
 import type { ByteSource } from './byteSource.ts';
 import type { ModelFiles } from './modelFiles.ts';

@@ -1,4 +1,4 @@
-import { EngineError, type EngineErrorCode } from '../errors.ts';
+import { EngineError, type EngineErrorCode } from '../../errors/engineError.ts';
 import type { ByteSource } from './byteSource.ts';
 import { readSafetensorsHeader, type TensorInfo } from './safetensors.ts';
 

@@ -1,6 +1,6 @@
 import { open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EngineError } from '../errors.ts';
+import { EngineError } from '../../errors/engineError.ts';
 import { checkRead, type ByteSource } from './byteSource.ts';
 import type { ModelFiles } from './modelFiles.ts';
 

@@ -1,4 +1,4 @@
-import { EngineError } from '../errors.ts';
+import { EngineError } from '../../errors/engineError.ts';
 import type { ByteSource } from './byteSource.ts';
 
 /**

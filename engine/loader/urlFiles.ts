@@ -1,4 +1,4 @@
-import { EngineError } from '../errors.ts';
+import { EngineError } from '../../errors/engineError.ts';
 import { blobSource, downloadToBlob, type ByteSource } from './byteSource.ts';
 import type { ModelFiles } from './modelFiles.ts';
 

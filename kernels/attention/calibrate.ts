@@ -1,4 +1,4 @@
-import type { GpuContext } from '../../engine/gpu/context.ts';
+import type { GpuContext } from '../gpu/context.ts';
 import { createStorageBuffer } from '../gpu/buffers.ts';
 import { fillRandom } from '../gpu/fillRandom.ts';
 import { measurePasses } from '../gpu/timing.ts';

@@ -1,4 +1,4 @@
-import type { GpuContext } from '../../engine/gpu/context.ts';
+import type { GpuContext } from '../gpu/context.ts';
 import { createStorageBuffer, createUniformBuffer, writeBuffer } from '../gpu/buffers.ts';
 import { cachedComputePipeline } from '../gpu/pipelineCache.ts';
 import { uniformView } from '../gpu/uniforms.ts';

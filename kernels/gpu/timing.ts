@@ -1,4 +1,4 @@
-import type { GpuContext } from '../../engine/gpu/context.ts';
+import type { GpuContext } from './context.ts';
 
 /**
  * GPU time of compute passes. With `timestamp-query`, each pass writes a begin/end timestamp pair into a query

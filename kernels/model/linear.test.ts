@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { randomFloat32, relativeError } from '../../test/pagedKvFixture.ts';
 import { testGpu } from '../../test/gpu.ts';
-import { withGpuErrorScope } from '../../engine/gpu/context.ts';
+import { withGpuErrorScope } from '../gpu/context.ts';
 import { createStorageBuffer, readFloat32 } from '../gpu/buffers.ts';
 import { bfloat16BitsToFloat32, float16BitsToFloat32, float32ToFloat16Bits } from '../gpu/half.ts';
 import { dispatch, type WeightDtype } from './boundKernel.ts';

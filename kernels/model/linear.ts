@@ -1,4 +1,4 @@
-import type { GpuContext } from '../../engine/gpu/context.ts';
+import type { GpuContext } from '../gpu/context.ts';
 import { bindGroup, modelPipeline, WEIGHT_SNIPPETS, type BoundKernel, type WeightDtype } from './boundKernel.ts';
 import linearWgsl from './linear.wgsl?raw';
 import reduceSubgroupWgsl from './linear_reduce_subgroup.wgsl?raw';

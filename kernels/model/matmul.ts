@@ -1,4 +1,4 @@
-import { isCpuAdapterInfo } from '../../engine/gpu/context.ts';
+import { isCpuAdapterInfo } from '../gpu/context.ts';
 import { bindGroup, modelPipeline, WEIGHT_SNIPPETS, type BoundKernel } from './boundKernel.ts';
 import { checkLinearShape, linearBuffers, type LinearIo } from './linear.ts';
 import matmulWgsl from './matmul.wgsl?raw';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EngineError, serializeError } from './errors.ts';
+import { EngineError, serializeError } from './engineError.ts';
 
 describe('serializeError (what crosses the worker boundary)', () => {
   it('keeps an EngineError\'s own code and message', () => {

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create, globals } from 'webgpu';
-import { EngineError } from '../errors.ts';
+import { EngineError } from '../../errors/engineError.ts';
 import { createGpuContext, type GpuContext } from './context.ts';
 
 /** SwiftShader, the CPU Vulkan driver that Debian's chromium package ships: WebGPU on a machine with no GPU. */

@@ -1,4 +1,4 @@
-import { EngineError } from '../errors.ts';
+import { EngineError } from '../../errors/engineError.ts';
 import { createGpuContext, type GpuContext } from './context.ts';
 
 /** The GPU context of a page or worker, from `navigator.gpu`. */

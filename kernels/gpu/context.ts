@@ -1,4 +1,4 @@
-import { EngineError } from '../errors.ts';
+import { EngineError } from '../../errors/engineError.ts';
 
 /** Optional features the engine uses when the adapter offers them. */
 const WANTED_FEATURES = ['timestamp-query', 'subgroups', 'shader-f16'] as const;
