@@ -35,6 +35,6 @@ if [ "$part" = projections ] || [ "$part" = all ]; then
     run dist-node/cli.mjs bench-decode --shape llama-3.2-1b --contexts 1k --attention lean --steps 16 --prefill 1k,8k --prefill-chunk $chunk \
       2>&1 | tee "$out/decode-chunk$chunk.txt" | tail -5
   done
-  run dist-node/cli.mjs bench-decode --contexts 1k --prefill 1k 2>&1 | tee "$out/decode-pydoc.txt"
+  run dist-node/cli.mjs bench-decode --contexts 1k --prefill 1k --steps 1024 2>&1 | tee "$out/decode-pydoc.txt"
 fi
 echo "done: $(ls "$out")"
