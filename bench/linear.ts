@@ -168,10 +168,10 @@ async function main(): Promise<void> {
   }
 
   // One step's projections in the engine's order and schedules (no norms, rope or attention between them).
-  const stepMatrices = matrices.flatMap((m) => Array.from({ length: m.perStep === 1 ? 1 : Math.min(m.perStep, 4) }, () => m));
+  const layers = Math.min(numLayers, 4);
+  const stepMatrices = matrices.flatMap((m) => Array.from({ length: m.perStep === 1 ? 1 : layers }, () => m));
   const stepBuffers = stepMatrices.map((m) => matrixBuffers(context, m));
   const stepKernels = stepMatrices.map((m, i) => bind(context, m, stepBuffers[i]));
-  const layers = Math.min(numLayers, 4);
   const stepMs = (await measurePasses(context, repeats, (pass) => { for (const k of stepKernels) dispatch(pass, k, { tokenCount: 1 }); })).ms;
   const stepBytes = stepMatrices.reduce((sum, m) => sum + weightBytes(m), 0);
   console.log(`\n${layers} layers' projections and the LM head, one pass: ${(stepMs * 1000).toFixed(1)} µs for ${(stepBytes / 1e6).toFixed(0)} MB: ` +

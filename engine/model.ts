@@ -148,10 +148,18 @@ export class ModelRunner {
     // once per token tile, with the norms and the SwiGLU as kernels of their own.
     const forward = (kind: 'decode' | 'prefill'): ForwardKernels => {
       const layers = weights.layers.map((lw, i): LayerKernels => {
-        const linear = (label: string, w: MatrixWeight, x: GPUBuffer, y: GPUBuffer, extra: { bias?: GPUBuffer; accumulate?: boolean } = {}) => {
-          const io = { label: `L${i} ${label}`, inFeatures: w.columns, outFeatures: w.rows, weightDtype: w.dtype, weights: w.buffer, x, y, ...extra };
-          return kind === 'prefill' ? bindMatmul(device, { ...io, step: stepBuffer }) : bindLinear(context, io);
-        };
+        // What a projection of weight `w` reads and writes; `extra` adds its bias or residual add.
+        const io = (label: string, w: MatrixWeight, x: GPUBuffer, y: GPUBuffer, extra: { bias?: GPUBuffer; accumulate?: boolean } = {}) => ({
+          label: `L${i} ${label}`,
+          inFeatures: w.columns,
+          outFeatures: w.rows,
+          weightDtype: w.dtype,
+          weights: w.buffer,
+          x,
+          y,
+          ...extra,
+        });
+        const linear = (...args: Parameters<typeof io>) => (kind === 'prefill' ? bindMatmul(device, { ...io(...args), step: stepBuffer }) : bindLinear(context, io(...args)));
         const norm = (label: string, weight: GPUBuffer) => bindRmsNorm(device, { label: `L${i} ${label}`, features: hiddenSize, eps: rmsNormEps, step: stepBuffer, x: hidden, weight, y: normed });
         const ropeKv = bindRopeKv(device, {
           label: `L${i} rope+kv`,
@@ -179,21 +187,21 @@ export class ModelRunner {
             ],
           };
         }
-        const projection = (label: string, w: MatrixWeight, normWeight: GPUBuffer, y: GPUBuffer, extra: { bias?: GPUBuffer; gated?: boolean }) =>
-          bindLinear(context, {
-            label: `L${i} ${label}`,
-            inFeatures: w.columns,
-            outFeatures: extra.gated ? w.rows / 2 : w.rows,
-            weightDtype: w.dtype,
-            weights: w.buffer,
-            x: hidden,
-            y,
-            norm: { weight: normWeight, eps: rmsNormEps },
-            ...extra,
-          });
         return {
-          beforeAttention: [projection('norm+qkv', lw.qkv, lw.inputNorm, qkv, { bias: lw.qkvBias }), ropeKv],
-          afterAttention: [o, projection('norm+gate+up', lw.gateUp, lw.postAttentionNorm, activated, { gated: true }), down],
+          beforeAttention: [
+            bindLinear(context, { ...io('norm+qkv', lw.qkv, hidden, qkv, { bias: lw.qkvBias }), norm: { weight: lw.inputNorm, eps: rmsNormEps } }),
+            ropeKv,
+          ],
+          afterAttention: [
+            o,
+            bindLinear(context, {
+              ...io('norm+gate+up', lw.gateUp, hidden, activated),
+              outFeatures: intermediateSize,
+              gated: true,
+              norm: { weight: lw.postAttentionNorm, eps: rmsNormEps },
+            }),
+            down,
+          ],
         };
       });
       return {

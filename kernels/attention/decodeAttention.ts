@@ -245,7 +245,7 @@ export class DecodeAttention {
     this.kernel = kernel;
     const queue = this.device.queue;
     const tiles = this.tilesPerHead.subarray(0, heads);
-    const samePlan = this.planned && kernel === this.plannedKernel && heads === this.plannedHeads && tiles.every((t, h) => t === this.plannedTiles[h]);
+    const samePlan = kernel === this.plannedKernel && heads === this.plannedHeads && tiles.every((t, h) => t === this.plannedTiles[h]);
     if (!samePlan) {
       const plan = this.plan.build(tiles, { kernel, grid: this.grid, splits: this.splits });
       if (plan.rangeCount > this.rangeCapacity) this.allocateRanges(plan.rangeCount);

@@ -1,4 +1,5 @@
 import type { GpuContext } from '../gpu/context.ts';
+import { specialize } from '../gpu/specialize.ts';
 import { bindGroup, modelPipeline, WEIGHT_SNIPPETS, type BoundKernel, type WeightDtype } from './boundKernel.ts';
 import linearWgsl from './linear.wgsl?raw';
 import reduceSubgroupWgsl from './linear_reduce_subgroup.wgsl?raw';
@@ -83,7 +84,7 @@ export function bindLinear(context: GpuContext, b: LinearBinding): BoundKernel {
     linearWgsl,
     {
       ENABLE: subgroups ? 'enable subgroups;' : '',
-      REDUCE: subgroups ? reduceSubgroupWgsl.replace('{{SUBGROUP_MIN_SIZE}}', String(features.subgroupMinSize)) : reduceWorkgroupWgsl,
+      REDUCE: subgroups ? specialize(reduceSubgroupWgsl, { SUBGROUP_MIN_SIZE: features.subgroupMinSize }) : reduceWorkgroupWgsl,
       SUBGROUP_BUILTINS: subgroups ? '@builtin(subgroup_invocation_id) subgroupLane: u32, @builtin(subgroup_size) subgroupSize: u32,' : '',
       SUBGROUP_ARGS: subgroups ? ', subgroupLane, subgroupSize' : '',
       ROWS: rows,
