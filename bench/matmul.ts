@@ -6,18 +6,21 @@
 //    matmul_before.wgsl) and of the tiled kernel under each tile, the ratio to the kernel before, and the error
 //    against float64 at sampled outputs; the engine's tile for the matrix marked *.
 // 2. The layer's four GEMMs summed: per tile, with the engine's tile per matrix, with the best tile per matrix.
-// --tiles replaces the tiles offered (MATMUL_TILES); the engine's choices always run.
+// --tiles replaces the tiles offered (MATMUL_TILES); the engine's choices always run. Where the adapter has subgroup
+// matrices (on an NVIDIA GPU: --toggles enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia), the
+// matrix-unit tiles (MATRIX_UNIT_TILES, "mma ...") run too, checked against float64 of x rounded to f16.
 // --quick (a CPU adapter): the tiny shape, one chunk length, the kernel before and the adapter's tiles.
 import { createNodeGpuContext } from '../kernels/gpu/node.ts';
 import type { GpuContext } from '../kernels/gpu/context.ts';
 import { createStorageBuffer, readBuffer, readFloat32 } from '../kernels/gpu/buffers.ts';
 import { fillRandom } from '../kernels/gpu/fillRandom.ts';
-import { float16BitsToFloat32 } from '../kernels/gpu/half.ts';
+import { float16BitsToFloat32, float32ToFloat16Bits } from '../kernels/gpu/half.ts';
 import { measurePasses } from '../kernels/gpu/timing.ts';
 import { bindGroup, dispatch, modelPipeline, shapeUniform, WEIGHT_SNIPPETS, type BoundKernel } from '../kernels/model/boundKernel.ts';
 import { linearBuffers } from '../kernels/model/linear.ts';
 import { bindMatmul, MATMUL_TILES, matmulTile, parseTile, tileName, tileProblem, type MatmulBinding } from '../kernels/model/matmul.ts';
 import { StepUniform } from '../kernels/model/stepUniform.ts';
+import { bindMatrixUnitMatmul, MATRIX_UNIT_TILES, matrixUnitProblem, matrixUnitTile, matrixUnitTileName, type MatrixUnitTile } from '../kernels/model/matrixUnitMatmul.ts';
 import { relativeError } from '../test/pagedKvFixture.ts';
 import { exitAfterFlush } from '../cli/exit.ts';
 import { parseFlags } from '../cli/flags.ts';
@@ -86,14 +89,16 @@ async function matrixData(context: GpuContext, m: Matrix, maxTokens: number) {
   const xValues = await readFloat32(device, x, maxTokens * K);
   const halves = new Uint16Array(await readBuffer(device, weights, N * K * 2));
   const samples = Array.from({ length: SAMPLES }, (_, i) => ({ token: (i * 7919) % maxTokens, row: Math.floor(((i + 0.5) / SAMPLES) * N) }));
-  const expected = new Float64Array(
-    samples.map(({ token, row }) => {
-      let sum = 0;
-      for (let k = 0; k < K; k++) sum += xValues[token * K + k] * float16BitsToFloat32(halves[row * K + k]);
-      return sum;
-    }),
-  );
-  return { weights, x, y, samples, expected };
+  const reference = (round: (v: number) => number) =>
+    new Float64Array(
+      samples.map(({ token, row }) => {
+        let sum = 0;
+        for (let k = 0; k < K; k++) sum += round(xValues[token * K + k]) * float16BitsToFloat32(halves[row * K + k]);
+        return sum;
+      }),
+    );
+  // The matrix units multiply x rounded to f16: their reference rounds it too, so the check stays as tight.
+  return { weights, x, y, samples, expected: reference((v) => v), expectedF16Inputs: reference((v) => float16BitsToFloat32(float32ToFloat16Bits(v))) };
 }
 
 async function main(): Promise<void> {
@@ -122,7 +127,12 @@ async function main(): Promise<void> {
     { name: 'gate+up', inFeatures: h, outFeatures: 2 * inter },
     { name: 'down (+residual)', inFeatures: inter, outFeatures: h, accumulate: true },
   ];
-  const choices = matrices.map((m) => tileName(matmulTile(m.outFeatures, maxTokens, device)));
+  // The engine's choice with an f16 KV cache: the matrix units where the adapter has them.
+  const matrixShape = context.features.matrixUnits;
+  const choices = matrices.map((m) => {
+    const onMatrixUnits = matrixUnitTile(context, { ...m, weightDtype: 'f16' }, maxTokens);
+    return onMatrixUnits ? matrixUnitTileName(onMatrixUnits, matrixShape) : tileName(matmulTile(m.outFeatures, maxTokens, device));
+  });
   const offered = typeof flags.get('tiles') === 'string' ? (flags.get('tiles') as string).split(',').map(parseTile) : quick ? [] : MATMUL_TILES;
   const candidates = [...matrices.map((m) => matmulTile(m.outFeatures, maxTokens, device)), ...offered];
   const tiles = candidates.filter((t, i) => candidates.findIndex((u) => tileName(u) === tileName(t)) === i);
@@ -131,7 +141,20 @@ async function main(): Promise<void> {
     if (problem) log(`skipped ${tileName(t)}: ${problem}`);
   }
   const runnable = tiles.filter((t) => !tileProblem(t, limits));
-  const kernels = [BEFORE, ...runnable.map(tileName)];
+  const configs = (device as GPUDevice & { adapterInfo?: { subgroupMatrixConfigs?: unknown[] } }).adapterInfo?.subgroupMatrixConfigs;
+  if (configs) log(`subgroup matrix configurations: ${JSON.stringify(configs.map((c) => ({ ...(c as object) })))}`);
+  const matrixTiles = new Map<string, MatrixUnitTile>();
+  if (matrixShape) {
+    log(`matrix units: ${matrixShape.M} × ${matrixShape.N} × ${matrixShape.K} f16 → f32, subgroups of ${matrixShape.subgroupSize}`);
+    for (const t of MATRIX_UNIT_TILES) {
+      const problems = matrices.map((m) => matrixUnitProblem(context, t, m.inFeatures, 'f16')).filter(Boolean);
+      if (problems.length) log(`skipped ${matrixUnitTileName(t, matrixShape)}: ${problems[0]}`);
+      else matrixTiles.set(matrixUnitTileName(t, matrixShape), t);
+    }
+  } else {
+    log('matrix units: none on this adapter (Dawn on an NVIDIA GPU offers them with --toggles enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia)');
+  }
+  const kernels = [BEFORE, ...runnable.map(tileName), ...matrixTiles.keys()];
   log(`\nshape ${shapeName}, f16 weights; median of ${repeats} passes; * = the engine's tile for the matrix in chunks of ${maxTokens}; error: against float64 at ${SAMPLES} outputs of ${maxTokens} tokens`);
 
   const step = new StepUniform(device);
@@ -152,7 +175,13 @@ async function main(): Promise<void> {
         accumulate: m.accumulate,
         step: step.buffer,
       };
-      const kernel = kernelName === BEFORE ? bindBefore(device, binding) : bindMatmul(device, { ...binding, tile: runnable[kernels.indexOf(kernelName) - 1] });
+      const matrixTile = matrixTiles.get(kernelName);
+      const kernel =
+        kernelName === BEFORE
+          ? bindBefore(device, binding)
+          : matrixTile
+            ? bindMatrixUnitMatmul(context, { ...binding, matrixTile })
+            : bindMatmul(device, { ...binding, tile: runnable[kernels.indexOf(kernelName) - 1] });
       // One pass into a zeroed y (the residual add then adds to 0), its sampled outputs against float64.
       setTokens(maxTokens);
       device.queue.writeBuffer(data.y, 0, new Float32Array(maxTokens * m.outFeatures));
@@ -162,7 +191,7 @@ async function main(): Promise<void> {
       pass.end();
       device.queue.submit([encoder.finish()]);
       const y = await readFloat32(device, data.y, maxTokens * m.outFeatures);
-      const error = relativeError(data.samples.map(({ token, row }) => y[token * m.outFeatures + row]), data.expected);
+      const error = relativeError(data.samples.map(({ token, row }) => y[token * m.outFeatures + row]), matrixTile ? data.expectedF16Inputs : data.expected);
       for (const tokens of tokenCounts) {
         setTokens(tokens);
         const { ms } = await measurePasses(context, repeats, (p) => dispatch(p, kernel, { tokenCount: tokens }));
@@ -204,7 +233,7 @@ async function main(): Promise<void> {
     console.log(formatTable(['tokens', 'kernel', 'µs', 'TFLOP/s', '× before'], layerRows));
     console.log(`\n${bestLines.join('\n')}`);
     const worst = rows.reduce((a, b) => (b.error > a.error ? b : a));
-    console.log(`largest error against float64: ${worst.error.toExponential(2)} (${worst.matrix}, ${worst.kernel})${worst.error < 1e-5 ? '' : ': ABOVE 1e-5, a kernel computes wrong results on this adapter'}`);
+    console.log(`largest error against float64 (x rounded to f16 for the matrix units, as they compute): ${worst.error.toExponential(2)} (${worst.matrix}, ${worst.kernel})${worst.error < 1e-5 ? '' : ': ABOVE 1e-5, a kernel computes wrong results on this adapter'}`);
   }
   step.buffer.destroy();
   device.destroy();

@@ -28,9 +28,10 @@ const BENCH_DECODE_FLAGS = {
   contexts: { type: 'sizes', placeholder: 'N[,N...]', min: 1, help: 'context lengths to time decode at (default 1k,32k,128k; --quick: 256,1k)' },
   attention: { type: 'choices', choices: ATTENTION_KERNELS, help: 'the attention kernels to time, in this order (default: all)' },
   steps: { type: 'integer', placeholder: 'N', min: 1, help: 'decode steps per row (default 64; --quick: 8)' },
-  'prefill-chunk': { type: 'integer', placeholder: 'N', min: 1, max: 1024, help: 'tokens per prefill forward call (default: the engine\'s, 512 on a GPU, 64 on a CPU adapter)' },
+  'prefill-chunk': { type: 'integer', placeholder: 'N', min: 1, max: 4096, help: 'tokens per prefill forward call (default: the engine\'s, 512 on a GPU, 64 on a CPU adapter)' },
   prefill: { type: 'sizes', placeholder: 'N[,N...]', min: 0, help: 'prompt lengths to time prefill with, with the first attention kernel; 0 skips it (default 1k,8k,32k; --quick: 0)' },
   grid: { type: 'integer', placeholder: 'N', min: 1, help: 'LeanAttention grid (default: calibrated on this adapter, kept in ~/.cache/lean-decode)' },
+  toggles: { type: 'text', placeholder: 'TOGGLES', help: 'Dawn instance toggles, e.g. enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia (the matrix units on an NVIDIA GPU)' },
   json: { type: 'switch', help: 'print the rows as JSON on stdout (the log goes to stderr)' },
   quick: { type: 'switch', help: 'a short run: contexts 256,1k, fewer steps, no prefill' },
 } as const satisfies FlagTable;
@@ -40,7 +41,7 @@ type BenchDecodeFlags = FlagValues<typeof BENCH_DECODE_FLAGS>;
 export const BENCH_DECODE: CommandSpec<typeof BENCH_DECODE_FLAGS> = {
   name: 'bench-decode',
   summary: 'time decode steps and prefill for each attention kernel, beside the bandwidth floor',
-  synopsis: 'bench-decode [--model DIR | --shape NAME] [--contexts 1k,32k,128k] [--attention lean,fd,fa2] [--steps N] [--prefill 1k,8k,32k] [--prefill-chunk N] [--grid N] [--json] [--quick]',
+  synopsis: 'bench-decode [--model DIR | --shape NAME] [--contexts 1k,32k,128k] [--attention lean,fd,fa2] [--steps N] [--prefill 1k,8k,32k] [--prefill-chunk N] [--grid N] [--toggles TOGGLES] [--json] [--quick]',
   description: `Times decode steps at each context (KV filled with random values) for each attention kernel, beside the floor:
 (weight bytes + KV bytes of the context) / the measured read bandwidth. Per row: tokens/s and wall time per token
 (steps recorded without timing), the GPU step (timestamps around the whole step), the attention (timestamps around
@@ -119,7 +120,7 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
   const kernels = flags.attention ?? [...ATTENTION_KERNELS];
   const steps = flags.steps ?? (quick ? 8 : 64);
   const prefillLengths = (flags.prefill ?? (quick ? [0] : [1024, 8192, 32768])).filter((n) => n > 0);
-  const context = await createNodeGpuContext();
+  const context = await createNodeGpuContext(flags.toggles ? [flags.toggles] : []);
   log(`adapter: ${context.adapter.description}; timestamp-query: ${context.features.timestampQuery}`);
   const bandwidthBytes = quick ? 32 * 1024 * 1024 : Math.min(1024 ** 3, context.limits.maxStorageBufferBindingSize, context.limits.maxBufferSize);
   const bandwidth = await measureReadBandwidth(context, bandwidthBytes, quick ? 3 : 10);
@@ -135,6 +136,11 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
     log(`LeanAttention grid (calibrated on this adapter): ${grid}  [${calibration.timings.map((t) => `${t.grid}: ${t.ms.toFixed(3)} ms`).join(', ')}]`);
   }
   log(`model: ${name}; weights ${(runner.weights.bytes / 1e9).toFixed(3)} GB; ${steps} steps per row`);
+  const matrixUnits = context.features.matrixUnits;
+  log(
+    `prefill projections: ${runner.prefillOnMatrixUnits ? `the matrix units (${matrixUnits!.M} × ${matrixUnits!.N} × ${matrixUnits!.K}, x rounded to f16, f32 sums)` : 'the portable f32 GEMM'}` +
+      (matrixUnits ? '' : ' (no subgroup matrices on this adapter)'),
+  );
 
   const { kv, config } = runner;
   for (let layer = 0; layer < config.numLayers; layer++) {

@@ -8,7 +8,7 @@ import { PassTimer } from '../kernels/gpu/timing.ts';
 import { dispatch, type BoundKernel } from '../kernels/model/boundKernel.ts';
 import { bindEmbedding } from '../kernels/model/embedding.ts';
 import { bindLinear } from '../kernels/model/linear.ts';
-import { bindMatmul } from '../kernels/model/matmul.ts';
+import { bindPrefillMatmul } from '../kernels/model/matrixUnitMatmul.ts';
 import { bindRmsNorm } from '../kernels/model/rmsNorm.ts';
 import { bindRopeKv } from '../kernels/model/ropeKv.ts';
 import { Sampler, type SamplingSettings } from '../kernels/model/sampler.ts';
@@ -73,6 +73,8 @@ export class ModelRunner {
   readonly prefillChunk: number;
   readonly profiling: ProfilingMode;
   attentionKernel: AttentionKernel;
+  /** Whether prefill's projections run on the matrix units (tensor cores), with x rounded to f16. */
+  prefillOnMatrixUnits = false;
 
   private readonly device: GPUDevice;
   private readonly step: StepUniform;
@@ -159,7 +161,12 @@ export class ModelRunner {
           y,
           ...extra,
         });
-        const linear = (...args: Parameters<typeof io>) => (kind === 'prefill' ? bindMatmul(device, { ...io(...args), step: stepBuffer }) : bindLinear(context, io(...args)));
+        const linear = (...args: Parameters<typeof io>) => {
+          if (kind === 'decode') return bindLinear(context, io(...args));
+          const gemm = bindPrefillMatmul(context, { ...io(...args), step: stepBuffer }, this.layout.dtype === 'f16');
+          if (gemm.onMatrixUnits) this.prefillOnMatrixUnits = true;
+          return gemm;
+        };
         const norm = (label: string, weight: GPUBuffer) => bindRmsNorm(device, { label: `L${i} ${label}`, features: hiddenSize, eps: rmsNormEps, step: stepBuffer, x: hidden, weight, y: normed });
         const ropeKv = bindRopeKv(device, {
           label: `L${i} rope+kv`,

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Every GPU figure the issues ask for, in one run (device time is scarce: one call does it all).
 # Here, first:  npm ci && npm run build:node && bash scripts/pack-gpu.sh   (then carry .gpu and dist-node)
-# On the GPU machine, from the project root:  bash scripts/gpu-bench.sh [OUT_DIR] [attention|projections|all]
+# On the GPU machine, from the project root:  bash scripts/gpu-bench.sh [OUT_DIR] [attention|projections|matrixunits|all]
 # Writes OUT_DIR (default gpu-results/):
 #   attention:   the attention kernels' float64 checks on that GPU, bench:attention (Dawn's defaults, then a
 #                labelled diagnostic run without robustness), PyTorch's SDPA on the same GPU;
+#   matrixunits: with Dawn's toggles for subgroup matrices and f16 on NVIDIA: the prefill GEMM on the matrix units
+#                against float64 and the portable tiles, the reference models' checks (prefill on the matrix units
+#                where the KV is f16), time to the first token for 1k-32k prompts;
 #   projections: the reference models' checks on that GPU, bench/linear.ts (decode GEMV schedules), the prefill
 #                GEMM, bench-decode on the Llama-3.2-1B shape (decode at 1k/32k/128k, prefill 1k/8k/32k, and
 #                prefill chunks compared) and on the built-in model.
@@ -23,6 +26,13 @@ if [ "$part" = attention ] || [ "$part" = all ]; then
   run dist-node/attention.mjs --toggles enable-dawn-features=disable_robustness,disable_workgroup_init,skip_validation \
     > "$out/attention-diagnostic.txt" 2>&1
   python3 bench/cuda_sdpa.py 2>&1 | tee "$out/cuda.txt"
+fi
+if [ "$part" = matrixunits ] || [ "$part" = all ]; then
+  units=enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia
+  run dist-node/matmul.mjs --toggles $units --tokens 512,2048 --tiles 128x128/8x8/k16/registers 2>&1 | tee "$out/matmul-units.txt"
+  run dist-node/checkModels.mjs --models .gpu/models --toggles $units > "$out/check-models-units.txt" 2>&1; tail -1 "$out/check-models-units.txt"
+  run dist-node/cli.mjs bench-decode --shape llama-3.2-1b --contexts 1k --attention lean --steps 16 --prefill 1k,4k,8k,32k --toggles $units \
+    2>&1 | tee "$out/decode-units.txt" | tail -12
 fi
 if [ "$part" = projections ] || [ "$part" = all ]; then
   if [ -f dist-node/checkModels.mjs ] && [ -d .gpu/models ]; then

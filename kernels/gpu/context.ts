@@ -1,7 +1,7 @@
 import { EngineError } from '../../errors/engineError.ts';
 
 /** Optional features the engine uses when the adapter offers them. */
-const WANTED_FEATURES = ['timestamp-query', 'subgroups', 'shader-f16'] as const;
+const WANTED_FEATURES = ['timestamp-query', 'subgroups', 'shader-f16', 'chromium-experimental-subgroup-matrix'] as const;
 
 /** Limits requested at the adapter's maximum: model weights and KV pools want the biggest buffers there are. */
 const MAXED_LIMITS = [
@@ -32,6 +32,25 @@ export interface GpuFeatures {
   /** Subgroup size range the adapter reports (0 when subgroups are absent). */
   subgroupMinSize: number;
   subgroupMaxSize: number;
+  /** The matrix units' f16 × f16 → f32 operation, where the adapter offers subgroup matrices (tensor cores). */
+  matrixUnits?: MatrixUnitShape;
+}
+
+/** One subgroup matrix operation: left M × K times right K × N into M × N, by subgroups of `subgroupSize`. */
+export interface MatrixUnitShape {
+  M: number;
+  N: number;
+  K: number;
+  subgroupSize: number;
+}
+
+/** A configuration as Dawn lists it in `adapter.info.subgroupMatrixConfigs` (Chrome: GPUSubgroupMatrixConfig). */
+interface SubgroupMatrixConfig {
+  componentType: string;
+  resultComponentType: string;
+  M: number;
+  N: number;
+  K: number;
 }
 
 export interface GpuContext {
@@ -93,7 +112,7 @@ export async function createGpuContext(adapter: GPUAdapter): Promise<GpuContext>
   );
 
   const subgroups = device.features.has('subgroups');
-  const adapterInfo = adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
+  const adapterInfo = adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number; subgroupMatrixConfigs?: SubgroupMatrixConfig[] };
   return {
     device,
     adapter: describeAdapter(adapter),
@@ -103,6 +122,7 @@ export async function createGpuContext(adapter: GPUAdapter): Promise<GpuContext>
       shaderF16: device.features.has('shader-f16'),
       subgroupMinSize: subgroups ? (adapterInfo.subgroupMinSize ?? 0) : 0,
       subgroupMaxSize: subgroups ? (adapterInfo.subgroupMaxSize ?? 0) : 0,
+      matrixUnits: matrixUnitShape(device, adapterInfo),
     },
     limits: device.limits,
     lost,
@@ -113,6 +133,20 @@ export async function createGpuContext(adapter: GPUAdapter): Promise<GpuContext>
     },
     destroy: () => device.destroy(),
   };
+}
+
+/**
+ * The f16 × f16 → f32 subgroup matrix configuration a kernel can use (16 × 16 × 16 where offered, else the largest),
+ * on a device with subgroup matrices and f16 whose subgroups have one known size; undefined otherwise.
+ */
+function matrixUnitShape(device: GPUDevice, info: { subgroupMinSize?: number; subgroupMaxSize?: number; subgroupMatrixConfigs?: SubgroupMatrixConfig[] }): MatrixUnitShape | undefined {
+  const usable = ['chromium-experimental-subgroup-matrix', 'shader-f16', 'subgroups'].every((f) => device.features.has(f));
+  const subgroupSize = info.subgroupMaxSize ?? 0;
+  if (!usable || !subgroupSize || info.subgroupMinSize !== subgroupSize) return undefined;
+  const configs = (info.subgroupMatrixConfigs ?? []).filter((c) => c.componentType === 'f16' && c.resultComponentType === 'f32');
+  const size = (c: SubgroupMatrixConfig) => c.M * c.N * c.K;
+  const best = configs.find((c) => c.M === 16 && c.N === 16 && c.K === 16) ?? configs.sort((a, b) => size(b) - size(a))[0];
+  return best && { M: best.M, N: best.N, K: best.K, subgroupSize };
 }
 
 export function gpuErrorToEngineError(error: GPUError, during: string): EngineError {
