@@ -141,8 +141,9 @@ async function main(): Promise<void> {
     if (problem) log(`skipped ${tileName(t)}: ${problem}`);
   }
   const runnable = tiles.filter((t) => !tileProblem(t, limits));
-  const configs = (device as GPUDevice & { adapterInfo?: { subgroupMatrixConfigs?: unknown[] } }).adapterInfo?.subgroupMatrixConfigs;
-  if (configs) log(`subgroup matrix configurations: ${JSON.stringify(configs.map((c) => ({ ...(c as object) })))}`);
+  type Config = { componentType: string; resultComponentType: string; M: number; N: number; K: number };
+  const configs = (device as GPUDevice & { adapterInfo?: { subgroupMatrixConfigs?: Config[] } }).adapterInfo?.subgroupMatrixConfigs;
+  if (configs) log(`subgroup matrix configurations: ${configs.map((c) => `${c.componentType}→${c.resultComponentType} ${c.M}×${c.N}×${c.K}`).join(', ')}`);
   const matrixTiles = new Map<string, MatrixUnitTile>();
   if (matrixShape) {
     log(`matrix units: ${matrixShape.M} × ${matrixShape.N} × ${matrixShape.K} f16 → f32, subgroups of ${matrixShape.subgroupSize}`);
