@@ -22,15 +22,16 @@ function matrixUnitContext(workgroupBytes = 32768): GpuContext {
 describe('the prefill GEMM on matrix units', () => {
   const context = matrixUnitContext();
 
-  it('takes 128 × 128 tiles where they fill the GPU, smaller ones where they do not', () => {
-    const gateUp = matrixUnitTile(context, { inFeatures: 2048, outFeatures: 16384, weightDtype: 'f16' }, 512)!;
-    expect(matrixUnitTileName(gateUp, SHAPE)).toBe('mma 128x128/2x2sg/4x4/k32');
-    // q/k/v of a 1B model at 512 tokens: 24 × 4 workgroups of 128 × 128, 24 × 8 of 128 × 64, 48 × 8 of 64 × 64.
-    const qkv = matrixUnitTile(context, { inFeatures: 2048, outFeatures: 3072, weightDtype: 'bf16' }, 512)!;
-    expect(matrixUnitTileName(qkv, SHAPE)).toBe('mma 64x64/2x2sg/2x2/k32');
-    // Too few tokens for any tile to fill the GPU: the smallest.
-    const short = matrixUnitTile(context, { inFeatures: 2048, outFeatures: 16384, weightDtype: 'f16' }, 8)!;
-    expect(matrixUnitTileName(short, SHAPE)).toBe('mma 64x64/2x2sg/2x2/k32');
+  it('takes 128 × 128 tiles where they fill the GPU, 64 × 64 where they do not', () => {
+    const tile = (outFeatures: number, tokens: number) =>
+      matrixUnitTileName(matrixUnitTile(context, { inFeatures: 2048, outFeatures, weightDtype: 'f16' }, tokens)!, SHAPE);
+    // A 1B model's gate+up and q/k/v at 512 tokens: 512 and 96 workgroups of 128 × 128.
+    expect(tile(16384, 512)).toBe('mma 128x128/4x2sg/2x4/k32');
+    expect(tile(3072, 512)).toBe('mma 128x128/4x2sg/2x4/k32');
+    // o and down: 64 workgroups of 128 × 128, 256 of 64 × 64; too few tokens for either to fill the GPU: the smaller.
+    expect(tile(2048, 512)).toBe('mma 64x64/2x2sg/2x2/k32');
+    expect(tile(2048, 8)).toBe('mma 64x64/2x2sg/2x2/k32');
+    expect(matrixUnitTile(context, { inFeatures: 2048, outFeatures: 2048, weightDtype: 'bf16' }, 2048)).toBe(MATRIX_UNIT_TILES[0]);
   });
 
   it('says why a shape or adapter cannot use them', () => {
@@ -38,6 +39,7 @@ describe('the prefill GEMM on matrix units', () => {
     expect(matrixUnitProblem(context, tile, 2048, 'f32')).toMatch(/f32 weights/);
     expect(matrixUnitProblem(context, tile, 2056, 'f16')).toMatch(/not a multiple of the k tile 32/);
     expect(matrixUnitProblem(matrixUnitContext(16384), tile, 2048, 'f16')).toMatch(/bytes of workgroup memory exceed the device's 16384/);
+    expect(matrixUnitProblem(matrixUnitContext(), MATRIX_UNIT_TILES[4], 2048, 'f16')).toMatch(/bytes of workgroup memory exceed the device's 32768/);
     expect(matrixUnitTile(context, { inFeatures: 2056, outFeatures: 512, weightDtype: 'f16' }, 512)).toBeUndefined();
     expect(matrixUnitProblem(context, tile, 2048, 'f16')).toBeUndefined();
   });

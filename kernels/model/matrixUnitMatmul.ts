@@ -16,20 +16,29 @@ export interface MatrixUnitTile {
   kTile: number;
 }
 
+/**
+ * The engine's two tiles, then variants for the benchmark. On the H200 (16 × 16 × 16 matrices, BENCHMARKS.md) a
+ * layer of a 1B model at 512 tokens ran 899.6 µs on 128 × 128 tiles of 8 subgroups and 911.4 µs on 64 × 64 tiles of
+ * 4, against 2,029 µs on 128 × 128 tiles of 4 subgroups holding 4 × 4 matrices each (too many accumulators per
+ * invocation); the best of the two per matrix, 768.7 µs (81 TFLOP/s).
+ */
 export const MATRIX_UNIT_TILES: MatrixUnitTile[] = [
-  // 128 × 128 with 16 × 16 matrices: each staged value serves 8 (W) or 4 (x) matrix products per subgroup.
-  { subgroupsM: 2, subgroupsN: 2, matsM: 4, matsN: 4, kTile: 32 },
-  { subgroupsM: 2, subgroupsN: 2, matsM: 4, matsN: 2, kTile: 32 },
-  { subgroupsM: 2, subgroupsN: 2, matsM: 2, matsN: 2, kTile: 32 },
   { subgroupsM: 4, subgroupsN: 2, matsM: 2, matsN: 4, kTile: 32 },
-  { subgroupsM: 2, subgroupsN: 2, matsM: 4, matsN: 2, kTile: 64 },
+  { subgroupsM: 2, subgroupsN: 2, matsM: 2, matsN: 2, kTile: 32 },
+  { subgroupsM: 4, subgroupsN: 2, matsM: 2, matsN: 2, kTile: 32 },
+  { subgroupsM: 4, subgroupsN: 4, matsM: 2, matsN: 2, kTile: 32 },
+  { subgroupsM: 4, subgroupsN: 2, matsM: 2, matsN: 4, kTile: 64 },
 ];
 
 /** The engine's choices, largest first: the first whose grid at a full chunk fills the GPU (as matmulTile). */
-const ENGINE_TILES = MATRIX_UNIT_TILES.slice(0, 3);
+const ENGINE_TILES = MATRIX_UNIT_TILES.slice(0, 2);
 
-/** Workgroups a chunk should give the GPU (as the portable GEMM's GPU_FILL_WORKGROUPS). */
-const FILL_WORKGROUPS = 256;
+/**
+ * Workgroups that fill the GPU with the large tile. On the H200 (132 SMs) the q/k/v GEMM of a 1B model at 512
+ * tokens ran faster on 96 workgroups of 128 × 128 than on 384 of 64 × 64 (80.4 against 91.8 µs), while o and down,
+ * at 64 workgroups, ran faster on 64 × 64 (104.4 against 130.5 µs, 256.7 against 361.6).
+ */
+const FILL_WORKGROUPS = 96;
 
 export function matrixUnitTileName(t: MatrixUnitTile, shape?: MatrixUnitShape): string {
   const rows = shape ? `${t.subgroupsM * t.matsM * shape.M}x${t.subgroupsN * t.matsN * shape.N}/` : '';
