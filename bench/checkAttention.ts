@@ -1,16 +1,48 @@
 // The attention kernel tests' float64 checks on whatever adapter Dawn finds: run on the GPU in the same call that
 // benchmarks it, so the kernel specialized for that GPU (its subgroup size, its tuning) is checked where it runs.
-//   node dist-node/checkAttention.mjs      prints one line per case and ends "N passed, N failed"
+//   node dist-node/checkAttention.mjs [--toggles TOGGLES]   prints one line per case and ends "N passed, N failed"
+// Where the adapter has subgroup matrices (on an NVIDIA GPU: --toggles
+// enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia), prefill's causal attention on the matrix
+// units too, against float64 of q rounded to f16 as the kernel rounds it.
 import { createNodeGpuContext } from '../kernels/gpu/node.ts';
+import type { GpuContext } from '../kernels/gpu/context.ts';
+import { float16BitsToFloat32, float32ToFloat16Bits } from '../kernels/gpu/half.ts';
+import { causalMatrixUnitsProblem } from '../kernels/attention/causalMatrixUnits.ts';
+import { parseFlags } from '../cli/flags.ts';
 import { relativeError } from '../test/pagedKvFixture.ts';
-import { CAUSAL_SCHEDULES, CAUSAL_SHAPES, makeCase, makeCausalCase, runAttention, SCHEDULES, SHAPES } from '../test/attentionCases.ts';
+import { CAUSAL_SCHEDULES, CAUSAL_SHAPES, makeCase, makeCausalCase, runAttention, runCausalMatrixUnits, SCHEDULES, SHAPES, type CausalShape } from '../test/attentionCases.ts';
 import { exitAfterFlush } from '../cli/exit.ts';
 import { CheckTally } from './checkTally.ts';
 
 const TOLERANCE = 1e-4;
 
+/**
+ * The matrix units round the softmax weights to f16 before P·V (their sum counts them rounded too): a weighted
+ * mean with weights perturbed by up to 2⁻¹¹ each, which the float64 reference cannot replay.
+ */
+const MATRIX_UNIT_TOLERANCE = 2e-3;
+
+/** Beyond CAUSAL_SHAPES: chunks as the engine runs them (512 tokens), deep in a context, GQA 1/4/8. */
+const MATRIX_UNIT_SHAPES: CausalShape[] = [
+  { name: 'd64 g4 f16 p16, 512 queries after 3000', layout: { headDim: 64, numKvHeads: 2, pageSize: 16, dtype: 'f16' }, group: 4, position: 3000, count: 512 },
+  { name: 'd128 g8 f16 p16, 300 queries after 1500', layout: { headDim: 128, numKvHeads: 1, pageSize: 16, dtype: 'f16' }, group: 8, position: 1500, count: 300 },
+  { name: 'd64 g1 f16 p32, 77 queries from 0', layout: { headDim: 64, numKvHeads: 2, pageSize: 32, dtype: 'f16' }, group: 1, position: 0, count: 77 },
+  { name: 'd128 g4 f16 p16, 1 query after 70', layout: { headDim: 128, numKvHeads: 2, pageSize: 16, dtype: 'f16' }, group: 4, position: 70, count: 1 },
+];
+
+async function checkMatrixUnits(context: GpuContext, report: (name: string, passed: boolean, detail: string) => void): Promise<void> {
+  const shapes = [...CAUSAL_SHAPES, ...MATRIX_UNIT_SHAPES].filter((shape) => !causalMatrixUnitsProblem(context, shape.layout, shape.group));
+  for (const shape of shapes) {
+    const testCase = makeCausalCase(shape, (q) => float16BitsToFloat32(float32ToFloat16Bits(q)));
+    const run = await runCausalMatrixUnits(context, testCase.fixture, testCase.queries, shape.group, shape.position, shape.count);
+    const error = relativeError(run.out, testCase.expected);
+    report(`causal ${shape.name}, matrix units`, error < MATRIX_UNIT_TOLERANCE && run.spareRowsKept, `relative error ${error.toExponential(2)}${run.spareRowsKept ? '' : ', wrote past its rows'}`);
+  }
+}
+
 async function main(): Promise<number> {
-  const context = await createNodeGpuContext();
+  const toggles = parseFlags(process.argv.slice(2)).get('toggles');
+  const context = await createNodeGpuContext(typeof toggles === 'string' ? [toggles] : []);
   console.log(`adapter: ${context.adapter.description}; subgroups ${context.features.subgroupMinSize}–${context.features.subgroupMaxSize}`);
   const tally = new CheckTally();
   const report = tally.report.bind(tally);
@@ -40,6 +72,8 @@ async function main(): Promise<number> {
       }
     }
   }
+  if (context.features.matrixUnits) await checkMatrixUnits(context, report);
+  else console.log('no subgroup matrices on this adapter: the matrix-unit causal attention is not checked');
   return tally.finish();
 }
 

@@ -138,7 +138,8 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
   log(`model: ${name}; weights ${(runner.weights.bytes / 1e9).toFixed(3)} GB; ${steps} steps per row`);
   const matrixUnits = context.features.matrixUnits;
   log(
-    `prefill projections: ${runner.prefillOnMatrixUnits ? `the matrix units (${matrixUnits!.M} × ${matrixUnits!.N} × ${matrixUnits!.K}, x rounded to f16, f32 sums)` : 'the portable f32 GEMM'}` +
+    `prefill projections: ${runner.prefillOnMatrixUnits ? `the matrix units (${matrixUnits!.M} × ${matrixUnits!.N} × ${matrixUnits!.K}, x rounded to f16, f32 sums)` : 'the portable f32 GEMM'}; ` +
+      `prefill attention: ${runner.prefillAttentionOnMatrixUnits ? 'the matrix units (q and softmax weights rounded to f16)' : 'the attention kernel of each row'}` +
       (matrixUnits ? '' : ' (no subgroup matrices on this adapter)'),
   );
 

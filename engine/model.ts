@@ -1,5 +1,6 @@
 import type { ModelConfig } from '../models/config.ts';
 import { ropeInverseFrequencies } from '../models/config.ts';
+import { bindCausalMatrixUnits, causalMatrixUnitsProblem } from '../kernels/attention/causalMatrixUnits.ts';
 import { DecodeAttention, type AttentionBindings, type AttentionCapacity } from '../kernels/attention/decodeAttention.ts';
 import type { KvDtype, PagedKvLayout } from '../kernels/attention/pagedKv.ts';
 import type { AttentionKernel } from '../kernels/attention/plan.ts';
@@ -76,6 +77,11 @@ export class ModelRunner {
   /** Whether prefill's projections run on the matrix units (tensor cores), with x rounded to f16. */
   prefillOnMatrixUnits = false;
 
+  /** Whether prefill's causal attention runs on the matrix units, with q and the softmax weights rounded to f16. */
+  get prefillAttentionOnMatrixUnits(): boolean {
+    return this.prefillMatrixAttention !== undefined;
+  }
+
   private readonly device: GPUDevice;
   private readonly step: StepUniform;
   private readonly tokens: GPUBuffer;
@@ -86,6 +92,8 @@ export class ModelRunner {
   private readonly prefillKernels: ForwardKernels;
   private decodeAttention: AttentionSet;
   private prefillAttention: AttentionSet;
+  /** Prefill's causal attention per layer on the matrix units, where the adapter has them and the KV is f16. */
+  private readonly prefillMatrixAttention: BoundKernel[] | undefined;
   private readonly queries: GPUBuffer;
   private readonly attentionOut: GPUBuffer;
   private readonly finalNorm: BoundKernel;
@@ -220,6 +228,19 @@ export class ModelRunner {
     this.prefillKernels = forward('prefill');
     this.decodeAttention = this.buildAttention({ maxSequences: 1 }, options.grid);
     this.prefillAttention = this.buildAttention({ maxChunk: T }, options.grid);
+    const group = numHeads / numKvHeads;
+    if (!causalMatrixUnitsProblem(context, this.layout, group)) {
+      this.prefillMatrixAttention = this.kv.keyPools.map((keys, i) =>
+        bindCausalMatrixUnits(context, `L${i} causal attention (matrix units)`, this.layout, group, {
+          step: stepBuffer,
+          queries: q,
+          keys,
+          values: this.kv.valuePools[i],
+          pageTable: this.kv.pageTable,
+          out: attentionOut,
+        }),
+      );
+    }
     this.finalNorm = bindRmsNorm(device, { label: 'final norm', features: hiddenSize, eps: rmsNormEps, step: stepBuffer, x: hidden, weight: weights.finalNorm, y: normed, lastRowOnly: true });
     this.lmHead = bindLinear(context, {
       label: 'lm head',
@@ -295,9 +316,10 @@ export class ModelRunner {
       this.decodeLength[0] = position + 1;
       this.decodePageTableOffset[0] = pageTableOffset;
       attention.planBatch(this.decodeLength, this.decodePageTableOffset, this.attentionKernel);
-    } else {
+    } else if (!this.prefillMatrixAttention) {
       attention.planCausalChunk(position, count, pageTableOffset, this.attentionKernel);
     }
+    const matrixAttention = isDecode ? undefined : this.prefillMatrixAttention;
 
     const timer = this.timers[this.calls % READBACK_RING];
     const recorder = new StepRecorder(this.device, this.profiling, timing, timer, isDecode ? 'decode step' : 'prefill');
@@ -310,7 +332,10 @@ export class ModelRunner {
     run(recorder.compute(), [kernels.embedding]);
     for (const [i, layer] of kernels.layers.entries()) {
       run(recorder.compute(), layer.beforeAttention);
-      await recorder.timed(1 + i, (attentionPass) => (dispatches += attention.encodeInPass(attentionPass, bindings[i])));
+      await recorder.timed(1 + i, (attentionPass) => {
+        if (matrixAttention) run(attentionPass, [matrixAttention[i]]);
+        else dispatches += attention.encodeInPass(attentionPass, bindings[i]);
+      });
       run(recorder.compute(), layer.afterAttention);
     }
     if (sample) run(recorder.compute(), [this.finalNorm, this.lmHead, this.sampler.kernel]);

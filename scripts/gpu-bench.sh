@@ -29,10 +29,14 @@ if [ "$part" = attention ] || [ "$part" = all ]; then
 fi
 if [ "$part" = matrixunits ] || [ "$part" = all ]; then
   units=enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia
-  run dist-node/matmul.mjs --toggles $units --tokens 512,2048 --tiles 128x128/8x8/k16/registers 2>&1 | tee "$out/matmul-units.txt"
+  run dist-node/matmul.mjs --toggles $units --tokens 512,2048 --tiles 128x128/8x8/k16/registers 2>&1 | grep -v "deprecated\|^ *\^\|^:\|subgroupMatrix\|warning\|Compilation log" \
+    | tee "$out/matmul-units.txt"
+  run dist-node/checkAttention.mjs --toggles $units > "$out/check-attention-units.txt" 2>&1; grep -E "matrix units|passed" "$out/check-attention-units.txt"
   run dist-node/checkModels.mjs --models .gpu/models --toggles $units > "$out/check-models-units.txt" 2>&1; tail -1 "$out/check-models-units.txt"
-  run dist-node/cli.mjs bench-decode --shape llama-3.2-1b --contexts 1k --attention lean --steps 16 --prefill 1k,4k,8k,32k --toggles $units \
-    2>&1 | tee "$out/decode-units.txt" | tail -12
+  for chunk in 512 1024 2048; do
+    run dist-node/cli.mjs bench-decode --shape llama-3.2-1b --contexts 1k --attention lean --steps 16 --prefill 1k,4k,8k,32k --prefill-chunk $chunk \
+      --toggles $units 2>&1 | grep -v "deprecated\|^ *\^\|^:\|subgroupMatrix\|warning\|Compilation log" | tee "$out/decode-units-chunk$chunk.txt" | tail -8
+  done
 fi
 if [ "$part" = projections ] || [ "$part" = all ]; then
   if [ -f dist-node/checkModels.mjs ] && [ -d .gpu/models ]; then

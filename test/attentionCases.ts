@@ -6,6 +6,9 @@ import { createStorageBuffer, readFloat32 } from '../kernels/gpu/buffers.ts';
 import { DecodeAttention, type DecodeAttentionOptions } from '../kernels/attention/decodeAttention.ts';
 import type { PagedKvLayout } from '../kernels/attention/pagedKv.ts';
 import type { AttentionKernel } from '../kernels/attention/plan.ts';
+import { bindCausalMatrixUnits } from '../kernels/attention/causalMatrixUnits.ts';
+import { dispatch } from '../kernels/model/boundKernel.ts';
+import { StepUniform } from '../kernels/model/stepUniform.ts';
 import { causalWindows, decodeWindows, makePagedKv, randomFloat32, referenceAttention, type PagedKvFixture } from './pagedKvFixture.ts';
 
 export interface Shape {
@@ -91,6 +94,34 @@ export async function runAttention(
   return { attention, out: written.slice(0, queries.length), spareRowsKept: written.subarray(queries.length).every(Number.isNaN) };
 }
 
+/** One causal chunk of sequence 0 through the matrix-unit kernel (causalMatrixUnits.ts), poisoned as runAttention. */
+export async function runCausalMatrixUnits(context: GpuContext, fixture: PagedKvFixture, queries: Float32Array, group: number, position: number, count: number): Promise<Omit<Run, 'attention'>> {
+  const { device } = context;
+  const rowFloats = group * fixture.layout.numKvHeads * fixture.layout.headDim;
+  const poisoned = new Float32Array(queries.length + SPARE_ROWS * rowFloats).fill(NaN);
+  const step = new StepUniform(device);
+  const io = {
+    step: step.buffer,
+    queries: createStorageBuffer(device, 'queries', queries),
+    keys: createStorageBuffer(device, 'keys', fixture.keyWords),
+    values: createStorageBuffer(device, 'values', fixture.valueWords),
+    pageTable: createStorageBuffer(device, 'page table', fixture.pageTable),
+    out: createStorageBuffer(device, 'out', poisoned),
+  };
+  await withGpuErrorScope(device, 'matrix-unit causal attention', () => {
+    step.write({ tokenCount: count, position, pageTableOffset: fixture.pageTableOffsets[0], lastRow: count - 1 });
+    const kernel = bindCausalMatrixUnits(context, 'causal attention (matrix units)', fixture.layout, group, io);
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    dispatch(pass, kernel, { tokenCount: count });
+    pass.end();
+    device.queue.submit([encoder.finish()]);
+  });
+  const written = await readFloat32(device, io.out, poisoned.length);
+  for (const buffer of Object.values(io)) buffer.destroy();
+  return { out: written.slice(0, queries.length), spareRowsKept: written.subarray(queries.length).every(Number.isNaN) };
+}
+
 export function makeCase(shape: Shape) {
   const fixture = makePagedKv(shape.layout, shape.lengths);
   const queryHeads = shape.layout.numKvHeads * shape.group;
@@ -119,12 +150,13 @@ export const CAUSAL_SHAPES: CausalShape[] = [
   { name: 'd64 g4 f32 p16, 1 query after 130', layout: { headDim: 64, numKvHeads: 2, pageSize: 16, dtype: 'f32' }, group: 4, position: 130, count: 1 },
 ];
 
-export function makeCausalCase(shape: CausalShape) {
+/** `asComputed` maps each query value to what the kernel computes with (the matrix units round it to f16). */
+export function makeCausalCase(shape: CausalShape, asComputed: (q: number) => number = (q) => q) {
   const fixture = makePagedKv(shape.layout, [shape.position + shape.count]);
   const queryHeads = shape.layout.numKvHeads * shape.group;
   const queries = randomFloat32(shape.count * queryHeads * shape.layout.headDim).map((x) => 3 * x);
   const what: Queries = { kind: 'causal', position: shape.position, count: shape.count };
-  return { fixture, queries, what, expected: referenceAttention(fixture, queries, shape.group, causalWindows(shape.position, shape.count)) };
+  return { fixture, queries, what, expected: referenceAttention(fixture, queries.map(asComputed), shape.group, causalWindows(shape.position, shape.count)) };
 }
 
 // Grid 1 (one workgroup walking every head) is slow on a CPU adapter and adds no path the decode cases lack.
