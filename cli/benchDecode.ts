@@ -28,7 +28,7 @@ const BENCH_DECODE_FLAGS = {
   contexts: { type: 'sizes', placeholder: 'N[,N...]', min: 1, help: 'context lengths to time decode at (default 1k,32k,128k; --quick: 256,1k)' },
   attention: { type: 'choices', choices: ATTENTION_KERNELS, help: 'the attention kernels to time, in this order (default: all)' },
   steps: { type: 'integer', placeholder: 'N', min: 1, help: 'decode steps per row (default 64; --quick: 8)' },
-  'prefill-chunk': { type: 'integer', placeholder: 'N', min: 1, max: 4096, help: 'tokens per prefill forward call (default: the engine\'s, 512 on a GPU, 64 on a CPU adapter)' },
+  'prefill-chunk': { type: 'integer', placeholder: 'N', min: 1, max: 4096, help: 'tokens per prefill forward call (default: the engine\'s, 1024 on a GPU, 64 on a CPU adapter)' },
   prefill: { type: 'sizes', placeholder: 'N[,N...]', min: 0, help: 'prompt lengths to time prefill with, with the first attention kernel; 0 skips it (default 1k,8k,32k; --quick: 0)' },
   grid: { type: 'integer', placeholder: 'N', min: 1, help: 'LeanAttention grid (default: calibrated on this adapter, kept in ~/.cache/lean-decode)' },
   toggles: { type: 'text', placeholder: 'TOGGLES', help: 'Dawn instance toggles, e.g. enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia (the matrix units on an NVIDIA GPU)' },

@@ -45,7 +45,7 @@ if [ "$part" = projections ] || [ "$part" = all ]; then
   run dist-node/linear.mjs 2>&1 | tee "$out/linear.txt"
   [ -f dist-node/matmul.mjs ] && run dist-node/matmul.mjs 2>&1 | tee "$out/matmul.txt"
   run dist-node/cli.mjs bench-decode --shape llama-3.2-1b --contexts 1k,32k,128k --prefill 1k,8k,32k 2>&1 | tee "$out/decode.txt"
-  for chunk in 128 256 512; do
+  for chunk in 512 1024; do
     run dist-node/cli.mjs bench-decode --shape llama-3.2-1b --contexts 1k --attention lean --steps 16 --prefill 1k,8k --prefill-chunk $chunk \
       2>&1 | tee "$out/decode-chunk$chunk.txt" | tail -5
   done

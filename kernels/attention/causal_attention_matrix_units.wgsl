@@ -149,7 +149,8 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
     // S = Q Kᵀ: Kᵀ is the K tile read column-major (its rows are the columns of Kᵀ).
     // unroll
     for (var n = 0u; n < KEY_BLOCKS; n++) {
-      var score: subgroup_matrix_result<f32, MATRIX, MATRIX>;
+      // Initialized explicitly: a loop-local var without one has kept its last value on some drivers.
+      var score = subgroup_matrix_result<f32, MATRIX, MATRIX>();
       // unroll
       for (var k = 0u; k < DIM_BLOCKS; k++) {
         let keys = subgroupMatrixLoad<subgroup_matrix_right<f16, MATRIX, MATRIX>>(&halves, KEYS_AT + n * MATRIX * STRIDE + k * MATRIX, true, STRIDE);
@@ -195,7 +196,7 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
     for (var sweep = 0u; sweep < OUT_SWEEPS; sweep++) {
       // unroll
       for (var n = 0u; n < KEY_BLOCKS; n++) {
-        var product: subgroup_matrix_result<f32, MATRIX, MATRIX>;
+        var product = subgroup_matrix_result<f32, MATRIX, MATRIX>();
         // unroll
         for (var k = 0u; k < KEY_BLOCKS; k++) {
           let values = subgroupMatrixLoad<subgroup_matrix_right<f16, MATRIX, MATRIX>>(&halves, VALUES_AT + k * MATRIX * STRIDE + (sweep * KEY_BLOCKS + n) * MATRIX, false, STRIDE);

@@ -17,26 +17,27 @@ export interface MatrixUnitTile {
 }
 
 /**
- * The engine's two tiles, then variants for the benchmark. On the H200 (16 × 16 × 16 matrices, BENCHMARKS.md) a
- * layer of a 1B model at 512 tokens ran 899.6 µs on 128 × 128 tiles of 8 subgroups and 911.4 µs on 64 × 64 tiles of
- * 4, against 2,029 µs on 128 × 128 tiles of 4 subgroups holding 4 × 4 matrices each (too many accumulators per
- * invocation); the best of the two per matrix, 768.7 µs (81 TFLOP/s).
+ * The engine's three tiles, largest first, then variants for the benchmark. On the H200 (16 × 16 × 16 matrices,
+ * BENCHMARKS.md) a layer of a 1B model at 512 tokens ran 692 µs on the first (90 TFLOP/s), against 2,029 µs on
+ * 128 × 128 tiles of 4 subgroups holding 4 × 4 matrices each (too many accumulators per invocation); with the best
+ * tile per matrix, 655 µs: the first for q/k/v and gate/up, 128 × 64 and 64 × 64 for o and down (64 workgroups
+ * of the first).
  */
 export const MATRIX_UNIT_TILES: MatrixUnitTile[] = [
-  { subgroupsM: 4, subgroupsN: 2, matsM: 2, matsN: 4, kTile: 32 },
-  { subgroupsM: 2, subgroupsN: 2, matsM: 2, matsN: 2, kTile: 32 },
-  { subgroupsM: 4, subgroupsN: 2, matsM: 2, matsN: 2, kTile: 32 },
-  { subgroupsM: 4, subgroupsN: 4, matsM: 2, matsN: 2, kTile: 32 },
   { subgroupsM: 4, subgroupsN: 2, matsM: 2, matsN: 4, kTile: 64 },
+  { subgroupsM: 4, subgroupsN: 2, matsM: 2, matsN: 2, kTile: 32 },
+  { subgroupsM: 2, subgroupsN: 2, matsM: 2, matsN: 2, kTile: 32 },
+  { subgroupsM: 4, subgroupsN: 2, matsM: 2, matsN: 4, kTile: 32 },
+  { subgroupsM: 4, subgroupsN: 4, matsM: 2, matsN: 2, kTile: 32 },
 ];
 
 /** The engine's choices, largest first: the first whose grid at a full chunk fills the GPU (as matmulTile). */
-const ENGINE_TILES = MATRIX_UNIT_TILES.slice(0, 2);
+const ENGINE_TILES = MATRIX_UNIT_TILES.slice(0, 3);
 
 /**
- * Workgroups that fill the GPU with the large tile. On the H200 (132 SMs) the q/k/v GEMM of a 1B model at 512
- * tokens ran faster on 96 workgroups of 128 × 128 than on 384 of 64 × 64 (80.4 against 91.8 µs), while o and down,
- * at 64 workgroups, ran faster on 64 × 64 (104.4 against 130.5 µs, 256.7 against 361.6).
+ * Workgroups that fill the GPU with a tile. On the H200 (132 SMs) the q/k/v GEMM of a 1B model at 512 tokens ran
+ * faster on 96 workgroups of 128 × 128 than on 192 of 128 × 64 (72.2 against 99.8 µs), while o, at 64 workgroups
+ * of 128 × 128, ran faster on 128 of 128 × 64 (63.6 against 82.1 µs).
  */
 const FILL_WORKGROUPS = 96;
 

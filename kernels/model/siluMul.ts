@@ -11,6 +11,6 @@ export function bindSiluMul(
     label: b.label,
     pipeline,
     bindGroup: bindGroup(device, b.label, pipeline, [shape, b.step, b.gateUp, b.activated]),
-    grid: (step) => [Math.ceil((step.tokenCount * b.features) / 256)],
+    grid: (step) => [Math.ceil(b.features / 256), step.tokenCount],
   };
 }

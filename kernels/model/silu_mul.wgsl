@@ -1,6 +1,7 @@
 // SwiGLU over the step's rows: activated[t][i] = silu(g) · u = g / (1 + exp(−g)) · u, where g = gateUp[t][i] and
 // u = gateUp[t][FEATURES + i] (row t of the fused gate/up projection is [gate | up]).
-// Grid: (ceil(tokens · features / 256)); one invocation per element.
+// Grid: (ceil(features / 256), tokens); one invocation per element (2D: tokens × features / 256 outgrows one
+// dimension's 65,535 workgroups for long chunks of wide models).
 
 {{STEP}}
 
@@ -15,12 +16,12 @@ struct Shape {
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
-  let i = id.x;
-  if (i >= step.tokenCount * shape.features) {
+  let feature = id.x;
+  let t = id.y;
+  if (feature >= shape.features) {
     return;
   }
-  let t = i / shape.features;
-  let gate = t * 2u * shape.features + i % shape.features;
+  let gate = t * 2u * shape.features + feature;
   let g = gateUp[gate];
-  activated[i] = g / (1.0 + exp(-g)) * gateUp[gate + shape.features];
+  activated[t * shape.features + feature] = g / (1.0 + exp(-g)) * gateUp[gate + shape.features];
 }
