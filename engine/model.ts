@@ -197,7 +197,7 @@ export class ModelRunner {
               o,
               norm('post norm', lw.postAttentionNorm),
               linear('gate+up', lw.gateUp, normed, gateUp),
-              bindSiluMul(device, { label: `L${i} silu`, features: intermediateSize, step: stepBuffer, gateUp, activated }),
+              bindSiluMul(device, { label: `L${i} silu`, features: intermediateSize, gateUp, activated }),
               down,
             ],
           };

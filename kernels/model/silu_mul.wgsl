@@ -3,16 +3,13 @@
 // Grid: (ceil(features / 256), tokens); one invocation per element (2D: tokens × features / 256 outgrows one
 // dimension's 65,535 workgroups for long chunks of wide models).
 
-{{STEP}}
-
 struct Shape {
   features: u32,
 }
 
 @group(0) @binding(0) var<uniform> shape: Shape;
-@group(0) @binding(1) var<uniform> step: Step;
-@group(0) @binding(2) var<storage, read> gateUp: array<f32>;
-@group(0) @binding(3) var<storage, read_write> activated: array<f32>;
+@group(0) @binding(1) var<storage, read> gateUp: array<f32>;
+@group(0) @binding(2) var<storage, read_write> activated: array<f32>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
