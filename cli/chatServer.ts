@@ -16,6 +16,8 @@ export function createChatServer(api: OpenAIEngine): Server {
     route(api, request, response).catch((error: unknown) => {
       const failure = toOpenAIError(error);
       if (failure.status >= 500) console.error(`lean-decode serve: ${request.method} ${request.url}: ${failure.message}`);
+      // A client that went away (its request aborted) has no one left to read an answer.
+      if (response.destroyed) return;
       if (!response.headersSent) sendError(response, failure);
       else if (!response.writableEnded) response.end();
     });
