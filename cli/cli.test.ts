@@ -6,6 +6,7 @@ import { BENCH_DECODE } from './benchDecode.ts';
 import { describeFailure, EXIT_CODES } from './exit.ts';
 import { parseCommandLine, UsageError, type CommandSpec, type FlagTable } from './flags.ts';
 import { GENERATE } from './generate.ts';
+import { SERVE } from './serve.ts';
 
 const EOS = '<|im_end|>';
 
@@ -98,6 +99,15 @@ const REFUSED: Record<string, { command: CommandSpec; valid: string[]; cases: Re
       kv: [['--kv', 'f8'], ['--kv', 'bf16']],
       calibrate: [['--calibrate=no']],
       json: [['--json=true']],
+    },
+  },
+  serve: {
+    command: SERVE,
+    valid: [],
+    cases: {
+      model: [['--model', '--port', '80']],
+      host: [['--host'], ['--host', '--port', '80']],
+      port: [['--port', '65536'], ['--port', '-1'], ['--port', 'http'], ['--port', '80.5']],
     },
   },
   'bench-decode': {
@@ -198,7 +208,7 @@ describe('strict flags', () => {
 });
 
 describe('lean-decode command line (the built CLI)', () => {
-  for (const command of [GENERATE, BENCH_DECODE]) {
+  for (const command of [GENERATE, SERVE, BENCH_DECODE]) {
     it(`${command.name} --help prints its usage with every flag, and exits 0`, () => {
       for (const args of [[command.name, '--help'], ['help', command.name]]) {
         const { status, stdout } = leanStatus(args);
@@ -213,6 +223,7 @@ describe('lean-decode command line (the built CLI)', () => {
     const { status, stdout } = leanStatus(['--help']);
     expect(status).toBe(EXIT_CODES.ok);
     expect(stdout).toMatch(/^  generate .+$/m);
+    expect(stdout).toMatch(/^  serve .+$/m);
     expect(stdout).toMatch(/^  bench-decode .+$/m);
   });
 
@@ -221,7 +232,8 @@ describe('lean-decode command line (the built CLI)', () => {
     [['generate', '--prompt', 'x', '--kv', 'f8'], /\[invalid-argument\] --kv must be one of f16, f32 \(got "f8"\)/],
     [['bench-decode', '--attention', 'lean,foo'], /\[invalid-argument\] --attention takes a comma-separated list of lean, fd, fa2 \(got "foo" in "lean,foo"\)/],
     [['generat', '--prompt', 'x'], /\[invalid-argument\] unknown command "generat"; did you mean generate\?/],
-    [[], /\[invalid-argument\] a command is needed: .*generate, bench-decode/],
+    [['serve', '--prot', '80'], /\[invalid-argument\] unknown flag --prot; did you mean --port\?/],
+    [[], /\[invalid-argument\] a command is needed: .*generate, serve, bench-decode/],
   ];
   for (const [args, message] of refused) {
     it(`lean-decode ${args.join(' ') || '(no command)'}: a usage error, exit ${EXIT_CODES.usage}, before any GPU work`, () => {

@@ -1,12 +1,10 @@
-import { Engine, type GenerationEvent } from '../engine/engine.ts';
-import { createNodeGpuContext } from '../kernels/gpu/node.ts';
-import { nodeModelFiles } from '../engine/loader/nodeFiles.ts';
+import type { GenerationEvent } from '../engine/engine.ts';
 import type { KvDtype } from '../kernels/attention/pagedKv.ts';
 import { ATTENTION_KERNELS } from '../kernels/attention/plan.ts';
 import { GREEDY, type SamplingSettings } from '../kernels/model/sampler.ts';
 import { BUILTIN_MODEL_DIR } from './builtinModel.ts';
-import { fileCalibrationStore } from './calibrationFile.ts';
 import type { CommandSpec, FlagTable, FlagValues } from './flags.ts';
+import { loadEngine } from './loadEngine.ts';
 
 const KV_DTYPES = ['f16', 'f32'] as const satisfies readonly KvDtype[];
 const SAMPLING_FLAGS = ['temperature', 'top-p', 'top-k', 'repetition-penalty', 'seed'];
@@ -49,18 +47,7 @@ export async function generateCommand(flags: FlagValues<typeof GENERATE_FLAGS>):
         seed: flags.seed ?? Math.floor(Math.random() * 2 ** 31),
       };
 
-  const engine = new Engine(await createNodeGpuContext());
-  const info = await engine.load(nodeModelFiles(model), {
-    kvDtype,
-    attention,
-    onProgress: (p) => {
-      if (!json && p.phase === 'uploading' && p.tensorsDone === p.tensorsTotal) {
-        process.stderr.write(`loaded ${(p.bytesTotal / 1e6).toFixed(1)} MB of weights from ${model}\n`);
-      }
-    },
-  });
-  // A grid calibrated earlier on this adapter (bench-decode or --calibrate) is used; --calibrate times it now.
-  const calibration = await engine.calibrate(fileCalibrationStore(), 8192).catch(() => undefined);
+  const { engine, info, calibration } = await loadEngine(model, { kvDtype, attention }, json);
   if (!json && calibration && flags.calibrate) process.stderr.write(`LeanAttention grid ${calibration.grid}\n`);
   const request = flags.chat ? { messages: [{ role: 'user' as const, content: prompt }] } : { prompt };
   const steps: { step: number; contextLength: number; stepMs?: number; attentionMs?: number[] }[] = [];

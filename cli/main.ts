@@ -1,8 +1,9 @@
-// lean-decode command line: generate text, or benchmark decode, on WebGPU through Dawn.
+// lean-decode command line: generate text, serve the OpenAI API, or benchmark decode, on WebGPU through Dawn.
 import { BENCH_DECODE, benchDecodeCommand } from './benchDecode.ts';
 import { describeFailure, EXIT_CODES, exitAfterFlush } from './exit.ts';
 import { closest, commandHelp, parseCommandLine, UsageError, type CommandSpec, type FlagTable, type FlagValues } from './flags.ts';
 import { GENERATE, generateCommand } from './generate.ts';
+import { SERVE, serveCommand } from './serve.ts';
 
 interface Command {
   spec: CommandSpec;
@@ -20,7 +21,7 @@ function command<T extends FlagTable>(spec: CommandSpec<T>, run: (flags: FlagVal
   };
 }
 
-const COMMANDS: Command[] = [command(GENERATE, generateCommand), command(BENCH_DECODE, benchDecodeCommand)];
+const COMMANDS: Command[] = [command(GENERATE, generateCommand), command(SERVE, serveCommand), command(BENCH_DECODE, benchDecodeCommand)];
 
 const USAGE = `usage: lean-decode COMMAND [flags]
 

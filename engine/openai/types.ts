@@ -1,0 +1,130 @@
+import type { AttentionKernel } from '../../kernels/attention/plan.ts';
+
+/*
+ * The OpenAI Chat Completions shapes (https://platform.openai.com/docs/api-reference/chat), the subset lean-decode
+ * serves, field names as OpenAI spells them. What the engine adds travels in one field of its own, `lean_decode`.
+ */
+
+/** What lean-decode adds to a request: the only field here that is not OpenAI's. */
+export interface LeanDecodeOptions {
+  /** The decode attention kernel for this request; default: the one the model was loaded with. */
+  attention?: AttentionKernel;
+  /**
+   * A conversation from `Engine.newConversation()`: the KV of the longest prompt prefix it already holds is reused
+   * (only the rest is prefilled), and this turn's KV stays cached for the next.
+   */
+  conversation?: number;
+  /** Add the response's `lean_decode` timings: prefill, decode rate, per-step and per-layer attention time, KV pages. */
+  timings?: boolean;
+}
+
+/** What lean-decode adds to a response when `lean_decode.timings` asked for it. */
+export interface LeanDecodeTimings {
+  attention: AttentionKernel;
+  prompt_tokens_reused: number;
+  prefill_ms: number;
+  /** Decode rate from the first generated token on (wall clock). */
+  tokens_per_second: number;
+  /** Per generated token after the first: the step's GPU time and each layer's attention time, where profiled. */
+  steps: { context_length: number; step_ms?: number; attention_ms?: number[] }[];
+  /** KV pages in use when the last token was generated (this request's and cached conversations'), of the pool's. */
+  kv_pages_used: number;
+  kv_pages_total: number;
+}
+
+/** A text part of a message whose content is a list of parts (the only kind of part a text model takes). */
+export interface ChatCompletionContentPartText {
+  type: 'text';
+  text: string;
+}
+
+export interface ChatCompletionMessageParam {
+  /** `developer` is OpenAI's newer name for `system`. */
+  role: 'system' | 'developer' | 'user' | 'assistant';
+  content: string | ChatCompletionContentPartText[];
+  name?: string;
+}
+
+interface ChatCompletionCreateParamsBase {
+  model: string;
+  messages: ChatCompletionMessageParam[];
+  /** Older name of max_completion_tokens; default: as many as the context holds. */
+  max_tokens?: number | null;
+  max_completion_tokens?: number | null;
+  /** 0 is greedy; default 1, as OpenAI's. */
+  temperature?: number | null;
+  top_p?: number | null;
+  /** Sampling seed: the same seed and request give the same answer; default: a random one. */
+  seed?: number | null;
+  /** Generation stops before any of these (up to 4), which the answer does not include. */
+  stop?: string | string[] | null;
+  /** Only 1: the engine answers once per request. */
+  n?: number | null;
+  stream_options?: { include_usage?: boolean } | null;
+  lean_decode?: LeanDecodeOptions;
+}
+
+export interface ChatCompletionCreateParamsNonStreaming extends ChatCompletionCreateParamsBase {
+  stream?: false | null;
+}
+
+export interface ChatCompletionCreateParamsStreaming extends ChatCompletionCreateParamsBase {
+  stream: true;
+}
+
+export type ChatCompletionCreateParams = ChatCompletionCreateParamsNonStreaming | ChatCompletionCreateParamsStreaming;
+
+/** `stop`: an end-of-sequence token or a stop string; `length`: max_tokens, or the context or KV pool is full. */
+export type FinishReason = 'stop' | 'length';
+
+export interface CompletionUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+export interface ChatCompletion {
+  id: string;
+  object: 'chat.completion';
+  /** Unix time, seconds. */
+  created: number;
+  model: string;
+  choices: {
+    index: number;
+    message: { role: 'assistant'; content: string; refusal: null };
+    finish_reason: FinishReason;
+    logprobs: null;
+  }[];
+  usage: CompletionUsage;
+  lean_decode?: LeanDecodeTimings;
+}
+
+export interface ChatCompletionChunk {
+  id: string;
+  object: 'chat.completion.chunk';
+  created: number;
+  model: string;
+  /** One choice; none in the usage chunk that ends a stream with `stream_options.include_usage`. */
+  choices: {
+    index: number;
+    delta: { role?: 'assistant'; content?: string };
+    finish_reason: FinishReason | null;
+    logprobs: null;
+  }[];
+  /** null in every chunk but the last when `stream_options.include_usage` asked for it. */
+  usage?: CompletionUsage | null;
+  /** On the chunk that carries the finish_reason, when `lean_decode.timings` asked for it. */
+  lean_decode?: LeanDecodeTimings;
+}
+
+export interface Model {
+  id: string;
+  object: 'model';
+  created: number;
+  owned_by: string;
+}
+
+export interface ModelList {
+  object: 'list';
+  data: Model[];
+}
