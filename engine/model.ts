@@ -37,9 +37,9 @@ export interface RunnerOptions {
   profiling?: ProfilingMode;
   /**
    * Decode steps in flight while the host waits for the oldest one's token (default 3). The GPU samples each token
-   * into the token buffer itself, so a step can be submitted before the previous token is read back: with one
-   * step in flight the GPU idles while the host maps, reads and records (0.1–0.4 ms on the H200, more than the
-   * built-in model's 0.175 ms step); three cover that.
+   * into the token buffer itself, so a step can be submitted before the previous token is read back. The host's
+   * part of a step (record, submit, map and read) put the built-in model's tokens 0.27–0.53 ms apart on the H200
+   * with one step ahead, against a 0.175 ms GPU step (BENCHMARKS.md): three steps in flight cover that.
    */
   decodeDepth?: number;
 }
