@@ -73,7 +73,7 @@ interface PrefillRow {
 }
 
 /** Wall time of prefilling `tokens` random token ids into a fresh sequence, to the first sampled token. */
-async function timePrefill(runner: ModelRunner, tokens: number): Promise<number> {
+async function timePrefill(runner: ModelRunner, tokens: number, attention: AttentionKernel): Promise<number> {
   const { kv } = runner;
   const sequence = kv.createSequence();
   kv.reserve(sequence, tokens + 1);
@@ -81,8 +81,7 @@ async function timePrefill(runner: ModelRunner, tokens: number): Promise<number>
   runner.writeTokens(0, Array.from({ length: tokens }, () => Math.floor(random() * runner.config.vocabSize)));
   runner.beginSampling(GREEDY, []);
   const start = performance.now();
-  await runner.prefill(sequence, 0, tokens, true);
-  await runner.readSampled(0);
+  await runner.prefill(sequence, 0, tokens, { attention });
   const seconds = (performance.now() - start) / 1000;
   kv.release(sequence);
   return seconds;
@@ -151,30 +150,23 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
   const rows: Row[] = [];
   for (const n of contexts) {
     for (const kernel of kernels) {
-      runner.attentionKernel = kernel;
       const sequence = kv.createSequence();
       kv.reserve(sequence, n + steps + 4);
       kv.setLength(sequence, n);
       runner.writeTokens(n, [1]);
       runner.beginSampling(GREEDY, []);
-      // Each step samples the next token on the GPU; its readback is awaited one step later, so the CPU records
-      // step i + 1 while the GPU runs step i.
-      const run = async (count: number, from: number, timing: TimingLevel) => {
+      // Every run decodes `count` steps from the same context of n tokens.
+      const run = async (count: number, timing: TimingLevel) => {
         const timings: StepTiming[] = [];
         const start = performance.now();
-        for (let i = 0; i < count; i++) {
-          await runner.forward(sequence, from + i, 1, true, i, timing);
-          if (i > 0) await runner.readSampled(i - 1);
-          if (timing !== 'none' && runner.profiling === 'timestamps') timings.push(await runner.readTimestamps(runner.callCount - 1));
-        }
-        await runner.readSampled(count - 1);
+        for await (const step of runner.decode(sequence, n, { attention: kernel, timing, steps: count })) if (step.timing) timings.push(step.timing);
         return { seconds: (performance.now() - start) / 1000, timings };
       };
-      await run(2, n, 'none');
-      const { seconds } = await run(steps, n, 'none');
+      await run(2, 'none');
+      const { seconds } = await run(steps, 'none');
       const timedSteps = Math.min(steps, 8);
-      const stepMs = median((await run(timedSteps, n, 'step')).timings.map((t) => t.stepMs));
-      const attentionMs = median((await run(timedSteps, n, 'sections')).timings.map((t) => t.attentionMs.reduce((a, b) => a + b, 0)));
+      const stepMs = median((await run(timedSteps, 'step')).timings.map((t) => t.stepMs));
+      const attentionMs = median((await run(timedSteps, 'sections')).timings.map((t) => t.attentionMs.reduce((a, b) => a + b, 0)));
       kv.release(sequence);
       const tokensPerSecond = steps / seconds;
       const floorTokensPerSecond = (bandwidth * 1e9) / (runner.weights.bytes + n * kvBytesPerToken);
@@ -195,8 +187,7 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
   }
   const prefillRows: PrefillRow[] = [];
   for (const tokens of prefillLengths) {
-    runner.attentionKernel = kernels[0];
-    const seconds = await timePrefill(runner, tokens);
+    const seconds = await timePrefill(runner, tokens, kernels[0]);
     prefillRows.push({ tokens, kernel: kernels[0], secondsToFirstToken: seconds, tokensPerSecond: tokens / seconds });
   }
   if (json) {

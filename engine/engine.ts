@@ -5,7 +5,7 @@ import { GREEDY, type SamplingSettings } from '../kernels/model/sampler.ts';
 import type { GpuContext } from '../kernels/gpu/context.ts';
 import { EngineError } from '../errors/engineError.ts';
 import { readJson, readOptionalJson, readTensorIndex, type ModelFiles } from './loader/modelFiles.ts';
-import { ModelRunner, type RunnerOptions, type StepTiming } from './model.ts';
+import { ModelRunner, type DecodedToken, type RunnerOptions, type StepTiming } from './model.ts';
 import { stressModel, type StressEvent } from './stress.ts';
 import { StreamingDecoder, TextCodec, type ChatMessage } from './tokenizer.ts';
 import { uploadWeights, type UploadProgress } from './weights.ts';
@@ -43,6 +43,8 @@ export interface GenerateRequest {
   maxTokens: number;
   sampling?: SamplingSettings;
   stop?: string[];
+  /** The attention kernel of this generation (default: the one the model was loaded with). */
+  attention?: AttentionKernel;
   /** The conversation whose cached KV may be reused (see newConversation). */
   conversation?: number;
   /** Keep generating past EOS tokens (reference comparisons). */
@@ -143,7 +145,7 @@ export class Engine {
       kvPagesTotal: runner.kv.pagesTotal,
       pageSize: runner.layout.pageSize,
       kvDtype: runner.layout.dtype,
-      attention: runner.attentionKernel,
+      attention: runner.defaultAttention,
       attentionVariant: runner.variantKey,
       grid: runner.grid,
       hasChatTemplate: codec.hasChatTemplate,
@@ -169,12 +171,6 @@ export class Engine {
 
   get tokenizer(): TextCodec {
     return this.loaded().codec;
-  }
-
-  setAttentionKernel(kernel: AttentionKernel): void {
-    const { runner } = this.loaded();
-    runner.attentionKernel = kernel;
-    this.info = { ...this.info!, attention: kernel };
   }
 
   /** A new conversation: its KV stays cached between turns, so a follow-up only prefills what is new. */
@@ -292,11 +288,10 @@ export class Engine {
     const prefillStart = performance.now();
     runner.writeTokens(reused, promptIds.slice(reused));
     runner.beginSampling(request.sampling ?? GREEDY, promptIds);
-    await runner.prefill(sequence, reused, promptLength, true);
+    const first = await runner.prefill(sequence, reused, promptLength, { attention: request.attention });
     kv.setLength(sequence, promptLength);
     conversation.tokens = promptIds.slice();
     const lastPromptLogits = request.captureLogits ? await runner.readLogits() : undefined;
-    let token = await runner.readSampled(0);
     yield { kind: 'prompt', promptIds, reusedTokens: reused, prefillMs: performance.now() - prefillStart, lastPromptLogits };
 
     const eos = new Set([...runner.config.eosTokenIds, ...codec.eosTokenIds]);
@@ -304,33 +299,16 @@ export class Engine {
     const generated: number[] = [];
     let text = '';
     let firstTokenAt = performance.now();
-    // CPU-profiled timings of the step that produces the next token.
-    let cpuTiming: StepTiming | undefined;
+    // Token 0 comes from the prefill, every later one from the decode loop. The loop counts the KV before a token
+    // when it yields it, so the conversation's tokens follow the same rule; its steps run ahead of the one we stop
+    // at, and those leave nothing behind that counts.
+    const steps = runner.decode(sequence, promptLength, { attention: request.attention, timing: 'sections', steps: request.maxTokens - 1 });
+    let current: DecodedToken = { token: first, position: promptLength };
     for (let n = 0; ; n++) {
-      const position = promptLength + n;
-      let reason: StopReason | undefined;
-      let submitted = false;
-      let nextCpuTiming: StepTiming | undefined;
-      if (n + 1 < request.maxTokens && position + 1 < runner.maxContext && !request.signal?.aborted) {
-        try {
-          kv.reserve(sequence, position + 1);
-          const cpuMs = await runner.forward(sequence, position, 1, true, n + 1);
-          nextCpuTiming = cpuMs && { stepMs: cpuMs[0], attentionMs: cpuMs.slice(1), method: 'cpu' };
-          kv.setLength(sequence, position + 1);
-          conversation.tokens.push(token);
-          submitted = true;
-        } catch (error) {
-          if (!(error instanceof EngineError && error.code === 'kv-pool-full')) throw error;
-          reason = 'kv-full';
-        }
-      }
+      const { token, position, timing } = current;
       generated.push(token);
       const piece = decoder.push(token);
       text += piece;
-      // Token n (n ≥ 1) came from the decode call before the one just submitted.
-      const producingCall = runner.callCount - (submitted ? 2 : 1);
-      const timing = n === 0 ? undefined : runner.profiling === 'timestamps' ? await runner.readTimestamps(producingCall) : cpuTiming;
-      cpuTiming = nextCpuTiming;
       // Decode rate from the first generated token on (the first one's time is the prefill's).
       if (n === 0) firstTokenAt = performance.now();
       const elapsed = (performance.now() - firstTokenAt) / 1000;
@@ -347,11 +325,19 @@ export class Engine {
           kvPagesTotal: kv.pagesTotal,
         },
       };
+      let reason: StopReason | undefined;
       if (eos.has(token) && !request.ignoreEos) reason = 'eos';
       else if (request.stop?.some((s) => s && text.includes(s))) reason = 'stop-string';
       else if (request.signal?.aborted) reason = 'aborted';
       else if (n + 1 >= request.maxTokens) reason = 'length';
-      else if (!submitted) reason ??= 'context-full';
+      else {
+        const next = await steps.next();
+        if (next.done) reason = next.value === 'kv-full' ? 'kv-full' : next.value === 'steps' ? 'length' : 'context-full';
+        else {
+          conversation.tokens.push(token);
+          current = next.value;
+        }
+      }
       if (reason) {
         // Text held back for an incomplete character at the very end (it decodes as U+FFFD).
         const tail = decoder.flush();
@@ -359,7 +345,6 @@ export class Engine {
         yield { kind: 'done', reason, generatedIds: generated, text, tail };
         return;
       }
-      token = await runner.readSampled(n + 1);
     }
   }
 }

@@ -5,7 +5,6 @@ import { DecodeAttention, type AttentionBindings, type AttentionCapacity } from 
 import type { KvDtype, PagedKvLayout } from '../kernels/attention/pagedKv.ts';
 import type { AttentionKernel } from '../kernels/attention/plan.ts';
 import { createStorageBuffer, readBuffer } from '../kernels/gpu/buffers.ts';
-import { PassTimer } from '../kernels/gpu/timing.ts';
 import { dispatch, type BoundKernel } from '../kernels/model/boundKernel.ts';
 import { bindEmbedding } from '../kernels/model/embedding.ts';
 import { bindLinear } from '../kernels/model/linear.ts';
@@ -16,12 +15,15 @@ import { Sampler, type SamplingSettings } from '../kernels/model/sampler.ts';
 import { bindSiluMul } from '../kernels/model/siluMul.ts';
 import { StepUniform } from '../kernels/model/stepUniform.ts';
 import type { GpuContext } from '../kernels/gpu/context.ts';
+import { EngineError } from '../errors/engineError.ts';
 import { KvCache, poolPagesFor } from './kvCache.ts';
+import { ReadbackRing } from './readbackRing.ts';
 import { StepRecorder, type ProfilingMode, type TimingLevel } from './stepRecorder.ts';
 import type { MatrixWeight, ModelWeights } from './weights.ts';
 
 export interface RunnerOptions {
   kvDtype?: KvDtype;
+  /** The attention kernel of calls that name none. */
   attention?: AttentionKernel;
   /** Longest context of a sequence (default: the model's, at most 8192). */
   maxContext?: number;
@@ -34,7 +36,33 @@ export interface RunnerOptions {
   /** LeanAttention grid (see calibrateGrid). */
   grid?: number;
   profiling?: ProfilingMode;
+  /**
+   * Decode steps in flight while the host waits for the oldest one's token (default 3). The GPU samples each token
+   * into the token buffer itself, so a step can be submitted before the previous token is read back. The host's
+   * part of a step (record, submit, map and read) put the built-in model's tokens 0.27–0.53 ms apart on the H200
+   * with one step ahead, against a 0.175 ms GPU step (BENCHMARKS.md): three steps in flight cover that.
+   */
+  decodeDepth?: number;
 }
+
+export interface DecodeOptions {
+  /** The attention kernel of these steps (default: the runner's). */
+  attention?: AttentionKernel;
+  /** What each step's timing measures (default 'none'); yielded with its token when the profiling mode allows. */
+  timing?: TimingLevel;
+  /** Runs at most this many steps. */
+  steps?: number;
+}
+
+/** A token the decode loop sampled: it sits at `position`, and the KV before it is written and counted. */
+export interface DecodedToken {
+  token: number;
+  position: number;
+  timing?: StepTiming;
+}
+
+/** Why the decode loop stopped by itself: its step budget, the context's end, or no free KV page for the next step. */
+export type DecodeEnd = 'steps' | 'context-full' | 'kv-full';
 
 /** Per-call GPU time: the whole call and each layer's attention, in milliseconds. */
 export interface StepTiming {
@@ -60,12 +88,10 @@ interface AttentionSet {
   bindings: AttentionBindings[];
 }
 
-const READBACK_RING = 2;
-
 /**
  * The model on the GPU: weights, activations sized for one prefill chunk, the KV cache, and every kernel bound
- * to its buffers once. `prefill` and `decode` record one command buffer per call; only the sampled token id
- * (and, when asked, the logits) comes back.
+ * to its buffers once. Every forward call records one command buffer; only the sampled token id (and, when
+ * asked, the logits) comes back. `decode` is the one decode loop: it keeps steps in flight ahead of the host.
  */
 export class ModelRunner {
   readonly kv: KvCache;
@@ -73,7 +99,8 @@ export class ModelRunner {
   readonly maxContext: number;
   readonly prefillChunk: number;
   readonly profiling: ProfilingMode;
-  attentionKernel: AttentionKernel;
+  readonly defaultAttention: AttentionKernel;
+  readonly decodeDepth: number;
   /** Whether prefill's projections run on the matrix units (tensor cores), with x rounded to f16. */
   prefillOnMatrixUnits = false;
 
@@ -87,7 +114,7 @@ export class ModelRunner {
   private readonly tokens: GPUBuffer;
   private readonly logits: GPUBuffer;
   private readonly sampled: GPUBuffer;
-  private readonly sampledReadback: GPUBuffer[] = [];
+  private readonly readbacks: ReadbackRing;
   private readonly decodeKernels: ForwardKernels;
   private readonly prefillKernels: ForwardKernels;
   private decodeAttention: AttentionSet;
@@ -99,9 +126,7 @@ export class ModelRunner {
   private readonly finalNorm: BoundKernel;
   private readonly lmHead: BoundKernel;
   readonly sampler: Sampler;
-  private readonly timers: PassTimer[] = [];
   private readonly ownBuffers: GPUBuffer[] = [];
-  private calls = 0;
   private dispatches = 0;
   // Reused by every decode step's plan: no per-token allocation.
   private readonly decodeLength = [0];
@@ -117,7 +142,9 @@ export class ModelRunner {
     const { hiddenSize, numHeads, numKvHeads, headDim, intermediateSize, vocabSize, numLayers, rmsNormEps } = config;
     this.maxContext = Math.min(options.maxContext ?? Math.min(config.maxPositionEmbeddings, 8192), config.maxPositionEmbeddings);
     this.prefillChunk = Math.min(options.prefillChunk ?? defaultPrefillChunk(context), this.maxContext);
-    this.attentionKernel = options.attention ?? 'lean';
+    this.defaultAttention = options.attention ?? 'lean';
+    this.decodeDepth = options.decodeDepth ?? 3;
+    if (!(Number.isInteger(this.decodeDepth) && this.decodeDepth >= 1)) throw new Error(`decodeDepth must be a whole number ≥ 1 (got ${this.decodeDepth})`);
     this.profiling = options.profiling ?? (context.features.timestampQuery ? 'timestamps' : 'off');
     if (this.profiling === 'timestamps' && !context.features.timestampQuery) {
       throw new Error('timestamp profiling needs the timestamp-query feature; use profiling "cpu"');
@@ -144,11 +171,9 @@ export class ModelRunner {
     const activated = buffer('activated', T * intermediateSize);
     this.logits = buffer('logits', vocabSize);
     this.sampled = buffer('sampled', 1);
-    for (let i = 0; i < READBACK_RING; i++) {
-      this.sampledReadback.push(device.createBuffer({ label: `sampled readback ${i}`, size: 4, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ }));
-    }
+    this.readbacks = new ReadbackRing(device, this.decodeDepth, this.profiling === 'timestamps' ? 1 + numLayers : 0);
     const rope = createStorageBuffer(device, 'rope table', ropeTable(config, this.maxContext));
-    this.ownBuffers.push(rope, ...this.sampledReadback);
+    this.ownBuffers.push(rope);
 
     const stepBuffer = this.step.buffer;
     this.queries = q;
@@ -253,9 +278,6 @@ export class ModelRunner {
       lastRowOnly: true,
     });
     this.sampler = new Sampler(device, { vocabSize, step: stepBuffer, logits: this.logits, tokens: this.tokens, sampled: this.sampled });
-    if (this.profiling === 'timestamps') {
-      for (let i = 0; i < READBACK_RING; i++) this.timers.push(new PassTimer(device, 1 + numLayers));
-    }
   }
 
   private buildAttention(capacity: AttentionCapacity, grid: number | undefined): AttentionSet {
@@ -263,7 +285,7 @@ export class ModelRunner {
       ...capacity,
       layout: this.layout,
       group: this.config.numHeads / this.config.numKvHeads,
-      kernel: this.attentionKernel,
+      kernel: this.defaultAttention,
       grid,
     });
     const bindings = this.kv.keyPools.map((keys, i) =>
@@ -300,12 +322,19 @@ export class ModelRunner {
   }
 
   /**
-   * Runs tokens [position, position + count) of sequence `sequence` (their ids already in the token buffer) and
-   * writes their KV. With `sample`, the last token's logits are computed and the next token is sampled into the
-   * token buffer at position + count and into readback slot `readbackSlot`. Pages must be reserved. `timing` says
-   * what the runner's profiling mode measures of this call (see TimingLevel).
+   * Records and submits tokens [position, position + count) of sequence `sequence` (their ids already in the token
+   * buffer, their pages reserved), writing their KV, with attention kernel `kernel`. With `readback`, the last
+   * token's logits are computed and the next token is sampled into the token buffer at position + count and into
+   * readback slot `readback.slot`, and the call is timed as `readback.timing` says (see TimingLevel) in that slot's
+   * timer; CPU-profiled times are returned.
    */
-  async forward(sequence: number, position: number, count: number, sample: boolean, readbackSlot = 0, timing: TimingLevel = 'sections'): Promise<number[] | undefined> {
+  private async forward(
+    sequence: number,
+    position: number,
+    count: number,
+    kernel: AttentionKernel,
+    readback?: { slot: number; timing: TimingLevel },
+  ): Promise<number[] | undefined> {
     const isDecode = count === 1;
     const kernels = isDecode ? this.decodeKernels : this.prefillKernels;
     const { attention, bindings } = isDecode ? this.decodeAttention : this.prefillAttention;
@@ -315,13 +344,14 @@ export class ModelRunner {
     if (isDecode) {
       this.decodeLength[0] = position + 1;
       this.decodePageTableOffset[0] = pageTableOffset;
-      attention.planBatch(this.decodeLength, this.decodePageTableOffset, this.attentionKernel);
+      attention.planBatch(this.decodeLength, this.decodePageTableOffset, kernel);
     } else if (!this.prefillMatrixAttention) {
-      attention.planCausalChunk(position, count, pageTableOffset, this.attentionKernel);
+      attention.planCausalChunk(position, count, pageTableOffset, kernel);
     }
     const matrixAttention = isDecode ? undefined : this.prefillMatrixAttention;
 
-    const timer = this.timers[this.calls % READBACK_RING];
+    const timing = readback?.timing ?? 'none';
+    const timer = readback && this.readbacks.timer(readback.slot);
     const recorder = new StepRecorder(this.device, this.profiling, timing, timer, isDecode ? 'decode step' : 'prefill');
     const shape = { tokenCount: count };
     let dispatches = 0;
@@ -338,49 +368,82 @@ export class ModelRunner {
       });
       run(recorder.compute(), layer.afterAttention);
     }
-    if (sample) run(recorder.compute(), [this.finalNorm, this.lmHead, this.sampler.kernel]);
+    if (readback) run(recorder.compute(), [this.finalNorm, this.lmHead, this.sampler.kernel]);
     this.dispatches = dispatches;
-    this.calls++;
-    return recorder.finish(
-      sample ? (encoder) => encoder.copyBufferToBuffer(this.sampled, 0, this.sampledReadback[readbackSlot % READBACK_RING], 0, 4) : undefined,
-      1 + this.config.numLayers,
-    );
+    return recorder.finish(readback && ((encoder) => this.readbacks.copySampled(encoder, this.sampled, readback.slot)), 1 + this.config.numLayers);
   }
 
   /**
    * Runs tokens [from, to) of `sequence` (their ids already in the token buffer, pages reserved) in chunks of
-   * `prefillChunk`, writing their KV. With `sample`, the last chunk samples the next token into readback slot 0.
-   * `onChunk` hears of each chunk once the GPU has finished it (so it waits for the GPU: for progress displays).
+   * `prefillChunk`, writing their KV, and returns the token the last chunk samples (also written to the token buffer
+   * at `to`, where `decode` starts). `onChunk` hears of each chunk once the GPU has finished it (so it waits for
+   * the GPU: for progress displays).
    */
-  async prefill(sequence: number, from: number, to: number, sample: boolean, onChunk?: (done: number) => void): Promise<void> {
+  async prefill(sequence: number, from: number, to: number, options: { attention?: AttentionKernel; onChunk?: (done: number) => void } = {}): Promise<number> {
+    if (to <= from) throw new Error(`prefill of tokens [${from}, ${to}) runs no token: it has none to sample from`);
+    const kernel = options.attention ?? this.defaultAttention;
     for (let start = from; start < to; start += this.prefillChunk) {
       const count = Math.min(this.prefillChunk, to - start);
-      await this.forward(sequence, start, count, sample && start + count === to, 0);
-      if (onChunk) {
+      await this.forward(sequence, start, count, kernel, start + count === to ? { slot: 0, timing: 'none' } : undefined);
+      if (options.onChunk) {
         await this.device.queue.onSubmittedWorkDone();
-        onChunk(start + count);
+        options.onChunk(start + count);
       }
+    }
+    return this.readbacks.readToken(0);
+  }
+
+  /**
+   * The decode loop: runs steps at positions from, from + 1, ... of `sequence` (the token at `from` already in the
+   * token buffer, the KV before it written) and yields each sampled token in order, with its step's timing when
+   * `options.timing` asks. Up to `decodeDepth` steps are in flight while the host waits for the oldest; each
+   * reserves its page before it is submitted. Yielding a token accepts it: the sequence's KV length then counts
+   * the tokens before it. Steps submitted past the token the caller stops at (by returning) leave their KV past
+   * that length and may keep their pages reserved; the sampler's seen-token bitset also marks their tokens, which
+   * is harmless because `beginSampling` resets it before the next generation. Returns why it stopped by itself.
+   */
+  async *decode(sequence: number, from: number, options: DecodeOptions = {}): AsyncGenerator<DecodedToken, DecodeEnd> {
+    const kernel = options.attention ?? this.defaultAttention;
+    const timing = this.profiling === 'off' ? 'none' : (options.timing ?? 'none');
+    const budget = options.steps ?? Infinity;
+    const inFlight: { position: number; slot: number; cpuMs: number[] | undefined }[] = [];
+    let next = from;
+    let end: DecodeEnd | undefined;
+    // Whether the step at `next` may be submitted, with its page reserved; once it may not, `end` says why.
+    const mayRun = (): boolean => {
+      if (end) return false;
+      if (next - from >= budget) end = 'steps';
+      else if (next + 1 >= this.maxContext) end = 'context-full';
+      else {
+        try {
+          this.kv.reserve(sequence, next + 1);
+        } catch (error) {
+          if (!(error instanceof EngineError && error.code === 'kv-pool-full')) throw error;
+          end = 'kv-full';
+        }
+      }
+      return !end;
+    };
+    for (;;) {
+      // The step that reuses the oldest's slot is only submitted once the oldest has been read.
+      while (inFlight.length < this.decodeDepth && mayRun()) {
+        const slot = (next - from) % this.decodeDepth;
+        const cpuMs = await this.forward(sequence, next, 1, kernel, { slot, timing });
+        inFlight.push({ position: next, slot, cpuMs });
+        next++;
+      }
+      const step = inFlight.shift();
+      if (!step) return end!;
+      const token = await this.readbacks.readToken(step.slot);
+      this.kv.setLength(sequence, step.position + 1);
+      yield { token, position: step.position + 1, timing: timing === 'none' ? undefined : await this.stepTiming(step, timing) };
     }
   }
 
-  /** The token sampled by the forward call that used `readbackSlot`. */
-  async readSampled(readbackSlot: number): Promise<number> {
-    const staging = this.sampledReadback[readbackSlot % READBACK_RING];
-    await staging.mapAsync(GPUMapMode.READ);
-    const token = new Uint32Array(staging.getMappedRange())[0];
-    staging.unmap();
-    return token;
-  }
-
-  /** GPU time of forward call number `callIndex` (timestamps mode), once it has completed. */
-  async readTimestamps(callIndex: number): Promise<StepTiming> {
-    const timer = this.timers[callIndex % READBACK_RING];
-    const slots = await timer.read(1 + this.config.numLayers);
-    return { stepMs: slots[0], attentionMs: slots.slice(1), method: 'timestamp-query' };
-  }
-
-  get callCount(): number {
-    return this.calls;
+  private async stepTiming(step: { slot: number; cpuMs: number[] | undefined }, timing: 'step' | 'sections'): Promise<StepTiming> {
+    if (step.cpuMs) return { stepMs: step.cpuMs[0], attentionMs: step.cpuMs.slice(1), method: 'cpu' };
+    const times = await this.readbacks.readTimes(step.slot, timing === 'sections' ? 1 + this.config.numLayers : 1);
+    return { stepMs: times[0], attentionMs: times.slice(1), method: 'timestamp-query' };
   }
 
   /** Kernel dispatches the last forward call recorded. */
@@ -398,7 +461,7 @@ export class ModelRunner {
     this.decodeAttention.attention.destroy();
     this.prefillAttention.attention.destroy();
     for (const buffer of [...this.ownBuffers, ...this.weights.buffers]) buffer.destroy();
-    for (const timer of this.timers) timer.destroy();
+    this.readbacks.destroy();
   }
 }
 

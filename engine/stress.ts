@@ -81,14 +81,13 @@ export async function stressModel(
   if (runner.profiling === 'off') {
     throw new EngineError('invalid-argument', 'timing attention needs timestamp-query or the CPU profiling mode: reload the model with profiling on');
   }
-  const sorted = [...contexts].sort((a, b) => a - b);
+  const sorted = [...new Set(contexts)].sort((a, b) => a - b);
   const target = sorted.at(-1)!;
   if (target + stepsPerPoint + 1 > runner.maxContext) {
     throw new EngineError('context-overflow', `a ${target}-token sweep needs more than the model's context of ${runner.maxContext}`);
   }
   const { kv } = runner;
   const sequence = kv.createSequence();
-  const originalKernel = runner.attentionKernel;
   try {
     kv.reserve(sequence, target + stepsPerPoint + 1);
     const vocab = runner.config.vocabSize;
@@ -98,18 +97,14 @@ export async function stressModel(
     runner.beginSampling(GREEDY, []);
     let filled = 0;
     for (const length of sorted) {
-      await runner.prefill(sequence, filled, length, false, (done) => onEvent({ kind: 'fill', filled: done, target }));
+      await runner.prefill(sequence, filled, length, { onChunk: (done) => onEvent({ kind: 'fill', filled: done, target }) });
       filled = length;
       kv.setLength(sequence, length);
       for (const kernel of kernels) {
-        runner.attentionKernel = kernel;
         const times: number[] = [];
-        for (let step = 0; step < stepsPerPoint; step++) {
-          runner.writeTokens(length + step, [fillerTokens[length]]);
-          const cpu = await runner.forward(sequence, length + step, 1, true, step);
-          await runner.readSampled(step);
-          const attentionMs = cpu ? cpu.slice(1) : (await runner.readTimestamps(runner.callCount - 1)).attentionMs;
-          times.push(attentionMs.reduce((a, b) => a + b, 0));
+        // Every kernel decodes from the same context: the token the prefill sampled, at `length`.
+        for await (const step of runner.decode(sequence, length, { attention: kernel, timing: 'sections', steps: stepsPerPoint })) {
+          times.push(step.timing!.attentionMs.reduce((a, b) => a + b, 0));
         }
         const ms = median(times);
         const bytes = 2 * runner.config.numLayers * length * runner.layout.numKvHeads * runner.layout.headDim * (runner.layout.dtype === 'f16' ? 2 : 4);
@@ -119,7 +114,6 @@ export async function stressModel(
       runner.writeTokens(length, fillerTokens.slice(length, length + stepsPerPoint + 1));
     }
   } finally {
-    runner.attentionKernel = originalKernel;
     kv.release(sequence);
   }
 }

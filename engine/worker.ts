@@ -95,12 +95,11 @@ const api = {
     return attempt(async () => {
       const e = await engine();
       if (!e.model) throw new EngineError('invalid-argument', 'no model is loaded: pick one and press Load');
-      e.setAttentionKernel(request.attention);
       conversation ??= e.newConversation();
       abort = new AbortController();
       const last = request.messages.at(-1);
       const prompt = request.raw ? { prompt: last?.content ?? '' } : { messages: request.messages };
-      for await (const event of e.generate({ ...prompt, maxTokens: request.maxTokens, sampling: request.sampling, conversation, signal: abort.signal })) {
+      for await (const event of e.generate({ ...prompt, maxTokens: request.maxTokens, sampling: request.sampling, attention: request.attention, conversation, signal: abort.signal })) {
         if (event.kind === 'prompt') onEvent({ kind: 'prompt', promptTokens: event.promptIds.length, reusedTokens: event.reusedTokens, prefillMs: event.prefillMs });
         else if (event.kind === 'token') onEvent(event);
         else onEvent({ kind: 'done', reason: event.reason, text: event.text, tail: event.tail, generatedTokens: event.generatedIds.length });

@@ -86,19 +86,15 @@ export class ChatCompletions {
   /** Waits for the engine, then prefills: a prompt the context cannot hold fails here, before any answer starts. */
   private async begin(params: ChatCompletionCreateParams, signal: AbortSignal | undefined): Promise<Turn> {
     const release = await this.queue.acquire(signal);
-    const options = params.lean_decode ?? {};
-    const loadedKernel = this.engine.model!.attention;
     let events: AsyncGenerator<GenerationEvent> | undefined;
     const end = async () => {
       try {
         await events?.return(undefined);
-        if (options.attention) this.engine.setAttentionKernel(loadedKernel);
       } finally {
         release();
       }
     };
     try {
-      if (options.attention) this.engine.setAttentionKernel(options.attention);
       events = this.engine.generate(this.generateRequest(params, signal));
       const first = await events.next();
       if (first.done || first.value.kind !== 'prompt') throw new EngineError('internal', 'the engine began a generation without its prompt event');
@@ -121,6 +117,7 @@ export class ChatCompletions {
       sampling,
       stop: stopSequences(params),
       conversation: params.lean_decode?.conversation,
+      attention: params.lean_decode?.attention,
       signal,
     };
   }
