@@ -31,6 +31,7 @@ const BENCH_DECODE_FLAGS = {
   'prefill-chunk': { type: 'integer', placeholder: 'N', min: 1, max: 4096, help: 'tokens per prefill forward call (default: the engine\'s, 1024 on a GPU, 64 on a CPU adapter)' },
   prefill: { type: 'sizes', placeholder: 'N[,N...]', min: 0, help: 'prompt lengths to time prefill with, with the first attention kernel; 0 skips it (default 1k,8k,32k; --quick: 0)' },
   grid: { type: 'integer', placeholder: 'N', min: 1, help: 'LeanAttention grid (default: calibrated on this adapter, kept in ~/.cache/lean-decode)' },
+  'decode-depth': { type: 'integer', placeholder: 'N', min: 1, max: 8, help: 'decode steps kept in flight while the host reads the oldest back (default: the engine\'s, 3)' },
   toggles: { type: 'text', placeholder: 'TOGGLES', help: 'Dawn instance toggles, e.g. enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia (the matrix units on an NVIDIA GPU)' },
   json: { type: 'switch', help: 'print the rows as JSON on stdout (the log goes to stderr)' },
   quick: { type: 'switch', help: 'a short run: contexts 256,1k, fewer steps, no prefill' },
@@ -41,7 +42,7 @@ type BenchDecodeFlags = FlagValues<typeof BENCH_DECODE_FLAGS>;
 export const BENCH_DECODE: CommandSpec<typeof BENCH_DECODE_FLAGS> = {
   name: 'bench-decode',
   summary: 'time decode steps and prefill for each attention kernel, beside the bandwidth floor',
-  synopsis: 'bench-decode [--model DIR | --shape NAME] [--contexts 1k,32k,128k] [--attention lean,fd,fa2] [--steps N] [--prefill 1k,8k,32k] [--prefill-chunk N] [--grid N] [--toggles TOGGLES] [--json] [--quick]',
+  synopsis: 'bench-decode [--model DIR | --shape NAME] [--contexts 1k,32k,128k] [--attention lean,fd,fa2] [--steps N] [--prefill 1k,8k,32k] [--prefill-chunk N] [--decode-depth N] [--grid N] [--toggles TOGGLES] [--json] [--quick]',
   description: `Times decode steps at each context (KV filled with random values) for each attention kernel, beside the floor:
 (weight bytes + KV bytes of the context) / the measured read bandwidth. Per row: tokens/s and wall time per token
 (steps recorded without timing), the GPU step (timestamps around the whole step), the attention (timestamps around
@@ -96,7 +97,7 @@ async function runnerFor(context: GpuContext, flags: BenchDecodeFlags, maxContex
   if (model) {
     const files = nodeModelFiles(model);
     const config = parseModelConfig(await readJson(files, 'config.json'));
-    const { runner } = await loadModel(context, files, { maxContext, kvBudgetBytes: layoutBytes(config), maxSequences: 1, grid, prefillChunk: flags['prefill-chunk'] });
+    const { runner } = await loadModel(context, files, { maxContext, kvBudgetBytes: layoutBytes(config), maxSequences: 1, grid, prefillChunk: flags['prefill-chunk'], decodeDepth: flags['decode-depth'] });
     return { runner, name: model };
   }
   const shapeName = flags.shape!;
@@ -108,6 +109,7 @@ async function runnerFor(context: GpuContext, flags: BenchDecodeFlags, maxContex
     maxSequences: 1,
     grid,
     prefillChunk: flags['prefill-chunk'],
+    decodeDepth: flags['decode-depth'],
   });
   return { runner, name: `${shapeName} (random f16 weights)` };
 }
@@ -134,7 +136,7 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
     runner.setGrid(grid);
     log(`LeanAttention grid (calibrated on this adapter): ${grid}  [${calibration.timings.map((t) => `${t.grid}: ${t.ms.toFixed(3)} ms`).join(', ')}]`);
   }
-  log(`model: ${name}; weights ${(runner.weights.bytes / 1e9).toFixed(3)} GB; ${steps} steps per row`);
+  log(`model: ${name}; weights ${(runner.weights.bytes / 1e9).toFixed(3)} GB; ${steps} steps per row, ${runner.decodeDepth} in flight`);
   const matrixUnits = context.features.matrixUnits;
   log(
     `prefill projections: ${runner.prefillOnMatrixUnits ? `the matrix units (${matrixUnits!.M} × ${matrixUnits!.N} × ${matrixUnits!.K}, x rounded to f16, f32 sums)` : 'the portable f32 GEMM'}; ` +

@@ -49,6 +49,8 @@ if [ "$part" = projections ] || [ "$part" = all ]; then
     run dist-node/cli.mjs bench-decode --shape llama-3.2-1b --contexts 1k --attention lean --steps 16 --prefill 1k,8k --prefill-chunk $chunk \
       2>&1 | tee "$out/decode-chunk$chunk.txt" | tail -5
   done
-  run dist-node/cli.mjs bench-decode --contexts 1k --prefill 1k --steps 1024 2>&1 | tee "$out/decode-pydoc.txt"
+  for depth in 1 3; do
+    run dist-node/cli.mjs bench-decode --contexts 1k --prefill 1k --steps 1024 --decode-depth $depth 2>&1 | tee "$out/decode-pydoc-depth$depth.txt" | tail -9
+  done
 fi
 echo "done: $(ls "$out")"
