@@ -23,8 +23,11 @@ import type { MatrixWeight, ModelWeights } from './weights.ts';
 export interface RunnerOptions {
   kvDtype?: KvDtype;
   attention?: AttentionKernel;
-  /** Longest context of a sequence (default: the model's, at most 8192). */
-  maxContext?: number;
+  /**
+   * Longest context of a sequence (default: the model's, at most 8192); `model`: the model's max_position_embeddings
+   * as far as the KV budget and the adapter's buffer limits hold one sequence that long.
+   */
+  maxContext?: number | 'model';
   /** Tokens per prefill call (default: defaultPrefillChunk). */
   prefillChunk?: number;
   pageSize?: number;
@@ -115,16 +118,22 @@ export class ModelRunner {
   ) {
     const device = (this.device = context.device);
     const { hiddenSize, numHeads, numKvHeads, headDim, intermediateSize, vocabSize, numLayers, rmsNormEps } = config;
-    this.maxContext = Math.min(options.maxContext ?? Math.min(config.maxPositionEmbeddings, 8192), config.maxPositionEmbeddings);
+    this.layout = { headDim, numKvHeads, pageSize: options.pageSize ?? 16, dtype: options.kvDtype ?? 'f16' };
+    const kvBudgetBytes = options.kvBudgetBytes ?? 512 * 1024 * 1024;
+    const modelContext = config.maxPositionEmbeddings;
+    const wanted =
+      options.maxContext === 'model'
+        ? poolPagesFor(context, this.layout, numLayers, kvBudgetBytes, modelContext, 1) * this.layout.pageSize
+        : (options.maxContext ?? Math.min(modelContext, 8192));
+    this.maxContext = Math.min(wanted, modelContext);
     this.prefillChunk = Math.min(options.prefillChunk ?? defaultPrefillChunk(context), this.maxContext);
     this.attentionKernel = options.attention ?? 'lean';
     this.profiling = options.profiling ?? (context.features.timestampQuery ? 'timestamps' : 'off');
     if (this.profiling === 'timestamps' && !context.features.timestampQuery) {
       throw new Error('timestamp profiling needs the timestamp-query feature; use profiling "cpu"');
     }
-    this.layout = { headDim, numKvHeads, pageSize: options.pageSize ?? 16, dtype: options.kvDtype ?? 'f16' };
     const maxSequences = options.maxSequences ?? 4;
-    const numPages = poolPagesFor(context, this.layout, numLayers, options.kvBudgetBytes ?? 512 * 1024 * 1024, this.maxContext, maxSequences);
+    const numPages = poolPagesFor(context, this.layout, numLayers, kvBudgetBytes, this.maxContext, maxSequences);
     this.kv = new KvCache(context, { layout: this.layout, numLayers, numPages, maxContext: this.maxContext, maxSequences });
 
     const T = this.prefillChunk;
