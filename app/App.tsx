@@ -1,20 +1,29 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { ModelSource } from '../engine/modelSource.ts';
 import type { SerializedEngineError } from '../errors/engineError.ts';
-import type { ChatEvent, StressRequest } from '../engine/worker.ts';
+import { OpenAIError } from '../engine/openai/openaiError.ts';
+import type { ChatCompletionCreateParamsStreaming, LeanDecodeTimings } from '../engine/openai/types.ts';
+import type { StressRequest } from '../engine/worker.ts';
 import type { StressEvent } from '../engine/stress.ts';
 import type { ChatMessage } from '../engine/tokenizer.ts';
 import { AttentionPanel } from './AttentionPanel.tsx';
 import type { TimedStep } from './attentionBreakdown.ts';
+import type { ChatClient } from './chatClient.ts';
 import { ChatPage, type ChatSettings, type ChatStatus } from './ChatPage.tsx';
 import { Comlink, startEngineWorker, type EngineRemote } from './engineClient.ts';
 import { GpuStatus, type GpuState } from './GpuStatus.tsx';
+import { httpChatClient, type ServerAddress } from './httpChatClient.ts';
 import { ModelPicker, type LoadState } from './ModelPicker.tsx';
+import { NeedsEngine } from './NeedsEngine.tsx';
 import { StressPage, type StressState } from './StressPage.tsx';
+import { workerChatClient } from './workerChatClient.ts';
 
 type Tab = 'chat' | 'attention' | 'stress';
 
 const DEFAULT_SETTINGS: ChatSettings = { temperature: 0, topP: 0.9, maxTokens: 256, attention: 'lean', raw: false };
+
+/** Where the chat's answers come from: the engine in this page's worker, or an OpenAI-compatible server. */
+type Backend = { kind: 'engine'; client: ChatClient; model: string } | { kind: 'server'; client: ChatClient; model: string };
 
 export function App() {
   const worker = useRef<{ remote: EngineRemote; terminate: () => void } | undefined>(undefined);
@@ -34,6 +43,9 @@ export function App() {
   const [steps, setSteps] = useState<TimedStep[]>([]);
   const [stress, setStress] = useState<StressState>({ running: false, points: [] });
   const [calibration, setCalibration] = useState<{ grid: number; timings: { grid: number; ms: number }[] } | string | undefined>();
+  /** The engine's conversation (its KV cached across turns), while the chat talks to the in-browser engine. */
+  const conversation = useRef<number | undefined>(undefined);
+  const generation = useRef<AbortController | undefined>(undefined);
 
   const fail = useCallback((error: SerializedEngineError) => {
     if (error.code === 'gpu-device-lost') setCrash(error.message);
@@ -52,14 +64,30 @@ export function App() {
         // Progress comes through its own message port and may trail the result: never let it undo 'loaded'.
         Comlink.proxy((event) => setLoad((current) => (current.kind === 'loading' ? { kind: 'loading', source, event } : current))),
       );
-      setLoad(result.ok ? { kind: 'loaded', info: result.value } : { kind: 'failed', error: fail(result.error) });
-      if (result.ok) {
-        setStatus({ generating: false, maxContext: result.value.maxContext });
-        setSteps([]);
+      if (!result.ok) {
+        setLoad({ kind: 'failed', error: fail(result.error) });
+        return;
       }
+      conversation.current = await remote.newConversation();
+      const [model] = (await remote.models.list()).data;
+      setLoad({ kind: 'loaded', info: result.value, model: model.id });
+      setStatus({ generating: false, maxContext: result.value.maxContext });
+      setSteps([]);
     },
     [kvDtype, settings.attention, profiling, fail],
   );
+
+  const connect = async (address: ServerAddress) => {
+    setLoad({ kind: 'connecting', address });
+    try {
+      const models = (await httpChatClient(address).models.list()).data.map((model) => model.id);
+      if (models.length === 0) throw new Error(`${address.baseUrl}/models lists no model`);
+      setLoad({ kind: 'connected', address, models, model: models[0] });
+      setStatus({ generating: false });
+    } catch (error) {
+      setLoad({ kind: 'failed', error: { message: error instanceof Error ? error.message : String(error) } });
+    }
+  };
 
   const start = useCallback(async () => {
     worker.current?.terminate();
@@ -91,45 +119,64 @@ export function App() {
     if (await start()) await loadModel(lastSource);
   };
 
-  const generate = async (conversation: ChatMessage[]) => {
-    const remote = worker.current?.remote;
-    if (!remote) return;
+  const backend = useMemo((): Backend | undefined => {
+    if (load.kind === 'connected') return { kind: 'server', client: httpChatClient(load.address), model: load.model };
+    if (load.kind === 'loaded' && worker.current) return { kind: 'engine', client: workerChatClient(worker.current.remote), model: load.model };
+    return undefined;
+  }, [load]);
+
+  const generate = async (history: ChatMessage[]) => {
+    if (!backend) return;
+    const abort = (generation.current = new AbortController());
     setChatError(undefined);
-    setMessages([...conversation, { role: 'assistant', content: '' }]);
-    setStatus((s) => ({ ...s, generating: true, stopReason: undefined }));
-    // Events come through their own message port and may trail the call's result: the stream ends at 'done'.
-    let ended = () => {};
-    const streamEnded = new Promise<void>((resolve) => {
-      ended = resolve;
-    });
-    const onEvent = (event: ChatEvent) => {
-      if (event.kind === 'prompt') {
-        setStatus((s) => ({ ...s, promptTokens: event.promptTokens, reusedTokens: event.reusedTokens, prefillMs: event.prefillMs }));
-      } else if (event.kind === 'token') {
-        setMessages((current) => {
-          const last = current[current.length - 1];
-          return [...current.slice(0, -1), { ...last, content: last.content + event.text }];
-        });
-        setStatus((s) => ({ ...s, stats: event.stats }));
-        const timing = event.stats.timing;
-        if (timing) {
-          setSteps((s) => [...s.slice(-499), { step: (s.at(-1)?.step ?? 0) + 1, contextLength: event.stats.contextLength, timing }]);
-        }
-      } else {
-        if (event.tail) {
+    setMessages([...history, { role: 'assistant', content: '' }]);
+    setStatus((s) => ({ generating: true, maxContext: s.maxContext, completionTokens: 0 }));
+    const params: ChatCompletionCreateParamsStreaming = {
+      model: backend.model,
+      messages: history,
+      stream: true,
+      stream_options: { include_usage: true },
+      max_tokens: settings.maxTokens,
+      temperature: settings.temperature,
+      top_p: settings.topP,
+      ...(backend.kind === 'engine' && { lean_decode: { attention: settings.attention, conversation: conversation.current, timings: true, raw: settings.raw } }),
+    };
+    // Tokens/s as the chunks arrive, from the first content on; the engine's own figure replaces it at the end.
+    let firstContentAt: number | undefined;
+    let contentChunks = 0;
+    try {
+      for await (const chunk of await backend.client.chat.completions.create(params, { signal: abort.signal })) {
+        const choice = chunk.choices[0];
+        const text = choice?.delta.content;
+        if (text) {
           setMessages((current) => {
             const last = current[current.length - 1];
-            return [...current.slice(0, -1), { ...last, content: last.content + event.tail }];
+            return [...current.slice(0, -1), { ...last, content: last.content + text }];
           });
+          const now = performance.now();
+          firstContentAt ??= now;
+          contentChunks++;
+          const tokensPerSecond = contentChunks > 1 ? ((contentChunks - 1) * 1000) / (now - firstContentAt) : undefined;
+          setStatus((s) => ({ ...s, completionTokens: contentChunks, tokensPerSecond }));
         }
-        setStatus((s) => ({ ...s, stopReason: event.reason }));
-        ended();
+        if (choice?.finish_reason) setStatus((s) => ({ ...s, finishReason: choice.finish_reason ?? undefined }));
+        if (chunk.lean_decode) {
+          const timings = chunk.lean_decode;
+          setStatus((s) => ({ ...s, timings, tokensPerSecond: timings.tokens_per_second }));
+          if (load.kind === 'loaded') setSteps((s) => [...s, ...timedSteps(timings, load.info.profiling, s.at(-1)?.step ?? 0)].slice(-500));
+        }
+        if (chunk.usage) {
+          const usage = chunk.usage;
+          setStatus((s) => ({ ...s, usage, completionTokens: usage.completion_tokens }));
+        }
       }
-    };
-    const result = await remote.chat({ messages: conversation, raw: settings.raw, maxTokens: settings.maxTokens, sampling: samplingOf(settings), attention: settings.attention }, Comlink.proxy(onEvent));
-    if (result.ok) await streamEnded;
-    setStatus((s) => ({ ...s, generating: false }));
-    if (!result.ok) setChatError(fail(result.error).message);
+    } catch (error) {
+      if (abort.signal.aborted) setStatus((s) => ({ ...s, finishReason: 'aborted' }));
+      else if (error instanceof OpenAIError && error.code === 'gpu_device_lost') setCrash(error.message);
+      else setChatError(error instanceof Error ? error.message : String(error));
+    } finally {
+      setStatus((s) => ({ ...s, generating: false }));
+    }
   };
 
   const send = (text: string) => {
@@ -146,7 +193,11 @@ export function App() {
     setMessages([]);
     setSteps([]);
     setStatus((s) => ({ generating: false, maxContext: s.maxContext }));
-    await worker.current?.remote.resetConversation();
+    const remote = worker.current?.remote;
+    if (remote && conversation.current !== undefined) {
+      await remote.endConversation(conversation.current);
+      conversation.current = await remote.newConversation();
+    }
   };
 
   const runStress = async (request: StressRequest) => {
@@ -170,7 +221,7 @@ export function App() {
     const result = await remote.calibrate();
     if (result.ok) {
       setCalibration(result.value);
-      setLoad((l) => (l.kind === 'loaded' ? { kind: 'loaded', info: { ...l.info, grid: result.value.grid } } : l));
+      setLoad((l) => (l.kind === 'loaded' ? { ...l, info: { ...l.info, grid: result.value.grid } } : l));
     } else {
       setCalibration(fail(result.error).message);
     }
@@ -178,6 +229,7 @@ export function App() {
 
   const model = load.kind === 'loaded' ? load.info : undefined;
   const timestampQuery = gpu.kind === 'ready' && gpu.report.features.timestampQuery;
+  const server = load.kind === 'connected' ? load.address.baseUrl : undefined;
 
   return (
     <div className="app">
@@ -207,6 +259,8 @@ export function App() {
         kvDtype={kvDtype}
         onKvDtype={setKvDtype}
         onLoad={(source) => loadModel(source)}
+        onConnect={connect}
+        onServerModel={(id) => setLoad((l) => (l.kind === 'connected' ? { ...l, model: id } : l))}
         onClearCache={() => worker.current?.remote.clearModelCache()}
       />
       {chatError && (
@@ -220,35 +274,48 @@ export function App() {
             messages={messages}
             status={status}
             settings={settings}
-            builtinModel={lastSource.kind === 'builtin'}
-            modelLoaded={!!model}
+            engineSettings={backend?.kind !== 'server'}
+            builtinModel={backend?.kind === 'engine' && lastSource.kind === 'builtin'}
+            modelLoaded={!!backend}
             draft={draft}
             onDraft={setDraft}
             onSettings={setSettings}
             onSend={send}
-            onStop={() => worker.current?.remote.stop()}
+            onStop={() => generation.current?.abort()}
             onRegenerate={regenerate}
             onClear={clear}
           />
         </div>
-        {tab === 'attention' && (
-          <AttentionPanel
-            steps={steps}
-            timestampQuery={timestampQuery}
-            profiling={model?.profiling}
-            onCpuProfiling={() => {
-              setProfiling('cpu');
-              loadModel(lastSource, { profiling: 'cpu' });
-            }}
-          />
-        )}
-        {tab === 'stress' && <StressPage model={model} state={stress} onRun={runStress} calibration={calibration} onCalibrate={calibrate} />}
+        {tab === 'attention' &&
+          (server ? (
+            <NeedsEngine page="The attention breakdown" server={server} />
+          ) : (
+            <AttentionPanel
+              steps={steps}
+              timestampQuery={timestampQuery}
+              profiling={model?.profiling}
+              onCpuProfiling={() => {
+                setProfiling('cpu');
+                loadModel(lastSource, { profiling: 'cpu' });
+              }}
+            />
+          ))}
+        {tab === 'stress' &&
+          (server ? (
+            <NeedsEngine page="The long-context stress sweep" server={server} />
+          ) : (
+            <StressPage model={model} state={stress} onRun={runStress} calibration={calibration} onCalibrate={calibrate} />
+          ))}
       </main>
     </div>
   );
 }
 
-function samplingOf(settings: ChatSettings) {
-  const greedy = settings.temperature <= 0;
-  return { temperature: settings.temperature, topP: settings.topP, topK: 0, repetitionPenalty: 1, seed: Math.floor(Math.random() * 2 ** 31), greedy };
+/** A generation's profiled decode steps as the attention panel keeps them, numbered on from the panel's last. */
+function timedSteps(timings: LeanDecodeTimings, profiling: string, lastStep: number): TimedStep[] {
+  const method = profiling === 'timestamps' ? 'timestamp-query' : 'cpu';
+  const profiled = timings.steps.flatMap(({ context_length, step_ms, attention_ms }) =>
+    step_ms === undefined || attention_ms === undefined ? [] : [{ contextLength: context_length, timing: { stepMs: step_ms, attentionMs: attention_ms, method } as const }],
+  );
+  return profiled.map((step, index) => ({ step: lastStep + index + 1, ...step }));
 }

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import type { AttentionKernel } from '../kernels/attention/plan.ts';
 import { ATTENTION_KERNELS, KERNEL_LABELS } from '../kernels/attention/plan.ts';
-import type { StepStats } from '../engine/engine.ts';
+import type { CompletionUsage, LeanDecodeTimings } from '../engine/openai/types.ts';
 import type { ChatMessage } from '../engine/tokenizer.ts';
 import { formatMs } from './format.ts';
 
@@ -9,18 +9,23 @@ export interface ChatSettings {
   temperature: number;
   topP: number;
   maxTokens: number;
+  /** The in-browser engine's own settings (sent as `lean_decode`). */
   attention: AttentionKernel;
   raw: boolean;
 }
 
+/** The latest answer, as its chunks tell it. */
 export interface ChatStatus {
   generating: boolean;
-  stats?: StepStats;
-  promptTokens?: number;
-  reusedTokens?: number;
-  /** Wall time of the prompt's prefill, to its first sampled token. */
-  prefillMs?: number;
-  stopReason?: string;
+  /** Chunks of text so far while streaming; the usage's token count once it comes. */
+  completionTokens?: number;
+  tokensPerSecond?: number;
+  /** Sent at the end of the stream. */
+  usage?: CompletionUsage;
+  /** The in-browser engine's figures at the end of the stream: prompt reuse, prefill time, KV pages. */
+  timings?: LeanDecodeTimings;
+  /** OpenAI's finish_reason (`stop`, `length`), or `aborted` when Stop ended it. */
+  finishReason?: string;
   maxContext?: number;
 }
 
@@ -31,6 +36,8 @@ export function ChatPage(props: {
   messages: ChatMessage[];
   status: ChatStatus;
   settings: ChatSettings;
+  /** Whether the answers come from the in-browser engine, which takes the attention kernel and raw prompts. */
+  engineSettings: boolean;
   builtinModel: boolean;
   modelLoaded: boolean;
   draft: string;
@@ -121,27 +128,31 @@ export function ChatPage(props: {
       </div>
 
       <div className="chat-stats" data-testid="chat-stats">
-        {status.stats ? (
+        {status.completionTokens !== undefined ? (
           <>
-            <span data-testid="tokens-per-second">{status.stats.tokensPerSecond > 0 ? `${status.stats.tokensPerSecond.toFixed(1)} tokens/s` : 'measuring tokens/s…'}</span>
-            <span>
-              context {status.stats.contextLength + 1}
-              {status.maxContext ? ` / ${status.maxContext}` : ''} tokens
+            <span data-testid="tokens-per-second">{status.tokensPerSecond ? `${status.tokensPerSecond.toFixed(1)} tokens/s` : 'measuring tokens/s…'}</span>
+            <span data-testid="context-used">
+              {status.usage ? `context ${status.usage.total_tokens}` : `${status.completionTokens} tokens so far`}
+              {status.usage && status.maxContext ? ` / ${status.maxContext}` : ''}
+              {status.usage ? ' tokens' : ''}
             </span>
-            <span>
-              KV pages {status.stats.kvPagesUsed} / {status.stats.kvPagesTotal}
-            </span>
+            {status.timings && (
+              <span>
+                KV pages {status.timings.kv_pages_used} / {status.timings.kv_pages_total}
+              </span>
+            )}
           </>
         ) : (
           <span className="muted">no generation yet</span>
         )}
-        {status.promptTokens !== undefined && (
+        {status.usage && (
           <span data-testid="prefill-stats">
-            prompt {status.promptTokens} tokens: {status.reusedTokens} reused from the cache, {status.promptTokens - (status.reusedTokens ?? 0)} prefilled
-            {status.prefillMs !== undefined && ` in ${formatMs(status.prefillMs)}`}
+            prompt {status.usage.prompt_tokens} tokens
+            {status.timings &&
+              `: ${status.timings.prompt_tokens_reused} reused from the cache, ${status.usage.prompt_tokens - status.timings.prompt_tokens_reused} prefilled in ${formatMs(status.timings.prefill_ms)}`}
           </span>
         )}
-        {status.stopReason && <span data-testid="stop-reason">stopped: {status.stopReason}</span>}
+        {status.finishReason && <span data-testid="stop-reason">stopped: {status.finishReason}</span>}
       </div>
 
       <details className="settings" open={showSettings} onToggle={(event) => setShowSettings((event.target as HTMLDetailsElement).open)}>
@@ -157,19 +168,23 @@ export function ChatPage(props: {
           <label>
             Max tokens <input type="number" data-testid="max-tokens" min={1} max={4096} value={settings.maxTokens} onChange={(e) => set({ maxTokens: Number(e.target.value) })} />
           </label>
-          <label>
-            Attention{' '}
-            <select data-testid="attention-kernel" value={settings.attention} onChange={(e) => set({ attention: e.target.value as AttentionKernel })}>
-              {ATTENTION_KERNELS.map((kernel) => (
-                <option key={kernel} value={kernel}>
-                  {KERNEL_LABELS[kernel]}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label>
-            <input type="checkbox" data-testid="raw-prompt" checked={settings.raw} onChange={(e) => set({ raw: e.target.checked })} /> Send raw (no chat template)
-          </label>
+          {props.engineSettings && (
+            <>
+              <label>
+                Attention{' '}
+                <select data-testid="attention-kernel" value={settings.attention} onChange={(e) => set({ attention: e.target.value as AttentionKernel })}>
+                  {ATTENTION_KERNELS.map((kernel) => (
+                    <option key={kernel} value={kernel}>
+                      {KERNEL_LABELS[kernel]}
+                    </option>
+                  ))}
+                </select>
+              </label>
+              <label>
+                <input type="checkbox" data-testid="raw-prompt" checked={settings.raw} onChange={(e) => set({ raw: e.target.checked })} /> Send raw (no chat template)
+              </label>
+            </>
+          )}
         </div>
       </details>
     </section>

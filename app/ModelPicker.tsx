@@ -1,17 +1,21 @@
 import { useState } from 'react';
 import type { ModelInfo } from '../engine/engine.ts';
-import type { SerializedEngineError } from '../errors/engineError.ts';
 import { BUILTIN_MODEL, type ModelSource } from '../engine/modelSource.ts';
 import type { LoadEvent } from '../engine/worker.ts';
 import { formatBytes } from './format.ts';
+import type { ServerAddress } from './httpChatClient.ts';
 
 export type LoadState =
   | { kind: 'idle' }
   | { kind: 'loading'; source: ModelSource; event?: LoadEvent }
-  | { kind: 'loaded'; info: ModelInfo }
-  | { kind: 'failed'; error: SerializedEngineError };
+  /** `model`: the id chat requests name (the model folder's). */
+  | { kind: 'loaded'; info: ModelInfo; model: string }
+  | { kind: 'connecting'; address: ServerAddress }
+  /** An OpenAI-compatible server answers the chat, with `model` of the ones it lists. */
+  | { kind: 'connected'; address: ServerAddress; models: string[]; model: string }
+  | { kind: 'failed'; error: { message: string } };
 
-type Choice = 'builtin' | `server:${string}` | 'hub' | 'url' | 'folder';
+type Choice = 'builtin' | `server:${string}` | 'hub' | 'url' | 'folder' | 'openai';
 
 function progressText(event: LoadEvent | undefined): { text: string; fraction?: number } {
   if (!event) return { text: 'starting…' };
@@ -32,19 +36,26 @@ function progressText(event: LoadEvent | undefined): { text: string; fraction?: 
   }
 }
 
-/** Where the model comes from: built in (first), dev-server folders, a hub repo, a URL, or a local folder. */
+/**
+ * Where the model comes from: built in (first), dev-server folders, a hub repo, a URL or a local folder, all run by
+ * the in-browser engine; or an OpenAI-compatible server, which runs the model itself.
+ */
 export function ModelPicker(props: {
   serverModels: string[];
   state: LoadState;
   kvDtype: 'f16' | 'f32';
   onKvDtype: (dtype: 'f16' | 'f32') => void;
   onLoad: (source: ModelSource) => void;
+  onConnect: (address: ServerAddress) => void;
+  onServerModel: (model: string) => void;
   onClearCache: () => void;
 }) {
   const { serverModels, state } = props;
   const [choice, setChoice] = useState<Choice>('builtin');
   const [repo, setRepo] = useState('HuggingFaceTB/SmolLM2-360M-Instruct');
   const [url, setUrl] = useState('');
+  const [serverUrl, setServerUrl] = useState('http://127.0.0.1:8080/v1');
+  const [apiKey, setApiKey] = useState('');
   const [folder, setFolder] = useState<{ name: string; files: { path: string; file: File }[] } | undefined>();
   const [dragging, setDragging] = useState(false);
   // React has no prop for it: the folder picker needs the attribute itself.
@@ -65,7 +76,7 @@ export function ModelPicker(props: {
     if (choice === 'url') return url.trim() ? { kind: 'url', baseUrl: url.trim() } : undefined;
     return folder ? { kind: 'files', ...folder } : undefined;
   };
-  const busy = state.kind === 'loading';
+  const busy = state.kind === 'loading' || state.kind === 'connecting';
   const progress = state.kind === 'loading' ? progressText(state.event) : undefined;
 
   return (
@@ -96,6 +107,7 @@ export function ModelPicker(props: {
             <option value="hub">Hugging Face repo…</option>
             <option value="url">Base URL…</option>
             <option value="folder">Local folder…</option>
+            <option value="openai">OpenAI-compatible server…</option>
           </select>
         </label>
         {choice === 'hub' && <input aria-label="Hugging Face repo id" value={repo} onChange={(e) => setRepo(e.target.value)} placeholder="org/model" size={36} />}
@@ -106,24 +118,36 @@ export function ModelPicker(props: {
             <span className="muted">{folder ? `${folder.name}: ${folder.files.length} files` : 'or drop a folder on this panel'}</span>
           </>
         )}
-        <label>
-          KV cache{' '}
-          <select value={props.kvDtype} onChange={(e) => props.onKvDtype(e.target.value as 'f16' | 'f32')} disabled={busy}>
-            <option value="f16">f16</option>
-            <option value="f32">f32</option>
-          </select>
-        </label>
+        {choice === 'openai' && (
+          <>
+            <input aria-label="Server base URL" data-testid="server-url" value={serverUrl} onChange={(e) => setServerUrl(e.target.value)} placeholder="http://127.0.0.1:8080/v1" size={32} />
+            <input aria-label="API key (optional)" data-testid="server-api-key" type="password" value={apiKey} onChange={(e) => setApiKey(e.target.value)} placeholder="API key (optional)" size={16} />
+          </>
+        )}
+        {choice !== 'openai' && (
+            <label>
+              KV cache{' '}
+              <select value={props.kvDtype} onChange={(e) => props.onKvDtype(e.target.value as 'f16' | 'f32')} disabled={busy}>
+                <option value="f16">f16</option>
+                <option value="f32">f32</option>
+              </select>
+            </label>
+        )}
         <button
           type="button"
           className="primary"
           data-testid="load-model"
-          disabled={busy || !source()}
+          disabled={busy || (choice === 'openai' ? !serverUrl.trim() : !source())}
           onClick={() => {
+            if (choice === 'openai') {
+              props.onConnect({ baseUrl: serverUrl.trim(), apiKey: apiKey.trim() || undefined });
+              return;
+            }
             const s = source();
             if (s) props.onLoad(s);
           }}
         >
-          {busy ? 'Loading…' : 'Load'}
+          {busy ? (choice === 'openai' ? 'Connecting…' : 'Loading…') : choice === 'openai' ? 'Connect' : 'Load'}
         </button>
         <button type="button" onClick={props.onClearCache} title="Delete downloaded models from this browser's Cache Storage">
           Clear download cache
@@ -137,7 +161,7 @@ export function ModelPicker(props: {
       )}
       {state.kind === 'failed' && (
         <p className="error" role="alert" data-testid="load-error">
-          Could not load the model: {state.error.message}
+          {choice === 'openai' ? 'Could not use the server' : 'Could not load the model'}: {state.error.message}
         </p>
       )}
       {state.kind === 'loaded' && (
@@ -145,6 +169,19 @@ export function ModelPicker(props: {
           <strong>{state.info.description}</strong> · {state.info.config.architecture}, {state.info.config.numLayers} layers, {state.info.config.numHeads}/
           {state.info.config.numKvHeads} heads · {formatBytes(state.info.weightBytes)} of weights · context {state.info.maxContext} · KV {state.info.kvDtype}, {state.info.kvPagesTotal} pages of{' '}
           {state.info.pageSize} tokens
+        </p>
+      )}
+      {state.kind === 'connected' && (
+        <p className="muted" data-testid="server-info">
+          <strong>{state.address.baseUrl}</strong> · model{' '}
+          <select data-testid="server-model" value={state.model} onChange={(e) => props.onServerModel(e.target.value)}>
+            {state.models.map((id) => (
+              <option key={id} value={id}>
+                {id}
+              </option>
+            ))}
+          </select>{' '}
+          · the server runs it; the chat streams its answers
         </p>
       )}
     </section>

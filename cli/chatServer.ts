@@ -3,6 +3,17 @@ import { invalidRequest, toOpenAIError, type OpenAIError } from '../engine/opena
 import type { OpenAIEngine } from '../engine/openai/openaiEngine.ts';
 import { validateChatCompletionParams } from '../engine/openai/validateParams.ts';
 
+/**
+ * Every origin may call the API from a browser (the app on its own port, any OpenAI web client), as vLLM and
+ * llama.cpp's server allow by default: the server holds no one's data, and it listens on localhost unless told.
+ */
+const CORS_HEADERS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'GET, POST, OPTIONS',
+  'access-control-allow-headers': 'authorization, content-type',
+  'access-control-max-age': '86400',
+};
+
 /** A request body larger than this is refused (413) before it is parsed: a chat request is text. */
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
@@ -10,9 +21,16 @@ const MAX_BODY_BYTES = 8 * 1024 * 1024;
  * OpenAI's HTTP API over an OpenAIEngine, on Node's own `http`: `POST /v1/chat/completions` (JSON, or server-sent
  * events with `stream: true`: `data: {chunk}` events, then `data: [DONE]`), `GET /v1/models`, `GET /health`. Every
  * failure is an OpenAI error body with its status; a client that goes away aborts its request, queued or generating.
+ * Browsers on other origins may call it (CORS).
  */
 export function createChatServer(api: OpenAIEngine): Server {
   return createServer((request, response) => {
+    for (const [name, value] of Object.entries(CORS_HEADERS)) response.setHeader(name, value);
+    // A browser's preflight before a cross-origin POST with a JSON body or an API key.
+    if (request.method === 'OPTIONS') {
+      response.writeHead(204).end();
+      return;
+    }
     route(api, request, response).catch((error: unknown) => {
       const failure = toOpenAIError(error);
       if (failure.status >= 500) console.error(`lean-decode serve: ${request.method} ${request.url}: ${failure.message}`);

@@ -25,8 +25,11 @@ export interface RunnerOptions {
   kvDtype?: KvDtype;
   /** The attention kernel of calls that name none. */
   attention?: AttentionKernel;
-  /** Longest context of a sequence (default: the model's, at most 8192). */
-  maxContext?: number;
+  /**
+   * Longest context of a sequence (default: the model's, at most 8192); `model`: the model's max_position_embeddings
+   * as far as the KV budget and the adapter's buffer limits hold one sequence that long.
+   */
+  maxContext?: number | 'model';
   /** Tokens per prefill call (default: defaultPrefillChunk). */
   prefillChunk?: number;
   pageSize?: number;
@@ -140,7 +143,14 @@ export class ModelRunner {
   ) {
     const device = (this.device = context.device);
     const { hiddenSize, numHeads, numKvHeads, headDim, intermediateSize, vocabSize, numLayers, rmsNormEps } = config;
-    this.maxContext = Math.min(options.maxContext ?? Math.min(config.maxPositionEmbeddings, 8192), config.maxPositionEmbeddings);
+    this.layout = { headDim, numKvHeads, pageSize: options.pageSize ?? 16, dtype: options.kvDtype ?? 'f16' };
+    const kvBudgetBytes = options.kvBudgetBytes ?? 512 * 1024 * 1024;
+    const modelContext = config.maxPositionEmbeddings;
+    const wanted =
+      options.maxContext === 'model'
+        ? poolPagesFor(context, this.layout, numLayers, kvBudgetBytes, modelContext, 1) * this.layout.pageSize
+        : (options.maxContext ?? Math.min(modelContext, 8192));
+    this.maxContext = Math.min(wanted, modelContext);
     this.prefillChunk = Math.min(options.prefillChunk ?? defaultPrefillChunk(context), this.maxContext);
     this.defaultAttention = options.attention ?? 'lean';
     this.decodeDepth = options.decodeDepth ?? 3;
@@ -149,9 +159,8 @@ export class ModelRunner {
     if (this.profiling === 'timestamps' && !context.features.timestampQuery) {
       throw new Error('timestamp profiling needs the timestamp-query feature; use profiling "cpu"');
     }
-    this.layout = { headDim, numKvHeads, pageSize: options.pageSize ?? 16, dtype: options.kvDtype ?? 'f16' };
     const maxSequences = options.maxSequences ?? 4;
-    const numPages = poolPagesFor(context, this.layout, numLayers, options.kvBudgetBytes ?? 512 * 1024 * 1024, this.maxContext, maxSequences);
+    const numPages = poolPagesFor(context, this.layout, numLayers, kvBudgetBytes, this.maxContext, maxSequences);
     this.kv = new KvCache(context, { layout: this.layout, numLayers, numPages, maxContext: this.maxContext, maxSequences });
 
     const T = this.prefillChunk;

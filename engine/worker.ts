@@ -1,34 +1,21 @@
 import * as Comlink from 'comlink';
 import type { AttentionKernel } from '../kernels/attention/plan.ts';
 import { cacheStorageCalibrationStore, type GridCalibration } from '../kernels/attention/calibrate.ts';
-import type { SamplingSettings } from '../kernels/model/sampler.ts';
-import { Engine, type GenerationEvent, type LoadProgress, type ModelInfo, type StopReason } from './engine.ts';
+import { Engine, type LoadProgress, type ModelInfo } from './engine.ts';
 import { EngineError, serializeError, type SerializedEngineError } from '../errors/engineError.ts';
 import { createBrowserGpuContext } from '../kernels/gpu/browser.ts';
 import { reportGpu, type GpuReport } from './gpuReport.ts';
 import { clearModelCache, type DownloadEvent } from './loader/urlFiles.ts';
 import { modelFilesFor, SERVER_MODELS_PATH, type ModelSource } from './modelSource.ts';
+import { iteratorPort, type IteratorPort } from './openai/iteratorPort.ts';
+import { OpenAIEngine } from './openai/openaiEngine.ts';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParams, ModelList } from './openai/types.ts';
+import type { ProfilingMode } from './stepRecorder.ts';
 import { stressSynthetic, type StressEvent, type SyntheticShape } from './stress.ts';
-import type { ChatMessage } from './tokenizer.ts';
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: SerializedEngineError };
 
 export type LoadEvent = LoadProgress | ({ phase: 'downloading' } & DownloadEvent);
-
-export interface ChatRequest {
-  messages: ChatMessage[];
-  /** Send the last user message as it is, without the chat template. */
-  raw?: boolean;
-  maxTokens: number;
-  sampling: SamplingSettings;
-  attention: AttentionKernel;
-}
-
-/** What the UI sees of a generation: plain data (no typed arrays of logits). */
-export type ChatEvent =
-  | { kind: 'prompt'; promptTokens: number; reusedTokens: number; prefillMs: number }
-  | Extract<GenerationEvent, { kind: 'token' }>
-  | { kind: 'done'; reason: StopReason; text: string; tail: string; generatedTokens: number };
 
 export interface StressRequest {
   contexts: number[];
@@ -46,8 +33,14 @@ async function attempt<T>(work: () => Promise<T>): Promise<Result<T>> {
 }
 
 let enginePromise: Promise<Engine> | undefined;
-let abort: AbortController | undefined;
-let conversation: number | undefined;
+/** The loaded model behind OpenAI's interface (undefined before a load, and while one runs). */
+let openai: OpenAIEngine | undefined;
+/**
+ * The KV cache's share of GPU memory, over all layers. WebGPU does not tell a page how much memory the adapter has,
+ * only how large one buffer may be (the runner keeps each layer's pool within that); a tab that takes more than
+ * about a gigabyte risks the browser losing its device. The context is the model's, as far as this holds it.
+ */
+const KV_BUDGET_BYTES = 1024 * 1024 * 1024;
 const calibrations = cacheStorageCalibrationStore();
 
 function engine(): Promise<Engine> {
@@ -63,8 +56,10 @@ function engine(): Promise<Engine> {
 }
 
 /**
- * The engine as the UI sees it, through comlink. Every call resolves to a Result so that errors cross the boundary
- * typed; streams arrive through callbacks the UI passes with Comlink.proxy.
+ * The engine as the UI sees it, through comlink: OpenAI's `chat.completions.create` and `models.list` (wrapped back
+ * into OpenAIEngine's types by app/workerChatClient.ts), and beside them loading, calibration and the stress sweep.
+ * Those resolve to a Result so that errors cross the boundary typed; progress comes through callbacks the UI passes
+ * with Comlink.proxy.
  */
 const api = {
   async probe(): Promise<Result<GpuReport>> {
@@ -81,42 +76,53 @@ const api = {
     }
   },
 
-  async load(source: ModelSource, options: { kvDtype: 'f16' | 'f32'; attention: AttentionKernel; profiling?: 'timestamps' | 'cpu' }, onProgress: (event: LoadEvent) => void): Promise<Result<ModelInfo>> {
+  async load(source: ModelSource, options: { kvDtype: 'f16' | 'f32'; attention: AttentionKernel; profiling?: ProfilingMode }, onProgress: (event: LoadEvent) => void): Promise<Result<ModelInfo>> {
     return attempt(async () => {
       const e = await engine();
-      conversation = undefined;
+      openai = undefined;
       const files = modelFilesFor(source, self.location.origin, (download) => onProgress({ phase: 'downloading', ...download }));
-      const profiling = options.profiling ?? (e.context.features.timestampQuery ? 'timestamps' : 'cpu');
-      return e.load(files, { kvDtype: options.kvDtype, attention: options.attention, profiling, maxContext: 4096, onProgress });
+      const info = await e.load(files, { ...options, maxContext: 'model', kvBudgetBytes: KV_BUDGET_BYTES, onProgress });
+      openai = new OpenAIEngine(e);
+      return info;
     });
   },
 
-  async chat(request: ChatRequest, onEvent: (event: ChatEvent) => void): Promise<Result<void>> {
-    return attempt(async () => {
-      const e = await engine();
-      if (!e.model) throw new EngineError('invalid-argument', 'no model is loaded: pick one and press Load');
-      conversation ??= e.newConversation();
-      abort = new AbortController();
-      const last = request.messages.at(-1);
-      const prompt = request.raw ? { prompt: last?.content ?? '' } : { messages: request.messages };
-      for await (const event of e.generate({ ...prompt, maxTokens: request.maxTokens, sampling: request.sampling, attention: request.attention, conversation, signal: abort.signal })) {
-        if (event.kind === 'prompt') onEvent({ kind: 'prompt', promptTokens: event.promptIds.length, reusedTokens: event.reusedTokens, prefillMs: event.prefillMs });
-        else if (event.kind === 'token') onEvent(event);
-        else onEvent({ kind: 'done', reason: event.reason, text: event.text, tail: event.tail, generatedTokens: event.generatedIds.length });
-      }
-    });
+  /** A conversation whose KV is cached across turns: pass it as `lean_decode.conversation`. */
+  async newConversation(): Promise<number> {
+    return (await engine()).newConversation();
   },
 
-  stop(): void {
-    abort?.abort();
+  /** Forgets a conversation's cached KV (a cleared chat starts from nothing). */
+  async endConversation(id: number): Promise<void> {
+    (await engine()).endConversation(id);
   },
 
-  /** Forgets the conversation's cached KV (a cleared chat starts from nothing). */
-  async resetConversation(): Promise<void> {
-    const e = await engine();
-    if (conversation !== undefined) e.endConversation(conversation);
-    conversation = undefined;
-  },
+  /**
+   * OpenAI's `chat.completions.create`, as OpenAIEngine's: the answer comes through a port (see iteratorPort.ts),
+   * the chunks with `stream: true`, else one ChatCompletion. Closing the port stops the generation where it is.
+   * (Comlink follows `chat.completions.create` by its path; the objects are marked so that its types do too.)
+   */
+  chat: Comlink.proxy({
+    completions: Comlink.proxy({
+      create(params: ChatCompletionCreateParams): IteratorPort<ChatCompletion | ChatCompletionChunk> & Comlink.ProxyMarked {
+        return iteratorPort<ChatCompletion | ChatCompletionChunk>(async () => {
+          if (!openai) throw new EngineError('invalid-argument', 'no model is loaded: pick one and press Load');
+          if (params.stream) return openai.chat.completions.create(params);
+          const completion = await openai.chat.completions.create(params);
+          return (async function* () {
+            yield completion;
+          })();
+        });
+      },
+    }),
+  }),
+
+  models: Comlink.proxy({
+    /** The loaded model (none before a load). */
+    list(): ModelList {
+      return openai?.models.list() ?? { object: 'list', data: [] };
+    },
+  }),
 
   async stress(request: StressRequest, onEvent: (event: StressEvent) => void): Promise<Result<void>> {
     return attempt(async () => {

@@ -111,8 +111,9 @@ export class ChatCompletions {
       temperature === 0
         ? GREEDY
         : { temperature, topP: params.top_p ?? 1, topK: 0, repetitionPenalty: 1, seed: params.seed ?? Math.floor(Math.random() * 2 ** 32) };
+    const messages = params.messages.map(chatMessage);
     return {
-      messages: params.messages.map(chatMessage),
+      ...(params.lean_decode?.raw ? { prompt: messages.at(-1)?.content ?? '' } : { messages }),
       maxTokens: params.max_completion_tokens ?? params.max_tokens ?? this.engine.model!.maxContext,
       sampling,
       stop: stopSequences(params),

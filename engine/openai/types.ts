@@ -16,6 +16,8 @@ export interface LeanDecodeOptions {
   conversation?: number;
   /** Add the response's `lean_decode` timings: prefill, decode rate, per-step and per-layer attention time, KV pages. */
   timings?: boolean;
+  /** Send the last message's text as the whole prompt, without the chat template (base models, reference checks). */
+  raw?: boolean;
 }
 
 /** What lean-decode adds to a response when `lean_decode.timings` asked for it. */

@@ -71,12 +71,13 @@ function checkStop(stop: unknown): void {
 function checkLeanDecode(options: unknown): void {
   if (options === undefined || options === null) return;
   if (!isObject(options)) wrongType('lean_decode', 'an object', options);
-  refuseUnknownKeys(options, ['attention', 'conversation', 'timings'], 'lean_decode.');
+  refuseUnknownKeys(options, ['attention', 'conversation', 'timings', 'raw'], 'lean_decode.');
   if (options.attention !== undefined && !ATTENTION_KERNELS.includes(options.attention as never)) {
     wrongType('lean_decode.attention', `one of ${ATTENTION_KERNELS.join(', ')}`, options.attention);
   }
   checkNumber('lean_decode.conversation', options.conversation, { min: 1, integer: true });
   checkBoolean('lean_decode.timings', options.timings);
+  checkBoolean('lean_decode.raw', options.raw);
 }
 
 /** `value` as Chat Completions params, or the OpenAIError (400) that names the first field at fault. */
