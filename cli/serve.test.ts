@@ -237,6 +237,18 @@ describe('chat.completions.create in-process', () => {
     expect(engine.model!.attention).toBe(loaded);
   });
 
+  it('streams the timings with the tokens: each chunk holds the steps since the one before', async () => {
+    const stream = await api.chat.completions.create({ ...greedy(jsonDumps, 8), stream: true, lean_decode: { timings: true } });
+    const stepsPerChunk: number[] = [];
+    for await (const chunk of stream) {
+      if (chunk.choices[0]?.delta.content) stepsPerChunk.push(chunk.lean_decode!.steps.length);
+      else if (chunk.choices[0]?.finish_reason) stepsPerChunk.push(chunk.lean_decode!.steps.length);
+    }
+    // Token 0 comes from the prefill; each later token's step arrives with its own text.
+    expect(stepsPerChunk.reduce((a, b) => a + b, 0)).toBe(7);
+    expect(stepsPerChunk.filter((n) => n > 0).length).toBeGreaterThan(1);
+  });
+
   it('reuses the KV of a conversation across turns', async () => {
     const conversation = engine.newConversation();
     try {

@@ -43,8 +43,9 @@ interface Turn {
 }
 
 /** The answer, engine-neutral: text as it becomes final, then why it ended. */
+/** `timings` (when asked for) covers the decode steps since the previous part's. */
 type AnswerPart =
-  | { kind: 'content'; text: string }
+  | { kind: 'content'; text: string; timings?: LeanDecodeTimings }
   | { kind: 'end'; finishReason: FinishReason; usage: CompletionUsage; timings?: LeanDecodeTimings };
 
 /**
@@ -128,40 +129,46 @@ export class ChatCompletions {
     // The ids Engine.generate stops at: their text (`<|im_end|>`) is not part of the answer.
     const eos = new Set([...this.engine.model!.config.eosTokenIds, ...this.engine.tokenizer.eosTokenIds]);
     const filter = new StopSequenceFilter(stopSequences(params));
-    const steps: LeanDecodeTimings['steps'] = [];
+    let steps: LeanDecodeTimings['steps'] = [];
     let last: Extract<GenerationEvent, { kind: 'token' }>['stats'] | undefined;
+    // The figures so far, with the steps not yet reported (so a stream's timings arrive as the tokens do).
+    const timings = (): LeanDecodeTimings | undefined => {
+      if (!params.lean_decode?.timings) return undefined;
+      const reported = steps;
+      steps = [];
+      return {
+        attention: params.lean_decode.attention ?? this.engine.model!.attention,
+        prompt_tokens_reused: turn.prompt.reusedTokens,
+        prefill_ms: turn.prompt.prefillMs,
+        tokens_per_second: last?.tokensPerSecond ?? 0,
+        steps: reported,
+        kv_pages_used: last?.kvPagesUsed ?? 0,
+        kv_pages_total: last?.kvPagesTotal ?? 0,
+      };
+    };
     for await (const event of turn.events) {
       if (event.kind === 'token') {
         last = event.stats;
         if (event.stats.step > 0) steps.push({ context_length: event.stats.contextLength, step_ms: event.stats.timing?.stepMs, attention_ms: event.stats.timing?.attentionMs });
         const text = eos.has(event.id) ? '' : filter.push(event.text);
-        if (text) yield { kind: 'content', text };
+        if (text) yield { kind: 'content', text, timings: timings() };
       } else if (event.kind === 'done') {
         if (event.reason === 'aborted') throw new EngineError('aborted', 'the request was aborted while it generated');
         const text = filter.push(event.tail) + filter.flush();
-        if (text) yield { kind: 'content', text };
+        if (text) yield { kind: 'content', text, timings: timings() };
         const promptTokens = turn.prompt.promptIds.length;
         const usage = { prompt_tokens: promptTokens, completion_tokens: event.generatedIds.length, total_tokens: promptTokens + event.generatedIds.length };
-        const timings: LeanDecodeTimings | undefined = params.lean_decode?.timings
-          ? {
-              attention: this.engine.model!.attention,
-              prompt_tokens_reused: turn.prompt.reusedTokens,
-              prefill_ms: turn.prompt.prefillMs,
-              tokens_per_second: last?.tokensPerSecond ?? 0,
-              steps,
-              kv_pages_used: last?.kvPagesUsed ?? 0,
-              kv_pages_total: last?.kvPagesTotal ?? 0,
-            }
-          : undefined;
-        yield { kind: 'end', finishReason: FINISH_REASON[event.reason], usage, timings };
+        yield { kind: 'end', finishReason: FINISH_REASON[event.reason], usage, timings: timings() };
       }
     }
   }
 
   private async completion(turn: Turn, params: ChatCompletionCreateParams, id: string, created: number): Promise<ChatCompletion> {
     let content = '';
+    const steps: LeanDecodeTimings['steps'] = [];
     try {
       for await (const part of this.answer(turn, params)) {
+        if (part.timings) steps.push(...part.timings.steps);
         if (part.kind === 'content') {
           content += part.text;
           continue;
@@ -173,7 +180,7 @@ export class ChatCompletions {
           model: this.model,
           choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, finish_reason: part.finishReason, logprobs: null }],
           usage: part.usage,
-          ...(part.timings && { lean_decode: part.timings }),
+          ...(part.timings && { lean_decode: { ...part.timings, steps } }),
         };
       }
     } finally {
@@ -197,7 +204,7 @@ export class ChatCompletions {
       yield chunk({ role: 'assistant', content: '' }, null);
       for await (const part of this.answer(turn, params)) {
         if (part.kind === 'content') {
-          yield chunk({ content: part.text }, null);
+          yield { ...chunk({ content: part.text }, null), ...(part.timings && { lean_decode: part.timings }) };
           continue;
         }
         yield { ...chunk({}, part.finishReason), ...(part.timings && { lean_decode: part.timings }) };

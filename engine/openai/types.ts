@@ -115,7 +115,10 @@ export interface ChatCompletionChunk {
   }[];
   /** null in every chunk but the last when `stream_options.include_usage` asked for it. */
   usage?: CompletionUsage | null;
-  /** On the chunk that carries the finish_reason, when `lean_decode.timings` asked for it. */
+  /**
+   * When `lean_decode.timings` asked for it: on every content chunk and on the one that carries the finish_reason,
+   * the figures so far, its `steps` those since the previous chunk's (so a client can show them as they come).
+   */
   lean_decode?: LeanDecodeTimings;
 }
 
