@@ -1,6 +1,7 @@
 import type { ModelConfig } from '../models/config.ts';
 import { ropeInverseFrequencies } from '../models/config.ts';
-import { DecodeAttention, type AttentionBindings, type AttentionCapacity } from '../kernels/attention/decodeAttention.ts';
+import { CausalChunkAttention, type CausalChunkBindings } from '../kernels/attention/causalChunkAttention.ts';
+import { DecodeAttention, type AttentionBindings, type AttentionIo } from '../kernels/attention/decodeAttention.ts';
 import type { KvDtype, PagedKvLayout } from '../kernels/attention/pagedKv.ts';
 import type { AttentionKernel } from '../kernels/attention/plan.ts';
 import { createStorageBuffer, readBuffer } from '../kernels/gpu/buffers.ts';
@@ -53,10 +54,16 @@ interface ForwardKernels {
   layers: LayerKernels[];
 }
 
-/** One attention schedule and its per-layer bindings (decode: one sequence; prefill: a causal chunk). */
-interface AttentionSet {
+/** Decode attention with one attention schedule, and its per-layer bindings. */
+interface DecodeAttentionSet {
   attention: DecodeAttention;
   bindings: AttentionBindings[];
+}
+
+/** A prefill chunk's causal attention (the schedule does not apply), and its per-layer bindings. */
+interface PrefillAttentionSet {
+  attention: CausalChunkAttention;
+  bindings: CausalChunkBindings[];
 }
 
 const READBACK_RING = 2;
@@ -82,8 +89,8 @@ export class ModelRunner {
   private readonly sampledReadback: GPUBuffer[] = [];
   private readonly decodeKernels: ForwardKernels;
   private readonly prefillKernels: ForwardKernels;
-  private decodeAttention: AttentionSet;
-  private prefillAttention: AttentionSet;
+  private decodeAttention: DecodeAttentionSet;
+  private readonly prefillAttention: PrefillAttentionSet;
   private readonly queries: GPUBuffer;
   private readonly attentionOut: GPUBuffer;
   private readonly finalNorm: BoundKernel;
@@ -211,8 +218,9 @@ export class ModelRunner {
     };
     this.decodeKernels = forward('decode');
     this.prefillKernels = forward('prefill');
-    this.decodeAttention = this.buildAttention({ maxSequences: 1 }, options.grid);
-    this.prefillAttention = this.buildAttention({ maxChunk: T }, options.grid);
+    this.decodeAttention = this.buildDecodeAttention(options.grid);
+    const prefillAttention = new CausalChunkAttention(context, { layout: this.layout, group: numHeads / numKvHeads, maxChunk: T });
+    this.prefillAttention = { attention: prefillAttention, bindings: this.layerAttentionIo().map((io) => prefillAttention.createBindings(io)) };
     this.finalNorm = bindRmsNorm(device, { label: 'final norm', features: hiddenSize, eps: rmsNormEps, step: stepBuffer, x: hidden, weight: weights.finalNorm, y: normed, lastRowOnly: true });
     this.lmHead = bindLinear(context, {
       label: 'lm head',
@@ -230,18 +238,20 @@ export class ModelRunner {
     }
   }
 
-  private buildAttention(capacity: AttentionCapacity, grid: number | undefined): AttentionSet {
+  /** Each layer's attention buffers: the shared queries and output, the layer's KV pools. */
+  private layerAttentionIo(): AttentionIo[] {
+    return this.kv.keyPools.map((keys, i) => ({ queries: this.queries, keys, values: this.kv.valuePools[i], pageTable: this.kv.pageTable, out: this.attentionOut }));
+  }
+
+  private buildDecodeAttention(grid: number | undefined): DecodeAttentionSet {
     const attention = new DecodeAttention(this.context, {
-      ...capacity,
+      maxSequences: 1,
       layout: this.layout,
       group: this.config.numHeads / this.config.numKvHeads,
       kernel: this.attentionKernel,
       grid,
     });
-    const bindings = this.kv.keyPools.map((keys, i) =>
-      attention.createBindings({ queries: this.queries, keys, values: this.kv.valuePools[i], pageTable: this.kv.pageTable, out: this.attentionOut }),
-    );
-    return { attention, bindings };
+    return { attention, bindings: this.layerAttentionIo().map((io) => attention.createBindings(io)) };
   }
 
   /** The grid the LeanAttention schedule runs with. */
@@ -252,9 +262,7 @@ export class ModelRunner {
   /** Runs LeanAttention with a new grid (a calibration's choice): plan buffers and bindings are made again. */
   setGrid(grid: number): void {
     this.decodeAttention.attention.destroy();
-    this.prefillAttention.attention.destroy();
-    this.decodeAttention = this.buildAttention({ maxSequences: 1 }, grid);
-    this.prefillAttention = this.buildAttention({ maxChunk: this.prefillChunk }, grid);
+    this.decodeAttention = this.buildDecodeAttention(grid);
   }
 
   get variantKey(): string {
@@ -280,16 +288,20 @@ export class ModelRunner {
   async forward(sequence: number, position: number, count: number, sample: boolean, readbackSlot = 0, timing: TimingLevel = 'sections'): Promise<number[] | undefined> {
     const isDecode = count === 1;
     const kernels = isDecode ? this.decodeKernels : this.prefillKernels;
-    const { attention, bindings } = isDecode ? this.decodeAttention : this.prefillAttention;
     if (count > this.prefillChunk) throw new Error(`forward of ${count} tokens exceeds the prefill chunk ${this.prefillChunk}`);
     const pageTableOffset = this.kv.pageTableOffset(sequence);
     this.step.write({ tokenCount: count, position, pageTableOffset, lastRow: count - 1 });
+    let encodeAttention: (pass: GPUComputePassEncoder, layer: number) => number;
     if (isDecode) {
+      const { attention, bindings } = this.decodeAttention;
       this.decodeLength[0] = position + 1;
       this.decodePageTableOffset[0] = pageTableOffset;
       attention.planBatch(this.decodeLength, this.decodePageTableOffset, this.attentionKernel);
+      encodeAttention = (pass, layer) => attention.encodeInPass(pass, bindings[layer]);
     } else {
-      attention.planCausalChunk(position, count, pageTableOffset, this.attentionKernel);
+      const { attention, bindings } = this.prefillAttention;
+      attention.planCausalChunk(position, count, pageTableOffset);
+      encodeAttention = (pass, layer) => attention.encodeInPass(pass, bindings[layer]);
     }
 
     const timer = this.timers[this.calls % READBACK_RING];
@@ -303,7 +315,7 @@ export class ModelRunner {
     run(recorder.compute(), [kernels.embedding]);
     for (const [i, layer] of kernels.layers.entries()) {
       run(recorder.compute(), layer.beforeAttention);
-      await recorder.timed(1 + i, (attentionPass) => (dispatches += attention.encodeInPass(attentionPass, bindings[i])));
+      await recorder.timed(1 + i, (attentionPass) => (dispatches += encodeAttention(attentionPass, i)));
       run(recorder.compute(), layer.afterAttention);
     }
     if (sample) run(recorder.compute(), [this.finalNorm, this.lmHead, this.sampler.kernel]);
