@@ -108,6 +108,10 @@ export class CausalChunkAttention {
     if (!(count >= 1 && count <= maxChunk)) throw new Error(`a causal chunk of ${count} queries: this attention takes 1 to ${maxChunk}`);
     const splits = this.splitsFor(count, position + count);
     if (!(Number.isInteger(splits) && splits >= 1)) throw new Error(`splits ${splits} must be a positive integer`);
+    const rowBlocks = this.blocks(count) / layout.numKvHeads;
+    if (rowBlocks * splits > this.device.limits.maxComputeWorkgroupsPerDimension) {
+      throw new Error(`${rowBlocks} row blocks × ${splits} splits exceed the device's ${this.device.limits.maxComputeWorkgroupsPerDimension} workgroups per dimension`);
+    }
     this.chunkView.set({ position, count, pageTableOffset, splits, numKvHeads: layout.numKvHeads, scale: 1 / Math.sqrt(layout.headDim) });
     this.device.queue.writeBuffer(this.chunk, 0, this.chunkView.arrayBuffer);
     this.planned = { count, splits };
