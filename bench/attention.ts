@@ -1,6 +1,7 @@
 // Decode attention benchmark: LeanAttention vs FlashDecoding vs FA2-style on one adapter, in one run.
 //   npm run bench:attention [-- --quick] [-- --json] [-- --grid N] [-- --repeats N] [-- --recalibrate]
 //                           [-- --toggles enable-dawn-features=...]   (diagnosis only: Dawn instance toggles)
+//                           [-- --prefill-only]   (sections 5 and 6 alone: the prefill figures in a short run)
 // 1. The floor: the adapter's read bandwidth, from a streaming-read kernel.
 // 2. The LeanAttention grid, calibrated on the adapter with the kernel the engine runs (timestamps unquantized).
 // 3. Each schedule for B=1, Hq=32, Hkv=8, D=128, f16 KV over a list of context lengths, a ragged batch of 8
@@ -339,9 +340,10 @@ async function main(): Promise<void> {
     { name: `${lengthName(misfit)}, pages in order`, layout: LAYOUT, group: GROUP, lengths: [misfit], pageOrder: 'in order' },
     { name: `${lengthName(misfit)}, pages of 256 tokens`, layout: { ...LAYOUT, pageSize: 256 }, group: GROUP, lengths: [misfit] },
   ];
+  const prefillOnly = flags.has('prefill-only');
   const rows: Row[] = [];
   const skipped: string[] = [];
-  for (const batch of batches) {
+  for (const batch of prefillOnly ? [] : batches) {
     if (syntheticKvFits(context, batch.layout, batch.lengths)) rows.push(...(await benchBatch(setup, batch)));
     else skipped.push(batch.name);
   }
@@ -349,7 +351,7 @@ async function main(): Promise<void> {
   const emptyPassMs = await benchEmptyPass(setup);
 
   const choiceRows: ChoiceRow[] = [];
-  for (const n of quick ? [4 * K] : [1 * K, 4 * K, 16 * K, 64 * K]) {
+  for (const n of prefillOnly ? [] : quick ? [4 * K] : [1 * K, 4 * K, 16 * K, 64 * K]) {
     choiceRows.push(...(await benchChoices(setup, { name: `N=${lengthName(n)}`, layout: LAYOUT, group: GROUP, lengths: [n] })));
   }
 
@@ -371,30 +373,32 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ adapter: context.adapter, toggles, floorGBps: floor, emptyPassMs, skipped, rows, choiceRows, prefillRows, prefillKernelRows }, null, 2));
     return;
   }
-  console.log('');
-  console.log(
-    formatTable(
-      ['batch', 'schedule', 'workgroups', 'median µs', 'GB/s', '% of floor', 'Lean speedup'],
-      rows.map((r) => [r.batch, r.schedule, r.workgroups, microseconds(r.ms), +r.gbPerS.toPrecision(4), +r.percentOfFloor.toFixed(1), `${r.leanSpeedup.toFixed(2)}x`]),
-    ),
-  );
-  const single = rows.filter((r) => r.batch.startsWith('N='));
-  const meanSpeedup = (schedule: string) => {
-    const speedups = single.filter((r) => r.schedule === schedule).map((r) => r.leanSpeedup);
-    return speedups.reduce((a, b) => a + b, 0) / Math.max(1, speedups.length);
-  };
-  console.log(`\nkernels: ${[...new Set(rows.map((r) => r.variant))].join(', ')}`);
-  console.log(`Lean over FA2-style, mean over N: ${meanSpeedup(KERNEL_LABELS.fa2).toFixed(2)}x; over FlashDecoding: ${meanSpeedup(KERNEL_LABELS.fd).toFixed(2)}x; over the staged kernel: ${meanSpeedup(`${KERNEL_LABELS.lean} (staged kernel)`).toFixed(2)}x`);
-  console.log(`fixed cost of one pass with two empty dispatches (512 and 32 workgroups): ${microseconds(emptyPassMs)} µs`);
-  console.log('\ndesign choices: LeanAttention under each choice, speedup over the first row of its batch');
-  console.log(
-    formatTable(
-      ['batch', 'choice', 'grid', 'median µs', '% of floor', 'speedup'],
-      choiceRows.map((r) => [r.batch, r.choice, r.grid, microseconds(r.ms), +r.percentOfFloor.toFixed(1), `${r.speedup.toFixed(2)}x`]),
-    ),
-  );
+  if (!prefillOnly) {
+    console.log('');
+    console.log(
+      formatTable(
+        ['batch', 'schedule', 'workgroups', 'median µs', 'GB/s', '% of floor', 'Lean speedup'],
+        rows.map((r) => [r.batch, r.schedule, r.workgroups, microseconds(r.ms), +r.gbPerS.toPrecision(4), +r.percentOfFloor.toFixed(1), `${r.leanSpeedup.toFixed(2)}x`]),
+      ),
+    );
+    const single = rows.filter((r) => r.batch.startsWith('N='));
+    const meanSpeedup = (schedule: string) => {
+      const speedups = single.filter((r) => r.schedule === schedule).map((r) => r.leanSpeedup);
+      return speedups.reduce((a, b) => a + b, 0) / Math.max(1, speedups.length);
+    };
+    console.log(`\nkernels: ${[...new Set(rows.map((r) => r.variant))].join(', ')}`);
+    console.log(`Lean over FA2-style, mean over N: ${meanSpeedup(KERNEL_LABELS.fa2).toFixed(2)}x; over FlashDecoding: ${meanSpeedup(KERNEL_LABELS.fd).toFixed(2)}x; over the staged kernel: ${meanSpeedup(`${KERNEL_LABELS.lean} (staged kernel)`).toFixed(2)}x`);
+    console.log(`fixed cost of one pass with two empty dispatches (512 and 32 workgroups): ${microseconds(emptyPassMs)} µs`);
+    console.log('\ndesign choices: LeanAttention under each choice, speedup over the first row of its batch');
+    console.log(
+      formatTable(
+        ['batch', 'choice', 'grid', 'median µs', '% of floor', 'speedup'],
+        choiceRows.map((r) => [r.batch, r.choice, r.grid, microseconds(r.ms), +r.percentOfFloor.toFixed(1), `${r.speedup.toFixed(2)}x`]),
+      ),
+    );
+  }
   const engineBlock = causalQueriesPerHead({ headDim: LAYOUT.headDim, group: GROUP, kvDtype: LAYOUT.dtype, subgroupMinSize: context.features.subgroupMinSize, maxWorkgroupStorage: context.limits.maxComputeWorkgroupStorageSize, pageSize: LAYOUT.pageSize });
-  console.log(`\nprefill: causal attention of one ${PREFILL_CHUNK}-token chunk, LeanAttention schedule (the engine runs ${engineBlock} ${engineBlock === 1 ? 'query' : 'queries'} per work head here)`);
+  console.log(`\nprefill: causal attention of one ${PREFILL_CHUNK}-token chunk, decode kernel, LeanAttention schedule (before the prefill kernel, the engine ran ${engineBlock} ${engineBlock === 1 ? 'query' : 'queries'} per work head here)`);
   console.log(
     formatTable(
       ['chunk after', 'queries per work head', 'workgroups', 'median µs', 'speedup over 1 query per head'],
