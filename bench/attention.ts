@@ -42,7 +42,7 @@ const PREFILL_CHUNK = 64;
 const FULL_PREFILL_POSITIONS = [4 * K, 32 * K];
 const QUICK_PREFILL_POSITIONS = [1 * K, 4 * K];
 const FULL_PREFILL_KERNEL_CHUNKS = [64, 512];
-const QUICK_PREFILL_KERNEL_CHUNKS = [64, 256];
+const QUICK_PREFILL_KERNEL_CHUNKS = [16, 64];
 
 const LAYOUT: PagedKvLayout = { headDim: 128, numKvHeads: 8, pageSize: 16, dtype: 'f16' };
 const GROUP = 4;
