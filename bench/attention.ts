@@ -1,6 +1,7 @@
 // Decode attention benchmark: LeanAttention vs FlashDecoding vs FA2-style on one adapter, in one run.
 //   npm run bench:attention [-- --quick] [-- --json] [-- --grid N] [-- --repeats N] [-- --recalibrate]
 //                           [-- --toggles enable-dawn-features=...]   (diagnosis only: Dawn instance toggles)
+//                           [-- --prefill-only]   (sections 5 and 6 alone: the prefill figures in a short run)
 // 1. The floor: the adapter's read bandwidth, from a streaming-read kernel.
 // 2. The LeanAttention grid, calibrated on the adapter with the kernel the engine runs (timestamps unquantized).
 // 3. Each schedule for B=1, Hq=32, Hkv=8, D=128, f16 KV over a list of context lengths, a ragged batch of 8
@@ -9,6 +10,9 @@
 // 4. Design choices, each as a ratio in this run: staged vs streamed, unroll, workgroup size, the calibrated grid.
 // 5. The causal attention of one prefill chunk deep into a context, in query blocks of 1, 2 and 4 queries sharing
 //    each K and V read.
+// 6. The prefill kernel (causal_chunk_attention.wgsl, what the engine runs for prefill) on chunks of 64 and 512
+//    tokens after 4k and 32k, beside the decode kernel the engine ran before (its causal blocks), as a ratio, with
+//    its TFLOP/s (4·Hq·d flops per visible key of each query).
 import { createNodeGpuContext } from '../kernels/gpu/node.ts';
 import type { GpuContext } from '../kernels/gpu/context.ts';
 import { measureReadBandwidth } from '../kernels/bandwidth/measureBandwidth.ts';
@@ -16,6 +20,8 @@ import { createStorageBuffer } from '../kernels/gpu/buffers.ts';
 import { fillRandom } from '../kernels/gpu/fillRandom.ts';
 import { measurePasses } from '../kernels/gpu/timing.ts';
 import { calibrateGrid } from '../kernels/attention/calibrate.ts';
+import { CausalChunkAttention } from '../kernels/attention/causalChunkAttention.ts';
+import { causalTileName } from '../kernels/attention/causalChunkVariant.ts';
 import { DecodeAttention, type DecodeAttentionOptions } from '../kernels/attention/decodeAttention.ts';
 import type { PagedKvLayout } from '../kernels/attention/pagedKv.ts';
 import { ATTENTION_KERNELS, KERNEL_LABELS, type AttentionKernel } from '../kernels/attention/plan.ts';
@@ -35,6 +41,8 @@ const QUICK_RAGGED = FULL_RAGGED.map((n) => n / 16);
 const PREFILL_CHUNK = 64;
 const FULL_PREFILL_POSITIONS = [4 * K, 32 * K];
 const QUICK_PREFILL_POSITIONS = [1 * K, 4 * K];
+const FULL_PREFILL_KERNEL_CHUNKS = [64, 512];
+const QUICK_PREFILL_KERNEL_CHUNKS = [16, 64];
 
 const LAYOUT: PagedKvLayout = { headDim: 128, numKvHeads: 8, pageSize: 16, dtype: 'f16' };
 const GROUP = 4;
@@ -206,6 +214,64 @@ async function benchPrefill(setup: Setup, position: number): Promise<PrefillRow[
   return rows;
 }
 
+interface PrefillKernelRow {
+  chunk: number;
+  position: number;
+  tile: string;
+  splits: number;
+  workgroups: number;
+  ms: number;
+  tflops: number;
+  /** The decode kernel's time on the same chunk, with the causal blocks the engine gave it before. */
+  decodeKernelMs: number;
+  /** decodeKernelMs / ms. */
+  speedup: number;
+}
+
+/** One chunk of `chunk` causal queries after `position` tokens: the prefill kernel, then the decode kernel on the same buffers. */
+async function benchPrefillKernel(setup: Setup, position: number, chunk: number): Promise<PrefillKernelRow> {
+  const { context } = setup;
+  const { device } = context;
+  const kv = createSyntheticKv(context, LAYOUT, [position + chunk]);
+  const queryFloats = chunk * LAYOUT.numKvHeads * GROUP * LAYOUT.headDim;
+  const queries = createStorageBuffer(device, 'queries', queryFloats * 4);
+  fillRandom(device, queries, queryFloats, 'f32', 13);
+  const out = createStorageBuffer(device, 'out', queryFloats * 4);
+  const io = { queries, keys: kv.keys, values: kv.values, pageTable: kv.pageTable, out };
+
+  const prefill = new CausalChunkAttention(context, { layout: LAYOUT, group: GROUP, maxChunk: chunk });
+  prefill.planCausalChunk(position, chunk, kv.pageTableOffsets[0]);
+  const prefillBindings = prefill.createBindings(io);
+  const { ms } = await measurePasses(context, setup.repeats, (pass) => prefill.encodeInPass(pass, prefillBindings));
+  const plan = prefill.currentPlan;
+  prefill.destroy();
+
+  const grid = await setup.grid(LAYOUT, GROUP, {});
+  const decode = new DecodeAttention(context, { layout: LAYOUT, group: GROUP, maxChunk: chunk, grid, kernel: 'lean' });
+  decode.planCausalChunk(position, chunk, kv.pageTableOffsets[0]);
+  const decodeBindings = decode.createBindings(io);
+  const decodeKernel = await measurePasses(context, setup.repeats, (pass) => decode.encodeInPass(pass, decodeBindings));
+  decode.destroy();
+  kv.destroy();
+  queries.destroy();
+  out.destroy();
+
+  // Query t sees position + t + 1 keys: Σ_t = chunk · position + chunk · (chunk + 1) / 2.
+  const visibleKeys = chunk * position + (chunk * (chunk + 1)) / 2;
+  const flops = 4 * LAYOUT.numKvHeads * GROUP * LAYOUT.headDim * visibleKeys;
+  return {
+    chunk,
+    position,
+    tile: causalTileName(prefill.tile),
+    splits: plan.splits,
+    workgroups: plan.workgroups,
+    ms,
+    tflops: flops / (ms * 1e9),
+    decodeKernelMs: decodeKernel.ms,
+    speedup: decodeKernel.ms / ms,
+  };
+}
+
 /** The fixed cost of what every decode attention call encodes: one pass with two dependent dispatches of an empty kernel. */
 async function benchEmptyPass(setup: Setup): Promise<number> {
   const { device } = setup.context;
@@ -274,9 +340,10 @@ async function main(): Promise<void> {
     { name: `${lengthName(misfit)}, pages in order`, layout: LAYOUT, group: GROUP, lengths: [misfit], pageOrder: 'in order' },
     { name: `${lengthName(misfit)}, pages of 256 tokens`, layout: { ...LAYOUT, pageSize: 256 }, group: GROUP, lengths: [misfit] },
   ];
+  const prefillOnly = flags.has('prefill-only');
   const rows: Row[] = [];
   const skipped: string[] = [];
-  for (const batch of batches) {
+  for (const batch of prefillOnly ? [] : batches) {
     if (syntheticKvFits(context, batch.layout, batch.lengths)) rows.push(...(await benchBatch(setup, batch)));
     else skipped.push(batch.name);
   }
@@ -284,7 +351,7 @@ async function main(): Promise<void> {
   const emptyPassMs = await benchEmptyPass(setup);
 
   const choiceRows: ChoiceRow[] = [];
-  for (const n of quick ? [4 * K] : [1 * K, 4 * K, 16 * K, 64 * K]) {
+  for (const n of prefillOnly ? [] : quick ? [4 * K] : [1 * K, 4 * K, 16 * K, 64 * K]) {
     choiceRows.push(...(await benchChoices(setup, { name: `N=${lengthName(n)}`, layout: LAYOUT, group: GROUP, lengths: [n] })));
   }
 
@@ -294,38 +361,55 @@ async function main(): Promise<void> {
     else skipped.push(`prefill after ${lengthName(position)}`);
   }
 
+  const prefillKernelRows: PrefillKernelRow[] = [];
+  for (const position of quick ? QUICK_PREFILL_POSITIONS : FULL_PREFILL_POSITIONS) {
+    for (const chunk of quick ? QUICK_PREFILL_KERNEL_CHUNKS : FULL_PREFILL_KERNEL_CHUNKS) {
+      if (syntheticKvFits(context, LAYOUT, [position + chunk])) prefillKernelRows.push(await benchPrefillKernel(setup, position, chunk));
+      else skipped.push(`prefill kernel, ${chunk} after ${lengthName(position)}`);
+    }
+  }
+
   if (json) {
-    console.log(JSON.stringify({ adapter: context.adapter, toggles, floorGBps: floor, emptyPassMs, skipped, rows, choiceRows, prefillRows }, null, 2));
+    console.log(JSON.stringify({ adapter: context.adapter, toggles, floorGBps: floor, emptyPassMs, skipped, rows, choiceRows, prefillRows, prefillKernelRows }, null, 2));
     return;
   }
-  console.log('');
-  console.log(
-    formatTable(
-      ['batch', 'schedule', 'workgroups', 'median µs', 'GB/s', '% of floor', 'Lean speedup'],
-      rows.map((r) => [r.batch, r.schedule, r.workgroups, microseconds(r.ms), +r.gbPerS.toPrecision(4), +r.percentOfFloor.toFixed(1), `${r.leanSpeedup.toFixed(2)}x`]),
-    ),
-  );
-  const single = rows.filter((r) => r.batch.startsWith('N='));
-  const meanSpeedup = (schedule: string) => {
-    const speedups = single.filter((r) => r.schedule === schedule).map((r) => r.leanSpeedup);
-    return speedups.reduce((a, b) => a + b, 0) / Math.max(1, speedups.length);
-  };
-  console.log(`\nkernels: ${[...new Set(rows.map((r) => r.variant))].join(', ')}`);
-  console.log(`Lean over FA2-style, mean over N: ${meanSpeedup(KERNEL_LABELS.fa2).toFixed(2)}x; over FlashDecoding: ${meanSpeedup(KERNEL_LABELS.fd).toFixed(2)}x; over the staged kernel: ${meanSpeedup(`${KERNEL_LABELS.lean} (staged kernel)`).toFixed(2)}x`);
-  console.log(`fixed cost of one pass with two empty dispatches (512 and 32 workgroups): ${microseconds(emptyPassMs)} µs`);
-  console.log('\ndesign choices: LeanAttention under each choice, speedup over the first row of its batch');
-  console.log(
-    formatTable(
-      ['batch', 'choice', 'grid', 'median µs', '% of floor', 'speedup'],
-      choiceRows.map((r) => [r.batch, r.choice, r.grid, microseconds(r.ms), +r.percentOfFloor.toFixed(1), `${r.speedup.toFixed(2)}x`]),
-    ),
-  );
+  if (!prefillOnly) {
+    console.log('');
+    console.log(
+      formatTable(
+        ['batch', 'schedule', 'workgroups', 'median µs', 'GB/s', '% of floor', 'Lean speedup'],
+        rows.map((r) => [r.batch, r.schedule, r.workgroups, microseconds(r.ms), +r.gbPerS.toPrecision(4), +r.percentOfFloor.toFixed(1), `${r.leanSpeedup.toFixed(2)}x`]),
+      ),
+    );
+    const single = rows.filter((r) => r.batch.startsWith('N='));
+    const meanSpeedup = (schedule: string) => {
+      const speedups = single.filter((r) => r.schedule === schedule).map((r) => r.leanSpeedup);
+      return speedups.reduce((a, b) => a + b, 0) / Math.max(1, speedups.length);
+    };
+    console.log(`\nkernels: ${[...new Set(rows.map((r) => r.variant))].join(', ')}`);
+    console.log(`Lean over FA2-style, mean over N: ${meanSpeedup(KERNEL_LABELS.fa2).toFixed(2)}x; over FlashDecoding: ${meanSpeedup(KERNEL_LABELS.fd).toFixed(2)}x; over the staged kernel: ${meanSpeedup(`${KERNEL_LABELS.lean} (staged kernel)`).toFixed(2)}x`);
+    console.log(`fixed cost of one pass with two empty dispatches (512 and 32 workgroups): ${microseconds(emptyPassMs)} µs`);
+    console.log('\ndesign choices: LeanAttention under each choice, speedup over the first row of its batch');
+    console.log(
+      formatTable(
+        ['batch', 'choice', 'grid', 'median µs', '% of floor', 'speedup'],
+        choiceRows.map((r) => [r.batch, r.choice, r.grid, microseconds(r.ms), +r.percentOfFloor.toFixed(1), `${r.speedup.toFixed(2)}x`]),
+      ),
+    );
+  }
   const engineBlock = causalQueriesPerHead({ headDim: LAYOUT.headDim, group: GROUP, kvDtype: LAYOUT.dtype, subgroupMinSize: context.features.subgroupMinSize, maxWorkgroupStorage: context.limits.maxComputeWorkgroupStorageSize, pageSize: LAYOUT.pageSize });
-  console.log(`\nprefill: causal attention of one ${PREFILL_CHUNK}-token chunk, LeanAttention schedule (the engine runs ${engineBlock} ${engineBlock === 1 ? 'query' : 'queries'} per work head here)`);
+  console.log(`\nprefill: causal attention of one ${PREFILL_CHUNK}-token chunk, decode kernel, LeanAttention schedule (before the prefill kernel, the engine ran ${engineBlock} ${engineBlock === 1 ? 'query' : 'queries'} per work head here)`);
   console.log(
     formatTable(
       ['chunk after', 'queries per work head', 'workgroups', 'median µs', 'speedup over 1 query per head'],
       prefillRows.map((r) => [lengthName(r.position), r.queriesPerHead, r.workgroups, microseconds(r.ms), `${r.speedup.toFixed(2)}x`]),
+    ),
+  );
+  console.log(`\nprefill kernel (causal_chunk_attention, what the engine runs) against the decode kernel with ${engineBlock} ${engineBlock === 1 ? 'query' : 'queries'} per work head (before), same run`);
+  console.log(
+    formatTable(
+      ['chunk', 'after', 'tile', 'splits', 'workgroups', 'median µs', 'TFLOP/s', 'decode kernel µs', 'speedup'],
+      prefillKernelRows.map((r) => [r.chunk, lengthName(r.position), r.tile, r.splits, r.workgroups, microseconds(r.ms), +r.tflops.toPrecision(3), microseconds(r.decodeKernelMs), `${r.speedup.toFixed(2)}x`]),
     ),
   );
   if (skipped.length) console.log(`skipped (does not fit this adapter's buffer limits): ${skipped.join(', ')}`);

@@ -10,7 +10,8 @@ import { float16BitsToFloat32, float32ToFloat16Bits } from '../kernels/gpu/half.
 import { causalMatrixUnitsProblem } from '../kernels/attention/causalMatrixUnits.ts';
 import { parseFlags } from '../cli/flags.ts';
 import { relativeError } from '../test/pagedKvFixture.ts';
-import { CAUSAL_SCHEDULES, CAUSAL_SHAPES, makeCase, makeCausalCase, runAttention, runCausalMatrixUnits, SCHEDULES, SHAPES, type CausalShape } from '../test/attentionCases.ts';
+import { CAUSAL_SCHEDULES, CAUSAL_SHAPES, makeCase, makeCausalCase, PREFILL_SHAPES, runAttention, runCausalChunk, runCausalMatrixUnits, SCHEDULES, SHAPES, type CausalShape } from '../test/attentionCases.ts';
+import { CPU_CAUSAL_TILE, GPU_CAUSAL_TILE, GPU_CAUSAL_TILE_IN_32K, GPU_SMALL_CAUSAL_TILE, causalTileProblem } from '../kernels/attention/causalChunkVariant.ts';
 import { exitAfterFlush } from '../cli/exit.ts';
 import { CheckTally } from './checkTally.ts';
 
@@ -71,6 +72,23 @@ async function main(): Promise<number> {
         report(`causal ${shape.name}, ${name}, ${run.attention.variant.key}`, error < TOLERANCE && run.spareRowsKept, `relative error ${error.toExponential(2)}${run.spareRowsKept ? '' : ', wrote past its rows'}`);
       }
     }
+  }
+  // The prefill kernel: every tile the adapter runs, whole and split, and the same bits twice.
+  for (const shape of PREFILL_SHAPES) {
+    const testCase = makeCausalCase(shape);
+    const chunk = { position: shape.position, count: shape.count };
+    for (const tile of [GPU_CAUSAL_TILE, GPU_CAUSAL_TILE_IN_32K, GPU_SMALL_CAUSAL_TILE, CPU_CAUSAL_TILE]) {
+      if (causalTileProblem(tile, shape.layout.headDim, context.limits)) continue;
+      for (const splits of [1, 3]) {
+        const run = await runCausalChunk(context, testCase.fixture, testCase.queries, shape.group, chunk, { tile, splits });
+        const error = relativeError(run.out, testCase.expected);
+        report(`prefill ${shape.name}, ${run.attention.variant.key}, ${splits} split(s)`, error < TOLERANCE && run.spareRowsKept, `relative error ${error.toExponential(2)}${run.spareRowsKept ? '' : ', wrote past its rows'}`);
+      }
+    }
+    const first = await runCausalChunk(context, testCase.fixture, testCase.queries, shape.group, chunk, { splits: 3 });
+    const second = await runCausalChunk(context, testCase.fixture, testCase.queries, shape.group, chunk, { splits: 3 });
+    const same = new Uint32Array(first.out.buffer).every((bits, i) => bits === new Uint32Array(second.out.buffer)[i]);
+    report(`prefill ${shape.name}, ${first.attention.variant.key}, 3 splits, twice`, same, same ? 'the same bits' : 'bits differ between runs');
   }
   if (context.features.matrixUnits) await checkMatrixUnits(context, report);
   else console.log('no subgroup matrices on this adapter: the matrix-unit causal attention is not checked');

@@ -1,7 +1,8 @@
 import type { ModelConfig } from '../models/config.ts';
 import { ropeInverseFrequencies } from '../models/config.ts';
 import { bindCausalMatrixUnits, causalMatrixUnitsProblem } from '../kernels/attention/causalMatrixUnits.ts';
-import { DecodeAttention, type AttentionBindings, type AttentionCapacity } from '../kernels/attention/decodeAttention.ts';
+import { CausalChunkAttention, type CausalChunkBindings } from '../kernels/attention/causalChunkAttention.ts';
+import { DecodeAttention, type AttentionBindings, type AttentionIo } from '../kernels/attention/decodeAttention.ts';
 import type { KvDtype, PagedKvLayout } from '../kernels/attention/pagedKv.ts';
 import type { AttentionKernel } from '../kernels/attention/plan.ts';
 import { createStorageBuffer, readBuffer } from '../kernels/gpu/buffers.ts';
@@ -85,10 +86,16 @@ interface ForwardKernels {
   layers: LayerKernels[];
 }
 
-/** One attention schedule and its per-layer bindings (decode: one sequence; prefill: a causal chunk). */
-interface AttentionSet {
+/** Decode attention with one attention schedule, and its per-layer bindings. */
+interface DecodeAttentionSet {
   attention: DecodeAttention;
   bindings: AttentionBindings[];
+}
+
+/** A prefill chunk's causal attention (the schedule does not apply), and its per-layer bindings. */
+interface PrefillAttentionSet {
+  attention: CausalChunkAttention;
+  bindings: CausalChunkBindings[];
 }
 
 /**
@@ -109,7 +116,7 @@ export class ModelRunner {
 
   /** Whether prefill's causal attention runs on the matrix units, with q and the softmax weights rounded to f16. */
   get prefillAttentionOnMatrixUnits(): boolean {
-    return this.prefillMatrixAttention !== undefined;
+    return 'matrixUnits' in this.prefillAttention;
   }
 
   private readonly device: GPUDevice;
@@ -120,10 +127,9 @@ export class ModelRunner {
   private readonly readbacks: ReadbackRing;
   private readonly decodeKernels: ForwardKernels;
   private readonly prefillKernels: ForwardKernels;
-  private decodeAttention: AttentionSet;
-  private prefillAttention: AttentionSet;
-  /** Prefill's causal attention per layer on the matrix units, where the adapter has them and the KV is f16. */
-  private readonly prefillMatrixAttention: BoundKernel[] | undefined;
+  private decodeAttention: DecodeAttentionSet;
+  /** Prefill's causal attention: on the matrix units where the adapter has them and the KV is f16, else the portable kernel. */
+  private readonly prefillAttention: PrefillAttentionSet | { matrixUnits: BoundKernel[] };
   private readonly queries: GPUBuffer;
   private readonly attentionOut: GPUBuffer;
   private readonly finalNorm: BoundKernel;
@@ -260,20 +266,15 @@ export class ModelRunner {
     };
     this.decodeKernels = forward('decode');
     this.prefillKernels = forward('prefill');
-    this.decodeAttention = this.buildAttention({ maxSequences: 1 }, options.grid);
-    this.prefillAttention = this.buildAttention({ maxChunk: T }, options.grid);
+    this.decodeAttention = this.buildDecodeAttention(options.grid);
     const group = numHeads / numKvHeads;
     if (!causalMatrixUnitsProblem(context, this.layout, group)) {
-      this.prefillMatrixAttention = this.kv.keyPools.map((keys, i) =>
-        bindCausalMatrixUnits(context, `L${i} causal attention (matrix units)`, this.layout, group, {
-          step: stepBuffer,
-          queries: q,
-          keys,
-          values: this.kv.valuePools[i],
-          pageTable: this.kv.pageTable,
-          out: attentionOut,
-        }),
-      );
+      this.prefillAttention = {
+        matrixUnits: this.layerAttentionIo().map((io, i) => bindCausalMatrixUnits(context, `L${i} causal attention (matrix units)`, this.layout, group, { ...io, step: stepBuffer })),
+      };
+    } else {
+      const prefillAttention = new CausalChunkAttention(context, { layout: this.layout, group, maxChunk: T });
+      this.prefillAttention = { attention: prefillAttention, bindings: this.layerAttentionIo().map((io) => prefillAttention.createBindings(io)) };
     }
     this.finalNorm = bindRmsNorm(device, { label: 'final norm', features: hiddenSize, eps: rmsNormEps, step: stepBuffer, x: hidden, weight: weights.finalNorm, y: normed, lastRowOnly: true });
     this.lmHead = bindLinear(context, {
@@ -289,18 +290,20 @@ export class ModelRunner {
     this.sampler = new Sampler(device, { vocabSize, step: stepBuffer, logits: this.logits, tokens: this.tokens, sampled: this.sampled });
   }
 
-  private buildAttention(capacity: AttentionCapacity, grid: number | undefined): AttentionSet {
+  /** Each layer's attention buffers: the shared queries and output, the layer's KV pools. */
+  private layerAttentionIo(): AttentionIo[] {
+    return this.kv.keyPools.map((keys, i) => ({ queries: this.queries, keys, values: this.kv.valuePools[i], pageTable: this.kv.pageTable, out: this.attentionOut }));
+  }
+
+  private buildDecodeAttention(grid: number | undefined): DecodeAttentionSet {
     const attention = new DecodeAttention(this.context, {
-      ...capacity,
+      maxSequences: 1,
       layout: this.layout,
       group: this.config.numHeads / this.config.numKvHeads,
       kernel: this.defaultAttention,
       grid,
     });
-    const bindings = this.kv.keyPools.map((keys, i) =>
-      attention.createBindings({ queries: this.queries, keys, values: this.kv.valuePools[i], pageTable: this.kv.pageTable, out: this.attentionOut }),
-    );
-    return { attention, bindings };
+    return { attention, bindings: this.layerAttentionIo().map((io) => attention.createBindings(io)) };
   }
 
   /** The grid the LeanAttention schedule runs with. */
@@ -311,9 +314,7 @@ export class ModelRunner {
   /** Runs LeanAttention with a new grid (a calibration's choice): plan buffers and bindings are made again. */
   setGrid(grid: number): void {
     this.decodeAttention.attention.destroy();
-    this.prefillAttention.attention.destroy();
-    this.decodeAttention = this.buildAttention({ maxSequences: 1 }, grid);
-    this.prefillAttention = this.buildAttention({ maxChunk: this.prefillChunk }, grid);
+    this.decodeAttention = this.buildDecodeAttention(grid);
   }
 
   get variantKey(): string {
@@ -346,23 +347,32 @@ export class ModelRunner {
   ): Promise<number[] | undefined> {
     const isDecode = count === 1;
     const kernels = isDecode ? this.decodeKernels : this.prefillKernels;
-    const { attention, bindings } = isDecode ? this.decodeAttention : this.prefillAttention;
     if (count > this.prefillChunk) throw new Error(`forward of ${count} tokens exceeds the prefill chunk ${this.prefillChunk}`);
     const pageTableOffset = this.kv.pageTableOffset(sequence);
     this.step.write({ tokenCount: count, position, pageTableOffset, lastRow: count - 1 });
+    const shape = { tokenCount: count };
+    let encodeAttention: (pass: GPUComputePassEncoder, layer: number) => number;
     if (isDecode) {
+      const { attention, bindings } = this.decodeAttention;
       this.decodeLength[0] = position + 1;
       this.decodePageTableOffset[0] = pageTableOffset;
       attention.planBatch(this.decodeLength, this.decodePageTableOffset, kernel);
-    } else if (!this.prefillMatrixAttention) {
-      attention.planCausalChunk(position, count, pageTableOffset, kernel);
+      encodeAttention = (pass, layer) => attention.encodeInPass(pass, bindings[layer]);
+    } else if ('matrixUnits' in this.prefillAttention) {
+      const { matrixUnits } = this.prefillAttention;
+      encodeAttention = (pass, layer) => {
+        dispatch(pass, matrixUnits[layer], shape);
+        return 1;
+      };
+    } else {
+      const { attention, bindings } = this.prefillAttention;
+      attention.planCausalChunk(position, count, pageTableOffset);
+      encodeAttention = (pass, layer) => attention.encodeInPass(pass, bindings[layer]);
     }
-    const matrixAttention = isDecode ? undefined : this.prefillMatrixAttention;
 
     const timing = readback?.timing ?? 'none';
     const timer = readback && this.readbacks.timer(readback.slot);
     const recorder = new StepRecorder(this.device, this.profiling, timing, timer, isDecode ? 'decode step' : 'prefill');
-    const shape = { tokenCount: count };
     let dispatches = 0;
     const run = (pass: GPUComputePassEncoder, kernels: BoundKernel[]) => {
       for (const kernel of kernels) dispatch(pass, kernel, shape);
@@ -371,10 +381,7 @@ export class ModelRunner {
     run(recorder.compute(), [kernels.embedding]);
     for (const [i, layer] of kernels.layers.entries()) {
       run(recorder.compute(), layer.beforeAttention);
-      await recorder.timed(1 + i, (attentionPass) => {
-        if (matrixAttention) run(attentionPass, [matrixAttention[i]]);
-        else dispatches += attention.encodeInPass(attentionPass, bindings[i]);
-      });
+      await recorder.timed(1 + i, (attentionPass) => (dispatches += encodeAttention(attentionPass, i)));
       run(recorder.compute(), layer.afterAttention);
     }
     if (readback) run(recorder.compute(), [this.finalNorm, this.lmHead, this.sampler.kernel]);
@@ -468,7 +475,7 @@ export class ModelRunner {
   destroy(): void {
     this.kv.destroy();
     this.decodeAttention.attention.destroy();
-    this.prefillAttention.attention.destroy();
+    if ('attention' in this.prefillAttention) this.prefillAttention.attention.destroy();
     for (const buffer of [...this.ownBuffers, ...this.weights.buffers]) buffer.destroy();
     this.readbacks.destroy();
   }

@@ -3,7 +3,8 @@
 import type { GpuContext } from '../kernels/gpu/context.ts';
 import { withGpuErrorScope } from '../kernels/gpu/context.ts';
 import { createStorageBuffer, readFloat32 } from '../kernels/gpu/buffers.ts';
-import { DecodeAttention, type DecodeAttentionOptions } from '../kernels/attention/decodeAttention.ts';
+import { DecodeAttention, type AttentionIo, type DecodeAttentionOptions } from '../kernels/attention/decodeAttention.ts';
+import { CausalChunkAttention, type CausalChunkAttentionOptions } from '../kernels/attention/causalChunkAttention.ts';
 import type { PagedKvLayout } from '../kernels/attention/pagedKv.ts';
 import type { AttentionKernel } from '../kernels/attention/plan.ts';
 import { bindCausalMatrixUnits } from '../kernels/attention/causalMatrixUnits.ts';
@@ -65,13 +66,56 @@ export async function runAttention(
   options: Pick<DecodeAttentionOptions, 'grid' | 'splits' | 'streamed' | 'workgroup' | 'unroll'> & { kernel: AttentionKernel },
   what: Queries = { kind: 'decode' },
 ): Promise<Run> {
-  const { device } = context;
   const attention = new DecodeAttention(context, {
     layout: fixture.layout,
     group,
     ...(what.kind === 'causal' ? { maxChunk: what.count } : { maxSequences: fixture.lengths.length }),
     ...options,
   });
+  const written = await runWithPoisonedOut(context, fixture, queries, group, (io, encoder) => {
+    if (what.kind === 'causal') attention.planCausalChunk(what.position, what.count, fixture.pageTableOffsets[0]);
+    else attention.planBatch(fixture.lengths, fixture.pageTableOffsets);
+    attention.encode(encoder, attention.createBindings(io));
+  });
+  attention.destroy();
+  return { attention, ...written };
+}
+
+export interface CausalChunkRun {
+  attention: CausalChunkAttention;
+  out: Float32Array;
+  spareRowsKept: boolean;
+}
+
+/** One causal chunk of sequence 0 through the prefill kernel (causalChunkAttention.ts). */
+export async function runCausalChunk(
+  context: GpuContext,
+  fixture: PagedKvFixture,
+  queries: Float32Array,
+  group: number,
+  chunk: { position: number; count: number },
+  options: Pick<CausalChunkAttentionOptions, 'tile' | 'splits'> = {},
+): Promise<CausalChunkRun> {
+  const attention = await withGpuErrorScope(context.device, 'causal chunk attention pipelines', () =>
+    new CausalChunkAttention(context, { layout: fixture.layout, group, maxChunk: chunk.count, ...options }),
+  );
+  const written = await runWithPoisonedOut(context, fixture, queries, group, (io, encoder) => {
+    attention.planCausalChunk(chunk.position, chunk.count, fixture.pageTableOffsets[0]);
+    attention.encode(encoder, attention.createBindings(io));
+  });
+  attention.destroy();
+  return { attention, ...written };
+}
+
+/** Runs `encode` on the fixture's buffers with `out` poisoned with NaN, SPARE_ROWS rows past the queries included. */
+async function runWithPoisonedOut(
+  context: GpuContext,
+  fixture: PagedKvFixture,
+  queries: Float32Array,
+  group: number,
+  encode: (io: AttentionIo, encoder: GPUCommandEncoder) => void,
+): Promise<Omit<Run, 'attention'>> {
+  const { device } = context;
   const rowFloats = group * fixture.layout.numKvHeads * fixture.layout.headDim;
   const poisoned = new Float32Array(queries.length + SPARE_ROWS * rowFloats).fill(NaN);
   const io = {
@@ -82,16 +126,13 @@ export async function runAttention(
     out: createStorageBuffer(device, 'out', poisoned),
   };
   await withGpuErrorScope(device, 'attention', () => {
-    if (what.kind === 'causal') attention.planCausalChunk(what.position, what.count, fixture.pageTableOffsets[0]);
-    else attention.planBatch(fixture.lengths, fixture.pageTableOffsets);
     const encoder = device.createCommandEncoder();
-    attention.encode(encoder, attention.createBindings(io));
+    encode(io, encoder);
     device.queue.submit([encoder.finish()]);
   });
   const written = await readFloat32(device, io.out, poisoned.length);
   for (const buffer of Object.values(io)) buffer.destroy();
-  attention.destroy();
-  return { attention, out: written.slice(0, queries.length), spareRowsKept: written.subarray(queries.length).every(Number.isNaN) };
+  return { out: written.slice(0, queries.length), spareRowsKept: written.subarray(queries.length).every(Number.isNaN) };
 }
 
 /** One causal chunk of sequence 0 through the matrix-unit kernel (causalMatrixUnits.ts), poisoned as runAttention. */
@@ -161,3 +202,11 @@ export function makeCausalCase(shape: CausalShape, asComputed: (q: number) => nu
 
 // Grid 1 (one workgroup walking every head) is slow on a CPU adapter and adds no path the decode cases lack.
 export const CAUSAL_SCHEDULES = SCHEDULES.filter((schedule) => schedule.grid !== 1);
+
+// The prefill kernel's cases: the causal chunks above, and chunks of more rows than a tile holds (several row
+// blocks of one KV head, the last one ragged).
+export const PREFILL_SHAPES: CausalShape[] = [
+  ...CAUSAL_SHAPES,
+  { name: 'd64 g1 f16 p16, 70 queries after 33', layout: { headDim: 64, numKvHeads: 2, pageSize: 16, dtype: 'f16' }, group: 1, position: 33, count: 70 },
+  { name: 'd128 g8 f32 p32, 23 queries after 500', layout: { headDim: 128, numKvHeads: 1, pageSize: 32, dtype: 'f32' }, group: 8, position: 500, count: 23 },
+];

@@ -207,7 +207,8 @@ export class DecodeAttention {
   /**
    * Plans the causal attention of a prefill chunk: `count` query tokens at positions [position, position + count)
    * of one sequence (rows 0 … count − 1 of `queries`), whose KV (the chunk's own included) is already in the pool.
-   * Query t attends to the first position + t + 1 tokens.
+   * Query t attends to the first position + t + 1 tokens. The engine's prefill runs CausalChunkAttention instead;
+   * this path stays as the baseline bench:attention compares it with.
    */
   planCausalChunk(position: number, count: number, pageTableOffset: number, kernel: AttentionKernel = this.kernel): void {
     if (!(count >= 1)) throw new Error(`a causal chunk needs at least one query, got ${count}`);
