@@ -51,6 +51,9 @@ token of prompts of each prefill length, with the first attention kernel.`,
   flags: BENCH_DECODE_FLAGS,
 };
 
+/** How long each row decodes untimed before it is timed. */
+const WARM_UP_MS = 50;
+
 interface Row {
   context: number;
   kernel: AttentionKernel;
@@ -164,7 +167,9 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
         for await (const step of runner.decode(sequence, n, { attention: kernel, timing, steps: count })) if (step.timing) timings.push(step.timing);
         return { seconds: (performance.now() - start) / 1000, timings };
       };
-      await run(2, 'none');
+      // Keep the GPU busy for 50 ms first: straight after host work (calibration, the previous row's setup) the
+      // H200's clocks are low, and the first row read up to 2x slow (BENCHMARKS.md).
+      for (const warmUp = performance.now(); performance.now() - warmUp < WARM_UP_MS; ) await run(8, 'none');
       const { seconds } = await run(steps, 'none');
       const timedSteps = Math.min(steps, 8);
       const stepMs = median((await run(timedSteps, 'step')).timings.map((t) => t.stepMs));
@@ -188,6 +193,8 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
     }
   }
   const prefillRows: PrefillRow[] = [];
+  // One untimed prompt first, for the same reason as the rows' warm-up.
+  if (prefillLengths.length) await timePrefill(runner, Math.min(...prefillLengths), kernels[0]);
   for (const tokens of prefillLengths) {
     const seconds = await timePrefill(runner, tokens, kernels[0]);
     prefillRows.push({ tokens, kernel: kernels[0], secondsToFirstToken: seconds, tokensPerSecond: tokens / seconds });
