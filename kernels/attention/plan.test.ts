@@ -90,11 +90,14 @@ describe('flashDecodingSplits (FlashAttention-2 num_splits_heuristic)', () => {
     expect(flashDecodingSplits(1, 4096, 1_000_000)).toBeLessThanOrEqual(MAX_FLASH_DECODING_SPLITS);
   });
 
-  it('skips counts that give the same split size as one fewer', () => {
+  it('skips counts that give the same split size as one fewer, and measures the best among the others', () => {
     // 1 head on 7: 6 and 7 splits are the efficient ones. Of 100 tiles, 6 splits are 17 tiles each (5 are 20);
-    // of 10 tiles, 6 and 7 splits are 2 tiles each, as 5 are, so neither counts and the head stays whole.
+    // of 10 tiles, 6 and 7 splits are 2 tiles each, as 5 are, so neither counts: 5 (71%) is the best that does.
     expect(flashDecodingSplits(1, 7, 100)).toBe(6);
-    expect(flashDecodingSplits(1, 7, 10)).toBe(1);
+    expect(flashDecodingSplits(1, 7, 10)).toBe(5);
+    // 8 KV heads at 32k on the H200's grids: the eligible counts peak at 50% (2048) and 100% (512) of a wave.
+    expect(flashDecodingSplits(8, 512, 257)).toBeGreaterThan(1);
+    expect(flashDecodingSplits(8, 2048, 2048)).toBeGreaterThan(1);
   });
 
   it('is what an fd plan uses when no split count is given', () => {

@@ -44,11 +44,13 @@ export function flashDecodingSplits(heads: number, concurrentWorkgroups: number,
     const waves = (heads * splits) / concurrentWorkgroups;
     return waves / Math.ceil(waves);
   };
+  const eligible = (splits: number) => splits === 1 || Math.ceil(tilesOfLongest / splits) !== Math.ceil(tilesOfLongest / (splits - 1));
+  // The best efficiency among eligible counts only, as FlashAttention's: against the best of every count, all
+  // eligible ones can fall short and the head would stay whole (8 KV heads at 32k on a grid of 512 or 2048 did).
   let best = 0;
-  for (let splits = 1; splits <= limit; splits++) best = Math.max(best, efficiency(splits));
-  const changesSplitSize = (splits: number) => splits === 1 || Math.ceil(tilesOfLongest / splits) !== Math.ceil(tilesOfLongest / (splits - 1));
+  for (let splits = 1; splits <= limit; splits++) if (eligible(splits)) best = Math.max(best, efficiency(splits));
   for (let splits = 1; splits <= limit; splits++) {
-    if (changesSplitSize(splits) && efficiency(splits) >= 0.85 * best) return splits;
+    if (eligible(splits) && efficiency(splits) >= 0.85 * best) return splits;
   }
   return 1;
 }
