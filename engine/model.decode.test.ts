@@ -10,17 +10,23 @@ const PROMPT = [5, 17, 300, 2, 44];
 const BUDGET = 10;
 const TAKEN = 4;
 
-it.each([1, 2, 3])('decode depth %i: that many steps are submitted while the host waits, and only yielded tokens count', async (depth) => {
+/** The tiny model loaded with `options`, with PROMPT prefilled into a new sequence. */
+async function prefilledRunner(options: { maxContext: number; decodeDepth?: number }) {
   const context = await testGpu();
-  const { runner } = await loadModel(context, blobModelFiles('tiny', makeTinyModel(SPEC)), { kvDtype: 'f32', maxContext: 64, pageSize: 4, decodeDepth: depth });
+  const { runner } = await loadModel(context, blobModelFiles('tiny', makeTinyModel(SPEC)), { kvDtype: 'f32', pageSize: 4, ...options });
   const { kv } = runner;
-  const { queue } = context.device;
   const sequence = kv.createSequence();
   kv.reserve(sequence, PROMPT.length);
   runner.writeTokens(0, PROMPT);
   runner.beginSampling(GREEDY, PROMPT);
   await runner.prefill(sequence, 0, PROMPT.length);
   kv.setLength(sequence, PROMPT.length);
+  return { context, runner, kv, sequence };
+}
+
+it.each([1, 2, 3])('decode depth %i: that many steps are submitted while the host waits, and only yielded tokens count', async (depth) => {
+  const { context, runner, kv, sequence } = await prefilledRunner({ maxContext: 64, decodeDepth: depth });
+  const { queue } = context.device;
 
   let submits = 0;
   const submit = queue.submit;
@@ -48,15 +54,7 @@ it.each([1, 2, 3])('decode depth %i: that many steps are submitted while the hos
 });
 
 it('the decode loop stops by itself at its step budget and at the end of the context', async () => {
-  const context = await testGpu();
-  const { runner } = await loadModel(context, blobModelFiles('tiny', makeTinyModel(SPEC)), { kvDtype: 'f32', maxContext: 16, pageSize: 4 });
-  const { kv } = runner;
-  const sequence = kv.createSequence();
-  kv.reserve(sequence, PROMPT.length);
-  runner.writeTokens(0, PROMPT);
-  runner.beginSampling(GREEDY, PROMPT);
-  await runner.prefill(sequence, 0, PROMPT.length);
-  kv.setLength(sequence, PROMPT.length);
+  const { runner, kv, sequence } = await prefilledRunner({ maxContext: 16 });
   const drain = async (steps?: number) => {
     const loop = runner.decode(sequence, PROMPT.length, { steps });
     const positions: number[] = [];
