@@ -14,7 +14,7 @@ import type { PagedKvLayout } from '../kernels/attention/pagedKv.ts';
 import { ATTENTION_KERNELS, KERNEL_LABELS, type AttentionKernel } from '../kernels/attention/plan.ts';
 import { fillRandom } from '../kernels/gpu/fillRandom.ts';
 import { seededRandom } from '../kernels/gpu/seededRandom.ts';
-import { median } from '../kernels/gpu/timing.ts';
+import { median, WARM_UP_MS } from '../kernels/gpu/timing.ts';
 import { GREEDY } from '../kernels/model/sampler.ts';
 import { parseModelConfig, type ModelConfig } from '../models/config.ts';
 import { MODEL_SHAPES } from '../models/shapes.ts';
@@ -50,9 +50,6 @@ each layer's), the rest and its bandwidth over the weights, and the dispatches p
 token of prompts of each prefill length, with the first attention kernel.`,
   flags: BENCH_DECODE_FLAGS,
 };
-
-/** How long each row decodes untimed before it is timed. */
-const WARM_UP_MS = 50;
 
 interface Row {
   context: number;
@@ -167,8 +164,8 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
         for await (const step of runner.decode(sequence, n, { attention: kernel, timing, steps: count })) if (step.timing) timings.push(step.timing);
         return { seconds: (performance.now() - start) / 1000, timings };
       };
-      // Keep the GPU busy for 50 ms first: straight after host work (calibration, the previous row's setup) the
-      // H200's clocks are low, and the first row read up to 2x slow (BENCHMARKS.md).
+      // Keep the GPU busy first, as measurePasses does: straight after host work (calibration, the previous row's
+      // setup) the H200's clocks are low.
       for (const warmUp = performance.now(); performance.now() - warmUp < WARM_UP_MS; ) await run(8, 'none');
       const { seconds } = await run(steps, 'none');
       const timedSteps = Math.min(steps, 8);

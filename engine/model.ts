@@ -112,7 +112,7 @@ export class ModelRunner {
   readonly defaultAttention: AttentionKernel;
   readonly decodeDepth: number;
   /** Whether prefill's projections run on the matrix units (tensor cores), with x rounded to f16. */
-  prefillOnMatrixUnits = false;
+  readonly prefillOnMatrixUnits: boolean;
 
   /** Whether prefill's causal attention runs on the matrix units, with q and the softmax weights rounded to f16. */
   get prefillAttentionOnMatrixUnits(): boolean {
@@ -196,6 +196,7 @@ export class ModelRunner {
     // Decode runs every projection as a GEMV, with the RMS norm before q/k/v and the MLP folded into the GEMV that
     // reads it and the SwiGLU in the gate/up GEMV's epilogue; prefill runs them as GEMMs that read each weight tile
     // once per token tile, with the norms and the SwiGLU as kernels of their own.
+    let prefillGemmsOnMatrixUnits = 0;
     const forward = (kind: 'decode' | 'prefill'): ForwardKernels => {
       const layers = weights.layers.map((lw, i): LayerKernels => {
         // What a projection of weight `w` reads and writes; `extra` adds its bias or residual add.
@@ -212,7 +213,7 @@ export class ModelRunner {
         const linear = (...args: Parameters<typeof io>) => {
           if (kind === 'decode') return bindLinear(context, io(...args));
           const gemm = bindPrefillMatmul(context, { ...io(...args), step: stepBuffer }, this.layout.dtype === 'f16');
-          if (gemm.onMatrixUnits) this.prefillOnMatrixUnits = true;
+          if (gemm.onMatrixUnits) prefillGemmsOnMatrixUnits++;
           return gemm;
         };
         const norm = (label: string, weight: GPUBuffer) => bindRmsNorm(device, { label: `L${i} ${label}`, features: hiddenSize, eps: rmsNormEps, step: stepBuffer, x: hidden, weight, y: normed });
@@ -266,6 +267,7 @@ export class ModelRunner {
     };
     this.decodeKernels = forward('decode');
     this.prefillKernels = forward('prefill');
+    this.prefillOnMatrixUnits = prefillGemmsOnMatrixUnits > 0;
     this.decodeAttention = this.buildDecodeAttention(options.grid);
     const group = numHeads / numKvHeads;
     if (!causalMatrixUnitsProblem(context, this.layout, group)) {
@@ -483,7 +485,7 @@ export class ModelRunner {
 
 /**
  * Tokens per prefill call. On a GPU, large: every call reads all the weights and the GEMM's tiles fill the GPU
- * only with hundreds of tokens (on the H200, a 4k prompt filled 1.16x faster in chunks of 1,024 than of 512 on the
+ * only with hundreds of tokens (on the H200, a 4k prompt filled 1.24x faster in chunks of 1,024 than of 512 on the
  * matrix units, and a 1k prompt 2.9x faster in chunks of 512 than of 64 before them: BENCHMARKS.md). On a CPU
  * adapter, small, so that progress arrives often.
  */

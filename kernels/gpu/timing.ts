@@ -89,7 +89,7 @@ export interface Measurement {
  * compile) drops its clocks, and they take milliseconds to climb back. Timing 20 runs of a 20 µs kernel right away
  * measured half-speed clocks on the H200: the same kernel read 2x slower after the host paused than before.
  */
-const WARM_UP_MS = 50;
+export const WARM_UP_MS = 50;
 
 /**
  * Median GPU time of `encodeRun` over `repeats` runs, after warm-up runs that keep the GPU busy for WARM_UP_MS

@@ -128,6 +128,11 @@ export function matmulTile(outFeatures: number, maxTokens: number, device: GPUDe
   return fitting.find((t) => workgroups(t) >= GPU_FILL_WORKGROUPS) ?? fitting.at(-1) ?? CPU_TILE;
 }
 
+/** Tokens a call of `b` has at most: its `maxTokens`, else the rows its x buffer holds (the engine's prefill chunk). */
+export function chunkTokens(b: MatmulBinding): number {
+  return b.maxTokens ?? Math.floor(b.x.size / (4 * b.inFeatures));
+}
+
 export interface MatmulBinding extends LinearIo {
   /** The step uniform: its token count is the number of rows of x. */
   step: GPUBuffer;
@@ -140,7 +145,7 @@ export interface MatmulBinding extends LinearIo {
 /** The prefill linear layer (a GEMM over the chunk's tokens), compiled for its shape and tile. */
 export function bindMatmul(device: GPUDevice, b: MatmulBinding): BoundKernel {
   checkLinearShape(b);
-  const tile = b.tile ?? matmulTile(b.outFeatures, b.maxTokens ?? Math.floor(b.x.size / (4 * b.inFeatures)), device);
+  const tile = b.tile ?? matmulTile(b.outFeatures, chunkTokens(b), device);
   const problem = tileProblem(tile, device.limits);
   if (problem) throw new Error(`${b.label}: tile ${tileName(tile)} cannot run here: ${problem}`);
   const { rows, tokens, threadRows, threadTokens, kStep, buffering } = tile;

@@ -1,7 +1,7 @@
 import type { GpuContext, MatrixUnitShape } from '../gpu/context.ts';
 import { bindGroup, modelPipeline, type BoundKernel } from './boundKernel.ts';
 import { checkLinearShape, linearBuffers } from './linear.ts';
-import { bindMatmul, type MatmulBinding } from './matmul.ts';
+import { bindMatmul, chunkTokens, type MatmulBinding } from './matmul.ts';
 import matmulMatrixUnitWgsl from './matmul_subgroup_matrix.wgsl?raw';
 
 /**
@@ -141,7 +141,7 @@ export function bindMatrixUnitMatmul(context: GpuContext, b: MatmulBinding & { m
  * portable f32 kernel.
  */
 export function bindPrefillMatmul(context: GpuContext, b: MatmulBinding, f16Inputs: boolean): BoundKernel & { onMatrixUnits: boolean } {
-  const matrixTile = f16Inputs ? matrixUnitTile(context, b, b.maxTokens ?? Math.floor(b.x.size / (4 * b.inFeatures))) : undefined;
+  const matrixTile = f16Inputs ? matrixUnitTile(context, b, chunkTokens(b)) : undefined;
   if (matrixTile) return { ...bindMatrixUnitMatmul(context, { ...b, matrixTile }), onMatrixUnits: true };
   return { ...bindMatmul(context.device, b), onMatrixUnits: false };
 }
