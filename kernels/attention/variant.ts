@@ -1,6 +1,7 @@
 import { specialize } from '../gpu/specialize.ts';
 import { unrollLoops } from '../gpu/unroll.ts';
 import kvF16Wgsl from './kv_f16.wgsl?raw';
+import kvF16BitsVectorsWgsl from './kv_f16_bits_vectors.wgsl?raw';
 import kvF16VectorsWgsl from './kv_f16_vectors.wgsl?raw';
 import kvF32Wgsl from './kv_f32.wgsl?raw';
 import kvF32VectorsWgsl from './kv_f32_vectors.wgsl?raw';
@@ -18,6 +19,12 @@ import type { KvDtype } from './pagedKv.ts';
  *   staged:   tiles staged through workgroup memory, reductions through workgroup memory; runs anywhere.
  */
 export type AttentionKernelKind = 'streamed' | 'staged';
+
+/**
+ * How the streamed kernel widens f16 K and V to f32: `convert` with unpack2x16float, `bits` by shifting the bits
+ * into place (kv_f16_bits_vectors.wgsl: integer instructions instead of conversions).
+ */
+export type HalfWidening = 'convert' | 'bits';
 
 /** Staged kernel: invocations per workgroup, and the largest tile. */
 const STAGED_WORKGROUP = 64;
@@ -70,6 +77,8 @@ export interface AttentionVariantRequest {
   unroll?: number;
   /** Streamed kernel: at most this many invocations per K row (default STREAMED_MAX_LANES). */
   lanes?: number;
+  /** Streamed kernel, f16 KV: how halves widen to f32 (default `convert`). */
+  halves?: HalfWidening;
 }
 
 export interface AttentionVariant {
@@ -165,6 +174,7 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
     throw new Error(`attention for ${rows} query rows per head needs ${bytes} bytes of workgroup memory; this adapter allows ${maxWorkgroupStorage}`);
   }
   const tile = streams * unroll;
+  const halves = request.halves ?? 'convert';
   const dimsPerVector = kvDtype === 'f16' ? 8 : 4;
   const laneDims = headDim / lanes;
   const specialized = specialize(streamedAttentionWgsl, {
@@ -177,7 +187,7 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
     LANES: lanes,
     UNROLL: unroll,
     PAGE_SIZE: request.pageSize,
-    KV_ACCESS: kvDtype === 'f16' ? kvF16VectorsWgsl : kvF32VectorsWgsl,
+    KV_ACCESS: kvDtype === 'f32' ? kvF32VectorsWgsl : halves === 'bits' ? kvF16BitsVectorsWgsl : kvF16VectorsWgsl,
   });
   const attentionCode = unrollLoops(specialized, {
     ROWS: rows,
@@ -186,7 +196,7 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
     VECTORS: laneDims / dimsPerVector,
     QUADS_PER_VECTOR: dimsPerVector / 4,
   });
-  const key = `streamed_attention/d${headDim}/g${group}/q${queries}/${kvDtype}kv/p${request.pageSize}/l${lanes}/w${workgroup}/u${unroll}`;
+  const key = `streamed_attention/d${headDim}/g${group}/q${queries}/${kvDtype}kv/p${request.pageSize}/l${lanes}/w${workgroup}/u${unroll}${kvDtype === 'f16' && halves === 'bits' ? '/bits' : ''}`;
   return { kind: 'streamed', key, tile, attentionCode };
 }
 
