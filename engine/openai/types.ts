@@ -88,6 +88,12 @@ export interface ChatCompletionToolMessageParam {
   tool_call_id: string;
 }
 
+/** The answer's form: text, any JSON object, or JSON valid against a schema. */
+export type ResponseFormat =
+  | { type: 'text' }
+  | { type: 'json_object' }
+  | { type: 'json_schema'; json_schema: { name: string; description?: string; schema?: JsonSchema; strict?: boolean | null } };
+
 export type ChatCompletionMessageParam = SystemOrUserMessage | ChatCompletionAssistantMessageParam | ChatCompletionToolMessageParam;
 
 interface ChatCompletionCreateParamsBase {
@@ -111,6 +117,7 @@ interface ChatCompletionCreateParamsBase {
   tool_choice?: ChatCompletionToolChoiceOption | null;
   /** Several calls in one answer (the default, as OpenAI's); false asks for one at most. */
   parallel_tool_calls?: boolean | null;
+  response_format?: ResponseFormat | null;
   lean_decode?: LeanDecodeOptions;
 }
 
