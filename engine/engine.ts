@@ -7,7 +7,7 @@ import { EngineError } from '../errors/engineError.ts';
 import { readJson, readOptionalJson, readTensorIndex, type ModelFiles } from './loader/modelFiles.ts';
 import { ModelRunner, type DecodedToken, type RunnerOptions, type StepTiming } from './model.ts';
 import { stressModel, type StressEvent } from './stress.ts';
-import { StreamingDecoder, TextCodec, type ChatMessage } from './tokenizer.ts';
+import { StreamingDecoder, TextCodec, type TemplateMessage, type TemplateTool } from './tokenizer.ts';
 import { uploadWeights, type UploadProgress } from './weights.ts';
 
 export type LoadProgress =
@@ -36,9 +36,10 @@ export interface ModelInfo {
 }
 
 export interface GenerateRequest {
-  /** Raw prompt text (no template), or `messages` for the chat template, or ids as they are. */
+  /** Raw prompt text (no template), or `messages` (and `tools`) for the chat template, or ids as they are. */
   prompt?: string;
-  messages?: ChatMessage[];
+  messages?: TemplateMessage[];
+  tools?: readonly TemplateTool[];
   promptIds?: number[];
   maxTokens: number;
   sampling?: SamplingSettings;
@@ -233,7 +234,7 @@ export class Engine {
     if (this.busy) throw new EngineError('invalid-argument', 'a generation is already running: wait for it or stop it');
     if (!(request.maxTokens >= 1)) throw new EngineError('invalid-argument', `maxTokens must be at least 1 (got ${request.maxTokens})`);
     const promptIds =
-      request.promptIds ?? codec.encode(request.prompt ?? codec.applyChatTemplate(request.messages ?? []));
+      request.promptIds ?? codec.encode(request.prompt ?? codec.applyChatTemplate(request.messages ?? [], request.tools));
     if (promptIds.length === 0) throw new EngineError('invalid-argument', 'the prompt is empty: type something first');
     if (promptIds.length >= runner.maxContext) {
       const limit = runner.maxContext === runner.config.maxPositionEmbeddings ? " (config.json's max_position_embeddings)" : '';
