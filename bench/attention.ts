@@ -50,7 +50,7 @@ const GROUP = 4;
 /** 40 query heads over 5 KV heads (group 8): FlashDecoding's ≤ 128 splits of 5 heads cannot fill the GPU. */
 const FIVE_KV_HEADS: PagedKvLayout = { ...LAYOUT, numKvHeads: 5 };
 
-type KernelChoice = Pick<DecodeAttentionOptions, 'streamed' | 'workgroup' | 'unroll' | 'lanes' | 'halves'>;
+type KernelChoice = Pick<DecodeAttentionOptions, 'streamed' | 'workgroup' | 'unroll' | 'lanes'>;
 
 interface Batch {
   name: string;
@@ -164,7 +164,6 @@ function allChoices(setup: Setup): Choice[] {
     { name: 'streamed, grid 256 (the old fixed grid)', choice: {}, grid: 256 },
     // Small grids: at short contexts the calibrated grid leaves each workgroup one tile and every head split.
     ...[16, 32, 64, 128].map((grid) => ({ name: `streamed, grid ${grid}`, choice: {}, grid })),
-    { name: 'streamed, halves widened by bit shifts', choice: { halves: 'bits' } },
   ];
 }
 
@@ -173,15 +172,9 @@ function openChoices(setup: Setup, batch: Batch): Choice[] {
   const wide = batch.layout.headDim >= 128;
   return [
     { name: 'streamed, default', choice: {} },
-    { name: 'streamed, halves widened by bit shifts', choice: { halves: 'bits' } },
+    ...(wide ? [] : [{ name: 'streamed, 8 lanes per row', choice: { lanes: 8 } }]),
     { name: 'streamed, unroll 2', choice: { unroll: 2 } },
     { name: 'streamed, unroll 8', choice: { unroll: 8 } },
-    { name: 'streamed, bit shifts, unroll 8', choice: { halves: 'bits', unroll: 8 } },
-    ...(wide ? [] : [
-      { name: 'streamed, 4 lanes per row', choice: { lanes: 4 } },
-      { name: 'streamed, 4 lanes per row, bit shifts', choice: { lanes: 4, halves: 'bits' as const } },
-      { name: 'streamed, 4 lanes per row, unroll 2', choice: { lanes: 4, unroll: 2 } },
-    ]),
     { name: 'streamed, workgroup 64', choice: { workgroup: 64 } },
     ...(setup.context.features.subgroupMinSize >= 16 ? [{ name: 'streamed, workgroup 256', choice: { workgroup: 256 } }] : []),
   ];

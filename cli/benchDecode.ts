@@ -48,7 +48,8 @@ export const BENCH_DECODE: CommandSpec<typeof BENCH_DECODE_FLAGS> = {
   synopsis: 'bench-decode [--model DIR | --shape NAME] [--contexts 1k,32k,128k] [--attention lean,fd,fa2] [--steps N] [--prefill 1k,8k,32k] [--prefill-chunk N] [--decode-depth N] [--grid N] [--toggles TOGGLES] [--json] [--quick]',
   description: `Times decode steps at each context (KV filled with random values) for each attention kernel, beside the floor:
 (weight bytes + KV bytes of the context) / the measured read bandwidth. Per row: tokens/s and wall time per token
-(steps recorded without timing; the median of three runs, and the slowest and fastest run's tokens/s), the GPU step (timestamps around the whole step), the attention (timestamps around
+(steps recorded without timing; the median of three runs, and the slowest and fastest run's tokens/s, and the longest
+wait for one token), the GPU step (timestamps around the whole step), the attention (timestamps around
 each layer's), the rest and its bandwidth over the weights, and the dispatches per step. Then the time to the first
 token of prompts of each prefill length, with the first attention kernel.`,
   flags: BENCH_DECODE_FLAGS,
@@ -61,6 +62,8 @@ interface Row {
   tokensPerSecond: number;
   /** The slowest and the fastest run's. */
   runsTokensPerSecond: [number, number];
+  /** The longest wait between two tokens (or before the first) in the timed runs: a host pause shows here. */
+  longestGapMs: number;
   wallMsPerToken: number;
   stepMs: number;
   attentionMs: number;
@@ -167,8 +170,15 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
       const run = async (count: number, timing: TimingLevel) => {
         const timings: StepTiming[] = [];
         const start = performance.now();
-        for await (const step of runner.decode(sequence, n, { attention: kernel, timing, steps: count })) if (step.timing) timings.push(step.timing);
-        return { seconds: (performance.now() - start) / 1000, timings };
+        let last = start;
+        let longestGapMs = 0;
+        for await (const step of runner.decode(sequence, n, { attention: kernel, timing, steps: count })) {
+          if (step.timing) timings.push(step.timing);
+          const now = performance.now();
+          longestGapMs = Math.max(longestGapMs, now - last);
+          last = now;
+        }
+        return { seconds: (last - start) / 1000, timings, longestGapMs };
       };
       // Keep the GPU busy first, as measurePasses does: straight after host work (calibration, the previous row's
       // setup) the H200's clocks are low.
@@ -176,7 +186,12 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
       // The median of TIMED_RUNS runs: one run's wall time can carry a host pause (measured: up to 1.9 ms a token
       // over 64 steps on the H200) that the GPU step does not show; the runs' spread is printed beside it.
       const runSeconds: number[] = [];
-      for (let i = 0; i < TIMED_RUNS; i++) runSeconds.push((await run(steps, 'none')).seconds);
+      let longestGapMs = 0;
+      for (let i = 0; i < TIMED_RUNS; i++) {
+        const timed = await run(steps, 'none');
+        runSeconds.push(timed.seconds);
+        longestGapMs = Math.max(longestGapMs, timed.longestGapMs);
+      }
       const seconds = median(runSeconds);
       const timedSteps = Math.min(steps, 8);
       const stepMs = median((await run(timedSteps, 'step')).timings.map((t) => t.stepMs));
@@ -189,6 +204,7 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
         kernel,
         tokensPerSecond,
         runsTokensPerSecond: [steps / Math.max(...runSeconds), steps / Math.min(...runSeconds)],
+        longestGapMs,
         wallMsPerToken: (1000 * seconds) / steps,
         stepMs,
         attentionMs,
@@ -213,7 +229,7 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
     console.log('');
     console.log(
       formatTable(
-        ['context', 'kernel', 'tokens/s', 'runs tok/s', 'floor tok/s', '% of floor', 'wall ms/token', 'GPU step ms', 'attention ms', 'rest ms', 'rest GB/s', 'dispatches', 'vs Lean'],
+        ['context', 'kernel', 'tokens/s', 'runs tok/s', 'floor tok/s', '% of floor', 'wall ms/token', 'longest gap ms', 'GPU step ms', 'attention ms', 'rest ms', 'rest GB/s', 'dispatches', 'vs Lean'],
         rows.map((r) => {
           const lean = rows.find((x) => x.context === r.context && x.kernel === 'lean');
           return [
@@ -224,6 +240,7 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
             +r.floorTokensPerSecond.toFixed(1),
             +r.percentOfFloor.toFixed(1),
             +r.wallMsPerToken.toFixed(3),
+            +r.longestGapMs.toFixed(2),
             +r.stepMs.toFixed(3),
             +r.attentionMs.toFixed(3),
             +r.restMs.toFixed(3),

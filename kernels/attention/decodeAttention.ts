@@ -4,7 +4,7 @@ import { cachedComputePipeline } from '../gpu/pipelineCache.ts';
 import { uniformView } from '../gpu/uniforms.ts';
 import { validateLayout, type PagedKvLayout } from './pagedKv.ts';
 import { WorkPlan, type AttentionKernel } from './plan.ts';
-import { buildAttentionVariant, causalQueriesPerHead, type AttentionVariant, type HalfWidening } from './variant.ts';
+import { buildAttentionVariant, causalQueriesPerHead, type AttentionVariant } from './variant.ts';
 
 /**
  * What one plan holds, sizing the plan buffers once: decode batches of up to `maxSequences` sequences, or prefill
@@ -30,7 +30,6 @@ export type DecodeAttentionOptions = AttentionCapacity & {
   workgroup?: number;
   unroll?: number;
   lanes?: number;
-  halves?: HalfWidening;
 };
 
 /** The GPU buffers one attention call reads and writes (per layer in a model: built once, reused every step). */
@@ -116,7 +115,6 @@ export class DecodeAttention {
       workgroup: options.workgroup,
       unroll: options.unroll,
       lanes: options.lanes,
-      halves: options.halves,
     };
     const queries = 'maxChunk' in options ? (options.queriesPerHead ?? causalQueriesPerHead(request)) : 1;
     this.variant = buildAttentionVariant({ ...request, queries, tile: options.tile });

@@ -93,7 +93,7 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
     let kvHeadRow = head.kvHead * PAGE_SIZE;
     let pageRows = params.numKvHeads * PAGE_SIZE;
 
-    // This lane's slice of the head's query rows, pre-scaled by 1/sqrt(d) (and KV_SCALE, see KV_ACCESS).
+    // This lane's slice of the head's query rows, pre-scaled by 1/sqrt(d).
     var q: array<array<vec4<f32>, LANE_QUADS>, ROWS>;
     var acc: array<array<vec4<f32>, LANE_QUADS>, ROWS>;
     var runningMax: array<f32, ROWS>;
@@ -104,7 +104,7 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
       for (var w = 0u; w < VECTORS; w++) {
         // unroll
         for (var j = 0u; j < QUADS_PER_VECTOR; j++) {
-          q[r][w * QUADS_PER_VECTOR + j] = queries[queryRowIndex(head, r) * QUADS + laneQuad(rowLane, w, j)] * (params.scale * KV_SCALE);
+          q[r][w * QUADS_PER_VECTOR + j] = queries[queryRowIndex(head, r) * QUADS + laneQuad(rowLane, w, j)] * params.scale;
           acc[r][w * QUADS_PER_VECTOR + j] = vec4<f32>(0.0);
         }
       }
@@ -184,13 +184,12 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
         for (var u = 0u; u < UNROLL; u++) {
           let p = select(0.0, exp(scores[u][r] - newMax), scores[u][r] > NEG_BIG);
           runningSum[r] += p;
-          let scaledP = p * KV_SCALE;
           // unroll
           for (var w = 0u; w < VECTORS; w++) {
             let vQuads = vectorQuads(v[u][w]);
             // unroll
             for (var j = 0u; j < QUADS_PER_VECTOR; j++) {
-              acc[r][w * QUADS_PER_VECTOR + j] += scaledP * vQuads[j];
+              acc[r][w * QUADS_PER_VECTOR + j] += p * vQuads[j];
             }
           }
         }

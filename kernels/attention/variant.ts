@@ -1,7 +1,6 @@
 import { specialize } from '../gpu/specialize.ts';
 import { unrollLoops } from '../gpu/unroll.ts';
 import kvF16Wgsl from './kv_f16.wgsl?raw';
-import kvF16BitsVectorsWgsl from './kv_f16_bits_vectors.wgsl?raw';
 import kvF16VectorsWgsl from './kv_f16_vectors.wgsl?raw';
 import kvF32Wgsl from './kv_f32.wgsl?raw';
 import kvF32VectorsWgsl from './kv_f32_vectors.wgsl?raw';
@@ -19,12 +18,6 @@ import type { KvDtype } from './pagedKv.ts';
  *   staged:   tiles staged through workgroup memory, reductions through workgroup memory; runs anywhere.
  */
 export type AttentionKernelKind = 'streamed' | 'staged';
-
-/**
- * How the streamed kernel widens f16 K and V to f32: `convert` with unpack2x16float, `bits` by shifting the bits
- * into place (kv_f16_bits_vectors.wgsl: integer instructions instead of conversions).
- */
-export type HalfWidening = 'convert' | 'bits';
 
 /** Staged kernel: invocations per workgroup, and the largest tile. */
 const STAGED_WORKGROUP = 64;
@@ -47,10 +40,13 @@ const STREAMED_ROW_TOKENS = 16;
 /** Streamed kernel: invocations per workgroup. */
 const STREAMED_WORKGROUP = 128;
 /**
- * Streamed kernel: invocations per K row at most. Fewer lanes per row cut the work every lane repeats (the
- * softmax, addressing, one shuffle level) at the cost of registers; on the H200, 8 lanes of 16 dimensions ran
- * 1.33x faster than 16 lanes of 8 at 64k (BENCHMARKS.md).
+ * Streamed kernel: dimensions each invocation of a K row holds at least, which sets the invocations per row
+ * (headDim / STREAMED_LANE_DIMS, at most 8). Fewer lanes per row cut the work every lane repeats (the softmax,
+ * addressing, a shuffle level) at the cost of registers. On the H200: at d=128, 8 lanes of 16 dimensions ran 1.33x
+ * faster than 16 of 8 at 64k; at d=64, 4 lanes of 16 ran 1.12x faster than 8 of 8 at 64k and 1.29x at 256k, 0.85x
+ * at 1k (BENCHMARKS.md).
  */
+const STREAMED_LANE_DIMS = 16;
 const STREAMED_MAX_LANES = 8;
 /** Streamed kernel: tokens per stream per step at most (4 measured best at 64k on the H200). */
 const STREAMED_MAX_UNROLL = 4;
@@ -75,10 +71,8 @@ export interface AttentionVariantRequest {
   workgroup?: number;
   /** Streamed kernel: tokens each stream loads per step before using them (default: what registers allow, ≤ 4). */
   unroll?: number;
-  /** Streamed kernel: at most this many invocations per K row (default STREAMED_MAX_LANES). */
+  /** Streamed kernel: at most this many invocations per K row (default: see STREAMED_LANE_DIMS). */
   lanes?: number;
-  /** Streamed kernel, f16 KV: how halves widen to f32 (default `convert`). */
-  halves?: HalfWidening;
 }
 
 export interface AttentionVariant {
@@ -161,7 +155,7 @@ type KernelPart = Pick<AttentionVariant, 'kind' | 'key' | 'tile' | 'attentionCod
 function buildStreamed(request: AttentionVariantRequest, queries: number): KernelPart {
   const { headDim, group, kvDtype, subgroupMinSize, maxWorkgroupStorage } = request;
   const rows = queries * group;
-  const lanes = streamedLanes(headDim, subgroupMinSize, request.lanes ?? STREAMED_MAX_LANES);
+  const lanes = streamedLanes(headDim, subgroupMinSize, request.lanes ?? Math.min(STREAMED_MAX_LANES, headDim / STREAMED_LANE_DIMS));
   const workgroup = request.workgroup ?? STREAMED_WORKGROUP;
   if (!(workgroup % lanes === 0 && workgroup >= headDim / 4 && workgroup <= 256 && (workgroup & (workgroup - 1)) === 0)) {
     throw new Error(`streamed attention workgroup ${workgroup} must be a power of two from ${headDim / 4} to 256`);
@@ -174,7 +168,6 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
     throw new Error(`attention for ${rows} query rows per head needs ${bytes} bytes of workgroup memory; this adapter allows ${maxWorkgroupStorage}`);
   }
   const tile = streams * unroll;
-  const halves = request.halves ?? 'convert';
   const dimsPerVector = kvDtype === 'f16' ? 8 : 4;
   const laneDims = headDim / lanes;
   const specialized = specialize(streamedAttentionWgsl, {
@@ -187,7 +180,7 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
     LANES: lanes,
     UNROLL: unroll,
     PAGE_SIZE: request.pageSize,
-    KV_ACCESS: kvDtype === 'f32' ? kvF32VectorsWgsl : halves === 'bits' ? kvF16BitsVectorsWgsl : kvF16VectorsWgsl,
+    KV_ACCESS: kvDtype === 'f16' ? kvF16VectorsWgsl : kvF32VectorsWgsl,
   });
   const attentionCode = unrollLoops(specialized, {
     ROWS: rows,
@@ -196,7 +189,7 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
     VECTORS: laneDims / dimsPerVector,
     QUADS_PER_VECTOR: dimsPerVector / 4,
   });
-  const key = `streamed_attention/d${headDim}/g${group}/q${queries}/${kvDtype}kv/p${request.pageSize}/l${lanes}/w${workgroup}/u${unroll}${kvDtype === 'f16' && halves === 'bits' ? '/bits' : ''}`;
+  const key = `streamed_attention/d${headDim}/g${group}/q${queries}/${kvDtype}kv/p${request.pageSize}/l${lanes}/w${workgroup}/u${unroll}`;
   return { kind: 'streamed', key, tile, attentionCode };
 }
 
