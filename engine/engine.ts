@@ -26,6 +26,8 @@ export interface ModelInfo {
   weightBytes: number;
   maxContext: number;
   kvPagesTotal: number;
+  /** The KV budget the pool was sized from (see kvBudgetFromLimits). */
+  kvBudgetBytes: number;
   pageSize: number;
   kvDtype: string;
   attention: AttentionKernel;
@@ -144,6 +146,7 @@ export class Engine {
       weightBytes: runner.weights.bytes,
       maxContext: runner.maxContext,
       kvPagesTotal: runner.kv.pagesTotal,
+      kvBudgetBytes: runner.kvBudgetBytes,
       pageSize: runner.layout.pageSize,
       kvDtype: runner.layout.dtype,
       attention: runner.defaultAttention,
