@@ -6,6 +6,7 @@ import type { GpuContext } from '../kernels/gpu/context.ts';
 import { EngineError } from '../errors/engineError.ts';
 import { readJson, readOptionalJson, readTensorIndex, type ModelFiles } from './loader/modelFiles.ts';
 import { ModelRunner, type DecodedToken, type RunnerOptions, type StepTiming } from './model.ts';
+import type { TimingLevel } from './stepRecorder.ts';
 import { stressModel, type StressEvent } from './stress.ts';
 import { StreamingDecoder, TextCodec, type TemplateMessage, type TemplateTool } from './tokenizer.ts';
 import { uploadWeights, type UploadProgress } from './weights.ts';
@@ -54,6 +55,8 @@ export interface GenerateRequest {
   ignoreEos?: boolean;
   /** Read back the logits after the last prompt token. */
   captureLogits?: boolean;
+  /** How each decode step is timed (default `none`: `sections` costs a pass and timestamps per layer). */
+  timing?: TimingLevel;
   signal?: AbortSignal;
 }
 
@@ -306,7 +309,7 @@ export class Engine {
     // Token 0 comes from the prefill, every later one from the decode loop. The loop counts the KV before a token
     // when it yields it, so the conversation's tokens follow the same rule; its steps run ahead of the one we stop
     // at, and those leave nothing behind that counts.
-    const steps = runner.decode(sequence, promptLength, { attention: request.attention, timing: 'sections', steps: request.maxTokens - 1 });
+    const steps = runner.decode(sequence, promptLength, { attention: request.attention, timing: request.timing ?? 'none', steps: request.maxTokens - 1 });
     let current: DecodedToken = { token: first, position: promptLength };
     for (let n = 0; ; n++) {
       const { token, position, timing } = current;

@@ -154,6 +154,7 @@ export class ChatCompletions {
       stop: stopSequences(params),
       conversation: params.lean_decode?.conversation,
       attention: params.lean_decode?.attention,
+      timing: params.lean_decode?.timings ? 'sections' : 'none',
       signal,
     };
   }
