@@ -112,6 +112,26 @@ const SCHEDULES: (LinearSchedule | undefined)[] = [
 
 const SPARE_TOKENS = 2;
 
+/** What a test's linear layer reads: its shape, its weights and bias as stored, x. */
+function linearInputs(
+  testCase: { name: string; inFeatures: number; outFeatures: number; dtype: WeightDtype; bias: boolean },
+  buffers: { weights: GPUBuffer; bias: GPUBuffer; x: GPUBuffer },
+) {
+  const { name: label, inFeatures, outFeatures, dtype: weightDtype } = testCase;
+  return { label, inFeatures, outFeatures, weightDtype, weights: buffers.weights, bias: testCase.bias ? buffers.bias : undefined, x: buffers.x };
+}
+
+/** Binds `kernels` and runs them in order in one pass over `tokens` tokens; a validation error fails the test. */
+async function runKernels(device: GPUDevice, tokens: number, kernels: () => BoundKernel[]): Promise<void> {
+  await withGpuErrorScope(device, 'linear', () => {
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    for (const kernel of kernels()) dispatch(pass, kernel, { tokenCount: tokens });
+    pass.end();
+    device.queue.submit([encoder.finish()]);
+  });
+}
+
 async function run(testCase: Case, kernel: 'gemv' | 'gemm', schedule?: LinearSchedule, tile?: MatmulTile) {
   const context = await testGpu();
   const { device } = context;
@@ -149,28 +169,12 @@ async function run(testCase: Case, kernel: 'gemv' | 'gemm', schedule?: LinearSch
   };
   const step = new StepUniform(device);
   step.write({ tokenCount: tokens, position: 0, pageTableOffset: 0, lastRow: tokens - 1 });
-  const io = {
-    label: testCase.name,
-    inFeatures: K,
-    outFeatures: N,
-    weightDtype: testCase.dtype,
-    weights: buffers.weights,
-    bias: testCase.bias ? buffers.bias : undefined,
-    x: buffers.x,
-    y: buffers.y,
-    accumulate: testCase.accumulate,
-  };
-  await withGpuErrorScope(device, 'linear', () => {
-    const bound =
-      kernel === 'gemm'
-        ? bindMatmul(device, { ...io, step: step.buffer, tile })
-        : bindLinear(context, { ...io, gated: testCase.gated, norm: testCase.normed ? { weight: buffers.normWeight, eps: EPS } : undefined, schedule });
-    const encoder = device.createCommandEncoder();
-    const pass = encoder.beginComputePass();
-    dispatch(pass, bound, { tokenCount: tokens });
-    pass.end();
-    device.queue.submit([encoder.finish()]);
-  });
+  const io = { ...linearInputs(testCase, buffers), y: buffers.y, accumulate: testCase.accumulate };
+  await runKernels(device, tokens, () => [
+    kernel === 'gemm'
+      ? bindMatmul(device, { ...io, step: step.buffer, tile })
+      : bindLinear(context, { ...io, gated: testCase.gated, norm: testCase.normed ? { weight: buffers.normWeight, eps: EPS } : undefined, schedule }),
+  ]);
   const y = await readFloat32(device, buffers.y, yInit.length);
   for (const buffer of [...Object.values(buffers), step.buffer]) buffer.destroy();
   return { y: y.subarray(0, tokens * N), spare: y.subarray(tokens * N), expected };
@@ -325,28 +329,12 @@ async function runRope(testCase: RopeCase, path: 'fused' | 'separate', schedule?
   const step = new StepUniform(device);
   step.write({ tokenCount: tokens, position, pageTableOffset: PAGE_TABLE_OFFSET, lastRow: tokens - 1 });
   const targets = { layout, queryHeads: QH, step: step.buffer, rope: buffers.rope, pageTable: buffers.pageTable, keyPool: buffers.keyPool, valuePool: buffers.valuePool };
-  const linear = {
-    label: testCase.name,
-    inFeatures: K,
-    outFeatures: N,
-    weightDtype: testCase.dtype,
-    weights: buffers.weights,
-    bias: testCase.bias ? buffers.bias : undefined,
-    x: buffers.x,
-    norm: { weight: buffers.normWeight, eps: EPS },
-    schedule,
-  };
-  await withGpuErrorScope(device, 'rope+kv', () => {
-    const kernels: BoundKernel[] =
-      path === 'fused'
-        ? [bindLinear(context, { ...linear, y: buffers.q, ropeKv: targets })]
-        : [bindLinear(context, { ...linear, y: buffers.qkv }), bindRopeKv(device, { label: 'rope+kv', ...targets, qkv: buffers.qkv, q: buffers.q })];
-    const encoder = device.createCommandEncoder();
-    const pass = encoder.beginComputePass();
-    for (const kernel of kernels) dispatch(pass, kernel, { tokenCount: tokens });
-    pass.end();
-    device.queue.submit([encoder.finish()]);
-  });
+  const linear = { ...linearInputs({ ...testCase, outFeatures: N }, buffers), norm: { weight: buffers.normWeight, eps: EPS }, schedule };
+  await runKernels(device, tokens, () =>
+    path === 'fused'
+      ? [bindLinear(context, { ...linear, y: buffers.q, ropeKv: targets })]
+      : [bindLinear(context, { ...linear, y: buffers.qkv }), bindRopeKv(device, { label: 'rope+kv', ...targets, qkv: buffers.qkv, q: buffers.q })],
+  );
   const q = await readFloat32(device, buffers.q, (tokens + SPARE_TOKENS) * QH * D);
   const pools = [buffers.keyPool, buffers.valuePool].map(async (pool) => new Uint32Array(await readBuffer(device, pool)));
   const [keyPool, valuePool] = await Promise.all(pools);
