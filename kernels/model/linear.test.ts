@@ -398,10 +398,10 @@ describe.each(ROPE_CASES)('q/k/v projection with rotary embedding and KV write, 
 });
 
 describe('the rotary epilogue', () => {
-  it('refuses rows per workgroup that straddle heads or split quads', async () => {
-    const context = await testGpu();
-    const testCase = ROPE_CASES[0];
-    await expect(runRope(testCase, 'fused', { workgroup: 64, rows: 6, batchSteps: 1 })).rejects.toThrow(/multiple of 4 that divides the head dimension 64/);
-    expect(decodeFusesRopeKv(context)).toBe(context.limits.maxStorageBuffersPerShaderStage >= 9);
+  it('refuses rows per workgroup that straddle heads or split quads', async (context) => {
+    if (!decodeFusesRopeKv(await testGpu())) context.skip('the adapter has too few storage buffers per stage for the rotary epilogue');
+    for (const rows of [6, 48]) {
+      await expect(runRope(ROPE_CASES[0], 'fused', { workgroup: 64, rows, batchSteps: 1 })).rejects.toThrow(/multiple of 4 that divides the head dimension 64/);
+    }
   });
 });
