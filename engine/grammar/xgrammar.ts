@@ -11,7 +11,12 @@ import bundleSource from '@mlc-ai/web-xgrammar/lib/index.js?raw';
  * the Node build and vitest all honour) and evaluated once as the CommonJS module body it is written to be: its
  * exports land on `module.exports`. The WebAssembly binary is inlined in the bundle as a base64 data URI, so nothing
  * is fetched at run time, in any of the three places. The module scope it is evaluated in provides:
- * - `require`: only its Node path calls it (for `url`), and Node's built-ins answer it (process.getBuiltinModule);
+ * - `process`: undefined, so that its Emscripten runtime takes the same path in Node as in a module Worker (neither
+ *   a page nor a classic worker): the one that needs only WebAssembly and `atob`. Its Node path would read files,
+ *   stdin and argv, and import Node's `module` dynamically, which code run by vitest's module runner may not do;
+ * - `require` and `__filename`: where a runtime has neither `document` nor `location` (Node), it makes a file URL of
+ *   its own path with `require('url').pathToFileURL(__filename)`, only as the base of files it never loads (the
+ *   binary is inlined); this `require` answers that one call;
  * - `console`: its C++ side reports why a grammar or schema fails on stderr (`[FATAL] file.cc:123: message`)
  *   before it throws a bare `Aborted()`; a console of ours keeps those lines so the error can carry them.
  */
@@ -35,9 +40,12 @@ const moduleConsole = {
 export function xgrammar(): XGrammar {
   if (loaded) return loaded;
   const module = { exports: {} as XGrammar };
-  const builtin = (id: string) => (globalThis as { process?: { getBuiltinModule?(id: string): unknown } }).process?.getBuiltinModule?.(id);
-  const evaluate = new Function('exports', 'module', 'require', '__filename', 'console', bundleSource) as (...args: unknown[]) => void;
-  evaluate(module.exports, module, builtin, 'web-xgrammar/lib/index.js', moduleConsole);
+  const require = (id: string) => {
+    if (id !== 'url') throw new Error(`@mlc-ai/web-xgrammar asked for the module "${id}", which its loader does not provide`);
+    return { pathToFileURL: (path: string) => new URL(path, 'file:///') };
+  };
+  const evaluate = new Function('exports', 'module', 'require', '__filename', 'console', 'process', bundleSource) as (...args: unknown[]) => void;
+  evaluate(module.exports, module, require, '/@mlc-ai/web-xgrammar/lib/index.js', moduleConsole, undefined);
   if (typeof module.exports.GrammarCompiler !== 'function') throw new Error('@mlc-ai/web-xgrammar did not define GrammarCompiler: its bundle is not the UMD this loader expects');
   loaded = module.exports;
   return loaded;
