@@ -86,6 +86,11 @@ interface Conversation {
 /** Why a generation ended when its decode loop ended by itself (a grammar ends with the stop token it allowed). */
 const DECODE_END_REASON: Record<DecodeEnd, StopReason> = { steps: 'length', 'context-full': 'context-full', 'kv-full': 'kv-full', 'grammar-end': 'eos' };
 
+/** The tokens that end a generation: config.json's EOS ids and the tokenizer's eos token. */
+export function stopTokenIds(config: ModelConfig, codec: TextCodec): number[] {
+  return [...new Set([...config.eosTokenIds, ...codec.eosTokenIds])];
+}
+
 /** Reads a model folder and puts it on the GPU: config, tokenizer, weights, then the runner with its kernels. */
 export async function loadModel(context: GpuContext, files: ModelFiles, options: LoadOptions = {}): Promise<{ runner: ModelRunner; codec: TextCodec }> {
   const progress = options.onProgress ?? (() => {});
@@ -198,13 +203,8 @@ export class Engine {
    */
   async compileGrammar(spec: GrammarSpec): Promise<CompiledGrammar> {
     const { runner, codec } = this.loaded();
-    this.grammarCompiler ??= GrammarCompiler.create(codec.grammarTokenizerInfo(runner.config.vocabSize, this.stopTokenIds(runner, codec)));
+    this.grammarCompiler ??= GrammarCompiler.create(codec.grammarTokenizerInfo(runner.config.vocabSize, stopTokenIds(runner.config, codec)));
     return (await this.grammarCompiler).compile(spec);
-  }
-
-  /** The tokens that end a generation: config.json's EOS ids and the tokenizer's eos token. */
-  private stopTokenIds(runner: ModelRunner, codec: TextCodec): number[] {
-    return [...new Set([...runner.config.eosTokenIds, ...codec.eosTokenIds])];
   }
 
   /** A new conversation: its KV stays cached between turns, so a follow-up only prefills what is new. */
@@ -342,7 +342,7 @@ export class Engine {
     const lastPromptLogits = request.captureLogits ? await runner.readLogits() : undefined;
     yield { kind: 'prompt', promptIds, reusedTokens: reused, prefillMs: performance.now() - prefillStart, lastPromptLogits };
 
-    const eos = new Set(this.stopTokenIds(runner, codec));
+    const eos = new Set(stopTokenIds(runner.config, codec));
     const decoder = new StreamingDecoder(codec);
     const generated: number[] = [];
     let text = '';

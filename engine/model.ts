@@ -477,7 +477,14 @@ export class ModelRunner {
     const kernel = options.attention ?? this.defaultAttention;
     const timing = this.profiling === 'off' ? 'none' : (options.timing ?? 'none');
     const budget = options.steps ?? Infinity;
-    if (options.constraint) return yield* this.decodeConstrained(sequence, from, options.constraint, kernel, timing, budget);
+    if (options.constraint) {
+      try {
+        return yield* this.decodeConstrained(sequence, from, options.constraint, kernel, timing, budget);
+      } finally {
+        // Samples after this loop (a free generation's) draw from every token again.
+        this.sampler.allowAllTokens();
+      }
+    }
     const inFlight: { position: number; slot: number; cpuMs: number[] | undefined }[] = [];
     let next = from;
     let end: DecodeEnd | undefined;

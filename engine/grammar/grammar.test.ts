@@ -67,6 +67,17 @@ describe('tokenizer info', () => {
     matcher.dispose();
     compiler.dispose();
   });
+
+  it('without a stop token, the matcher ends when the text is complete', async () => {
+    const vocab = new Map(['y', 'e', 's', 'yes', 'no'].map((s, i) => [s, i]));
+    const compiler = await GrammarCompiler.create(grammarTokenizerInfo({ vocabType: 'raw', addPrefixSpace: false }, vocab, new Set(), 5, []));
+    const matcher = await (await compiler.compile({ kind: 'ebnf', grammar: 'root ::= "yes" | "no"' })).createMatcher();
+    expect(allowedTokens(await feed(matcher, [0, 1]), 5)).toEqual([2]);
+    expect(matcher.accept(2)).toBe(true);
+    expect(matcher.terminated).toBe(true);
+    matcher.dispose();
+    compiler.dispose();
+  });
 });
 
 describe('grammars for the built-in model', async () => {

@@ -103,8 +103,14 @@ export class CompiledGrammar {
     private readonly compiled: XCompiledGrammar,
   ) {}
 
+  /**
+   * A matcher at the grammar's start. Where the model has no stop token, the matcher is terminated as soon as the
+   * text is complete (the generation ends there); otherwise the model ends it with a stop token, which the grammar
+   * allows once the text may end.
+   */
   async createMatcher(): Promise<TokenMatcher> {
-    return new XGrammarTokenMatcher(await xgrammar().GrammarMatcher.createGrammarMatcher(this.compiled));
+    const endsWithoutStopToken = this.compiler.stopTokenIds.length === 0;
+    return new XGrammarTokenMatcher(await xgrammar().GrammarMatcher.createGrammarMatcher(this.compiled, undefined, endsWithoutStopToken));
   }
 
   /** @internal The compiler disposes it (when it leaves the cache, or with the compiler). */
@@ -129,6 +135,7 @@ export class GrammarCompiler {
   private constructor(
     private readonly compiler: XGrammarCompiler,
     readonly vocabSize: number,
+    readonly stopTokenIds: readonly number[],
   ) {}
 
   static async create(info: GrammarTokenizerInfo): Promise<GrammarCompiler> {
@@ -136,7 +143,7 @@ export class GrammarCompiler {
     const tokenizerInfo = await TokenizerInfo.createTokenizerInfo(info.encodedVocab, info.vocabType, info.addPrefixSpace, info.vocabSize, info.stopTokenIds);
     try {
       // XGrammar's own cache never forgets; this class keeps a bounded one instead.
-      return new GrammarCompiler(await XCompiler.createGrammarCompiler(tokenizerInfo, false), info.vocabSize);
+      return new GrammarCompiler(await XCompiler.createGrammarCompiler(tokenizerInfo, false), info.vocabSize, info.stopTokenIds);
     } finally {
       tokenizerInfo.dispose();
     }

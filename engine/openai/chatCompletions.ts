@@ -1,6 +1,7 @@
 import { EngineError } from '../../errors/engineError.ts';
 import { GREEDY, type SamplingSettings } from '../../kernels/model/sampler.ts';
-import type { Engine, GenerateRequest, GenerationEvent, StopReason } from '../engine.ts';
+import { stopTokenIds, type Engine, type GenerateRequest, type GenerationEvent, type StopReason } from '../engine.ts';
+import type { CompiledGrammar } from '../grammar/grammar.ts';
 import type { ChatMessage } from '../tokenizer.ts';
 import { invalidRequest, toOpenAIError } from './openaiError.ts';
 import { StopSequenceFilter } from './stopSequences.ts';
@@ -75,7 +76,8 @@ export class ChatCompletions {
       if (params.model !== this.model) {
         throw invalidRequest(`The model \`${params.model}\` does not exist: this engine serves \`${this.model}\``, 'model', 'model_not_found', 404);
       }
-      const turn = await this.begin(params, options.signal);
+      const grammar = await this.responseGrammar(params);
+      const turn = await this.begin(params, grammar, options.signal);
       const id = `chatcmpl-${crypto.randomUUID()}`;
       const created = Math.floor(Date.now() / 1000);
       return params.stream ? this.chunks(turn, params, id, created) : await this.completion(turn, params, id, created);
@@ -84,8 +86,25 @@ export class ChatCompletions {
     }
   }
 
+  /**
+   * The grammar of `response_format` (none for text), compiled before the request waits for the engine: a schema
+   * that cannot be compiled is a 400 naming the problem.
+   */
+  private async responseGrammar(params: ChatCompletionCreateParams): Promise<CompiledGrammar | undefined> {
+    const format = params.response_format;
+    if (!format || format.type === 'text') return undefined;
+    if (format.type === 'json_object') return this.engine.compileGrammar({ kind: 'json_object' });
+    const { name, schema = {}, strict } = format.json_schema;
+    try {
+      return await this.engine.compileGrammar({ kind: 'json_schema', schema, strict: strict ?? false });
+    } catch (error) {
+      if (!(error instanceof EngineError && error.code === 'invalid-grammar')) throw error;
+      throw invalidRequest(`Invalid schema for response_format '${name}': ${error.message}`, 'response_format', 'invalid_json_schema');
+    }
+  }
+
   /** Waits for the engine, then prefills: a prompt the context cannot hold fails here, before any answer starts. */
-  private async begin(params: ChatCompletionCreateParams, signal: AbortSignal | undefined): Promise<Turn> {
+  private async begin(params: ChatCompletionCreateParams, grammar: CompiledGrammar | undefined, signal: AbortSignal | undefined): Promise<Turn> {
     const release = await this.queue.acquire(signal);
     let events: AsyncGenerator<GenerationEvent> | undefined;
     const end = async () => {
@@ -96,7 +115,7 @@ export class ChatCompletions {
       }
     };
     try {
-      events = this.engine.generate(this.generateRequest(params, signal));
+      events = this.engine.generate({ ...this.generateRequest(params, signal), grammar });
       const first = await events.next();
       if (first.done || first.value.kind !== 'prompt') throw new EngineError('internal', 'the engine began a generation without its prompt event');
       return { prompt: first.value, events, end };
@@ -127,7 +146,7 @@ export class ChatCompletions {
   /** The turn's tokens as final text (end-of-sequence tokens and stop sequences left out), then how it ended. */
   private async *answer(turn: Turn, params: ChatCompletionCreateParams): AsyncGenerator<AnswerPart> {
     // The ids Engine.generate stops at: their text (`<|im_end|>`) is not part of the answer.
-    const eos = new Set([...this.engine.model!.config.eosTokenIds, ...this.engine.tokenizer.eosTokenIds]);
+    const eos = new Set(stopTokenIds(this.engine.model!.config, this.engine.tokenizer));
     const filter = new StopSequenceFilter(stopSequences(params));
     let steps: LeanDecodeTimings['steps'] = [];
     let last: Extract<GenerationEvent, { kind: 'token' }>['stats'] | undefined;

@@ -47,6 +47,24 @@ export interface ChatCompletionMessageParam {
   name?: string;
 }
 
+/** A JSON Schema the answer must validate against (`response_format: {type: 'json_schema', json_schema}`). */
+export interface ResponseFormatJSONSchema {
+  /** The schema's name: letters, digits, `_` and `-`, up to 64 characters. */
+  name: string;
+  description?: string;
+  /** A JSON Schema object; default `{}`, any JSON. */
+  schema?: Record<string, unknown>;
+  /** No properties or items the schema leaves unnamed (as `additionalProperties: false` everywhere); default false. */
+  strict?: boolean | null;
+}
+
+/**
+ * The answer's form: free text (the default), any JSON object, or JSON that validates against a schema. JSON answers
+ * are generated under a grammar (every token drawn from those it allows), on one line with `json.dumps`'s
+ * separators; an answer cut short by max_tokens ends with finish_reason `length` and may not parse.
+ */
+export type ResponseFormat = { type: 'text' } | { type: 'json_object' } | { type: 'json_schema'; json_schema: ResponseFormatJSONSchema };
+
 interface ChatCompletionCreateParamsBase {
   model: string;
   messages: ChatCompletionMessageParam[];
@@ -63,6 +81,7 @@ interface ChatCompletionCreateParamsBase {
   /** Only 1: the engine answers once per request. */
   n?: number | null;
   stream_options?: { include_usage?: boolean } | null;
+  response_format?: ResponseFormat | null;
   lean_decode?: LeanDecodeOptions;
 }
 
