@@ -110,7 +110,8 @@ export class CompiledGrammar {
    */
   async createMatcher(): Promise<TokenMatcher> {
     const endsWithoutStopToken = this.compiler.stopTokenIds.length === 0;
-    return new XGrammarTokenMatcher(await xgrammar().GrammarMatcher.createGrammarMatcher(this.compiled, undefined, endsWithoutStopToken));
+    const { GrammarMatcher } = await xgrammar();
+    return new XGrammarTokenMatcher(await GrammarMatcher.createGrammarMatcher(this.compiled, undefined, endsWithoutStopToken));
   }
 
   /** @internal The compiler disposes it (when it leaves the cache, or with the compiler). */
@@ -139,7 +140,7 @@ export class GrammarCompiler {
   ) {}
 
   static async create(info: GrammarTokenizerInfo): Promise<GrammarCompiler> {
-    const { TokenizerInfo, GrammarCompiler: XCompiler } = xgrammar();
+    const { TokenizerInfo, GrammarCompiler: XCompiler } = await xgrammar();
     const tokenizerInfo = await TokenizerInfo.createTokenizerInfo(info.encodedVocab, info.vocabType, info.addPrefixSpace, info.vocabSize, info.stopTokenIds);
     try {
       // XGrammar's own cache never forgets; this class keeps a bounded one instead.
@@ -192,7 +193,7 @@ export class GrammarCompiler {
       case 'ebnf':
         if (typeof spec.grammar !== 'string' || spec.grammar.trim() === '') throw invalid('the grammar is empty');
         compile = async () => {
-          const grammar = await xgrammar().Grammar.fromEBNF(spec.grammar, spec.root ?? 'root');
+          const grammar = await (await xgrammar()).Grammar.fromEBNF(spec.grammar, spec.root ?? 'root');
           try {
             return await this.compiler.compileGrammar(grammar);
           } finally {

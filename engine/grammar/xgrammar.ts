@@ -1,5 +1,4 @@
 import type * as XGrammarModule from '@mlc-ai/web-xgrammar';
-import bundleSource from '@mlc-ai/web-xgrammar/lib/index.js?raw';
 
 /*
  * XGrammar (@mlc-ai/web-xgrammar: the C++ grammar engine compiled to WebAssembly, the one WebLLM uses), loaded the
@@ -8,8 +7,9 @@ import bundleSource from '@mlc-ai/web-xgrammar/lib/index.js?raw';
  * Its one file, lib/index.js, is a UMD bundle inside a package marked `"type": "module"`: Node imports it as an ES
  * module, where its CommonJS branch is skipped and its Node code path calls a `require` that ES modules lack, and a
  * bundler sees no exports either. So it is imported as text (Vite's `?raw`, which the dev server, the browser build,
- * the Node build and vitest all honour) and evaluated once as the CommonJS module body it is written to be: its
- * exports land on `module.exports`. The WebAssembly binary is inlined in the bundle as a base64 data URI, so nothing
+ * the Node build and vitest all honour), on first use (a chunk of its own: 1.1 MB that a generation without a grammar
+ * never loads), and evaluated once as the CommonJS module body it is written to be: its exports land on
+ * `module.exports`. The WebAssembly binary is inlined in the bundle as a base64 data URI, so nothing
  * is fetched at run time, in any of the three places. The module scope it is evaluated in provides:
  * - `process`: undefined, so that its Emscripten runtime takes the same path in Node as in a module Worker (neither
  *   a page nor a classic worker): the one that needs only WebAssembly and `atob`. Its Node path would read files,
@@ -23,7 +23,7 @@ import bundleSource from '@mlc-ai/web-xgrammar/lib/index.js?raw';
 
 export type XGrammar = typeof XGrammarModule;
 
-let loaded: XGrammar | undefined;
+let loaded: Promise<XGrammar> | undefined;
 /** Lines XGrammar printed since collecting started; undefined while nobody collects them. */
 let collected: string[] | undefined;
 
@@ -37,8 +37,12 @@ const moduleConsole = {
 };
 
 /** The XGrammar API (its WebAssembly instance starts on the first call that needs it). */
-export function xgrammar(): XGrammar {
-  if (loaded) return loaded;
+export function xgrammar(): Promise<XGrammar> {
+  loaded ??= import('@mlc-ai/web-xgrammar/lib/index.js?raw').then(({ default: source }) => evaluateBundle(source));
+  return loaded;
+}
+
+function evaluateBundle(bundleSource: string): XGrammar {
   const module = { exports: {} as XGrammar };
   const require = (id: string) => {
     if (id !== 'url') throw new Error(`@mlc-ai/web-xgrammar asked for the module "${id}", which its loader does not provide`);
@@ -47,8 +51,7 @@ export function xgrammar(): XGrammar {
   const evaluate = new Function('exports', 'module', 'require', '__filename', 'console', 'process', bundleSource) as (...args: unknown[]) => void;
   evaluate(module.exports, module, require, '/@mlc-ai/web-xgrammar/lib/index.js', moduleConsole, undefined);
   if (typeof module.exports.GrammarCompiler !== 'function') throw new Error('@mlc-ai/web-xgrammar did not define GrammarCompiler: its bundle is not the UMD this loader expects');
-  loaded = module.exports;
-  return loaded;
+  return module.exports;
 }
 
 /**
