@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { EngineError } from '../errors/engineError.ts';
 import { formatTable } from './table.ts';
 import { loadModel, stopTokenIds } from '../engine/engine.ts';
 import { GrammarCompiler, type CompiledGrammar, type JsonSchema } from '../engine/grammar/grammar.ts';
@@ -35,7 +36,7 @@ const BENCH_DECODE_FLAGS = {
   prefill: { type: 'sizes', placeholder: 'N[,N...]', min: 0, help: 'prompt lengths to time prefill with, with the first attention kernel; 0 skips it (default 1k,8k,32k; --quick: 0)' },
   grid: { type: 'integer', placeholder: 'N', min: 1, help: 'LeanAttention grid (default: calibrated on this adapter, kept in ~/.cache/lean-decode)' },
   'decode-depth': { type: 'integer', placeholder: 'N', min: 1, max: 8, help: 'decode steps kept in flight while the host reads the oldest back (default: the engine\'s, 3)' },
-  schema: { type: 'text', placeholder: 'FILE', help: 'the JSON schema of the mask rows (default: an object with a free string, so that most steps are inside it)' },
+  schema: { type: 'text', placeholder: 'FILE', excludes: ['shape'], help: 'the JSON schema of the mask rows (default: an object with a free string, so that most steps are inside it)' },
   toggles: { type: 'text', placeholder: 'TOGGLES', help: 'Dawn instance toggles, e.g. enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia (the matrix units on an NVIDIA GPU)' },
   json: { type: 'switch', help: 'print the rows as JSON on stdout (the log goes to stderr)' },
   quick: { type: 'switch', help: 'a short run: contexts 256,1k, fewer steps, no prefill' },
@@ -111,6 +112,15 @@ async function timePrefill(runner: ModelRunner, tokens: number, attention: Atten
   return seconds;
 }
 
+/** The JSON schema in `file` (--schema). */
+function readSchema(file: string): JsonSchema {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as JsonSchema;
+  } catch (error) {
+    throw new EngineError('invalid-argument', `--schema ${file}: ${(error as Error).message}: give a file that holds a JSON schema`);
+  }
+}
+
 /**
  * Seconds to decode `steps` tokens from context `n` of `sequence` under `grammar`'s token mask, as a constrained
  * generation does (each step's sample after the host writes the mask). Where the grammar's text ends (its stop token
@@ -174,7 +184,7 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
   const maxContext = Math.max(...contexts, ...prefillLengths) + steps + 8;
   let grid = flags.grid ?? 0;
   const { runner, name, codec } = await runnerFor(context, flags, maxContext, grid || 256);
-  const schema = flags.schema ? (JSON.parse(readFileSync(flags.schema, 'utf8')) as JsonSchema) : MASK_SCHEMA;
+  const schema = flags.schema ? readSchema(flags.schema) : MASK_SCHEMA;
   const compiler = codec && (await GrammarCompiler.create(codec.grammarTokenizerInfo(runner.config.vocabSize, stopTokenIds(runner.config, codec))));
   const grammar = await compiler?.compile({ kind: 'json_schema', schema });
   if (!grammar) log('mask rows: none (a --shape has no tokenizer to build a token mask from)');

@@ -60,25 +60,37 @@ async function prefilledRunner(options: { maxContext: number; decodeDepth?: numb
   return { context, runner, kv, sequence };
 }
 
+/** Counts the queue's submissions until `restore()`. */
+function countSubmits(queue: GPUQueue): { readonly count: number; restore(): void } {
+  let count = 0;
+  const submit = queue.submit;
+  queue.submit = (buffers: Iterable<GPUCommandBuffer>) => {
+    count++;
+    submit.call(queue, buffers);
+  };
+  return {
+    get count() {
+      return count;
+    },
+    restore: () => {
+      queue.submit = submit;
+    },
+  };
+}
+
 it.each([1, 2, 3])('decode depth %i: that many steps are submitted while the host waits, and only yielded tokens count', async (depth) => {
   const { context, runner, kv, sequence } = await prefilledRunner({ maxContext: 64, decodeDepth: depth });
   const { queue } = context.device;
-
-  let submits = 0;
-  const submit = queue.submit;
-  queue.submit = (buffers: Iterable<GPUCommandBuffer>) => {
-    submits++;
-    submit.call(queue, buffers);
-  };
+  const submits = countSubmits(queue);
   const submittedAtToken: number[] = [];
   try {
     for await (const { position } of runner.decode(sequence, PROMPT.length, { steps: BUDGET })) {
-      submittedAtToken.push(submits);
+      submittedAtToken.push(submits.count);
       expect(kv.length(sequence), 'the KV before a yielded token counts').toBe(position);
       if (submittedAtToken.length === TAKEN) break;
     }
   } finally {
-    queue.submit = submit;
+    submits.restore();
   }
   // Token k (from 1) is yielded while steps k + 1 ... k + depth − 1 run: one untimed submission per step.
   expect(submittedAtToken).toEqual(Array.from({ length: TAKEN }, (_, i) => Math.min(i + depth, BUDGET)));
@@ -114,12 +126,7 @@ it('under a grammar, each token is one it allows, the next step runs while the h
   const { context, runner, kv, sequence } = await prefilledRunner({ maxContext: 64, decodeDepth: 3 }, grammar);
   expect(grammar.accepted, 'the prefill samples the first token under the mask').toHaveLength(1);
   const { queue } = context.device;
-  let submits = 0;
-  const submit = queue.submit;
-  queue.submit = (buffers: Iterable<GPUCommandBuffer>) => {
-    submits++;
-    submit.call(queue, buffers);
-  };
+  const submits = countSubmits(queue);
   const tokens: number[] = [];
   const submittedAtToken: number[] = [];
   const loop = runner.decode(sequence, PROMPT.length, { steps: BUDGET, constraint: grammar });
@@ -127,11 +134,11 @@ it('under a grammar, each token is one it allows, the next step runs while the h
   try {
     for (; !next.done; next = await loop.next()) {
       tokens.push(next.value.token);
-      submittedAtToken.push(submits);
+      submittedAtToken.push(submits.count);
       expect(kv.length(sequence)).toBe(next.value.position);
     }
   } finally {
-    queue.submit = submit;
+    submits.restore();
   }
   expect(next.value).toBe('grammar-end');
   // The grammar's five more tokens, then the stop token; each one it allowed (accept() refuses any other).
