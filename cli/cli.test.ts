@@ -53,7 +53,7 @@ describe('npx lean-decode', () => {
   });
 
   it('bench-decode on a model with a tokenizer adds a row under a JSON schema\'s token mask, beside free decode', () => {
-    const out = JSON.parse(lean(['bench-decode', '--contexts', '64', '--attention', 'fa2', '--steps', '4', '--prefill', '0', '--grid', '8', '--json']));
+    const out = JSON.parse(lean(['bench-decode', '--quick', '--contexts', '64', '--attention', 'fa2', '--steps', '4', '--grid', '8', '--json']));
     expect(out.maskRows).toHaveLength(1);
     expect(out.maskRows[0]).toMatchObject({ context: 64, kernel: 'fa2' });
     expect(out.maskRows[0].maskedTokensPerSecond).toBeGreaterThan(0);

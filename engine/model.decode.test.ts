@@ -120,7 +120,7 @@ it('the decode loop stops by itself at its step budget and at the end of the con
   runner.destroy();
 });
 
-it('under a grammar, each token is one it allows, the next step runs while the host reads a token, and the loop ends with the grammar', async () => {
+it('under a grammar, each token is one it allows, the next steps run while the host reads a token, and the loop ends with the grammar', async () => {
   const STOP = 2;
   const grammar = new StepGrammar(6, STOP);
   const { context, runner, kv, sequence } = await prefilledRunner({ maxContext: 64, decodeDepth: 3 }, grammar);
@@ -145,9 +145,9 @@ it('under a grammar, each token is one it allows, the next step runs while the h
   expect(tokens).toEqual(grammar.accepted.slice(1));
   expect(tokens).toHaveLength(6);
   expect(tokens.at(-1)).toBe(STOP);
-  // Token k (from 1) is yielded with step k + 1's forward pass and sample submitted (two submissions a step); the
-  // forward pass after the stop token was submitted before the stop token was read, but no sample follows it.
-  expect(submittedAtToken).toEqual([4, 6, 8, 10, 12, 13]);
+  // Token k (from 1) is yielded with step k + 1's sample and step k + 2's forward pass submitted (two submissions a
+  // step); the stop token is read with the step after it submitted, but no sample follows it.
+  expect(submittedAtToken).toEqual([5, 7, 9, 11, 13, 13]);
   await queue.onSubmittedWorkDone();
   kv.verify();
   kv.release(sequence);

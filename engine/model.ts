@@ -197,8 +197,9 @@ export class ModelRunner {
     const activated = buffer('activated', T * intermediateSize);
     this.logits = buffer('logits', vocabSize);
     this.sampled = buffer('sampled', 1);
-    // A grammar's steps use two slots whatever the depth: the token read back, and the step running meanwhile.
-    this.readbacks = new ReadbackRing(device, Math.max(this.decodeDepth, 2), this.profiling === 'timestamps' ? 1 + numLayers : 0);
+    // A grammar's steps use three slots whatever the depth: the token read back, the next one sampled, and the step
+    // after it running meanwhile.
+    this.readbacks = new ReadbackRing(device, Math.max(this.decodeDepth, 3), this.profiling === 'timestamps' ? 1 + numLayers : 0);
     const rope = createStorageBuffer(device, 'rope table', ropeTable(config, this.maxContext));
     this.ownBuffers.push(rope);
 
@@ -510,10 +511,12 @@ export class ModelRunner {
   }
 
   /**
-   * The decode loop under a grammar. Each step's sample needs the mask that follows the previous token, so a step is
-   * two submissions around the host's work: while the GPU runs the forward pass of step t + 1, the host reads token t
-   * back, advances the matcher with it and writes the mask it gives; then the sample of step t + 1 is submitted. The
-   * readback of token t is requested before the forward pass is submitted, so it waits for nothing after token t.
+   * The decode loop under a grammar. A step's sample needs the mask that follows the previous token, so a step is two
+   * submissions around the host's work. With token t read back, the host advances the matcher, writes the mask it
+   * gives, submits the sample of step t + 1, asks for its token, and submits the forward pass of step t + 2 (which
+   * reads that token on the GPU) before it hands token t on. So while the caller takes token t and the host waits for
+   * token t + 1, the GPU runs the sample of step t + 1 and then the forward pass of step t + 2; a token's readback is
+   * requested before the next forward pass is submitted, so it waits for nothing after its own sample.
    */
   private async *decodeConstrained(
     sequence: number,
@@ -526,26 +529,35 @@ export class ModelRunner {
     if (constraint.terminated) return 'grammar-end';
     let end = this.stepEnd(sequence, from, from, budget);
     if (end) return end;
-    const slots = Math.max(this.decodeDepth, 2);
-    let step = { position: from, slot: 0, cpuMs: await this.forward(sequence, from, 1, kernel, { slot: 0, timing, sampleLater: true }) };
-    await this.writeTokenMask(constraint);
-    this.submitSample(step.slot);
+    type Step = { position: number; slot: number; cpuMs: number[] | undefined };
+    const forwardStep = async (position: number, slot: number): Promise<Step> => ({
+      position,
+      slot,
+      cpuMs: await this.forward(sequence, position, 1, kernel, { slot, timing, sampleLater: true }),
+    });
+    // Samples `step` under the matcher's mask and asks for its token, then runs the forward pass of the step after it
+    // where that may run (else `end` says why not).
+    const sampleAndRunNext = async (step: Step): Promise<{ token: Promise<number>; next: Step | undefined }> => {
+      await this.writeTokenMask(constraint);
+      this.submitSample(step.slot);
+      const token = this.readbacks.readToken(step.slot);
+      end = this.stepEnd(sequence, from, step.position + 1, budget);
+      return { token, next: end ? undefined : await forwardStep(step.position + 1, (step.slot + 1) % this.readbacks.slots) };
+    };
+    let step = await forwardStep(from, 0);
+    let { token: reading, next } = await sampleAndRunNext(step);
     for (;;) {
-      const reading = this.readbacks.readToken(step.slot);
-      const next = { position: step.position + 1, slot: (step.slot + 1) % slots, cpuMs: undefined as number[] | undefined };
-      end = this.stepEnd(sequence, from, next.position, budget);
-      if (!end) next.cpuMs = await this.forward(sequence, next.position, 1, kernel, { slot: next.slot, timing, sampleLater: true });
       const token = await reading;
       acceptSampled(constraint, token);
       this.kv.setLength(sequence, step.position + 1);
-      if (!end && !constraint.terminated) {
-        await this.writeTokenMask(constraint);
-        this.submitSample(next.slot);
+      const done = step;
+      if (next && !constraint.terminated) {
+        step = next;
+        ({ token: reading, next } = await sampleAndRunNext(step));
       }
-      yield { token, position: step.position + 1, timing: timing === 'none' ? undefined : await this.stepTiming(step, timing) };
+      yield { token, position: done.position + 1, timing: timing === 'none' ? undefined : await this.stepTiming(done, timing) };
       if (constraint.terminated) return 'grammar-end';
-      if (end) return end;
-      step = next;
+      if (step === done) return end!;
     }
   }
 
