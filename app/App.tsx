@@ -5,14 +5,14 @@ import { OpenAIError } from '../engine/openai/openaiError.ts';
 import type { ChatCompletionCreateParamsStreaming, LeanDecodeTimings } from '../engine/openai/types.ts';
 import type { StressRequest } from '../engine/worker.ts';
 import type { StressEvent } from '../engine/stress.ts';
-import type { ChatMessage } from '../engine/tokenizer.ts';
 import { AttentionPanel } from './AttentionPanel.tsx';
 import type { TimedStep } from './attentionBreakdown.ts';
 import type { ChatClient } from './chatClient.ts';
-import { ChatPage, type ChatSettings, type ChatStatus } from './ChatPage.tsx';
+import { ChatPage, type ChatEntry, type ChatSettings, type ChatStatus } from './ChatPage.tsx';
 import { Comlink, startEngineWorker, type EngineRemote } from './engineClient.ts';
 import { GpuStatus, type GpuState } from './GpuStatus.tsx';
 import { httpChatClient, type ServerAddress } from './httpChatClient.ts';
+import { checkJsonSchema, SAMPLE_SCHEMA } from './jsonSchema.ts';
 import { ModelPicker, type LoadState } from './ModelPicker.tsx';
 import { NeedsEngine } from './NeedsEngine.tsx';
 import { StressPage, type StressState } from './StressPage.tsx';
@@ -20,7 +20,7 @@ import { workerChatClient } from './workerChatClient.ts';
 
 type Tab = 'chat' | 'attention' | 'stress';
 
-const DEFAULT_SETTINGS: ChatSettings = { temperature: 0, topP: 0.9, maxTokens: 256, attention: 'lean', raw: false };
+const DEFAULT_SETTINGS: ChatSettings = { temperature: 0, topP: 0.9, maxTokens: 256, attention: 'lean', raw: false, jsonMode: false, jsonSchema: SAMPLE_SCHEMA };
 
 /** Where the chat's answers come from: the engine in this page's worker, or an OpenAI-compatible server. */
 type Backend = { kind: 'engine'; client: ChatClient; model: string } | { kind: 'server'; client: ChatClient; model: string };
@@ -35,7 +35,7 @@ export function App() {
   const [kvDtype, setKvDtype] = useState<'f16' | 'f32'>('f16');
   const [profiling, setProfiling] = useState<'timestamps' | 'cpu' | undefined>();
   const [tab, setTab] = useState<Tab>('chat');
-  const [messages, setMessages] = useState<ChatMessage[]>([]);
+  const [messages, setMessages] = useState<ChatEntry[]>([]);
   const [draft, setDraft] = useState('');
   const [status, setStatus] = useState<ChatStatus>({ generating: false });
   const [chatError, setChatError] = useState<string | undefined>();
@@ -125,15 +125,18 @@ export function App() {
     return undefined;
   }, [load]);
 
-  const generate = async (history: ChatMessage[]) => {
+  const generate = async (history: ChatEntry[]) => {
     if (!backend) return;
+    const schema = settings.jsonMode ? checkJsonSchema(settings.jsonSchema) : undefined;
+    if (schema && 'error' in schema) return;
     const abort = (generation.current = new AbortController());
     setChatError(undefined);
-    setMessages([...history, { role: 'assistant', content: '' }]);
+    setMessages([...history, { role: 'assistant', content: '', json: schema !== undefined }]);
     setStatus((s) => ({ generating: true, maxContext: s.maxContext, completionTokens: 0 }));
     const params: ChatCompletionCreateParamsStreaming = {
       model: backend.model,
-      messages: history,
+      messages: history.map(({ role, content }) => ({ role, content })),
+      ...(schema && { response_format: { type: 'json_schema', json_schema: { name: 'answer', schema: schema.schema, strict: true } } }),
       stream: true,
       stream_options: { include_usage: true },
       max_tokens: settings.maxTokens,
@@ -180,6 +183,8 @@ export function App() {
   };
 
   const send = (text: string) => {
+    // A schema that does not check sends nothing: the editor says why, and the message stays in the box.
+    if (settings.jsonMode && 'error' in checkJsonSchema(settings.jsonSchema)) return;
     setDraft('');
     generate([...messages.filter((m) => m.content !== '' || m.role !== 'assistant'), { role: 'user', content: text }]);
   };

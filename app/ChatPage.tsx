@@ -4,6 +4,8 @@ import { ATTENTION_KERNELS, KERNEL_LABELS } from '../kernels/attention/plan.ts';
 import type { CompletionUsage, LeanDecodeTimings } from '../engine/openai/types.ts';
 import type { ChatMessage } from '../engine/tokenizer.ts';
 import { formatMs } from './format.ts';
+import { checkJsonSchema, SAMPLE_SCHEMA } from './jsonSchema.ts';
+import { JsonTree } from './JsonTree.tsx';
 
 export interface ChatSettings {
   temperature: number;
@@ -12,6 +14,23 @@ export interface ChatSettings {
   /** The in-browser engine's own settings (sent as `lean_decode`). */
   attention: AttentionKernel;
   raw: boolean;
+  /** Answers as JSON valid against `jsonSchema` (sent as `response_format`). */
+  jsonMode: boolean;
+  jsonSchema: string;
+}
+
+/** A message of the chat; `json`: the answer was asked for as JSON, and is shown as a tree too. */
+export interface ChatEntry extends ChatMessage {
+  json?: boolean;
+}
+
+/** The answer's JSON when it parses (an answer cut short does not). */
+function parsedJson(text: string): { value: unknown } | undefined {
+  try {
+    return { value: JSON.parse(text) };
+  } catch {
+    return undefined;
+  }
 }
 
 /** The latest answer, as its chunks tell it. */
@@ -31,9 +50,22 @@ export interface ChatStatus {
 
 const BUILTIN_SUGGESTIONS = ['What does str.split do?', 'Explain logging.Logger.debug.', 'What does json.dumps do?'];
 
-/** The chat: messages stream in as text (never HTML), with stop, regenerate, clear and the sampling settings. */
+/** An answer asked for as JSON, as a tree, or a note that it does not parse. */
+function JsonAnswer({ text }: { text: string }) {
+  const parsed = parsedJson(text);
+  return (
+    <div className="json-answer" data-testid="json-answer">
+      {parsed ? <JsonTree value={parsed.value} /> : <span className="error">not JSON (cut short?): the text above is all there is</span>}
+    </div>
+  );
+}
+
+/**
+ * The chat: messages stream in as text (never HTML), with stop, regenerate, clear and the sampling settings; in JSON
+ * mode, with a schema editor checked before sending, answers are shown as a JSON tree too.
+ */
 export function ChatPage(props: {
-  messages: ChatMessage[];
+  messages: ChatEntry[];
   status: ChatStatus;
   settings: ChatSettings;
   /** Whether the answers come from the in-browser engine, which takes the attention kernel and raw prompts. */
@@ -54,7 +86,10 @@ export function ChatPage(props: {
   useEffect(() => {
     bottom.current?.scrollIntoView({ block: 'end' });
   }, [messages]);
-  const canSend = props.modelLoaded && !status.generating && props.draft.trim().length > 0;
+  // A schema that does not check keeps Send off: the message typed stays in the box until it does.
+  const schemaCheck = settings.jsonMode ? checkJsonSchema(settings.jsonSchema) : undefined;
+  const schemaError = schemaCheck && 'error' in schemaCheck ? schemaCheck.error : undefined;
+  const canSend = props.modelLoaded && !status.generating && props.draft.trim().length > 0 && schemaError === undefined;
   const send = () => {
     if (canSend) props.onSend(props.draft);
   };
@@ -87,7 +122,10 @@ export function ChatPage(props: {
         {messages.map((message, index) => (
           <div key={index} className={`message ${message.role}`} data-testid={`message-${message.role}`}>
             <span className="role">{message.role === 'user' ? 'You' : 'Model'}</span>
-            <div className="content">{message.content}</div>
+            <div className="content">
+              {message.content}
+              {message.json && !(status.generating && index === messages.length - 1) && <JsonAnswer text={message.content} />}
+            </div>
           </div>
         ))}
         <div ref={bottom} />
@@ -185,7 +223,36 @@ export function ChatPage(props: {
               </label>
             </>
           )}
+          <label>
+            <input type="checkbox" data-testid="json-mode" checked={settings.jsonMode} onChange={(e) => set({ jsonMode: e.target.checked })} /> JSON schema
+            <span className="muted">answers are JSON valid against it</span>
+          </label>
         </div>
+        {settings.jsonMode && (
+          <div className="settings-row">
+            <div className="json-schema-editor">
+              <textarea
+                data-testid="json-schema"
+                aria-label="JSON schema"
+                spellCheck={false}
+                value={settings.jsonSchema}
+                onChange={(e) => set({ jsonSchema: e.target.value })}
+              />
+              {schemaError ? (
+                <p className="error" role="alert" data-testid="json-schema-error">
+                  {schemaError}
+                </p>
+              ) : (
+                <p className="muted">
+                  Sent as <code>response_format</code> (json_schema, strict).{' '}
+                  <button type="button" data-testid="json-schema-sample" onClick={() => set({ jsonSchema: SAMPLE_SCHEMA })}>
+                    Sample schema
+                  </button>
+                </p>
+              )}
+            </div>
+          </div>
+        )}
       </details>
     </section>
   );

@@ -168,7 +168,7 @@ export function ModelPicker(props: {
         <p className="muted" data-testid="model-info">
           <strong>{state.info.description}</strong> · {state.info.config.architecture}, {state.info.config.numLayers} layers, {state.info.config.numHeads}/
           {state.info.config.numKvHeads} heads · {formatBytes(state.info.weightBytes)} of weights · context {state.info.maxContext} · KV {state.info.kvDtype}, {state.info.kvPagesTotal} pages of{' '}
-          {state.info.pageSize} tokens
+          {state.info.pageSize} tokens, within a KV budget of {formatBytes(state.info.kvBudgetBytes)} from the adapter's limits
         </p>
       )}
       {state.kind === 'connected' && (

@@ -2,6 +2,7 @@
 //   npm run bench:attention [-- --quick] [-- --json] [-- --grid N] [-- --repeats N] [-- --recalibrate]
 //                           [-- --toggles enable-dawn-features=...]   (diagnosis only: Dawn instance toggles)
 //                           [-- --prefill-only]   (sections 5 and 6 alone: the prefill figures in a short run)
+//                           [-- --choices-only]   (the open design choices alone, at d=128 and d=64, 1k/64k/256k)
 // 1. The floor: the adapter's read bandwidth, from a streaming-read kernel.
 // 2. The LeanAttention grid, calibrated on the adapter with the kernel the engine runs (timestamps unquantized).
 // 3. Each schedule for B=1, Hq=32, Hkv=8, D=128, f16 KV over a list of context lengths, a ragged batch of 8
@@ -146,10 +147,11 @@ interface ChoiceRow {
   speedup: number;
 }
 
-/** What each design choice buys: LeanAttention under other kernels, tunings and grids, as ratios in this run. */
-async function benchChoices(setup: Setup, batch: Batch): Promise<ChoiceRow[]> {
-  const bytes = kvBytesRead(batch.layout, batch.lengths);
-  const choices: { name: string; choice: KernelChoice; grid?: number }[] = [
+type Choice = { name: string; choice: KernelChoice; grid?: number };
+
+/** The choices of the full run's design-choice table. */
+function allChoices(setup: Setup): Choice[] {
+  return [
     { name: 'staged kernel (before), calibrated grid', choice: { streamed: false } },
     { name: 'streamed, unroll 1', choice: { unroll: 1 } },
     { name: 'streamed, unroll 2', choice: { unroll: 2 } },
@@ -163,6 +165,24 @@ async function benchChoices(setup: Setup, batch: Batch): Promise<ChoiceRow[]> {
     // Small grids: at short contexts the calibrated grid leaves each workgroup one tile and every head split.
     ...[16, 32, 64, 128].map((grid) => ({ name: `streamed, grid ${grid}`, choice: {}, grid })),
   ];
+}
+
+/** `--choices-only`: the choices still open, on the shapes where they matter (d=128 and the 1B model's d=64). */
+function openChoices(setup: Setup, batch: Batch): Choice[] {
+  const wide = batch.layout.headDim >= 128;
+  return [
+    { name: 'streamed, default', choice: {} },
+    ...(wide ? [] : [{ name: 'streamed, 8 lanes per row', choice: { lanes: 8 } }]),
+    { name: 'streamed, unroll 2', choice: { unroll: 2 } },
+    { name: 'streamed, unroll 8', choice: { unroll: 8 } },
+    { name: 'streamed, workgroup 64', choice: { workgroup: 64 } },
+    ...(setup.context.features.subgroupMinSize >= 16 ? [{ name: 'streamed, workgroup 256', choice: { workgroup: 256 } }] : []),
+  ];
+}
+
+/** What each design choice buys: LeanAttention under other kernels, tunings and grids, as ratios in this run. */
+async function benchChoices(setup: Setup, batch: Batch, choices: Choice[]): Promise<ChoiceRow[]> {
+  const bytes = kvBytesRead(batch.layout, batch.lengths);
   // Calibrate first (it makes KV pools of its own), then time every choice on one pool, as the main table does.
   const grids: number[] = [];
   for (const { choice, grid } of choices) grids.push(grid ?? (await setup.grid(batch.layout, batch.group, choice)));
@@ -341,9 +361,10 @@ async function main(): Promise<void> {
     { name: `${lengthName(misfit)}, pages of 256 tokens`, layout: { ...LAYOUT, pageSize: 256 }, group: GROUP, lengths: [misfit] },
   ];
   const prefillOnly = flags.has('prefill-only');
+  const choicesOnly = flags.has('choices-only');
   const rows: Row[] = [];
   const skipped: string[] = [];
-  for (const batch of prefillOnly ? [] : batches) {
+  for (const batch of prefillOnly || choicesOnly ? [] : batches) {
     if (syntheticKvFits(context, batch.layout, batch.lengths)) rows.push(...(await benchBatch(setup, batch)));
     else skipped.push(batch.name);
   }
@@ -351,18 +372,24 @@ async function main(): Promise<void> {
   const emptyPassMs = await benchEmptyPass(setup);
 
   const choiceRows: ChoiceRow[] = [];
-  for (const n of prefillOnly ? [] : quick ? [4 * K] : [1 * K, 4 * K, 16 * K, 64 * K]) {
-    choiceRows.push(...(await benchChoices(setup, { name: `N=${lengthName(n)}`, layout: LAYOUT, group: GROUP, lengths: [n] })));
+  for (const n of prefillOnly || choicesOnly ? [] : quick ? [4 * K] : [1 * K, 4 * K, 16 * K, 64 * K]) {
+    choiceRows.push(...(await benchChoices(setup, { name: `N=${lengthName(n)}`, layout: LAYOUT, group: GROUP, lengths: [n] }, allChoices(setup))));
+  }
+  for (const n of choicesOnly ? (quick ? [4 * K] : [1 * K, 64 * K, 256 * K]) : []) {
+    for (const layout of [LAYOUT, { ...LAYOUT, headDim: 64 }]) {
+      const batch = { name: `N=${lengthName(n)}, d=${layout.headDim}`, layout, group: GROUP, lengths: [n] };
+      if (syntheticKvFits(context, layout, batch.lengths)) choiceRows.push(...(await benchChoices(setup, batch, openChoices(setup, batch))));
+    }
   }
 
   const prefillRows: PrefillRow[] = [];
-  for (const position of quick ? QUICK_PREFILL_POSITIONS : FULL_PREFILL_POSITIONS) {
+  for (const position of choicesOnly ? [] : quick ? QUICK_PREFILL_POSITIONS : FULL_PREFILL_POSITIONS) {
     if (syntheticKvFits(context, LAYOUT, [position + PREFILL_CHUNK])) prefillRows.push(...(await benchPrefill(setup, position)));
     else skipped.push(`prefill after ${lengthName(position)}`);
   }
 
   const prefillKernelRows: PrefillKernelRow[] = [];
-  for (const position of quick ? QUICK_PREFILL_POSITIONS : FULL_PREFILL_POSITIONS) {
+  for (const position of choicesOnly ? [] : quick ? QUICK_PREFILL_POSITIONS : FULL_PREFILL_POSITIONS) {
     for (const chunk of quick ? QUICK_PREFILL_KERNEL_CHUNKS : FULL_PREFILL_KERNEL_CHUNKS) {
       if (syntheticKvFits(context, LAYOUT, [position + chunk])) prefillKernelRows.push(await benchPrefillKernel(setup, position, chunk));
       else skipped.push(`prefill kernel, ${chunk} after ${lengthName(position)}`);
@@ -397,6 +424,7 @@ async function main(): Promise<void> {
       ),
     );
   }
+  if (choicesOnly) return;
   const engineBlock = causalQueriesPerHead({ headDim: LAYOUT.headDim, group: GROUP, kvDtype: LAYOUT.dtype, subgroupMinSize: context.features.subgroupMinSize, maxWorkgroupStorage: context.limits.maxComputeWorkgroupStorageSize, pageSize: LAYOUT.pageSize });
   console.log(`\nprefill: causal attention of one ${PREFILL_CHUNK}-token chunk, decode kernel, LeanAttention schedule (before the prefill kernel, the engine ran ${engineBlock} ${engineBlock === 1 ? 'query' : 'queries'} per work head here)`);
   console.log(

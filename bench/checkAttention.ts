@@ -48,7 +48,7 @@ async function main(): Promise<number> {
   const tally = new CheckTally();
   const report = tally.report.bind(tally);
   // The benchmark's streamed tunings; 256 invocations of rows of 4 lanes (SwiftShader) outgrow workgroup memory.
-  const tunings = [{}, { workgroup: 64, unroll: 1 }, { lanes: 16, unroll: 2 }, ...(context.features.subgroupMinSize >= 16 ? [{ workgroup: 256, unroll: 2 }] : [])];
+  const tunings = [{}, { workgroup: 64, unroll: 1 }, { lanes: 16, unroll: 2 }, { lanes: 4, unroll: 8 }, ...(context.features.subgroupMinSize >= 16 ? [{ workgroup: 256, unroll: 2 }] : [])];
   for (const streamed of [true, false]) {
     for (const shape of SHAPES) {
       const testCase = makeCase(shape);

@@ -60,6 +60,7 @@ export async function generateCommand(flags: FlagValues<typeof GENERATE_FLAGS>):
     maxTokens: flags['max-tokens'],
     sampling,
     captureLogits: json,
+    timing: json ? 'sections' : 'none',
   });
   for await (const event of events) {
     if (event.kind === 'prompt') {

@@ -23,6 +23,7 @@ test('the built-in model loads with no request outside the app and answers like 
   });
   await openApp(page);
   await expect(page.getByTestId('model-info')).toContainText('pydoc-chat-6m (built in)');
+  await expect(page.getByTestId('model-info')).toContainText(/within a KV budget of [\d.]+ [MG]iB from the adapter's limits/);
   await expect(page.getByTestId('empty-state')).toContainText('documentation model, not a general assistant');
 
   const json = cases.find((c) => c.messages?.[0].content === 'What does json.dumps do?')!;

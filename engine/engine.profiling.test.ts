@@ -12,7 +12,7 @@ it.each(['timestamps', 'cpu'] as const)('%s profiling reports the step and every
   const engine = new Engine(context);
   await engine.load(blobModelFiles('tiny', makeTinyModel(SPEC)), { kvDtype: 'f16', maxContext: 64, profiling });
   const stats: StepStats[] = [];
-  for await (const event of engine.generate({ promptIds: [1, 2, 3, 4], maxTokens: 5, ignoreEos: true })) if (event.kind === 'token') stats.push(event.stats);
+  for await (const event of engine.generate({ promptIds: [1, 2, 3, 4], maxTokens: 5, ignoreEos: true, timing: 'sections' })) if (event.kind === 'token') stats.push(event.stats);
   // The first token comes from the prefill; every later one from a timed decode step.
   expect(stats[0].timing).toBeUndefined();
   for (const { timing } of stats.slice(1)) {
@@ -21,5 +21,7 @@ it.each(['timestamps', 'cpu'] as const)('%s profiling reports the step and every
     for (const ms of timing!.attentionMs) expect(ms).toBeGreaterThan(0);
     expect(timing!.stepMs).toBeGreaterThan(timing!.attentionMs.reduce((a, b) => a + b, 0));
   }
+  // Unasked, no step is timed (timing costs a pass and timestamps per layer).
+  for await (const event of engine.generate({ promptIds: [1, 2, 3, 4], maxTokens: 3, ignoreEos: true })) if (event.kind === 'token') expect(event.stats.timing).toBeUndefined();
   engine.unload();
 });

@@ -7,8 +7,9 @@ import { EngineError } from '../errors/engineError.ts';
 import { GrammarCompiler, type CompiledGrammar, type GrammarSpec, type TokenMatcher } from './grammar/grammar.ts';
 import { readJson, readOptionalJson, readTensorIndex, type ModelFiles } from './loader/modelFiles.ts';
 import { ModelRunner, type DecodedToken, type DecodeEnd, type RunnerOptions, type StepTiming } from './model.ts';
+import type { TimingLevel } from './stepRecorder.ts';
 import { stressModel, type StressEvent } from './stress.ts';
-import { StreamingDecoder, TextCodec, type ChatMessage } from './tokenizer.ts';
+import { StreamingDecoder, TextCodec, type TemplateMessage, type TemplateTool } from './tokenizer.ts';
 import { uploadWeights, type UploadProgress } from './weights.ts';
 
 export type LoadProgress =
@@ -27,6 +28,8 @@ export interface ModelInfo {
   weightBytes: number;
   maxContext: number;
   kvPagesTotal: number;
+  /** The KV budget the pool was sized from (see kvBudgetFromLimits). */
+  kvBudgetBytes: number;
   pageSize: number;
   kvDtype: string;
   attention: AttentionKernel;
@@ -37,9 +40,10 @@ export interface ModelInfo {
 }
 
 export interface GenerateRequest {
-  /** Raw prompt text (no template), or `messages` for the chat template, or ids as they are. */
+  /** Raw prompt text (no template), or `messages` (and `tools`) for the chat template, or ids as they are. */
   prompt?: string;
-  messages?: ChatMessage[];
+  messages?: TemplateMessage[];
+  tools?: readonly TemplateTool[];
   promptIds?: number[];
   maxTokens: number;
   sampling?: SamplingSettings;
@@ -57,6 +61,8 @@ export interface GenerateRequest {
   grammar?: CompiledGrammar;
   /** Read back the logits after the last prompt token. */
   captureLogits?: boolean;
+  /** How each decode step is timed (default `none`: `sections` costs a pass and timestamps per layer). */
+  timing?: TimingLevel;
   signal?: AbortSignal;
 }
 
@@ -159,6 +165,7 @@ export class Engine {
       weightBytes: runner.weights.bytes,
       maxContext: runner.maxContext,
       kvPagesTotal: runner.kv.pagesTotal,
+      kvBudgetBytes: runner.kvBudgetBytes,
       pageSize: runner.layout.pageSize,
       kvDtype: runner.layout.dtype,
       attention: runner.defaultAttention,
@@ -267,7 +274,7 @@ export class Engine {
     if (this.busy) throw new EngineError('invalid-argument', 'a generation is already running: wait for it or stop it');
     if (!(request.maxTokens >= 1)) throw new EngineError('invalid-argument', `maxTokens must be at least 1 (got ${request.maxTokens})`);
     const promptIds =
-      request.promptIds ?? codec.encode(request.prompt ?? codec.applyChatTemplate(request.messages ?? []));
+      request.promptIds ?? codec.encode(request.prompt ?? codec.applyChatTemplate(request.messages ?? [], request.tools));
     if (promptIds.length === 0) throw new EngineError('invalid-argument', 'the prompt is empty: type something first');
     if (promptIds.length >= runner.maxContext) {
       const limit = runner.maxContext === runner.config.maxPositionEmbeddings ? " (config.json's max_position_embeddings)" : '';
@@ -350,7 +357,7 @@ export class Engine {
     // Token 0 comes from the prefill, every later one from the decode loop. The loop counts the KV before a token
     // when it yields it, so the conversation's tokens follow the same rule; its steps run ahead of the one we stop
     // at, and those leave nothing behind that counts.
-    const steps = runner.decode(sequence, promptLength, { attention: request.attention, timing: 'sections', steps: request.maxTokens - 1, constraint });
+    const steps = runner.decode(sequence, promptLength, { attention: request.attention, timing: request.timing ?? 'none', steps: request.maxTokens - 1, constraint });
     let current: DecodedToken = { token: first, position: promptLength };
     for (let n = 0; ; n++) {
       const { token, position, timing } = current;

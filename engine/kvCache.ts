@@ -18,6 +18,19 @@ export function bytesPerPage(layout: PagedKvLayout, numLayers: number): number {
   return 2 * numLayers * pageBytes(layout);
 }
 
+const MiB = 1024 * 1024;
+
+/**
+ * The KV cache's share of GPU memory, over all layers, when the caller names none: twice the largest storage
+ * binding the adapter allows, between 256 MiB and 4 GiB. WebGPU does not say how much memory a GPU has, only how
+ * large one buffer may be, and that limit follows the device's class (128–256 MiB on phones, 1–4 GiB on laptop and
+ * desktop GPUs); a page that takes far more than the GPU has makes the browser lose its device.
+ */
+export function kvBudgetFromLimits(limits: Pick<GPUSupportedLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize'>): number {
+  const largestBinding = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  return Math.min(4096 * MiB, Math.max(256 * MiB, 2 * largestBinding));
+}
+
 /**
  * How many pages a budget buys: `budgetBytes` over all layers, no more than one storage binding per layer pool
  * allows, and no more than `maxSequences` full contexts need.

@@ -18,7 +18,7 @@ import { StepUniform } from '../kernels/model/stepUniform.ts';
 import type { GpuContext } from '../kernels/gpu/context.ts';
 import { EngineError } from '../errors/engineError.ts';
 import type { TokenMatcher } from './grammar/grammar.ts';
-import { KvCache, poolPagesFor } from './kvCache.ts';
+import { KvCache, kvBudgetFromLimits, poolPagesFor } from './kvCache.ts';
 import { ReadbackRing } from './readbackRing.ts';
 import { StepRecorder, type ProfilingMode, type TimingLevel } from './stepRecorder.ts';
 import type { MatrixWeight, ModelWeights } from './weights.ts';
@@ -35,7 +35,7 @@ export interface RunnerOptions {
   /** Tokens per prefill call (default: defaultPrefillChunk). */
   prefillChunk?: number;
   pageSize?: number;
-  /** KV cache size over all layers (default 512 MiB). */
+  /** KV cache size over all layers (default: kvBudgetFromLimits, from the adapter's limits). */
   kvBudgetBytes?: number;
   maxSequences?: number;
   /** LeanAttention grid (see calibrateGrid). */
@@ -118,6 +118,8 @@ export class ModelRunner {
   readonly kv: KvCache;
   readonly layout: PagedKvLayout;
   readonly maxContext: number;
+  /** What the KV cache was allowed over all layers (its pages may take less: no more than the contexts need). */
+  readonly kvBudgetBytes: number;
   readonly prefillChunk: number;
   readonly profiling: ProfilingMode;
   readonly defaultAttention: AttentionKernel;
@@ -161,7 +163,7 @@ export class ModelRunner {
     const device = (this.device = context.device);
     const { hiddenSize, numHeads, numKvHeads, headDim, intermediateSize, vocabSize, numLayers, rmsNormEps } = config;
     this.layout = { headDim, numKvHeads, pageSize: options.pageSize ?? 16, dtype: options.kvDtype ?? 'f16' };
-    const kvBudgetBytes = options.kvBudgetBytes ?? 512 * 1024 * 1024;
+    const kvBudgetBytes = (this.kvBudgetBytes = options.kvBudgetBytes ?? kvBudgetFromLimits(context.limits));
     const modelContext = config.maxPositionEmbeddings;
     const wanted =
       options.maxContext === 'model'

@@ -1,19 +1,47 @@
-import { Template } from '@huggingface/jinja';
+import { Environment, Interpreter, Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { EngineError } from '../errors/engineError.ts';
 import { grammarTokenizerInfo, vocabEncoding, type GrammarTokenizerInfo, type VocabEncoding } from './grammar/tokenizerInfo.ts';
 import { readJson, readOptionalJson, type ModelFiles } from './loader/modelFiles.ts';
 
+/** A turn of text. */
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
   content: string;
+}
+
+/**
+ * A message as chat templates take it (Hugging Face's shape): a turn of text, an assistant turn with calls (their
+ * arguments objects, not JSON text, as Hugging Face's templates expect them), or a tool's result.
+ */
+export type TemplateMessage =
+  | ChatMessage
+  | { role: 'assistant'; content: string; tool_calls: TemplateToolCall[] }
+  | { role: 'tool'; content: string; tool_call_id: string; name?: string };
+
+export interface TemplateToolCall {
+  id?: string;
+  type: 'function';
+  function: { name: string; arguments: Record<string, unknown> };
+}
+
+/** A tool as a template's `tools` holds it: `{type: 'function', function: {name, description, parameters}}`. */
+export interface TemplateTool {
+  type: 'function';
+  function: { name: string; description?: string; parameters?: Record<string, unknown> };
+}
+
+/** A model's chat templates by name: one (`default`), or several as tokenizer_config.json may list them. */
+interface ChatTemplates {
+  file: string;
+  named: Map<string, { template: Template; source: string }>;
 }
 
 /** The model's tokenizer and chat template, from `tokenizer.json`, `tokenizer_config.json`, `chat_template.jinja`. */
 export class TextCodec {
   private constructor(
     private readonly tokenizer: Tokenizer,
-    private readonly chatTemplate: { template: Template; file: string } | undefined,
+    private readonly chatTemplates: ChatTemplates | undefined,
     private readonly specialTokens: { bos_token: string; eos_token: string },
     /** Token ids that end generation besides the config's EOS: the tokenizer's own eos token. */
     readonly eosTokenIds: number[],
@@ -31,16 +59,21 @@ export class TextCodec {
     const tokenizerJson = await readJson(files, 'tokenizer.json');
     const config = (await readOptionalJson(files, 'tokenizer_config.json')) ?? {};
     const tokenizer = createTokenizer(tokenizerJson, config);
-    const chatTemplate = await readChatTemplate(files, config);
+    const chatTemplates = await readChatTemplates(files, config);
     const tokenText = (value: unknown) =>
       typeof value === 'string' ? value : typeof (value as { content?: unknown })?.content === 'string' ? (value as { content: string }).content : '';
     const special = { bos_token: tokenText(config.bos_token), eos_token: tokenText(config.eos_token) };
     const eosId = special.eos_token ? tokenizer.token_to_id(special.eos_token) : undefined;
-    return new TextCodec(tokenizer, chatTemplate, special, eosId === undefined ? [] : [eosId], vocabEncoding(tokenizerJson));
+    return new TextCodec(tokenizer, chatTemplates, special, eosId === undefined ? [] : [eosId], vocabEncoding(tokenizerJson));
   }
 
   get hasChatTemplate(): boolean {
-    return this.chatTemplate !== undefined;
+    return this.chatTemplates !== undefined;
+  }
+
+  /** The text of the template a conversation with (or without) tools is rendered by; undefined without a template. */
+  chatTemplateSource(withTools: boolean): string | undefined {
+    return this.chatTemplates && this.pickTemplate(this.chatTemplates, withTools).source;
   }
 
   encode(text: string): number[] {
@@ -59,16 +92,31 @@ export class TextCodec {
     }
   }
 
-  /** The prompt text for a conversation, ending with the assistant's turn about to start. */
-  applyChatTemplate(messages: ChatMessage[]): string {
-    if (!this.chatTemplate) {
+  /**
+   * The prompt text for a conversation, ending with the assistant's turn about to start, as Hugging Face's
+   * `apply_chat_template(messages, tools=tools, add_generation_prompt=True)` renders it: the template sees
+   * `messages`, `tools` (none when not given), the special tokens, and `strftime_now`.
+   */
+  applyChatTemplate(messages: TemplateMessage[], tools?: readonly TemplateTool[]): string {
+    if (!this.chatTemplates) {
       throw new EngineError('invalid-tokenizer', 'this model has no chat template (tokenizer_config.json or chat_template.jinja): send the prompt raw');
     }
+    const { file } = this.chatTemplates;
+    const { template } = this.pickTemplate(this.chatTemplates, tools !== undefined);
     try {
-      return this.chatTemplate.template.render({ messages, add_generation_prompt: true, ...this.specialTokens });
+      return renderTemplate(template, { messages, tools: tools ?? null, documents: null, add_generation_prompt: true, ...this.specialTokens });
     } catch (cause) {
-      throw new EngineError('invalid-tokenizer', `${this.chatTemplate.file}: the chat template failed (${(cause as Error).message}): fix it, or send the prompt raw`);
+      throw new EngineError('invalid-tokenizer', `${file}: the chat template failed (${(cause as Error).message}): fix it, or send the prompt raw`);
     }
+  }
+
+  /** As Hugging Face picks among named templates: `tool_use` when tools are given and there is one, else `default`. */
+  private pickTemplate({ file, named }: ChatTemplates, withTools: boolean): { template: Template; source: string } {
+    const picked = (withTools ? named.get('tool_use') : undefined) ?? named.get('default');
+    if (!picked) {
+      throw new EngineError('invalid-tokenizer', `${file}: the chat templates (${[...named.keys()].join(', ')}) include no "default": name one of them so`);
+    }
+    return picked;
   }
 
   tokenText(id: number): string | undefined {
@@ -82,17 +130,88 @@ export class TextCodec {
   }
 }
 
-/** The chat template and the file it comes from: chat_template.jinja, else tokenizer_config.json's chat_template. */
-async function readChatTemplate(files: ModelFiles, config: Record<string, unknown>): Promise<{ template: Template; file: string } | undefined> {
-  const [file, source] = (await files.exists('chat_template.jinja'))
+/**
+ * The chat templates and the file they come from: chat_template.jinja, else tokenizer_config.json's chat_template,
+ * a template or a list of named ones (`[{name: 'default', template}, {name: 'tool_use', template}]`).
+ */
+async function readChatTemplates(files: ModelFiles, config: Record<string, unknown>): Promise<ChatTemplates | undefined> {
+  const [file, value] = (await files.exists('chat_template.jinja'))
     ? ['chat_template.jinja', await files.text('chat_template.jinja')]
     : ['tokenizer_config.json', config.chat_template];
-  if (typeof source !== 'string' || source === '') return undefined;
-  try {
-    return { template: new Template(source), file };
-  } catch (cause) {
-    throw new EngineError('invalid-tokenizer', `${file}: the chat template is not a valid Jinja template (${(cause as Error).message}): fix it or download it again`);
+  const sources: [string, unknown][] = Array.isArray(value)
+    ? value.map((entry: { name?: unknown; template?: unknown } | null, i) => [typeof entry?.name === 'string' ? entry.name : `#${i}`, entry?.template])
+    : [['default', value]];
+  const named = new Map<string, { template: Template; source: string }>();
+  for (const [name, source] of sources) {
+    if (typeof source !== 'string' || source === '') continue;
+    const which = Array.isArray(value) ? `the chat template "${name}"` : 'the chat template';
+    try {
+      named.set(name, { template: new Template(source), source });
+    } catch (cause) {
+      throw new EngineError('invalid-tokenizer', `${file}: ${which} is not a valid Jinja template (${(cause as Error).message}): fix it or download it again`);
+    }
   }
+  return named.size === 0 ? undefined : { file, named };
+}
+
+/**
+ * Template.render with Hugging Face's globals, whose `strftime_now` is Python's in the C locale (@huggingface/jinja's
+ * names months in the browser's language: Llama 3's "Today Date: 26 Jul 2024" would read "26 juil. 2024" in a
+ * French browser); render's own globals cannot be replaced, so they are all set here.
+ */
+function renderTemplate(template: Template, context: Record<string, unknown>): string {
+  const environment = new Environment();
+  const globals = {
+    true: true,
+    false: false,
+    none: null,
+    True: true,
+    False: false,
+    None: null,
+    raise_exception: (message: unknown) => {
+      throw new Error(String(message));
+    },
+    range,
+    strftime_now: strftimeNow,
+  };
+  for (const [name, value] of Object.entries({ ...globals, ...context })) environment.set(name, value);
+  return new Interpreter(environment).run(template.parsed).value as string;
+}
+
+/** Python's range(stop) and range(start, stop[, step]). */
+function range(start: number, stop?: number, step = 1): number[] {
+  const [from, to] = stop === undefined ? [0, start] : [start, stop];
+  if (step === 0) throw new Error('range() step must not be zero');
+  const values: number[] = [];
+  for (let i = from; step > 0 ? i < to : i > to; i += step) values.push(i);
+  return values;
+}
+
+const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+const WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+
+/**
+ * The templates' `strftime_now(format)` as Python's in the C locale, which Hugging Face's is: month and day names in
+ * English whatever the browser's language (Llama 3's "Today Date: 26 Jul 2024").
+ */
+function strftimeNow(format: string): string {
+  const now = new Date();
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const fields: Record<string, string> = {
+    Y: String(now.getFullYear()),
+    y: pad(now.getFullYear() % 100),
+    m: pad(now.getMonth() + 1),
+    d: pad(now.getDate()),
+    B: MONTHS[now.getMonth()],
+    b: MONTHS[now.getMonth()].slice(0, 3),
+    A: WEEKDAYS[now.getDay()],
+    a: WEEKDAYS[now.getDay()].slice(0, 3),
+    H: pad(now.getHours()),
+    M: pad(now.getMinutes()),
+    S: pad(now.getSeconds()),
+    '%': '%',
+  };
+  return format.replace(/%(.)/g, (directive, field: string) => fields[field] ?? directive);
 }
 
 /**

@@ -35,12 +35,6 @@ async function attempt<T>(work: () => Promise<T>): Promise<Result<T>> {
 let enginePromise: Promise<Engine> | undefined;
 /** The loaded model behind OpenAI's interface (undefined before a load, and while one runs). */
 let openai: OpenAIEngine | undefined;
-/**
- * The KV cache's share of GPU memory, over all layers. WebGPU does not tell a page how much memory the adapter has,
- * only how large one buffer may be (the runner keeps each layer's pool within that); a tab that takes more than
- * about a gigabyte risks the browser losing its device. The context is the model's, as far as this holds it.
- */
-const KV_BUDGET_BYTES = 1024 * 1024 * 1024;
 const calibrations = cacheStorageCalibrationStore();
 
 function engine(): Promise<Engine> {
@@ -81,7 +75,7 @@ const api = {
       const e = await engine();
       openai = undefined;
       const files = modelFilesFor(source, self.location.origin, (download) => onProgress({ phase: 'downloading', ...download }));
-      const info = await e.load(files, { ...options, maxContext: 'model', kvBudgetBytes: KV_BUDGET_BYTES, onProgress });
+      const info = await e.load(files, { ...options, maxContext: 'model', onProgress });
       openai = new OpenAIEngine(e);
       return info;
     });

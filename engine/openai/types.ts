@@ -40,11 +40,52 @@ export interface ChatCompletionContentPartText {
   text: string;
 }
 
-export interface ChatCompletionMessageParam {
+/** A JSON Schema, as a tool's `parameters` or a response format carries it. */
+export type JsonSchema = Record<string, unknown>;
+
+/** A function the model may call: `parameters` is the JSON Schema of its arguments (an object). */
+export interface FunctionDefinition {
+  name: string;
+  description?: string;
+  parameters?: JsonSchema;
+  strict?: boolean | null;
+}
+
+export interface ChatCompletionTool {
+  type: 'function';
+  function: FunctionDefinition;
+}
+
+/** `none`: answer in text; `auto` (the default with tools): text or calls; `required` or a named function: a call. */
+export type ChatCompletionToolChoiceOption = 'none' | 'auto' | 'required' | { type: 'function'; function: { name: string } };
+
+/** A call the model made: `arguments` is the JSON text of an object (parse it; it may not validate). */
+export interface ChatCompletionMessageToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+interface SystemOrUserMessage {
   /** `developer` is OpenAI's newer name for `system`. */
-  role: 'system' | 'developer' | 'user' | 'assistant';
+  role: 'system' | 'developer' | 'user';
   content: string | ChatCompletionContentPartText[];
   name?: string;
+}
+
+/** An earlier answer: text, tool calls, or both (`content` null when it only called). */
+export interface ChatCompletionAssistantMessageParam {
+  role: 'assistant';
+  content?: string | ChatCompletionContentPartText[] | null;
+  name?: string;
+  tool_calls?: ChatCompletionMessageToolCall[];
+}
+
+/** A tool's result, answering the call `tool_call_id`. */
+export interface ChatCompletionToolMessageParam {
+  role: 'tool';
+  content: string | ChatCompletionContentPartText[];
+  tool_call_id: string;
 }
 
 /** A JSON Schema the answer must validate against (`response_format: {type: 'json_schema', json_schema}`). */
@@ -53,7 +94,7 @@ export interface ResponseFormatJSONSchema {
   name: string;
   description?: string;
   /** A JSON Schema object; default `{}`, any JSON. */
-  schema?: Record<string, unknown>;
+  schema?: JsonSchema;
   /** No properties or items the schema leaves unnamed (as `additionalProperties: false` everywhere); default false. */
   strict?: boolean | null;
 }
@@ -64,6 +105,8 @@ export interface ResponseFormatJSONSchema {
  * separators; an answer cut short by max_tokens ends with finish_reason `length` and may not parse.
  */
 export type ResponseFormat = { type: 'text' } | { type: 'json_object' } | { type: 'json_schema'; json_schema: ResponseFormatJSONSchema };
+
+export type ChatCompletionMessageParam = SystemOrUserMessage | ChatCompletionAssistantMessageParam | ChatCompletionToolMessageParam;
 
 interface ChatCompletionCreateParamsBase {
   model: string;
@@ -81,6 +124,11 @@ interface ChatCompletionCreateParamsBase {
   /** Only 1: the engine answers once per request. */
   n?: number | null;
   stream_options?: { include_usage?: boolean } | null;
+  /** Functions the model may call; the chat template shows them to the model (see engine/openai/toolCalls.ts). */
+  tools?: ChatCompletionTool[] | null;
+  tool_choice?: ChatCompletionToolChoiceOption | null;
+  /** Several calls in one answer (the default, as OpenAI's); false asks for one at most. */
+  parallel_tool_calls?: boolean | null;
   response_format?: ResponseFormat | null;
   lean_decode?: LeanDecodeOptions;
 }
@@ -95,8 +143,11 @@ export interface ChatCompletionCreateParamsStreaming extends ChatCompletionCreat
 
 export type ChatCompletionCreateParams = ChatCompletionCreateParamsNonStreaming | ChatCompletionCreateParamsStreaming;
 
-/** `stop`: an end-of-sequence token or a stop string; `length`: max_tokens, or the context or KV pool is full. */
-export type FinishReason = 'stop' | 'length';
+/**
+ * `stop`: an end-of-sequence token or a stop string; `length`: max_tokens, or the context or KV pool is full (a call
+ * it cut off stays text); `tool_calls`: the answer ends with calls.
+ */
+export type FinishReason = 'stop' | 'length' | 'tool_calls';
 
 export interface CompletionUsage {
   prompt_tokens: number;
@@ -112,7 +163,8 @@ export interface ChatCompletion {
   model: string;
   choices: {
     index: number;
-    message: { role: 'assistant'; content: string; refusal: null };
+    /** `content` is null when the answer is only tool calls; `tool_calls` is there only when it made some. */
+    message: { role: 'assistant'; content: string | null; refusal: null; tool_calls?: ChatCompletionMessageToolCall[] };
     finish_reason: FinishReason;
     logprobs: null;
   }[];
@@ -128,7 +180,7 @@ export interface ChatCompletionChunk {
   /** One choice; none in the usage chunk that ends a stream with `stream_options.include_usage`. */
   choices: {
     index: number;
-    delta: { role?: 'assistant'; content?: string };
+    delta: { role?: 'assistant'; content?: string; tool_calls?: ChatCompletionChunkToolCall[] };
     finish_reason: FinishReason | null;
     logprobs: null;
   }[];
@@ -139,6 +191,17 @@ export interface ChatCompletionChunk {
    * the figures so far, its `steps` those since the previous chunk's (so a client can show them as they come).
    */
   lean_decode?: LeanDecodeTimings;
+}
+
+/**
+ * A piece of a streamed tool call, as OpenAI streams them: the first piece of call `index` has its id, type and name
+ * (and `arguments: ''`); the following ones only `arguments` text, to be appended.
+ */
+export interface ChatCompletionChunkToolCall {
+  index: number;
+  id?: string;
+  type?: 'function';
+  function: { name?: string; arguments: string };
 }
 
 export interface Model {
