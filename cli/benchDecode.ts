@@ -19,6 +19,7 @@ import { ATTENTION_KERNELS, KERNEL_LABELS, type AttentionKernel } from '../kerne
 import { fillRandom } from '../kernels/gpu/fillRandom.ts';
 import { seededRandom } from '../kernels/gpu/seededRandom.ts';
 import { median, WARM_UP_MS } from '../kernels/gpu/timing.ts';
+import { ROPE_KV_LINEAR_STORAGE_BUFFERS } from '../kernels/model/linear.ts';
 import { GREEDY } from '../kernels/model/sampler.ts';
 import { parseModelConfig, type ModelConfig } from '../models/config.ts';
 import { MODEL_SHAPES } from '../models/shapes.ts';
@@ -210,6 +211,9 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
       `prefill attention: ${runner.prefillAttentionOnMatrixUnits ? 'the matrix units (q and softmax weights rounded to f16)' : 'the attention kernel of each row'}` +
       (matrixUnits ? '' : ' (no subgroup matrices on this adapter)'),
   );
+  log(
+    `decode rotary embedding and KV write: ${runner.decodeFusesRopeKv ? "in the q/k/v GEMV's epilogue" : `a dispatch after the q/k/v GEMV (the epilogue binds ${ROPE_KV_LINEAR_STORAGE_BUFFERS} storage buffers, the adapter ${context.limits.maxStorageBuffersPerShaderStage})`}`,
+  );
 
   const { kv, config } = runner;
   for (let layer = 0; layer < config.numLayers; layer++) {
@@ -301,7 +305,7 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
     prefillRows.push({ tokens, kernel: kernels[0], secondsToFirstToken: seconds, tokensPerSecond: tokens / seconds });
   }
   if (json) {
-    console.log(JSON.stringify({ adapter: context.adapter, bandwidthGBps: bandwidth, model: name, grid: runner.grid, steps, rows, maskRows, prefillChunk: runner.prefillChunk, prefillRows }, null, 2));
+    console.log(JSON.stringify({ adapter: context.adapter, bandwidthGBps: bandwidth, model: name, grid: runner.grid, decodeFusesRopeKv: runner.decodeFusesRopeKv, steps, rows, maskRows, prefillChunk: runner.prefillChunk, prefillRows }, null, 2));
   } else {
     console.log('');
     console.log(

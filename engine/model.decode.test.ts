@@ -47,7 +47,7 @@ class StepGrammar implements TokenMatcher {
 }
 
 /** The tiny model loaded with `options`, with PROMPT prefilled into a new sequence. */
-async function prefilledRunner(options: { maxContext: number; decodeDepth?: number }, constraint?: TokenMatcher) {
+async function prefilledRunner(options: { maxContext: number; decodeDepth?: number; separateRopeKv?: boolean }, constraint?: TokenMatcher) {
   const context = await testGpu();
   const { runner } = await loadModel(context, blobModelFiles('tiny', makeTinyModel(SPEC)), { kvDtype: 'f32', pageSize: 4, ...options });
   const { kv } = runner;
@@ -154,3 +154,20 @@ it('under a grammar, each token is one it allows, the next steps run while the h
   runner.destroy();
 });
 
+it("decode rotates q/k and writes the KV in the q/k/v GEMV's epilogue where the adapter allows: a dispatch a layer fewer, the same tokens", async () => {
+  const decoded = async (separateRopeKv: boolean) => {
+    const { runner, kv, sequence } = await prefilledRunner({ maxContext: 64, separateRopeKv });
+    const tokens: number[] = [];
+    for await (const { token } of runner.decode(sequence, PROMPT.length, { steps: BUDGET })) tokens.push(token);
+    const result = { tokens, fused: runner.decodeFusesRopeKv, dispatches: runner.lastDispatchCount };
+    kv.release(sequence);
+    runner.destroy();
+    return result;
+  };
+  const fused = await decoded(false);
+  const separate = await decoded(true);
+  expect(separate.fused).toBe(false);
+  expect(fused.fused).toBe((await testGpu()).limits.maxStorageBuffersPerShaderStage >= 9);
+  expect(separate.dispatches - fused.dispatches).toBe(fused.fused ? SPEC.numLayers : 0);
+  expect(fused.tokens).toEqual(separate.tokens);
+});

@@ -8,7 +8,7 @@ import type { AttentionKernel } from '../kernels/attention/plan.ts';
 import { createStorageBuffer, readBuffer } from '../kernels/gpu/buffers.ts';
 import { dispatch, type BoundKernel } from '../kernels/model/boundKernel.ts';
 import { bindEmbedding } from '../kernels/model/embedding.ts';
-import { bindLinear } from '../kernels/model/linear.ts';
+import { bindLinear, decodeFusesRopeKv } from '../kernels/model/linear.ts';
 import { bindPrefillMatmul } from '../kernels/model/matrixUnitMatmul.ts';
 import { bindRmsNorm } from '../kernels/model/rmsNorm.ts';
 import { bindRopeKv } from '../kernels/model/ropeKv.ts';
@@ -48,6 +48,12 @@ export interface RunnerOptions {
    * with one step ahead, against a 0.175 ms GPU step (BENCHMARKS.md): three steps in flight cover that.
    */
   decodeDepth?: number;
+  /**
+   * Runs decode's rotary embedding and KV write as a dispatch of its own after the q/k/v GEMV, as on an adapter
+   * whose storage buffers per stage are too few for the GEMV's rotary epilogue (default: only there; see
+   * decodeFusesRopeKv). Tests take this path on adapters that have the fused one.
+   */
+  separateRopeKv?: boolean;
 }
 
 export interface DecodeOptions {
@@ -126,6 +132,8 @@ export class ModelRunner {
   readonly decodeDepth: number;
   /** Whether prefill's projections run on the matrix units (tensor cores), with x rounded to f16. */
   readonly prefillOnMatrixUnits: boolean;
+  /** Whether decode rotates q and k and writes the KV in the q/k/v GEMV's epilogue (else in a dispatch after it). */
+  readonly decodeFusesRopeKv: boolean;
 
   /** Whether prefill's causal attention runs on the matrix units, with q and the softmax weights rounded to f16. */
   get prefillAttentionOnMatrixUnits(): boolean {
@@ -173,6 +181,7 @@ export class ModelRunner {
     this.prefillChunk = Math.min(options.prefillChunk ?? defaultPrefillChunk(context), this.maxContext);
     this.defaultAttention = options.attention ?? 'lean';
     this.decodeDepth = options.decodeDepth ?? 3;
+    this.decodeFusesRopeKv = !options.separateRopeKv && decodeFusesRopeKv(context);
     if (!(Number.isInteger(this.decodeDepth) && this.decodeDepth >= 1)) throw new Error(`decodeDepth must be a whole number ≥ 1 (got ${this.decodeDepth})`);
     this.profiling = options.profiling ?? (context.features.timestampQuery ? 'timestamps' : 'off');
     if (this.profiling === 'timestamps' && !context.features.timestampQuery) {
@@ -209,8 +218,9 @@ export class ModelRunner {
     this.queries = q;
     this.attentionOut = attentionOut;
     // Decode runs every projection as a GEMV, with the RMS norm before q/k/v and the MLP folded into the GEMV that
-    // reads it and the SwiGLU in the gate/up GEMV's epilogue; prefill runs them as GEMMs that read each weight tile
-    // once per token tile, with the norms and the SwiGLU as kernels of their own.
+    // reads it, rotary embedding and the KV write in the q/k/v GEMV's epilogue (where the adapter binds enough
+    // storage buffers) and the SwiGLU in the gate/up GEMV's epilogue; prefill runs them as GEMMs that read each
+    // weight tile once per token tile, with the norms, rotary embedding and the SwiGLU as kernels of their own.
     let prefillGemmsOnMatrixUnits = 0;
     const forward = (kind: 'decode' | 'prefill'): ForwardKernels => {
       const layers = weights.layers.map((lw, i): LayerKernels => {
@@ -232,23 +242,13 @@ export class ModelRunner {
           return gemm;
         };
         const norm = (label: string, weight: GPUBuffer) => bindRmsNorm(device, { label: `L${i} ${label}`, features: hiddenSize, eps: rmsNormEps, step: stepBuffer, x: hidden, weight, y: normed });
-        const ropeKv = bindRopeKv(device, {
-          label: `L${i} rope+kv`,
-          layout: this.layout,
-          queryHeads: numHeads,
-          step: stepBuffer,
-          qkv,
-          q,
-          rope,
-          pageTable: this.kv.pageTable,
-          keyPool: this.kv.keyPools[i],
-          valuePool: this.kv.valuePools[i],
-        });
+        const ropeKvTargets = { layout: this.layout, queryHeads: numHeads, step: stepBuffer, rope, pageTable: this.kv.pageTable, keyPool: this.kv.keyPools[i], valuePool: this.kv.valuePools[i] };
+        const ropeKv = () => bindRopeKv(device, { label: `L${i} rope+kv`, ...ropeKvTargets, qkv, q });
         const o = linear('o', lw.o, attentionOut, hidden, { accumulate: true });
         const down = linear('down', lw.down, activated, hidden, { accumulate: true });
         if (kind === 'prefill') {
           return {
-            beforeAttention: [norm('input norm', lw.inputNorm), linear('qkv', lw.qkv, normed, qkv, { bias: lw.qkvBias }), ropeKv],
+            beforeAttention: [norm('input norm', lw.inputNorm), linear('qkv', lw.qkv, normed, qkv, { bias: lw.qkvBias }), ropeKv()],
             afterAttention: [
               o,
               norm('post norm', lw.postAttentionNorm),
@@ -258,11 +258,11 @@ export class ModelRunner {
             ],
           };
         }
+        const inputNorm = { weight: lw.inputNorm, eps: rmsNormEps };
         return {
-          beforeAttention: [
-            bindLinear(context, { ...io('norm+qkv', lw.qkv, hidden, qkv, { bias: lw.qkvBias }), norm: { weight: lw.inputNorm, eps: rmsNormEps } }),
-            ropeKv,
-          ],
+          beforeAttention: this.decodeFusesRopeKv
+            ? [bindLinear(context, { ...io('norm+qkv+rope+kv', lw.qkv, hidden, q, { bias: lw.qkvBias }), norm: inputNorm, ropeKv: ropeKvTargets })]
+            : [bindLinear(context, { ...io('norm+qkv', lw.qkv, hidden, qkv, { bias: lw.qkvBias }), norm: inputNorm }), ropeKv()],
           afterAttention: [
             o,
             bindLinear(context, {

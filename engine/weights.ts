@@ -2,6 +2,7 @@ import type { ModelConfig } from '../models/config.ts';
 import { createStorageBuffer, writeBuffer } from '../kernels/gpu/buffers.ts';
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from '../kernels/gpu/half.ts';
 import type { WeightDtype } from '../kernels/model/boundKernel.ts';
+import { toRopePairedOrder } from '../kernels/model/ropeKv.ts';
 import { EngineError } from '../errors/engineError.ts';
 import type { TensorInfo } from './loader/safetensors.ts';
 
@@ -19,9 +20,14 @@ export interface MatrixWeight {
  */
 export interface LayerWeights {
   inputNorm: GPUBuffer;
-  /** [q; k; v]: numHeads · headDim + 2 · numKvHeads · headDim rows. */
+  /**
+   * [q; k; v]: numHeads · headDim + 2 · numKvHeads · headDim rows, head after head. The q and k heads' rows are in
+   * rope-paired order (ropePairedDim): row 2i of a head is dimension i and row 2i + 1 is dimension i + headDim/2,
+   * the pair one rotation turns, so that the GEMV that computes them rotates them in its epilogue; the v heads'
+   * rows are in dimension order. rope_kv.wgsl and the rotary epilogue write q, k and v out in dimension order.
+   */
   qkv: MatrixWeight;
-  /** The q, k and v biases, concatenated in the same order (Qwen2). */
+  /** The q, k and v biases, concatenated in the same order and layout (Qwen2). */
   qkvBias?: GPUBuffer;
   o: MatrixWeight;
   postAttentionNorm: GPUBuffer;
@@ -101,6 +107,12 @@ export async function uploadWeights(
   want('model.norm.weight', [h]);
   if (hasLmHead) want('lm_head.weight', [vocabSize, h]);
 
+  // The q and k projections (weights and biases) go up in rope-paired order (LayerWeights.qkv).
+  const ropePaired = new Set<string>();
+  for (let i = 0; i < numLayers; i++) {
+    for (const name of ['q', 'k']) for (const part of ['weight', 'bias']) ropePaired.add(`model.layers.${i}.self_attn.${name}_proj.${part}`);
+  }
+
   const bytesTotal = plan.reduce((sum, { name }) => sum + tensors.get(name)!.byteLength, 0);
   let bytesDone = 0;
   let tensorsDone = 0;
@@ -110,7 +122,7 @@ export async function uploadWeights(
     tensorsDone++;
     onProgress?.({ tensorsDone, tensorsTotal: plan.length, bytesDone, bytesTotal });
   };
-  /** Uploads the named matrices into one buffer, rows in order. */
+  /** Uploads the named matrices into one buffer, rows in order (within a head, rope-paired for q and k). */
   const matrix = async (...names: string[]): Promise<MatrixWeight> => {
     const parts = names.map((name) => tensors.get(name)!);
     const dtype = DTYPES[parts[0].dtype];
@@ -122,22 +134,27 @@ export async function uploadWeights(
     const buffer = createStorageBuffer(device, names.join(' + '), parts.reduce((sum, part) => sum + part.byteLength, 0));
     buffers.push(buffer);
     let bufferOffset = 0;
-    for (const part of parts) {
-      for (let offset = 0; offset < part.byteLength; offset += UPLOAD_CHUNK) {
-        const length = Math.min(UPLOAD_CHUNK, part.byteLength - offset);
-        writeBuffer(device, buffer, await part.file.read(part.byteOffset + offset, length), bufferOffset + offset);
+    for (const [i, part] of parts.entries()) {
+      const paired = ropePaired.has(names[i]);
+      const rowBytes = part.byteLength / part.shape[0];
+      // Rope-paired parts go up in whole heads.
+      const chunk = paired ? Math.max(1, Math.floor(UPLOAD_CHUNK / (headDim * rowBytes))) * headDim * rowBytes : UPLOAD_CHUNK;
+      for (let offset = 0; offset < part.byteLength; offset += chunk) {
+        const rows = await part.file.read(part.byteOffset + offset, Math.min(chunk, part.byteLength - offset));
+        writeBuffer(device, buffer, paired ? toRopePairedOrder(rows, headDim, rowBytes) : rows, bufferOffset + offset);
       }
       bufferOffset += part.byteLength;
       progress(part);
     }
     return { buffer, dtype, rows: parts.reduce((sum, part) => sum + part.shape[0], 0), columns: parts[0].shape[1] };
   };
-  /** Uploads the named vectors, as f32, into one buffer. */
+  /** Uploads the named vectors, as f32, into one buffer (the q and k biases in rope-paired order). */
   const vector = async (...names: string[]): Promise<GPUBuffer> => {
     const values: Float32Array[] = [];
     for (const name of names) {
       const tensor = tensors.get(name)!;
-      values.push(toFloat32(await tensor.file.read(tensor.byteOffset, tensor.byteLength), tensor.dtype));
+      const value = toFloat32(await tensor.file.read(tensor.byteOffset, tensor.byteLength), tensor.dtype);
+      values.push(ropePaired.has(name) ? new Float32Array(toRopePairedOrder(new Uint8Array(value.buffer), headDim, 4).buffer) : value);
       progress(tensor);
     }
     const joined = new Float32Array(values.reduce((sum, v) => sum + v.length, 0));

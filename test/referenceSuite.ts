@@ -6,9 +6,11 @@ import { ATTENTION_KERNELS } from '../kernels/attention/plan.ts';
 
 /**
  * The engine against a Hugging Face reference model of ../shared/models: prompt ids, last prompt logits and greedy ids,
- * for every attention kernel, with f32 and f16 KV (the checks and their tolerances: referenceChecks.ts).
+ * for every attention kernel, with f32 and f16 KV (the checks and their tolerances: referenceChecks.ts). With
+ * `separateRopeKv`, also with decode's rotary embedding and KV write in a dispatch of their own (the path of adapters
+ * with few storage buffers per stage), under LeanAttention.
  */
-export function describeReferenceModel(name: string): void {
+export function describeReferenceModel(name: string, options: { separateRopeKv?: boolean } = {}): void {
   describe(`${name} against Hugging Face float64`, () => {
     const model = referenceModel(name);
 
@@ -25,6 +27,16 @@ export function describeReferenceModel(name: string): void {
         });
       });
     });
+
+    if (options.separateRopeKv) {
+      describe.each([...KV_CHECKS])('$kvDtype KV, decode rotating q/k and writing the KV after the q/k/v GEMV', (kv) => {
+        it('lean attention: last prompt logits and greedy ids match', async () => {
+          await withReferenceEngine(await testGpu(), model, { ...kernelLoad(kv, 'lean'), separateRopeKv: true }, async (engine) => {
+            await everyCase(model, (testCase) => checkCase(engine, testCase, kv));
+          });
+        });
+      });
+    }
   });
 }
 

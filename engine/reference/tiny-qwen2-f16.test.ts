@@ -1,3 +1,3 @@
 import { describeReferenceModel } from '../../test/referenceSuite.ts';
 
-describeReferenceModel('tiny-qwen2-f16');
+describeReferenceModel('tiny-qwen2-f16', { separateRopeKv: true });

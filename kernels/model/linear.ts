@@ -4,6 +4,11 @@ import { bindGroup, modelPipeline, WEIGHT_SNIPPETS, type BoundKernel, type Weigh
 import linearWgsl from './linear.wgsl?raw';
 import reduceSubgroupWgsl from './linear_reduce_subgroup.wgsl?raw';
 import reduceWorkgroupWgsl from './linear_reduce_workgroup.wgsl?raw';
+import ropeKvEpilogueWgsl from './linear_rope_kv.wgsl?raw';
+import storeEpilogueWgsl from './linear_store.wgsl?raw';
+import type { RopeKvTargets } from './ropeKv.ts';
+import ropeKvStoreWgsl from './rope_kv_store.wgsl?raw';
+import stepWgsl from './step.wgsl?raw';
 
 /** How the decode GEMV splits its work: invocations per workgroup, output rows per workgroup, octs per batch. */
 export interface LinearSchedule {
@@ -51,8 +56,61 @@ export interface LinearBinding extends LinearIo {
   gated?: boolean;
   /** RMS-normalize each row of x first (x / sqrt(mean(x²) + eps) · weight): the norm before q/k/v or the MLP. */
   norm?: { weight: GPUBuffer; eps: number };
+  /**
+   * Decode's q/k/v projection with rotary embedding and the KV write in its epilogue (see decodeFusesRopeKv): W is
+   * [q; k; v] with the q and k heads in rope-paired order (ropePairedDim), y receives the rotated q ([tokens][q
+   * heads], dimension order) and k and v go to the paged KV pools.
+   */
+  ropeKv?: RopeKvTargets;
   /** Overrides `linearSchedule` (benchmarks compare schedules). */
   schedule?: LinearSchedule;
+}
+
+/** Storage buffers the GEMV with the rotary epilogue binds: x, W, bias, y, the norm, rope, page table, K and V pools. */
+export const ROPE_KV_LINEAR_STORAGE_BUFFERS = 9;
+
+/**
+ * Whether decode runs rotary embedding and the KV write in the q/k/v GEMV's epilogue (one dispatch a layer fewer:
+ * on the H200 a dependent dispatch costs ~3 µs of GPU time and ~5 µs of the host's), which needs more storage
+ * buffers per stage than WebGPU's default 8; otherwise the GEMV writes q/k/v and rope_kv.wgsl follows it.
+ */
+export function decodeFusesRopeKv(context: GpuContext): boolean {
+  return context.limits.maxStorageBuffersPerShaderStage >= ROPE_KV_LINEAR_STORAGE_BUFFERS;
+}
+
+/**
+ * Rows per workgroup for the rotary epilogue: a multiple of 4 (whole quads: two rotations, whole f16 words) that
+ * divides the head dimension (no workgroup straddles two heads), the largest not above the schedule's. An explicit
+ * schedule must already fit.
+ */
+function ropeKvRows(b: LinearBinding, rows: number, headDim: number): number {
+  const fits = (r: number) => r % 4 === 0 && headDim % r === 0;
+  if (fits(rows)) return rows;
+  if (b.schedule) throw new Error(`${b.label}: the rotary epilogue needs rows per workgroup a multiple of 4 that divides the head dimension ${headDim} (got ${rows})`);
+  for (let r = Math.max(4, rows - (rows % 4)); r >= 4; r -= 4) if (fits(r)) return r;
+  throw new Error(`${b.label}: the rotary epilogue needs a head dimension that is a multiple of 4 (got ${headDim})`);
+}
+
+/** The rotary epilogue's snippet for a binding's shape, and the part of the pipeline key it adds. */
+function ropeKvEpilogue(context: GpuContext, b: LinearBinding, rope: RopeKvTargets): { code: string; key: string } {
+  const { headDim, numKvHeads, pageSize, dtype } = rope.layout;
+  if (b.gated || b.accumulate) throw new Error(`${b.label}: the rotary epilogue takes no SwiGLU or residual add`);
+  if (b.outFeatures !== (rope.queryHeads + 2 * numKvHeads) * headDim) {
+    throw new Error(`${b.label}: ${b.outFeatures} rows are not q/k/v of ${rope.queryHeads} + 2 · ${numKvHeads} heads of ${headDim}`);
+  }
+  if (!decodeFusesRopeKv(context)) {
+    throw new Error(`${b.label}: the rotary epilogue binds ${ROPE_KV_LINEAR_STORAGE_BUFFERS} storage buffers, beyond the adapter's ${context.limits.maxStorageBuffersPerShaderStage} per stage`);
+  }
+  const code = specialize(ropeKvEpilogueWgsl, {
+    STEP: stepWgsl,
+    HEAD_DIM: headDim,
+    QUERY_HEADS: rope.queryHeads,
+    KV_HEADS: numKvHeads,
+    PAGE_SIZE: pageSize,
+    KV_F16: dtype === 'f16' ? 'true' : 'false',
+    KV_STORE: ropeKvStoreWgsl,
+  });
+  return { code, key: `/rope-d${headDim}q${rope.queryHeads}kv${numKvHeads}p${pageSize}${dtype}` };
 }
 
 /** Checks what every linear kernel assumes of its shape (x and W are read 8 values at a time). */
@@ -72,11 +130,16 @@ export function bindLinear(context: GpuContext, b: LinearBinding): BoundKernel {
   if (b.gated && b.bias) throw new Error(`${b.label}: a gated linear layer has no bias`);
   const { device, features } = context;
   const schedule = b.schedule ?? linearSchedule(b, context.adapter.isCpu);
-  const { workgroup, rows, batchSteps } = schedule;
+  const { workgroup, batchSteps } = schedule;
+  const rows = b.ropeKv ? ropeKvRows(b, schedule.rows, b.ropeKv.layout.headDim) : schedule.rows;
+  const epilogue = b.ropeKv ? ropeKvEpilogue(context, b, b.ropeKv) : { code: storeEpilogueWgsl, key: '' };
   const matrices = b.gated ? 2 : 1;
+  const reduced = rows * matrices + (b.norm ? 1 : 0);
+  // Lane i of the reduction finishes partial sum i.
+  if (reduced > workgroup) throw new Error(`${b.label}: ${reduced} partial sums to reduce exceed the workgroup of ${workgroup}`);
   // Subgroup sums need every subgroup inside the workgroup; a workgroup reduction serves any other adapter.
   const subgroups = features.subgroups && features.subgroupMinSize > 0 && features.subgroupMaxSize <= workgroup;
-  const flags = `${b.bias ? '/bias' : ''}${b.accumulate ? '/acc' : ''}${b.gated ? '/gated' : ''}${b.norm ? `/norm${b.norm.eps}` : ''}`;
+  const flags = `${b.bias ? '/bias' : ''}${b.accumulate ? '/acc' : ''}${b.gated ? '/gated' : ''}${b.norm ? `/norm${b.norm.eps}` : ''}${epilogue.key}`;
   const key = `linear/${b.weightDtype}/${b.inFeatures}x${b.outFeatures}/w${workgroup}r${rows}b${batchSteps}${flags}/${subgroups ? 'sg' : 'wg'}`;
   const { pipeline } = modelPipeline(
     device,
@@ -99,10 +162,12 @@ export function bindLinear(context: GpuContext, b: LinearBinding): BoundKernel {
       EPS: (b.norm?.eps ?? 0).toExponential(),
       BATCH_STEPS: batchSteps,
       WEIGHTS: WEIGHT_SNIPPETS[b.weightDtype],
+      EPILOGUE: epilogue.code,
     },
-    { SUMS: rows * matrices + 1, REDUCED: rows * matrices + (b.norm ? 1 : 0), BATCH_STEPS: batchSteps, MATRICES: matrices, ROWS: rows },
+    { SUMS: rows * matrices + 1, REDUCED: reduced, BATCH_STEPS: batchSteps, MATRICES: matrices, ROWS: rows },
   );
   const rowGroups = Math.ceil(b.outFeatures / rows);
+  const ropeKvBuffers = b.ropeKv ? [b.ropeKv.step, b.ropeKv.rope, b.ropeKv.pageTable, b.ropeKv.keyPool, b.ropeKv.valuePool] : [];
   if (rowGroups > context.limits.maxComputeWorkgroupsPerDimension) {
     throw new Error(`${b.label}: ${b.outFeatures} rows in groups of ${rows} need ${rowGroups} workgroups, beyond the adapter's ${context.limits.maxComputeWorkgroupsPerDimension}`);
   }
@@ -110,7 +175,7 @@ export function bindLinear(context: GpuContext, b: LinearBinding): BoundKernel {
     label: b.label,
     pipeline,
     // Without a norm, x stands in for its weight, never read.
-    bindGroup: bindGroup(device, b.label, pipeline, [...linearBuffers(b), b.norm?.weight ?? b.x]),
+    bindGroup: bindGroup(device, b.label, pipeline, [...linearBuffers(b), b.norm?.weight ?? b.x, ...ropeKvBuffers]),
     grid: (step) => [rowGroups, b.lastRowOnly ? 1 : step.tokenCount],
   };
 }

@@ -4,7 +4,9 @@
 // With NORMED, x is first RMS-normalized: x[t] / sqrt(mean(x[t]²) + EPS) · normWeight. The weight multiplies x as it
 // is read; the sum of squares accumulates beside the dots and is reduced with them, so the 1 / rms factor scales the
 // finished dots and the norm costs no pass of its own.
-// W is row-major in its stored precision (WEIGHTS snippet), accumulated in f32.
+// W is row-major in its stored precision (WEIGHTS snippet), accumulated in f32. The EPILOGUE snippet finishes and
+// writes the rows: linear_store.wgsl (y as above) or, for decode's q/k/v projection, linear_rope_kv.wgsl (rotary
+// embedding, then q to y and k, v to the paged KV cache).
 // Grid: (ceil(OUT_FEATURES / ROWS), tokens); a workgroup owns ROWS output features of one token.
 // Invocation i reads octs (8 consecutive k, one 16-byte load of halves) i, i + WORKGROUP, ... of each of its weight
 // rows, so the workgroup reads contiguous row segments. The shape is compile-time and the loops over a batch of
@@ -45,6 +47,8 @@ const EXACT: bool = OCTS_PER_ROW % BATCH_OCTS == 0u;
 
 {{REDUCE}}
 
+{{EPILOGUE}}
+
 @compute @workgroup_size(WORKGROUP)
 fn main(
   @builtin(local_invocation_index) lane: u32,
@@ -61,8 +65,8 @@ fn main(
   }
   for (var batch = 0u; batch < BATCHES; batch++) {
     // unroll
-    for (var step = 0u; step < BATCH_STEPS; step++) {
-      let oct = batch * BATCH_OCTS + step * WORKGROUP + lane;
+    for (var batchStep = 0u; batchStep < BATCH_STEPS; batchStep++) {
+      let oct = batch * BATCH_OCTS + batchStep * WORKGROUP + lane;
       if (EXACT || oct < OCTS_PER_ROW) {
         let xOct = token * OCTS_PER_ROW + oct;
         var xLow = x[2u * xOct];
@@ -88,25 +92,9 @@ fn main(
 
   sumPartialDots(acc, lane{{SUBGROUP_ARGS}});
 
-  if (lane < ROWS) {
-    let row = firstRow + lane;
-    if (row < OUT_FEATURES) {
-      var scale = 1.0;
-      if (NORMED) {
-        scale = inverseSqrt(partialDots[DOTS] / f32(IN_FEATURES) + EPS);
-      }
-      var value = partialDots[lane] * scale;
-      if (GATED) {
-        value = value / (1.0 + exp(-value)) * partialDots[ROWS + lane] * scale;
-      }
-      if (HAS_BIAS) {
-        value += bias[row];
-      }
-      let outIndex = token * OUT_FEATURES + row;
-      if (ACCUMULATE) {
-        value += y[outIndex];
-      }
-      y[outIndex] = value;
-    }
+  var scale = 1.0;
+  if (NORMED) {
+    scale = inverseSqrt(partialDots[DOTS] / f32(IN_FEATURES) + EPS);
   }
+  storeRows(lane, token, firstRow, scale);
 }

@@ -1,11 +1,12 @@
 // Rotary position embedding on q and k, then k and v appended to the paged KV cache. q, k and v come from one
 // projection: row t of qkv is [q heads | k heads | v heads]; the rotated q goes to its own buffer (attention's input).
-// Hugging Face's rotate_half convention: dimension i pairs with i + D/2 and turns by angle position · invFreq_i:
-//   x'_i       = x_i · cos − x_{i+D/2} · sin
-//   x'_{i+D/2} = x_{i+D/2} · cos + x_i · sin
+// The q and k heads are in rope-paired order (engine/weights.ts): element 2i of a head is dimension i and element
+// 2i + 1 is dimension i + D/2, the two that Hugging Face's rotate_half turns together (rope_kv_store.wgsl) by angle
+// position · invFreq_i; v heads are in dimension order. q, k and v leave in dimension order.
 // cos and sin come from a table computed in float64 on the host (row = position, column = i).
 // Grid: (tokens, queryHeads + kvHeads); invocation m < D/4 owns dimensions 2m, 2m+1 and their partners
-// 2m + D/2, 2m+1 + D/2: two rotations whose results form whole packed words of the f16 pool.
+// 2m + D/2, 2m+1 + D/2 (elements 4m..4m+3 of a q or k head): two rotations whose results form whole packed words
+// of the f16 pool.
 {{STEP}}
 
 const HEAD_DIM: u32 = {{HEAD_DIM}}u;
@@ -27,26 +28,7 @@ struct Shape {
 @group(0) @binding(6) var<storage, read_write> keyPool: array<u32>;
 @group(0) @binding(7) var<storage, read_write> valuePool: array<u32>;
 
-fn rotate(x: f32, partner: f32, angle: vec2<f32>) -> vec2<f32> {
-  return vec2<f32>(x * angle.x - partner * angle.y, partner * angle.x + x * angle.y);
-}
-
-// Writes dims (d, d + 1) of a K or V row into the pool at row word offset `rowWord`.
-fn storePair(isKey: bool, rowWord: u32, d: u32, pair: vec2<f32>) {
-  if (KV_F16) {
-    let word = pack2x16float(pair);
-    if (isKey) { keyPool[rowWord + d / 2u] = word; } else { valuePool[rowWord + d / 2u] = word; }
-  } else {
-    let words = bitcast<vec2<u32>>(pair);
-    if (isKey) {
-      keyPool[rowWord + d] = words.x;
-      keyPool[rowWord + d + 1u] = words.y;
-    } else {
-      valuePool[rowWord + d] = words.x;
-      valuePool[rowWord + d + 1u] = words.y;
-    }
-  }
-}
+{{KV_STORE}}
 
 @compute @workgroup_size(64)
 fn main(@builtin(local_invocation_index) m: u32, @builtin(workgroup_id) workgroupId: vec3<u32>) {
@@ -58,14 +40,16 @@ fn main(@builtin(local_invocation_index) m: u32, @builtin(workgroup_id) workgrou
   let position = step.position + t;
   let low = 2u * m;
   let high = low + HALF;
+  // Dimensions low, high, low + 1, high + 1 of a q or k head.
+  let paired = 4u * m;
   let angle0 = rope[position * HALF + low];
   let angle1 = rope[position * HALF + low + 1u];
   let qkvRow = t * (shape.queryHeads + 2u * shape.kvHeads) * HEAD_DIM;
 
   if (head < shape.queryHeads) {
-    let source = qkvRow + head * HEAD_DIM;
-    let r0 = rotate(qkv[source + low], qkv[source + high], angle0);
-    let r1 = rotate(qkv[source + low + 1u], qkv[source + high + 1u], angle1);
+    let source = qkvRow + head * HEAD_DIM + paired;
+    let r0 = rotate(qkv[source], qkv[source + 1u], angle0);
+    let r1 = rotate(qkv[source + 2u], qkv[source + 3u], angle1);
     let base = (t * shape.queryHeads + head) * HEAD_DIM;
     q[base + low] = r0.x;
     q[base + low + 1u] = r1.x;
@@ -77,12 +61,9 @@ fn main(@builtin(local_invocation_index) m: u32, @builtin(workgroup_id) workgrou
   let kvHead = head - shape.queryHeads;
   let k = qkvRow + head * HEAD_DIM;
   let v = k + shape.kvHeads * HEAD_DIM;
-  let page = pageTable[step.pageTableOffset + position / shape.pageSize];
-  let slot = position % shape.pageSize;
-  let rowWords = select(HEAD_DIM, HEAD_DIM / 2u, KV_F16);
-  let rowWord = ((page * shape.kvHeads + kvHead) * shape.pageSize + slot) * rowWords;
-  let r0 = rotate(qkv[k + low], qkv[k + high], angle0);
-  let r1 = rotate(qkv[k + low + 1u], qkv[k + high + 1u], angle1);
+  let rowWord = kvRowWord(step.pageTableOffset, position, kvHead, shape.kvHeads, shape.pageSize);
+  let r0 = rotate(qkv[k + paired], qkv[k + paired + 1u], angle0);
+  let r1 = rotate(qkv[k + paired + 2u], qkv[k + paired + 3u], angle1);
   storePair(true, rowWord, low, vec2<f32>(r0.x, r1.x));
   storePair(true, rowWord, high, vec2<f32>(r0.y, r1.y));
   storePair(false, rowWord, low, vec2<f32>(qkv[v + low], qkv[v + low + 1u]));
