@@ -5,13 +5,16 @@ const TYPES = ['object', 'array', 'string', 'number', 'integer', 'boolean', 'nul
 /** Keys of which a schema object has at least one (an object with none constrains nothing, and is likely a mistake). */
 const SCHEMA_KEYS = ['type', 'properties', 'items', 'enum', 'const', 'anyOf', 'oneOf', 'allOf', '$ref', '$schema'];
 
-/** For the built-in model, which answers about the Python standard library: a documented function, summed up. */
+/**
+ * For the built-in model, which answers about the Python standard library: a documented function, summed up. The
+ * lengths bound the answer: a 6M-parameter model keeps a string going until a limit stops it.
+ */
 export const SAMPLE_SCHEMA = JSON.stringify(
   {
     type: 'object',
     properties: {
-      name: { type: 'string', description: 'The function, as documented: json.dumps' },
-      summary: { type: 'string', description: 'What it does, in one sentence' },
+      name: { type: 'string', maxLength: 40, description: 'The function, as documented: json.dumps' },
+      summary: { type: 'string', maxLength: 120, description: 'What it does, in one sentence' },
     },
     required: ['name', 'summary'],
     additionalProperties: false,

@@ -1,11 +1,15 @@
+import { readFileSync } from 'node:fs';
+import { EngineError } from '../errors/engineError.ts';
 import { formatTable } from './table.ts';
-import { loadModel } from '../engine/engine.ts';
+import { loadModel, stopTokenIds } from '../engine/engine.ts';
+import { GrammarCompiler, type CompiledGrammar, type JsonSchema } from '../engine/grammar/grammar.ts';
 import { readJson } from '../engine/loader/modelFiles.ts';
 import type { GpuContext } from '../kernels/gpu/context.ts';
 import { createNodeGpuContext } from '../kernels/gpu/node.ts';
 import { bytesPerPage } from '../engine/kvCache.ts';
 import { nodeModelFiles } from '../engine/loader/nodeFiles.ts';
 import { ModelRunner, type StepTiming } from '../engine/model.ts';
+import type { TextCodec } from '../engine/tokenizer.ts';
 import type { TimingLevel } from '../engine/stepRecorder.ts';
 import { randomWeights } from '../engine/randomWeights.ts';
 import { measureReadBandwidth } from '../kernels/bandwidth/measureBandwidth.ts';
@@ -36,6 +40,7 @@ const BENCH_DECODE_FLAGS = {
   prefill: { type: 'sizes', placeholder: 'N[,N...]', min: 0, help: 'prompt lengths to time prefill with, with the first attention kernel; 0 skips it (default 1k,8k,32k; --quick: 0)' },
   grid: { type: 'integer', placeholder: 'N', min: 1, help: 'LeanAttention grid (default: calibrated on this adapter, kept in ~/.cache/lean-decode)' },
   'decode-depth': { type: 'integer', placeholder: 'N', min: 1, max: 8, help: 'decode steps kept in flight while the host reads the oldest back (default: the engine\'s, 3)' },
+  schema: { type: 'text', placeholder: 'FILE', excludes: ['shape'], help: 'the JSON schema of the mask rows (default: an object with a free string, so that most steps are inside it)' },
   toggles: { type: 'text', placeholder: 'TOGGLES', help: 'Dawn instance toggles, e.g. enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia (the matrix units on an NVIDIA GPU)' },
   json: { type: 'switch', help: 'print the rows as JSON on stdout (the log goes to stderr)' },
   quick: { type: 'switch', help: 'a short run: contexts 256,1k, fewer steps, no prefill' },
@@ -46,13 +51,15 @@ type BenchDecodeFlags = FlagValues<typeof BENCH_DECODE_FLAGS>;
 export const BENCH_DECODE: CommandSpec<typeof BENCH_DECODE_FLAGS> = {
   name: 'bench-decode',
   summary: 'time decode steps and prefill for each attention kernel, beside the bandwidth floor',
-  synopsis: 'bench-decode [--model DIR | --shape NAME] [--contexts 1k,32k,128k] [--attention lean,fd,fa2] [--steps N] [--prefill 1k,8k,32k] [--prefill-chunk N] [--decode-depth N] [--grid N] [--toggles TOGGLES] [--json] [--quick]',
+  synopsis: 'bench-decode [--model DIR | --shape NAME] [--contexts 1k,32k,128k] [--attention lean,fd,fa2] [--steps N] [--prefill 1k,8k,32k] [--prefill-chunk N] [--decode-depth N] [--grid N] [--schema FILE] [--toggles TOGGLES] [--json] [--quick]',
   description: `Times decode steps at each context (KV filled with random values) for each attention kernel, beside the floor:
 (weight bytes + KV bytes of the context) / the measured read bandwidth. Per row: tokens/s and wall time per token
 (steps recorded without timing; the median of three runs, and the slowest and fastest run's tokens/s, and the longest
 wait for one token), the GPU step (timestamps around the whole step), the attention (timestamps around
-each layer's), the rest and its bandwidth over the weights, and the dispatches per step. Then the time to the first
-token of prompts of each prefill length, with the first attention kernel.`,
+each layer's), the rest and its bandwidth over the weights, and the dispatches per step. Then, where the model has a
+tokenizer (not --shape), decode under a JSON schema's token mask against free decode at each context, with the first
+attention kernel, in the same run: the mask's cost per token. Then the time to the first token of prompts of each
+prefill length, with the first attention kernel.`,
   flags: BENCH_DECODE_FLAGS,
 };
 
@@ -76,6 +83,23 @@ interface Row {
   percentOfFloor: number;
 }
 
+/** Decode under a grammar's token mask against free decode, from the same context. */
+interface MaskRow {
+  context: number;
+  kernel: AttentionKernel;
+  freeTokensPerSecond: number;
+  maskedTokensPerSecond: number;
+  /** Wall time a token gains under the mask. */
+  maskMsPerToken: number;
+  percentSlower: number;
+}
+
+/**
+ * The mask rows' default schema: an object with one free string, so that most steps are inside the string, where
+ * nearly every token is allowed and XGrammar checks the most tokens one by one.
+ */
+const MASK_SCHEMA: JsonSchema = { type: 'object', properties: { text: { type: 'string' } }, required: ['text'], additionalProperties: false };
+
 interface PrefillRow {
   tokens: number;
   kernel: AttentionKernel;
@@ -98,7 +122,37 @@ async function timePrefill(runner: ModelRunner, tokens: number, attention: Atten
   return seconds;
 }
 
-async function runnerFor(context: GpuContext, flags: BenchDecodeFlags, maxContext: number, grid: number): Promise<{ runner: ModelRunner; name: string }> {
+/** The JSON schema in `file` (--schema). */
+function readSchema(file: string): JsonSchema {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as JsonSchema;
+  } catch (error) {
+    throw new EngineError('invalid-argument', `--schema ${file}: ${(error as Error).message}: give a file that holds a JSON schema`);
+  }
+}
+
+/**
+ * Seconds to decode `steps` tokens from context `n` of `sequence` under `grammar`'s token mask, as a constrained
+ * generation does (each step's sample after the host writes the mask). Where the grammar's text ends (its stop token
+ * sampled) before `steps` tokens, a new matcher takes over from there, so that every token is decoded under a mask.
+ */
+async function timeMaskedDecode(runner: ModelRunner, sequence: number, n: number, kernel: AttentionKernel, steps: number, grammar: CompiledGrammar): Promise<number> {
+  const start = performance.now();
+  let position = n;
+  while (position - n < steps) {
+    const constraint = await grammar.createMatcher();
+    const from = position;
+    try {
+      for await (const step of runner.decode(sequence, from, { attention: kernel, steps: steps - (from - n), constraint })) position = step.position;
+    } finally {
+      constraint.dispose();
+    }
+    if (position === from) throw new Error(`decode under the token mask ran no step at position ${from}`);
+  }
+  return (performance.now() - start) / 1000;
+}
+
+async function runnerFor(context: GpuContext, flags: BenchDecodeFlags, maxContext: number, grid: number): Promise<{ runner: ModelRunner; name: string; codec?: TextCodec }> {
   const model = flags.model ?? (flags.shape ? undefined : BUILTIN_MODEL_DIR);
   const layoutBytes = (config: ModelConfig) => {
     const layout: PagedKvLayout = { headDim: config.headDim, numKvHeads: config.numKvHeads, pageSize: 16, dtype: 'f16' };
@@ -107,8 +161,8 @@ async function runnerFor(context: GpuContext, flags: BenchDecodeFlags, maxContex
   if (model) {
     const files = nodeModelFiles(model);
     const config = parseModelConfig(await readJson(files, 'config.json'));
-    const { runner } = await loadModel(context, files, { maxContext, kvBudgetBytes: layoutBytes(config), maxSequences: 1, grid, prefillChunk: flags['prefill-chunk'], decodeDepth: flags['decode-depth'] });
-    return { runner, name: model };
+    const { runner, codec } = await loadModel(context, files, { maxContext, kvBudgetBytes: layoutBytes(config), maxSequences: 1, grid, prefillChunk: flags['prefill-chunk'], decodeDepth: flags['decode-depth'] });
+    return { runner, name: model, codec };
   }
   const shapeName = flags.shape!;
   const config = MODEL_SHAPES[shapeName];
@@ -139,7 +193,11 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
 
   const maxContext = Math.max(...contexts, ...prefillLengths) + steps + 8;
   let grid = flags.grid ?? 0;
-  const { runner, name } = await runnerFor(context, flags, maxContext, grid || 256);
+  const { runner, name, codec } = await runnerFor(context, flags, maxContext, grid || 256);
+  const schema = flags.schema ? readSchema(flags.schema) : MASK_SCHEMA;
+  const compiler = codec && (await GrammarCompiler.create(codec.grammarTokenizerInfo(runner.config.vocabSize, stopTokenIds(runner.config, codec))));
+  const grammar = await compiler?.compile({ kind: 'json_schema', schema });
+  if (!grammar) log('mask rows: none (a --shape has no tokenizer to build a token mask from)');
   if (!grid) {
     const calibration = await calibrateGrid(context, { layout: runner.layout, group: runner.config.numHeads / runner.config.numKvHeads, contextLength: quick ? 2048 : 32768, store: fileCalibrationStore() });
     grid = calibration.grid;
@@ -163,6 +221,7 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
   }
   const kvBytesPerToken = 2 * config.numLayers * config.numKvHeads * config.headDim * 2;
   const rows: Row[] = [];
+  const maskRows: MaskRow[] = [];
   for (const n of contexts) {
     for (const kernel of kernels) {
       const sequence = kv.createSequence();
@@ -200,6 +259,24 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
       const timedSteps = Math.min(steps, 8);
       const stepMs = median((await run(timedSteps, 'step')).timings.map((t) => t.stepMs));
       const attentionMs = median((await run(timedSteps, 'sections')).timings.map((t) => t.attentionMs.reduce((a, b) => a + b, 0)));
+      if (grammar && kernel === kernels[0]) {
+        // Masked and free runs take turns, so that a drift in clocks or host load falls on both; medians, as above.
+        const maskedRuns: number[] = [];
+        const freeRuns: number[] = [];
+        for (let i = 0; i < TIMED_RUNS; i++) {
+          maskedRuns.push(await timeMaskedDecode(runner, sequence, n, kernel, steps, grammar));
+          freeRuns.push((await run(steps, 'none')).seconds);
+        }
+        const [masked, free] = [median(maskedRuns), median(freeRuns)];
+        maskRows.push({
+          context: n,
+          kernel,
+          freeTokensPerSecond: steps / free,
+          maskedTokensPerSecond: steps / masked,
+          maskMsPerToken: (1000 * (masked - free)) / steps,
+          percentSlower: (100 * (masked - free)) / free,
+        });
+      }
       kv.release(sequence);
       const tokensPerSecond = steps / seconds;
       const floorTokensPerSecond = (bandwidth * 1e9) / (runner.weights.bytes + n * kvBytesPerToken);
@@ -228,7 +305,7 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
     prefillRows.push({ tokens, kernel: kernels[0], secondsToFirstToken: seconds, tokensPerSecond: tokens / seconds });
   }
   if (json) {
-    console.log(JSON.stringify({ adapter: context.adapter, bandwidthGBps: bandwidth, model: name, grid: runner.grid, decodeFusesRopeKv: runner.decodeFusesRopeKv, steps, rows, prefillChunk: runner.prefillChunk, prefillRows }, null, 2));
+    console.log(JSON.stringify({ adapter: context.adapter, bandwidthGBps: bandwidth, model: name, grid: runner.grid, decodeFusesRopeKv: runner.decodeFusesRopeKv, steps, rows, maskRows, prefillChunk: runner.prefillChunk, prefillRows }, null, 2));
   } else {
     console.log('');
     console.log(
@@ -259,6 +336,15 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
       '\n"vs Lean": LeanAttention tokens/s divided by this row\'s; floor = read bandwidth / (weight bytes + KV bytes of the context);' +
         '\nrest = GPU step − attention (projections, norms, rope, LM head, sampling); rest GB/s = weight bytes / rest.',
     );
+    if (maskRows.length) {
+      console.log(`\ndecode under a JSON schema's token mask (${flags.schema ?? 'an object with a free string'}) against free decode, from the same context`);
+      console.log(
+        formatTable(
+          ['context', 'kernel', 'free tok/s', 'masked tok/s', 'mask ms/token', '% slower'],
+          maskRows.map((r) => [r.context, KERNEL_LABELS[r.kernel], +r.freeTokensPerSecond.toFixed(1), +r.maskedTokensPerSecond.toFixed(1), +r.maskMsPerToken.toFixed(3), +r.percentSlower.toFixed(1)]),
+        ),
+      );
+    }
     if (prefillRows.length) {
       console.log(`\nprefill in chunks of ${runner.prefillChunk} tokens: wall time to the first sampled token`);
       console.log(
@@ -269,5 +355,6 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
       );
     }
   }
+  compiler?.dispose();
   runner.destroy();
 }

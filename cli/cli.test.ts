@@ -54,6 +54,14 @@ describe('npx lean-decode', () => {
     for (const row of out.prefillRows) expect(row.tokensPerSecond).toBeGreaterThan(0);
   });
 
+  it('bench-decode on a model with a tokenizer adds a row under a JSON schema\'s token mask, beside free decode', () => {
+    const out = JSON.parse(lean(['bench-decode', '--quick', '--contexts', '64', '--attention', 'fa2', '--steps', '4', '--grid', '8', '--json']));
+    expect(out.maskRows).toHaveLength(1);
+    expect(out.maskRows[0]).toMatchObject({ context: 64, kernel: 'fa2' });
+    expect(out.maskRows[0].maskedTokensPerSecond).toBeGreaterThan(0);
+    expect(out.maskRows[0].freeTokensPerSecond).toBeGreaterThan(0);
+  });
+
   it('names what is wrong with a bad model folder, keeping the engine\'s kind of error', () => {
     const { status, stderr } = leanStatus(['generate', '--model', '/nonexistent-model-folder', '--prompt', 'x']);
     expect(stderr).toMatch(/\[missing-file\] .*config\.json/);
@@ -125,6 +133,7 @@ const REFUSED: Record<string, { command: CommandSpec; valid: string[]; cases: Re
       'prefill-chunk': [['--prefill-chunk', '0'], ['--prefill-chunk', '5000'], ['--prefill-chunk', '1.5']],
       'decode-depth': [['--decode-depth', '0'], ['--decode-depth', '9'], ['--decode-depth', 'deep']],
       grid: [['--grid', '0'], ['--grid', 'x']],
+      schema: [['--schema'], ['--schema', 'FILE', '--shape', 'tiny-bench']],
       toggles: [['--toggles']],
       json: [['--json=1']],
       quick: [['--quick', 'yes']],

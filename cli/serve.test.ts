@@ -12,6 +12,7 @@ import { nodeModelFiles } from '../engine/loader/nodeFiles.ts';
 import { OpenAIEngine } from '../engine/openai/openaiEngine.ts';
 import { GREEDY } from '../kernels/model/sampler.ts';
 import { testGpu } from '../test/gpu.ts';
+import { DOC_SCHEMA, expectValidJson } from '../test/jsonSchemas.ts';
 import { readReferenceModel, SHARED_MODELS } from '../test/sharedModels.ts';
 import { BUILTIN_MODEL_DIR } from './builtinModel.ts';
 import { createChatServer } from './chatServer.ts';
@@ -152,6 +153,33 @@ describe('lean-decode serve, driven by the openai client', () => {
     }
   });
 
+  describe('response_format', () => {
+    const question = [{ role: 'user' as const, content: 'What does str.split do?' }];
+    const docFormat = { type: 'json_schema' as const, json_schema: { name: 'doc', schema: DOC_SCHEMA, strict: true } };
+
+    it('json_schema: greedy and sampled answers parse and validate, streamed or not', async () => {
+      const completion = await client.chat.completions.create({ model: MODEL, messages: question, temperature: 0, max_tokens: 64, response_format: docFormat });
+      expect(completion.choices[0].finish_reason).toBe('stop');
+      expectValidJson(completion.choices[0].message.content!, DOC_SCHEMA);
+      const stream = await client.chat.completions.create({ model: MODEL, messages: question, temperature: 1, seed: 7, max_tokens: 64, response_format: docFormat, stream: true });
+      const { chunks, text } = await streamedText(stream);
+      expect(chunks.at(-1)!.choices[0].finish_reason).toBe('stop');
+      expectValidJson(text, DOC_SCHEMA);
+    });
+
+    it('json_object answers parse; text is free text; an answer cut by max_tokens has finish_reason length', async () => {
+      const object = await client.chat.completions.create({ model: MODEL, messages: question, temperature: 0, max_tokens: 32, response_format: { type: 'json_object' } });
+      expect(object.choices[0].finish_reason).toBe('stop');
+      expect(JSON.parse(object.choices[0].message.content!)).toBeTypeOf('object');
+      const text = await client.chat.completions.create({ ...greedy(jsonDumps, 3), response_format: { type: 'text' } });
+      expect(text.choices[0].message.content).toBe(engine.tokenizer.decode(jsonDumps.greedy_ids.slice(0, 3)));
+      const cut = await client.chat.completions.create({ model: MODEL, messages: question, temperature: 0, max_tokens: 3, response_format: docFormat });
+      expect(cut.choices[0].finish_reason).toBe('length');
+      expect(cut.choices[0].message.content).toMatch(/^\{/);
+      expect(() => JSON.parse(cut.choices[0].message.content!)).toThrow();
+    });
+  });
+
   it('answers requests sent together one after the other, each from its own KV', async () => {
     const [a, b] = await Promise.all([client.chat.completions.create(greedy(jsonDumps, 12)), client.chat.completions.create(greedy(hello, 12))]);
     expect(a.choices[0].message.content).toBe(engine.tokenizer.decode(jsonDumps.greedy_ids.slice(0, 12)));
@@ -183,7 +211,7 @@ describe('lean-decode serve, driven by the openai client', () => {
   it('refuses malformed requests with OpenAI error bodies and 4xx statuses, and serves on', async () => {
     const valid = { model: MODEL, messages: [{ role: 'user', content: 'Hello' }], max_tokens: 2 };
     const tooLong = { ...valid, messages: [{ role: 'user', content: 'json '.repeat(MAX_CONTEXT) }] };
-    const refused: [string, string, number, Partial<{ param: string | null; code: string | null }>][] = [
+    const refused: [string, string, number, Partial<{ param: string | null; code: string | null; message: string }>][] = [
       ['bad JSON', '{"model": "pydoc-chat-6m", "messages": [', 400, { code: 'invalid_json' }],
       ['not an object', '[1, 2]', 400, { param: 'body', code: 'invalid_type' }],
       ['messages of the wrong type', JSON.stringify({ ...valid, messages: 'Hello' }), 400, { param: 'messages', code: 'invalid_type' }],
@@ -195,6 +223,15 @@ describe('lean-decode serve, driven by the openai client', () => {
       ['an unknown kernel', JSON.stringify({ ...valid, lean_decode: { attention: 'flash' } }), 400, { param: 'lean_decode.attention' }],
       ['n > 1', JSON.stringify({ ...valid, n: 2 }), 400, { param: 'n', code: 'unsupported_value' }],
       ['tools', JSON.stringify({ ...valid, tools: [{ type: 'function', function: { name: 'f' } }] }), 400, { param: 'tools', code: 'unsupported_parameter' }],
+      ['a response_format of an unknown type', JSON.stringify({ ...valid, response_format: { type: 'xml' } }), 400, { param: 'response_format', code: 'invalid_type' }],
+      ['a json_schema without a name', JSON.stringify({ ...valid, response_format: { type: 'json_schema', json_schema: { schema: {} } } }), 400, { param: 'response_format.json_schema.name' }],
+      ['a schema that is no object', JSON.stringify({ ...valid, response_format: { type: 'json_schema', json_schema: { name: 's', schema: [1] } } }), 400, { param: 'response_format.json_schema.schema' }],
+      [
+        'a schema the grammar engine cannot compile',
+        JSON.stringify({ ...valid, response_format: { type: 'json_schema', json_schema: { name: 's', schema: { type: 'frobnicate' } } } }),
+        400,
+        { param: 'response_format', code: 'invalid_json_schema', message: `Invalid schema for response_format 's': the JSON schema cannot be compiled: Unsupported type "frobnicate"` },
+      ],
       ['an unknown model', JSON.stringify({ ...valid, model: 'gpt-4o' }), 404, { param: 'model', code: 'model_not_found' }],
       ['a prompt longer than the context', JSON.stringify(tooLong), 400, { param: 'messages', code: 'context_length_exceeded' }],
       ['a streamed prompt longer than the context', JSON.stringify({ ...tooLong, stream: true }), 400, { code: 'context_length_exceeded' }],
@@ -266,6 +303,7 @@ describe('chat.completions.create in-process', () => {
 describe('the README examples, run as written', () => {
   const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  // The OpenAI section and the structured output section after it.
   const section = readme.slice(readme.indexOf('## OpenAI-compatible API'), readme.indexOf('## How it works'));
   const blocks = [...section.matchAll(/```(ts|sh)\n([\s\S]*?)```/g)].map(([, language, code]) => ({ language, code }));
   const block = (language: string, marker: string) => {
@@ -298,6 +336,13 @@ describe('the README examples, run as written', () => {
 
   it('the openai client example', async () => {
     expect(await runTypeScript('openaiClient', block('ts', "from 'openai'"))).toEqual([greedyText(12)]);
+  });
+
+  it('the structured output examples', async () => {
+    const [answer] = await runTypeScript('structuredInProcess', block('ts', "type: 'json_schema'"));
+    expectValidJson(JSON.stringify(answer), DOC_SCHEMA);
+    const [object] = await runTypeScript('structuredClient', block('ts', "type: 'json_object'"));
+    expect(object).toBeTypeOf('object');
   });
 
   it('the curl examples', async () => {

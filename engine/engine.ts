@@ -4,8 +4,9 @@ import { calibrateGrid, type CalibrationStore, type GridCalibration } from '../k
 import { GREEDY, type SamplingSettings } from '../kernels/model/sampler.ts';
 import type { GpuContext } from '../kernels/gpu/context.ts';
 import { EngineError } from '../errors/engineError.ts';
+import { GrammarCompiler, type CompiledGrammar, type GrammarSpec, type TokenMatcher } from './grammar/grammar.ts';
 import { readJson, readOptionalJson, readTensorIndex, type ModelFiles } from './loader/modelFiles.ts';
-import { ModelRunner, type DecodedToken, type RunnerOptions, type StepTiming } from './model.ts';
+import { ModelRunner, type DecodedToken, type DecodeEnd, type RunnerOptions, type StepTiming } from './model.ts';
 import type { TimingLevel } from './stepRecorder.ts';
 import { stressModel, type StressEvent } from './stress.ts';
 import { StreamingDecoder, TextCodec, type TemplateMessage, type TemplateTool } from './tokenizer.ts';
@@ -53,6 +54,11 @@ export interface GenerateRequest {
   conversation?: number;
   /** Keep generating past EOS tokens (reference comparisons). */
   ignoreEos?: boolean;
+  /**
+   * Constrained generation: every token is drawn only from those this grammar (from `compileGrammar`) allows, and
+   * the generation ends when it is complete (with an EOS token, the only one it then allows).
+   */
+  grammar?: CompiledGrammar;
   /** Read back the logits after the last prompt token. */
   captureLogits?: boolean;
   /** How each decode step is timed (default `none`: `sections` costs a pass and timestamps per layer). */
@@ -81,6 +87,14 @@ interface Conversation {
   sequence: number;
   /** Tokens whose KV is in the cache, in order. */
   tokens: number[];
+}
+
+/** Why a generation ended when its decode loop ended by itself (a grammar ends with the stop token it allowed). */
+const DECODE_END_REASON: Record<DecodeEnd, StopReason> = { steps: 'length', 'context-full': 'context-full', 'kv-full': 'kv-full', 'grammar-end': 'eos' };
+
+/** The tokens that end a generation: config.json's EOS ids and the tokenizer's eos token. */
+export function stopTokenIds(config: ModelConfig, codec: TextCodec): number[] {
+  return [...new Set([...config.eosTokenIds, ...codec.eosTokenIds])];
 }
 
 /** Reads a model folder and puts it on the GPU: config, tokenizer, weights, then the runner with its kernels. */
@@ -121,6 +135,8 @@ export class Engine {
   private nextConversation = 1;
   private busy = false;
   private lostError: EngineError | undefined;
+  /** The loaded model's grammar compiler, made by the first compileGrammar. */
+  private grammarCompiler: Promise<GrammarCompiler> | undefined;
 
   constructor(readonly context: GpuContext) {
     context.lost.then((error) => {
@@ -163,6 +179,11 @@ export class Engine {
   }
 
   unload(): void {
+    this.grammarCompiler?.then(
+      (compiler) => compiler.dispose(),
+      () => {},
+    );
+    this.grammarCompiler = undefined;
     this.runner?.destroy();
     this.runner = undefined;
     this.codec = undefined;
@@ -178,6 +199,19 @@ export class Engine {
 
   get tokenizer(): TextCodec {
     return this.loaded().codec;
+  }
+
+  /**
+   * A grammar for `GenerateRequest.grammar`, compiled for the loaded model's tokenizer: JSON that validates against a
+   * schema, any JSON object, an EBNF grammar or an XGrammar structural tag (see GrammarSpec). One that cannot be
+   * compiled fails with an EngineError 'invalid-grammar' that says why. The first call builds the tokenizer's
+   * compiler (the whole vocabulary decoded once); the last 32 grammars are kept, so a repeated one is not compiled
+   * again.
+   */
+  async compileGrammar(spec: GrammarSpec): Promise<CompiledGrammar> {
+    const { runner, codec } = this.loaded();
+    this.grammarCompiler ??= GrammarCompiler.create(codec.grammarTokenizerInfo(runner.config.vocabSize, stopTokenIds(runner.config, codec)));
+    return (await this.grammarCompiler).compile(spec);
   }
 
   /** A new conversation: its KV stays cached between turns, so a follow-up only prefills what is new. */
@@ -260,6 +294,10 @@ export class Engine {
       );
     }
 
+    if (request.grammar && request.grammar.compiler !== (await this.grammarCompiler)) {
+      throw new EngineError('invalid-argument', 'the grammar was compiled for another model: compile it again with compileGrammar');
+    }
+
     let temporary: number | undefined;
     let conversation: Conversation;
     if (request.conversation !== undefined) {
@@ -272,15 +310,25 @@ export class Engine {
     }
 
     this.busy = true;
+    let constraint: TokenMatcher | undefined;
     try {
-      yield* this.run(runner, codec, conversation, promptIds, request);
+      constraint = await request.grammar?.createMatcher();
+      yield* this.run(runner, codec, conversation, promptIds, request, constraint);
     } finally {
+      constraint?.dispose();
       this.busy = false;
       if (temporary !== undefined) this.endConversation(temporary);
     }
   }
 
-  private async *run(runner: ModelRunner, codec: TextCodec, conversation: Conversation, promptIds: number[], request: GenerateRequest): AsyncGenerator<GenerationEvent> {
+  private async *run(
+    runner: ModelRunner,
+    codec: TextCodec,
+    conversation: Conversation,
+    promptIds: number[],
+    request: GenerateRequest,
+    constraint: TokenMatcher | undefined,
+  ): AsyncGenerator<GenerationEvent> {
     const { kv } = runner;
     const sequence = conversation.sequence;
     const promptLength = promptIds.length;
@@ -295,13 +343,13 @@ export class Engine {
     const prefillStart = performance.now();
     runner.writeTokens(reused, promptIds.slice(reused));
     runner.beginSampling(request.sampling ?? GREEDY, promptIds);
-    const first = await runner.prefill(sequence, reused, promptLength, { attention: request.attention });
+    const first = await runner.prefill(sequence, reused, promptLength, { attention: request.attention, constraint });
     kv.setLength(sequence, promptLength);
     conversation.tokens = promptIds.slice();
     const lastPromptLogits = request.captureLogits ? await runner.readLogits() : undefined;
     yield { kind: 'prompt', promptIds, reusedTokens: reused, prefillMs: performance.now() - prefillStart, lastPromptLogits };
 
-    const eos = new Set([...runner.config.eosTokenIds, ...codec.eosTokenIds]);
+    const eos = new Set(stopTokenIds(runner.config, codec));
     const decoder = new StreamingDecoder(codec);
     const generated: number[] = [];
     let text = '';
@@ -309,7 +357,7 @@ export class Engine {
     // Token 0 comes from the prefill, every later one from the decode loop. The loop counts the KV before a token
     // when it yields it, so the conversation's tokens follow the same rule; its steps run ahead of the one we stop
     // at, and those leave nothing behind that counts.
-    const steps = runner.decode(sequence, promptLength, { attention: request.attention, timing: request.timing ?? 'none', steps: request.maxTokens - 1 });
+    const steps = runner.decode(sequence, promptLength, { attention: request.attention, timing: request.timing ?? 'none', steps: request.maxTokens - 1, constraint });
     let current: DecodedToken = { token: first, position: promptLength };
     for (let n = 0; ; n++) {
       const { token, position, timing } = current;
@@ -339,7 +387,7 @@ export class Engine {
       else if (n + 1 >= request.maxTokens) reason = 'length';
       else {
         const next = await steps.next();
-        if (next.done) reason = next.value === 'kv-full' ? 'kv-full' : next.value === 'steps' ? 'length' : 'context-full';
+        if (next.done) reason = DECODE_END_REASON[next.value];
         else {
           conversation.tokens.push(token);
           current = next.value;

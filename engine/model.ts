@@ -17,6 +17,7 @@ import { bindSiluMul } from '../kernels/model/siluMul.ts';
 import { StepUniform } from '../kernels/model/stepUniform.ts';
 import type { GpuContext } from '../kernels/gpu/context.ts';
 import { EngineError } from '../errors/engineError.ts';
+import type { TokenMatcher } from './grammar/grammar.ts';
 import { KvCache, kvBudgetFromLimits, poolPagesFor } from './kvCache.ts';
 import { ReadbackRing } from './readbackRing.ts';
 import { StepRecorder, type ProfilingMode, type TimingLevel } from './stepRecorder.ts';
@@ -62,6 +63,13 @@ export interface DecodeOptions {
   timing?: TimingLevel;
   /** Runs at most this many steps. */
   steps?: number;
+  /**
+   * A grammar's matcher, which has accepted every token so far (the one at `from` included): each step then samples
+   * only what it allows and the matcher advances with each token, and the loop ends once it accepts a stop token.
+   * A step's sample waits for the previous token to reach the host, so `decodeDepth` does not apply; the host's
+   * work (reading the token, advancing the matcher, its next mask) overlaps the step's forward pass instead.
+   */
+  constraint?: TokenMatcher;
 }
 
 /** A token the decode loop sampled: it sits at `position`, and the KV before it is written and counted. */
@@ -71,8 +79,11 @@ export interface DecodedToken {
   timing?: StepTiming;
 }
 
-/** Why the decode loop stopped by itself: its step budget, the context's end, or no free KV page for the next step. */
-export type DecodeEnd = 'steps' | 'context-full' | 'kv-full';
+/**
+ * Why the decode loop stopped by itself: its step budget, the context's end, no free KV page for the next step, or
+ * the grammar's end (its matcher accepted a stop token: the last token yielded).
+ */
+export type DecodeEnd = 'steps' | 'context-full' | 'kv-full' | 'grammar-end';
 
 /** Per-call GPU time: the whole call and each layer's attention, in milliseconds. */
 export interface StepTiming {
@@ -197,7 +208,9 @@ export class ModelRunner {
     const activated = buffer('activated', T * intermediateSize);
     this.logits = buffer('logits', vocabSize);
     this.sampled = buffer('sampled', 1);
-    this.readbacks = new ReadbackRing(device, this.decodeDepth, this.profiling === 'timestamps' ? 1 + numLayers : 0);
+    // A grammar's steps use three slots whatever the depth: the token read back, the next one sampled, and the step
+    // after it running meanwhile.
+    this.readbacks = new ReadbackRing(device, Math.max(this.decodeDepth, 3), this.profiling === 'timestamps' ? 1 + numLayers : 0);
     const rope = createStorageBuffer(device, 'rope table', ropeTable(config, this.maxContext));
     this.ownBuffers.push(rope);
 
@@ -331,6 +344,7 @@ export class ModelRunner {
     this.device.queue.writeBuffer(this.tokens, 4 * from, Uint32Array.from(ids as ArrayLike<number>));
   }
 
+  /** Sampling settings for the next generation, and the tokens it starts from; every token allowed again. */
   beginSampling(settings: SamplingSettings, contextTokens: ArrayLike<number>): void {
     this.sampler.begin(settings, contextTokens);
   }
@@ -340,14 +354,15 @@ export class ModelRunner {
    * buffer, their pages reserved), writing their KV, with attention kernel `kernel`. With `readback`, the last
    * token's logits are computed and the next token is sampled into the token buffer at position + count and into
    * readback slot `readback.slot`, and the call is timed as `readback.timing` says (see TimingLevel) in that slot's
-   * timer; CPU-profiled times are returned.
+   * timer; CPU-profiled times are returned. With `readback.sampleLater`, the call stops at the logits: `submitSample`
+   * samples them once the token mask is written (a grammar's step), and the timing leaves the sampling out.
    */
   private async forward(
     sequence: number,
     position: number,
     count: number,
     kernel: AttentionKernel,
-    readback?: { slot: number; timing: TimingLevel },
+    readback?: { slot: number; timing: TimingLevel; sampleLater?: boolean },
   ): Promise<number[] | undefined> {
     const isDecode = count === 1;
     const kernels = isDecode ? this.decodeKernels : this.prefillKernels;
@@ -388,20 +403,43 @@ export class ModelRunner {
       await recorder.timed(1 + i, (attentionPass) => (dispatches += encodeAttention(attentionPass, i)));
       run(recorder.compute(), layer.afterAttention);
     }
-    if (readback) run(recorder.compute(), [this.finalNorm, this.lmHead, this.sampler.kernel]);
-    this.dispatches = dispatches;
-    return recorder.finish(readback && ((encoder) => this.readbacks.copySampled(encoder, this.sampled, readback.slot)), 1 + this.config.numLayers);
+    if (readback) run(recorder.compute(), readback.sampleLater ? [this.finalNorm, this.lmHead] : [this.finalNorm, this.lmHead, this.sampler.kernel]);
+    this.dispatches = dispatches + (readback?.sampleLater ? 1 : 0);
+    const copySampled = readback && !readback.sampleLater ? (encoder: GPUCommandEncoder) => this.readbacks.copySampled(encoder, this.sampled, readback.slot) : undefined;
+    return recorder.finish(copySampled, 1 + this.config.numLayers);
+  }
+
+  /** Samples the last forward call's logits (under the token mask as it is now) into the token buffer and slot `slot`. */
+  private submitSample(slot: number): void {
+    const encoder = this.device.createCommandEncoder({ label: 'sample' });
+    const pass = encoder.beginComputePass();
+    dispatch(pass, this.sampler.kernel, { tokenCount: 1 });
+    pass.end();
+    this.readbacks.copySampled(encoder, this.sampled, slot);
+    this.device.queue.submit([encoder.finish()]);
+  }
+
+  /** The token mask of `constraint`'s next token, for the next sample. */
+  private async writeTokenMask(constraint: TokenMatcher): Promise<void> {
+    this.sampler.setTokenMask(await constraint.nextTokenMask());
   }
 
   /**
    * Runs tokens [from, to) of `sequence` (their ids already in the token buffer, pages reserved) in chunks of
    * `prefillChunk`, writing their KV, and returns the token the last chunk samples (also written to the token buffer
    * at `to`, where `decode` starts). `onChunk` hears of each chunk once the GPU has finished it (so it waits for
-   * the GPU: for progress displays).
+   * the GPU: for progress displays). With `constraint` (a grammar's matcher at its start), the token is sampled
+   * under its mask and accepted by it.
    */
-  async prefill(sequence: number, from: number, to: number, options: { attention?: AttentionKernel; onChunk?: (done: number) => void } = {}): Promise<number> {
+  async prefill(
+    sequence: number,
+    from: number,
+    to: number,
+    options: { attention?: AttentionKernel; onChunk?: (done: number) => void; constraint?: TokenMatcher } = {},
+  ): Promise<number> {
     if (to <= from) throw new Error(`prefill of tokens [${from}, ${to}) runs no token: it has none to sample from`);
     const kernel = options.attention ?? this.defaultAttention;
+    if (options.constraint) await this.writeTokenMask(options.constraint);
     for (let start = from; start < to; start += this.prefillChunk) {
       const count = Math.min(this.prefillChunk, to - start);
       await this.forward(sequence, start, count, kernel, start + count === to ? { slot: 0, timing: 'none' } : undefined);
@@ -410,7 +448,22 @@ export class ModelRunner {
         options.onChunk(start + count);
       }
     }
-    return this.readbacks.readToken(0);
+    const token = await this.readbacks.readToken(0);
+    if (options.constraint) acceptSampled(options.constraint, token);
+    return token;
+  }
+
+  /** Why the step at `position` of a loop that started at `from` may not run; else undefined, its page reserved. */
+  private stepEnd(sequence: number, from: number, position: number, budget: number): DecodeEnd | undefined {
+    if (position - from >= budget) return 'steps';
+    if (position + 1 >= this.maxContext) return 'context-full';
+    try {
+      this.kv.reserve(sequence, position + 1);
+    } catch (error) {
+      if (!(error instanceof EngineError && error.code === 'kv-pool-full')) throw error;
+      return 'kv-full';
+    }
+    return undefined;
   }
 
   /**
@@ -421,27 +474,26 @@ export class ModelRunner {
    * the tokens before it. Steps submitted past the token the caller stops at (by returning) leave their KV past
    * that length and may keep their pages reserved; the sampler's seen-token bitset also marks their tokens, which
    * is harmless because `beginSampling` resets it before the next generation. Returns why it stopped by itself.
+   * With `options.constraint`, see decodeConstrained.
    */
   async *decode(sequence: number, from: number, options: DecodeOptions = {}): AsyncGenerator<DecodedToken, DecodeEnd> {
     const kernel = options.attention ?? this.defaultAttention;
     const timing = this.profiling === 'off' ? 'none' : (options.timing ?? 'none');
     const budget = options.steps ?? Infinity;
+    if (options.constraint) {
+      try {
+        return yield* this.decodeConstrained(sequence, from, options.constraint, kernel, timing, budget);
+      } finally {
+        // Samples after this loop (a free generation's) draw from every token again.
+        this.sampler.allowAllTokens();
+      }
+    }
     const inFlight: { position: number; slot: number; cpuMs: number[] | undefined }[] = [];
     let next = from;
     let end: DecodeEnd | undefined;
     // Whether the step at `next` may be submitted, with its page reserved; once it may not, `end` says why.
     const mayRun = (): boolean => {
-      if (end) return false;
-      if (next - from >= budget) end = 'steps';
-      else if (next + 1 >= this.maxContext) end = 'context-full';
-      else {
-        try {
-          this.kv.reserve(sequence, next + 1);
-        } catch (error) {
-          if (!(error instanceof EngineError && error.code === 'kv-pool-full')) throw error;
-          end = 'kv-full';
-        }
-      }
+      end ??= this.stepEnd(sequence, from, next, budget);
       return !end;
     };
     for (;;) {
@@ -457,6 +509,57 @@ export class ModelRunner {
       const token = await this.readbacks.readToken(step.slot);
       this.kv.setLength(sequence, step.position + 1);
       yield { token, position: step.position + 1, timing: timing === 'none' ? undefined : await this.stepTiming(step, timing) };
+    }
+  }
+
+  /**
+   * The decode loop under a grammar. A step's sample needs the mask that follows the previous token, so a step is two
+   * submissions around the host's work. With token t read back, the host advances the matcher, writes the mask it
+   * gives, submits the sample of step t + 1, asks for its token, and submits the forward pass of step t + 2 (which
+   * reads that token on the GPU) before it hands token t on. So while the caller takes token t and the host waits for
+   * token t + 1, the GPU runs the sample of step t + 1 and then the forward pass of step t + 2; a token's readback is
+   * requested before the next forward pass is submitted, so it waits for nothing after its own sample.
+   */
+  private async *decodeConstrained(
+    sequence: number,
+    from: number,
+    constraint: TokenMatcher,
+    kernel: AttentionKernel,
+    timing: TimingLevel,
+    budget: number,
+  ): AsyncGenerator<DecodedToken, DecodeEnd> {
+    if (constraint.terminated) return 'grammar-end';
+    let end = this.stepEnd(sequence, from, from, budget);
+    if (end) return end;
+    type Step = { position: number; slot: number; cpuMs: number[] | undefined };
+    const forwardStep = async (position: number, slot: number): Promise<Step> => ({
+      position,
+      slot,
+      cpuMs: await this.forward(sequence, position, 1, kernel, { slot, timing, sampleLater: true }),
+    });
+    // Samples `step` under the matcher's mask and asks for its token, then runs the forward pass of the step after it
+    // where that may run (else `end` says why not).
+    const sampleAndRunNext = async (step: Step): Promise<{ token: Promise<number>; next: Step | undefined }> => {
+      await this.writeTokenMask(constraint);
+      this.submitSample(step.slot);
+      const token = this.readbacks.readToken(step.slot);
+      end = this.stepEnd(sequence, from, step.position + 1, budget);
+      return { token, next: end ? undefined : await forwardStep(step.position + 1, (step.slot + 1) % this.readbacks.slots) };
+    };
+    let step = await forwardStep(from, 0);
+    let { token: reading, next } = await sampleAndRunNext(step);
+    for (;;) {
+      const token = await reading;
+      acceptSampled(constraint, token);
+      this.kv.setLength(sequence, step.position + 1);
+      const done = step;
+      if (next && !constraint.terminated) {
+        step = next;
+        ({ token: reading, next } = await sampleAndRunNext(step));
+      }
+      yield { token, position: done.position + 1, timing: timing === 'none' ? undefined : await this.stepTiming(done, timing) };
+      if (constraint.terminated) return 'grammar-end';
+      if (step === done) return end!;
     }
   }
 
@@ -483,6 +586,11 @@ export class ModelRunner {
     for (const buffer of [...this.ownBuffers, ...this.weights.buffers]) buffer.destroy();
     this.readbacks.destroy();
   }
+}
+
+/** Advances `constraint` by a token sampled under its mask (which it therefore allows). */
+function acceptSampled(constraint: TokenMatcher, token: number): void {
+  if (!constraint.accept(token)) throw new EngineError('internal', `the grammar refused token ${token}, which was sampled under its own token mask`);
 }
 
 /**

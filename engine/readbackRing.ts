@@ -12,7 +12,7 @@ export class ReadbackRing {
 
   constructor(
     device: GPUDevice,
-    slots: number,
+    readonly slots: number,
     /** Timed passes per step (the step, then each section); 0 without timestamps. */
     timedPasses: number,
   ) {

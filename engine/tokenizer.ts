@@ -1,6 +1,7 @@
 import { Environment, Interpreter, Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { EngineError } from '../errors/engineError.ts';
+import { grammarTokenizerInfo, vocabEncoding, type GrammarTokenizerInfo, type VocabEncoding } from './grammar/tokenizerInfo.ts';
 import { readJson, readOptionalJson, type ModelFiles } from './loader/modelFiles.ts';
 
 /** A turn of text. */
@@ -44,6 +45,8 @@ export class TextCodec {
     private readonly specialTokens: { bos_token: string; eos_token: string },
     /** Token ids that end generation besides the config's EOS: the tokenizer's own eos token. */
     readonly eosTokenIds: number[],
+    /** How tokenizer.json spells its tokens (for a grammar's token masks). */
+    private readonly encoding: VocabEncoding,
   ) {}
 
   static async load(files: ModelFiles): Promise<TextCodec> {
@@ -61,7 +64,7 @@ export class TextCodec {
       typeof value === 'string' ? value : typeof (value as { content?: unknown })?.content === 'string' ? (value as { content: string }).content : '';
     const special = { bos_token: tokenText(config.bos_token), eos_token: tokenText(config.eos_token) };
     const eosId = special.eos_token ? tokenizer.token_to_id(special.eos_token) : undefined;
-    return new TextCodec(tokenizer, chatTemplates, special, eosId === undefined ? [] : [eosId]);
+    return new TextCodec(tokenizer, chatTemplates, special, eosId === undefined ? [] : [eosId], vocabEncoding(tokenizerJson));
   }
 
   get hasChatTemplate(): boolean {
@@ -118,6 +121,12 @@ export class TextCodec {
 
   tokenText(id: number): string | undefined {
     return this.tokenizer.id_to_token(id);
+  }
+
+  /** The vocabulary as XGrammar takes it, for a model of `vocabSize` logits that stops at `stopTokenIds`. */
+  grammarTokenizerInfo(vocabSize: number, stopTokenIds: readonly number[]): GrammarTokenizerInfo {
+    const special = new Set([...this.tokenizer.get_added_tokens_decoder()].filter(([, token]) => token.special).map(([id]) => id));
+    return grammarTokenizerInfo(this.encoding, this.tokenizer.get_vocab(true), special, vocabSize, stopTokenIds);
   }
 }
 

@@ -16,6 +16,8 @@ export type EngineErrorCode =
   | 'context-overflow'
   | 'kv-pool-full'
   | 'invalid-argument'
+  /** A grammar or JSON schema for constrained generation that cannot be compiled: the message says why. */
+  | 'invalid-grammar'
   | 'aborted'
   /** A bug: something failed that no input should make fail. The message carries the original error's. */
   | 'internal';

@@ -187,10 +187,29 @@ describe('tool calls through chat.completions.create', () => {
     expect(prompt).toContain('<|im_start|>user\n<tool_response>\nSunny, 24 °C\n</tool_response><|im_end|>\n<|im_start|>assistant\n');
   });
 
-  it("a forced call (tool_choice 'required' or a function) is refused until the grammar engine constrains it", async () => {
-    for (const tool_choice of ['required', { type: 'function', function: { name: 'get_time' } }] as const) {
-      await expect(api.chat.completions.create(request({ tool_choice }))).rejects.toMatchObject({ status: 400, param: 'tool_choice', code: 'unsupported_value' });
+  it("a forced call (tool_choice 'required' or a function): the model, random as it is, writes only a call, whose arguments validate", async () => {
+    // Parameters that bound the call, so that noise completes it within a few tens of tokens.
+    const unitTool: ChatCompletionTool = {
+      type: 'function',
+      function: { name: 'set_unit', parameters: { type: 'object', properties: { unit: { enum: ['celsius', 'fahrenheit'] } }, required: ['unit'] } },
+    };
+    const choices = [
+      ['required', { temperature: 1, seed: 1 }],
+      ['required', { temperature: 1, seed: 2 }],
+      [{ type: 'function', function: { name: 'set_unit' } }, { temperature: 0 }],
+    ] as const;
+    for (const [tool_choice, sampling] of choices) {
+      const completion = await api.chat.completions.create(request({ tools: [timeTool, unitTool], tool_choice, parallel_tool_calls: false, max_tokens: 96, ...sampling }));
+      expect(completion.choices[0].finish_reason, JSON.stringify(completion.choices[0].message)).toBe('tool_calls');
+      const [call, ...more] = completion.choices[0].message.tool_calls!;
+      expect(more).toEqual([]);
+      if (typeof tool_choice === 'object') expect(call.function.name).toBe('set_unit');
+      const args = JSON.parse(call.function.arguments);
+      if (call.function.name === 'set_unit') expect(['celsius', 'fahrenheit']).toContain(args.unit);
+      else expect(args).toEqual({});
     }
+    engine.verifyKvCache();
+    await expect(api.chat.completions.create(request({ tool_choice: 'required', response_format: { type: 'json_object' } }))).rejects.toMatchObject({ status: 400, param: 'response_format' });
   });
 
   it('a real generation with tools: the model runs on the rendered prompt and its noise stays text', async () => {

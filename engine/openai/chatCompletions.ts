@@ -1,6 +1,7 @@
 import { EngineError } from '../../errors/engineError.ts';
 import { GREEDY, type SamplingSettings } from '../../kernels/model/sampler.ts';
-import type { Engine, GenerateRequest, GenerationEvent, StopReason } from '../engine.ts';
+import { stopTokenIds, type Engine, type GenerateRequest, type GenerationEvent, type StopReason } from '../engine.ts';
+import type { CompiledGrammar, GrammarSpec } from '../grammar/grammar.ts';
 import { forcedToolCallGrammar } from './forcedToolCall.ts';
 import { invalidRequest, toOpenAIError } from './openaiError.ts';
 import { StopSequenceFilter } from './stopSequences.ts';
@@ -81,7 +82,8 @@ export class ChatCompletions {
         throw invalidRequest(`The model \`${params.model}\` does not exist: this engine serves \`${this.model}\``, 'model', 'model_not_found', 404);
       }
       const toolCalls = this.toolCallOptions(params);
-      const turn = await this.begin(params, options.signal);
+      const grammar = await this.answerGrammar(params, toolCalls?.forced);
+      const turn = await this.begin(params, grammar, options.signal);
       const id = `chatcmpl-${crypto.randomUUID()}`;
       const created = Math.floor(Date.now() / 1000);
       return params.stream ? this.chunks(turn, params, toolCalls, id, created) : await this.completion(turn, params, toolCalls, id, created);
@@ -91,10 +93,11 @@ export class ChatCompletions {
   }
 
   /**
-   * How the answer's tool calls are read: undefined when the request gives no tools (or `tool_choice: 'none'`).
-   * Tools need a chat template that shows them to the model in a call syntax lean-decode reads.
+   * How the answer's tool calls are read, and the grammar of a forced call: undefined when the request gives no tools
+   * (or `tool_choice: 'none'`). Tools need a chat template that shows them to the model in a call syntax lean-decode
+   * reads.
    */
-  private toolCallOptions(params: ChatCompletionCreateParams): ToolCallParserOptions | undefined {
+  private toolCallOptions(params: ChatCompletionCreateParams): (ToolCallParserOptions & { forced?: GrammarSpec }) | undefined {
     const tools = templateTools(params);
     if (!tools) return undefined;
     if (params.lean_decode?.raw) throw invalidRequest('tools need the chat template, and lean_decode.raw leaves it out', 'tools', 'unsupported_parameter');
@@ -109,17 +112,40 @@ export class ChatCompletions {
             : "its chat template writes tool calls in a syntax lean-decode does not read (it reads Qwen2.5/Hermes' <tool_call> and Llama 3's JSON)";
       throw invalidRequest(`The model \`${this.model}\` cannot take tools: ${why}`, 'tools', 'unsupported_parameter');
     }
-    const forced = forcedToolCallGrammar(tools, params.tool_choice ?? 'auto', syntax, params.parallel_tool_calls ?? true);
-    if (forced) {
-      // The grammar engine (issue 15) takes `forced` as its constraint; until it is merged, a forced call is refused.
-      throw invalidRequest(`tool_choice ${JSON.stringify(params.tool_choice)} needs constrained decoding, which this build of lean-decode lacks: use "auto"`, 'tool_choice', 'unsupported_value');
-    }
+    const call = forcedToolCallGrammar(tools, params.tool_choice ?? 'auto', syntax, params.parallel_tool_calls ?? true);
+    // A forced call's arguments validate against their parameters schema, and nothing else is written: strict.
+    const forced: GrammarSpec | undefined = call && (call.kind === 'ebnf' ? { kind: 'ebnf', grammar: call.ebnf } : { kind: 'json_schema', schema: call.schema, strict: true });
     const maxCalls = params.parallel_tool_calls === false ? 1 : undefined;
-    return { syntax, functionNames: tools.map((tool) => tool.function.name), maxCalls };
+    return { syntax, functionNames: tools.map((tool) => tool.function.name), maxCalls, forced };
+  }
+
+  /**
+   * The grammar the answer is generated under, compiled before the request waits for the engine: a forced tool call's,
+   * or `response_format`'s (none for text). A schema that cannot be compiled is a 400 naming the problem.
+   */
+  private async answerGrammar(params: ChatCompletionCreateParams, forced: GrammarSpec | undefined): Promise<CompiledGrammar | undefined> {
+    const format = params.response_format;
+    const formatted = format && format.type !== 'text';
+    if (forced && formatted) throw invalidRequest('response_format and a forced tool_choice cannot both constrain one answer: give one of them', 'response_format', 'unsupported_value');
+    if (forced) return this.compile(forced, 'tools', "the tools' parameters");
+    if (!formatted) return undefined;
+    if (format.type === 'json_object') return this.engine.compileGrammar({ kind: 'json_object' });
+    const { name, schema = {}, strict } = format.json_schema;
+    return this.compile({ kind: 'json_schema', schema, strict: strict ?? false }, 'response_format', `schema for response_format '${name}'`);
+  }
+
+  /** `spec` compiled; one that cannot be is a 400 (code invalid_json_schema) on `param`, naming `what`. */
+  private async compile(spec: GrammarSpec, param: string, what: string): Promise<CompiledGrammar> {
+    try {
+      return await this.engine.compileGrammar(spec);
+    } catch (error) {
+      if (!(error instanceof EngineError && error.code === 'invalid-grammar')) throw error;
+      throw invalidRequest(`Invalid ${what}: ${error.message}`, param, 'invalid_json_schema');
+    }
   }
 
   /** Waits for the engine, then prefills: a prompt the context cannot hold fails here, before any answer starts. */
-  private async begin(params: ChatCompletionCreateParams, signal: AbortSignal | undefined): Promise<Turn> {
+  private async begin(params: ChatCompletionCreateParams, grammar: CompiledGrammar | undefined, signal: AbortSignal | undefined): Promise<Turn> {
     const release = await this.queue.acquire(signal);
     let events: AsyncGenerator<GenerationEvent> | undefined;
     const end = async () => {
@@ -130,7 +156,7 @@ export class ChatCompletions {
       }
     };
     try {
-      events = this.engine.generate(this.generateRequest(params, signal));
+      events = this.engine.generate({ ...this.generateRequest(params, signal), grammar });
       const first = await events.next();
       if (first.done || first.value.kind !== 'prompt') throw new EngineError('internal', 'the engine began a generation without its prompt event');
       return { prompt: first.value, events, end };
@@ -165,7 +191,7 @@ export class ChatCompletions {
    */
   private async *answer(turn: Turn, params: ChatCompletionCreateParams, toolCalls: ToolCallParserOptions | undefined): AsyncGenerator<AnswerPart> {
     // The ids Engine.generate stops at: their text (`<|im_end|>`) is not part of the answer.
-    const eos = new Set([...this.engine.model!.config.eosTokenIds, ...this.engine.tokenizer.eosTokenIds]);
+    const eos = new Set(stopTokenIds(this.engine.model!.config, this.engine.tokenizer));
     const filter = new StopSequenceFilter(stopSequences(params));
     const parser = toolCalls && new ToolCallParser(toolCalls);
     const parts = (events: ToolCallEvent[]): AnswerPart[] =>

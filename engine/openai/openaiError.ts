@@ -37,6 +37,7 @@ export function invalidRequest(message: string, param: string | null, code: stri
 const STATUS_OF: Partial<Record<EngineErrorCode, number>> = {
   'context-overflow': 400,
   'invalid-argument': 400,
+  'invalid-grammar': 400,
   // The pool is shared with cached conversations: the same request may pass later.
   'kv-pool-full': 503,
   // Nginx's "client closed request": the caller stopped it, so there is rarely anyone left to read it.

@@ -88,11 +88,23 @@ export interface ChatCompletionToolMessageParam {
   tool_call_id: string;
 }
 
-/** The answer's form: text, any JSON object, or JSON valid against a schema. */
-export type ResponseFormat =
-  | { type: 'text' }
-  | { type: 'json_object' }
-  | { type: 'json_schema'; json_schema: { name: string; description?: string; schema?: JsonSchema; strict?: boolean | null } };
+/** A JSON Schema the answer must validate against (`response_format: {type: 'json_schema', json_schema}`). */
+export interface ResponseFormatJSONSchema {
+  /** The schema's name: letters, digits, `_` and `-`, up to 64 characters. */
+  name: string;
+  description?: string;
+  /** A JSON Schema object; default `{}`, any JSON. */
+  schema?: JsonSchema;
+  /** No properties or items the schema leaves unnamed (as `additionalProperties: false` everywhere); default false. */
+  strict?: boolean | null;
+}
+
+/**
+ * The answer's form: free text (the default), any JSON object, or JSON that validates against a schema. JSON answers
+ * are generated under a grammar (every token drawn from those it allows), on one line with `json.dumps`'s
+ * separators; an answer cut short by max_tokens ends with finish_reason `length` and may not parse.
+ */
+export type ResponseFormat = { type: 'text' } | { type: 'json_object' } | { type: 'json_schema'; json_schema: ResponseFormatJSONSchema };
 
 export type ChatCompletionMessageParam = SystemOrUserMessage | ChatCompletionAssistantMessageParam | ChatCompletionToolMessageParam;
 

@@ -9,10 +9,11 @@ import type { ChatCompletionCreateParams } from './types.ts';
  */
 
 /** Fields OpenAI defines that the engine cannot honour. */
-const UNSUPPORTED = ['functions', 'function_call', 'response_format', 'top_logprobs', 'logit_bias', 'audio', 'modalities', 'prediction'];
+const UNSUPPORTED = ['functions', 'function_call', 'top_logprobs', 'logit_bias', 'audio', 'modalities', 'prediction'];
 /** Fields OpenAI defines that the engine honours only at the value that changes nothing. */
 const NEUTRAL: Record<string, unknown> = { frequency_penalty: 0, presence_penalty: 0, logprobs: false };
-const KNOWN = ['model', 'messages', 'stream', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p', 'seed', 'stop', 'n', 'stream_options', 'user', 'tools', 'tool_choice', 'parallel_tool_calls', 'lean_decode'];
+const KNOWN = ['model', 'messages', 'stream', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p', 'seed', 'stop', 'n', 'stream_options', 'user', 'tools', 'tool_choice', 'parallel_tool_calls', 'response_format', 'lean_decode'];
+const RESPONSE_FORMATS = ['text', 'json_object', 'json_schema'];
 const ROLES = ['system', 'developer', 'user', 'assistant', 'tool'];
 /** The fields of a message, by role. */
 const MESSAGE_KEYS: Record<string, string[]> = {
@@ -22,7 +23,7 @@ const MESSAGE_KEYS: Record<string, string[]> = {
   assistant: ['role', 'content', 'name', 'tool_calls', 'refusal'],
   tool: ['role', 'content', 'tool_call_id'],
 };
-/** OpenAI's rule for function names. */
+/** OpenAI's rule for the names of functions and of response formats' schemas. */
 const FUNCTION_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_STOP_SEQUENCES = 4;
 
@@ -159,6 +160,24 @@ function checkStop(stop: unknown): void {
   if (!list) wrongType('stop', `a non-empty string or an array of up to ${MAX_STOP_SEQUENCES} non-empty strings`, stop);
 }
 
+function checkResponseFormat(format: unknown): void {
+  if (format === undefined || format === null) return;
+  if (!isObject(format) || typeof format.type !== 'string' || !RESPONSE_FORMATS.includes(format.type)) {
+    wrongType('response_format', `an object whose type is one of ${RESPONSE_FORMATS.join(', ')}`, format);
+  }
+  refuseUnknownKeys(format, format.type === 'json_schema' ? ['type', 'json_schema'] : ['type'], 'response_format.');
+  if (format.type !== 'json_schema') return;
+  const spec = format.json_schema;
+  if (!isObject(spec)) wrongType('response_format.json_schema', 'an object with name and schema', spec);
+  refuseUnknownKeys(spec, ['name', 'description', 'schema', 'strict'], 'response_format.json_schema.');
+  if (typeof spec.name !== 'string' || !FUNCTION_NAME.test(spec.name)) {
+    wrongType('response_format.json_schema.name', 'a name of letters, digits, _ and -, up to 64 characters', spec.name);
+  }
+  if (spec.description !== undefined && typeof spec.description !== 'string') wrongType('response_format.json_schema.description', 'a string', spec.description);
+  if (spec.schema !== undefined && !isObject(spec.schema)) wrongType('response_format.json_schema.schema', 'a JSON Schema object', spec.schema);
+  checkBoolean('response_format.json_schema.strict', spec.strict);
+}
+
 function checkLeanDecode(options: unknown): void {
   if (options === undefined || options === null) return;
   if (!isObject(options)) wrongType('lean_decode', 'an object', options);
@@ -203,6 +222,7 @@ export function validateChatCompletionParams(value: unknown): ChatCompletionCrea
     refuseUnknownKeys(streamOptions, ['include_usage'], 'stream_options.');
     checkBoolean('stream_options.include_usage', streamOptions.include_usage);
   }
+  checkResponseFormat(value.response_format);
   checkLeanDecode(value.lean_decode);
   return value as unknown as ChatCompletionCreateParams;
 }

@@ -1,4 +1,8 @@
 // Picks the next token from the logits on the GPU, so only its id travels back to the CPU.
+//   0. the token mask: a token whose bit in `allowed` is 0 (a grammar forbids it) has logit -∞ from here on: it is
+//      never picked, in any mode, and weighs nothing in top-k, top-p or the draw. Without a grammar every bit is
+//      set. (WGSL leaves arithmetic on infinities undefined, so the logit is replaced last, after step 1, by
+//      DISALLOWED, the same -∞ in effect: below every finite logit, exp(DISALLOWED - max) = 0.)
 //   1. repetition penalty on every token already in the sequence (Hugging Face's rule: positive logits are
 //      divided by it, negative ones multiplied), then temperature;
 //   2. greedy: the first index of the largest logit; otherwise
@@ -15,6 +19,8 @@ const WORKGROUP: u32 = 256u;
 const BISECTION_STEPS: u32 = 40u;
 // Logits further than this below the maximum have probability 0 in f32.
 const NEGLIGIBLE: f32 = 104.0;
+// The logit of a token the mask forbids (see step 0), below the lowest starting value of the argmax.
+const DISALLOWED: f32 = -3.4e38;
 
 {{STEP}}
 
@@ -35,6 +41,8 @@ struct Sampling {
 @group(0) @binding(4) var<storage, read_write> seen: array<u32>;
 @group(0) @binding(5) var<storage, read_write> tokens: array<u32>;
 @group(0) @binding(6) var<storage, read_write> sampled: array<u32>;
+// One bit per token, 32 to a word, bit set = allowed.
+@group(0) @binding(7) var<storage, read> allowed: array<u32>;
 
 var<workgroup> reduceValues: array<f32, WORKGROUP>;
 var<workgroup> reduceIndices: array<u32, WORKGROUP>;
@@ -81,6 +89,10 @@ fn main(@builtin(local_invocation_index) lane: u32) {
     }
     if (sampling.greedy == 0u) {
       l = l / sampling.temperature;
+    }
+    let isAllowed = (allowed[i / 32u] >> (i % 32u)) & 1u;
+    if (isAllowed == 0u) {
+      l = DISALLOWED;
     }
     scaled[i] = l;
     if (l > bestValue) {

@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../../test/gpu.ts';
 import { createStorageBuffer, readBuffer } from '../gpu/buffers.ts';
+import { seededRandom } from '../gpu/seededRandom.ts';
 import { dispatch } from './boundKernel.ts';
-import { GREEDY, Sampler, type SamplingSettings } from './sampler.ts';
+import { GREEDY, maskWords, Sampler, type SamplingSettings } from './sampler.ts';
 import { StepUniform } from './stepUniform.ts';
 
 const VOCAB = 300;
+/** What the outputs hold before each draw: a token the kernel did not write cannot pass for one it did. */
+const POISON = 0xffffffff;
 
 async function makeSampler(logits: Float32Array) {
   const context = await testGpu();
@@ -14,9 +17,12 @@ async function makeSampler(logits: Float32Array) {
   const tokens = createStorageBuffer(device, 'tokens', 4 * 64);
   const sampled = createStorageBuffer(device, 'sampled', 4);
   const sampler = new Sampler(device, { vocabSize: VOCAB, step: step.buffer, logits: createStorageBuffer(device, 'logits', logits), tokens, sampled });
-  /** Samples once at `position` (the hash input), returns the token. */
-  const draw = async (settings: SamplingSettings, position: number, seen: number[] = []) => {
+  /** Samples once at `position` (the hash input), with the token mask `mask` if given, returns the token. */
+  const draw = async (settings: SamplingSettings, position: number, seen: number[] = [], mask?: Uint32Array) => {
     sampler.begin(settings, seen);
+    if (mask) sampler.setTokenMask(mask);
+    device.queue.writeBuffer(sampled, 0, new Uint32Array([POISON]));
+    device.queue.writeBuffer(tokens, 4 * (position + 1), new Uint32Array([POISON]));
     step.write({ tokenCount: 1, position, pageTableOffset: 0, lastRow: 0 });
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
@@ -31,11 +37,29 @@ async function makeSampler(logits: Float32Array) {
   return { draw };
 }
 
-function softmax(logits: Float32Array, temperature: number): Float64Array {
-  const max = Math.max(...logits);
-  const p = Float64Array.from(logits, (l) => Math.exp((l - max) / temperature));
+/** The softmax at `temperature` in float64, over the tokens `allowed` keeps (all by default). */
+function softmax(logits: Float32Array, temperature: number, allowed: (token: number) => boolean = () => true): Float64Array {
+  const max = Math.max(...logits.filter((_, i) => allowed(i)));
+  const p = Float64Array.from(logits, (l, i) => (allowed(i) ? Math.exp((l - max) / temperature) : 0));
   const sum = p.reduce((a, b) => a + b, 0);
   return p.map((v) => v / sum);
+}
+
+/** A token mask as the sampler takes it (bit set = allowed) of the tokens in `allowed`. */
+function tokenMask(allowed: Iterable<number>): Uint32Array {
+  const words = new Uint32Array(maskWords(VOCAB));
+  for (const token of allowed) words[token >>> 5] |= 1 << (token & 31);
+  return words;
+}
+
+function isAllowed(mask: Uint32Array, token: number): boolean {
+  return ((mask[token >>> 5] >>> (token & 31)) & 1) === 1;
+}
+
+/** Logits uniform in [-4, 4), none of them 0 (so a zeroed buffer cannot stand in for them). */
+function randomLogits(seed: number): Float32Array {
+  const random = seededRandom(seed);
+  return Float32Array.from({ length: VOCAB }, () => (random() < 0.5 ? -4 : 0.001) + 3.999 * random());
 }
 
 describe('GPU sampler', () => {
@@ -88,5 +112,89 @@ describe('GPU sampler', () => {
     // Just above the two most likely tokens' mass: the third is needed, the tail is not.
     for (let i = 0; i < 80; i++) seen.add(await draw(sampling({ topP: nucleus + 0.01, seed: 77 + i }), i % 60));
     expect([...seen].sort((a, b) => a - b)).toEqual([7, 123, 250]);
+  });
+
+  describe('with a token mask', () => {
+    it('greedy takes the largest allowed logit, after the repetition penalty (float64 reference)', async () => {
+      for (const seed of [1, 2, 3]) {
+        const random = seededRandom(100 + seed);
+        const values = randomLogits(seed);
+        const allowed = Array.from({ length: VOCAB }, (_, i) => i).filter(() => random() < 0.2);
+        const seen = allowed.filter(() => random() < 0.3);
+        const mask = tokenMask(allowed);
+        const { draw } = await makeSampler(values);
+        for (const penalty of [1, 1.3]) {
+          // The kernel's f32 arithmetic, rounded as it rounds.
+          const penalized = (i: number) => {
+            const l = values[i];
+            if (penalty === 1 || !seen.includes(i)) return l;
+            return l > 0 ? Math.fround(l / Math.fround(penalty)) : Math.fround(l * Math.fround(penalty));
+          };
+          const expected = allowed.reduce((best, i) => (penalized(i) > penalized(best) ? i : best), allowed[0]);
+          expect(await draw({ ...GREEDY, repetitionPenalty: penalty }, seed, seen, mask), `seed ${seed}, penalty ${penalty}`).toBe(expected);
+        }
+      }
+    });
+
+    it('draws only allowed tokens, as often as the softmax over them says', async () => {
+      const values = randomLogits(7);
+      // The four allowed tokens are among the least likely of the whole vocabulary.
+      const order = Array.from({ length: VOCAB }, (_, i) => i).sort((a, b) => values[a] - values[b]);
+      const allowed = [order[0], order[3], order[10], order[40]];
+      const mask = tokenMask(allowed);
+      const { draw } = await makeSampler(values);
+      const counts = new Map<number, number>();
+      const draws = 300;
+      for (let i = 0; i < draws; i++) {
+        const token = await draw(sampling({ seed: 5000 + i }), i % 60, [], mask);
+        counts.set(token, (counts.get(token) ?? 0) + 1);
+      }
+      expect([...counts.keys()].filter((token) => !isAllowed(mask, token))).toEqual([]);
+      const p = softmax(values, 1, (token) => isAllowed(mask, token));
+      for (const token of allowed) {
+        const expected = p[token] * draws;
+        const sd = Math.sqrt(draws * p[token] * (1 - p[token]));
+        expect(Math.abs((counts.get(token) ?? 0) - expected), `token ${token}`).toBeLessThan(4.5 * sd + 1);
+      }
+    });
+
+    it('top-k and top-p count only the allowed tokens', async () => {
+      const { draw } = await makeSampler(logits);
+      // 7, 123 and 250 are the three most likely tokens; without 123, the two most likely allowed are 7 and 250.
+      const mask = tokenMask([7, 250, 5, 60, 61, 62]);
+      const topK = new Set<number>();
+      for (let i = 0; i < 60; i++) topK.add(await draw(sampling({ topK: 2, temperature: 3, seed: i }), i % 60, [], mask));
+      expect([...topK].sort((a, b) => a - b)).toEqual([7, 250]);
+      const p = softmax(logits, 1, (token) => isAllowed(mask, token));
+      const topP = new Set<number>();
+      for (let i = 0; i < 80; i++) topP.add(await draw(sampling({ topP: p[7] + p[250] + 0.01, seed: 300 + i }), i % 60, [], mask));
+      expect([...topP].sort((a, b) => a - b)).toEqual([5, 7, 250]);
+    });
+
+    const modes: [string, SamplingSettings][] = [
+      ['greedy', GREEDY],
+      ['greedy with the token penalized', { ...GREEDY, repetitionPenalty: 2 }],
+      ['temperature 0.7', sampling({ temperature: 0.7 })],
+      ['temperature 2, penalized', sampling({ temperature: 2, repetitionPenalty: 1.5 })],
+      ['top-k 1', sampling({ topK: 1 })],
+      ['top-k 5', sampling({ topK: 5, temperature: 1.5 })],
+      ['top-p 0.1', sampling({ topP: 0.1 })],
+      ['top-k 3 and top-p 0.9', sampling({ topK: 3, topP: 0.9, temperature: 0.5 })],
+    ];
+    it.each(modes)('a mask that allows one token gives that token: %s', async (_, settings) => {
+      const values = randomLogits(11);
+      const { draw } = await makeSampler(values);
+      const lowest = values.indexOf(Math.min(...values));
+      // The least likely token, the first and the last (in the mask's partial last word).
+      for (const only of [lowest, 0, VOCAB - 1]) {
+        for (const position of [0, 17, 40]) expect(await draw(settings, position, [only], tokenMask([only])), `token ${only} at ${position}`).toBe(only);
+      }
+    });
+
+    it('begin() allows every token again', async () => {
+      const { draw } = await makeSampler(logits);
+      expect(await draw(GREEDY, 0, [], tokenMask([250]))).toBe(250);
+      expect(await draw(GREEDY, 0)).toBe(7);
+    });
   });
 });

@@ -16,14 +16,25 @@ export interface SamplingSettings {
 
 export const GREEDY: SamplingSettings = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0, greedy: true };
 
-/** Sampling on the GPU: the sample kernel, its settings uniform and the bitset of tokens already seen. */
+/** Words of a token bitset over `vocabSize` tokens: one bit per token, 32 to a word. */
+export function maskWords(vocabSize: number): number {
+  return Math.ceil(vocabSize / 32);
+}
+
+/**
+ * Sampling on the GPU: the sample kernel, its settings uniform, the bitset of tokens already seen and the token mask
+ * (the tokens a grammar allows next; all of them without one).
+ */
 export class Sampler {
   readonly kernel: BoundKernel;
   private readonly settings: GPUBuffer;
   private readonly seen: GPUBuffer;
+  private readonly mask: GPUBuffer;
   private readonly view;
   private readonly seenWords: Uint32Array<ArrayBuffer>;
   private readonly vocabSize: number;
+  /** Whether the mask buffer allows every token, so that a generation without a grammar writes nothing. */
+  private maskAllowsAll = true;
 
   constructor(
     private readonly device: GPUDevice,
@@ -34,12 +45,13 @@ export class Sampler {
     this.settings = createUniformBuffer(device, 'sampling', this.view.arrayBuffer.byteLength);
     this.seenWords = new Uint32Array(Math.ceil(b.vocabSize / 32));
     this.seen = createStorageBuffer(device, 'seen tokens', this.seenWords.byteLength);
+    this.mask = createStorageBuffer(device, 'token mask', new Uint32Array(maskWords(b.vocabSize)).fill(0xffffffff));
     const scaled = createStorageBuffer(device, 'scaled logits', b.vocabSize * 4);
     this.vocabSize = b.vocabSize;
     this.kernel = {
       label: 'sample',
       pipeline,
-      bindGroup: bindGroup(device, 'sample', pipeline, [this.settings, b.step, b.logits, scaled, this.seen, b.tokens, b.sampled]),
+      bindGroup: bindGroup(device, 'sample', pipeline, [this.settings, b.step, b.logits, scaled, this.seen, b.tokens, b.sampled, this.mask]),
       grid: () => [1],
     };
   }
@@ -63,5 +75,23 @@ export class Sampler {
       this.seenWords[token >>> 5] |= 1 << (token & 31);
     }
     this.device.queue.writeBuffer(this.seen, 0, this.seenWords);
+    this.allowAllTokens();
+  }
+
+  /**
+   * The tokens the next sample may pick: `words` holds a bit per token (maskWords(vocabSize) words, bit set =
+   * allowed), as XGrammar's token bitmask does. It holds for every sample until the next call or `begin`.
+   */
+  setTokenMask(words: Uint32Array): void {
+    if (words.length !== maskWords(this.vocabSize)) throw new Error(`a token mask over ${this.vocabSize} tokens has ${maskWords(this.vocabSize)} words (got ${words.length})`);
+    this.device.queue.writeBuffer(this.mask, 0, words as Uint32Array<ArrayBuffer>);
+    this.maskAllowsAll = false;
+  }
+
+  /** Lets every token be sampled again (written only when a mask was set). */
+  allowAllTokens(): void {
+    if (this.maskAllowsAll) return;
+    this.device.queue.writeBuffer(this.mask, 0, new Uint32Array(maskWords(this.vocabSize)).fill(0xffffffff));
+    this.maskAllowsAll = true;
   }
 }
