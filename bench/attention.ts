@@ -172,7 +172,7 @@ function openChoices(setup: Setup, batch: Batch): Choice[] {
   const wide = batch.layout.headDim >= 128;
   return [
     { name: 'streamed, default', choice: {} },
-    ...(wide ? [] : [{ name: 'streamed, 4 lanes per row', choice: { lanes: 4 } }]),
+    ...(wide ? [] : [{ name: 'streamed, 8 lanes per row', choice: { lanes: 8 } }]),
     { name: 'streamed, unroll 2', choice: { unroll: 2 } },
     { name: 'streamed, unroll 8', choice: { unroll: 8 } },
     { name: 'streamed, workgroup 64', choice: { workgroup: 64 } },

@@ -40,12 +40,14 @@ const STREAMED_ROW_TOKENS = 16;
 /** Streamed kernel: invocations per workgroup. */
 const STREAMED_WORKGROUP = 128;
 /**
- * Streamed kernel: invocations per K row at most. Fewer lanes per row cut the work every lane repeats (the
- * softmax, addressing, a shuffle level) at the cost of registers and of parallelism at short contexts. On the H200:
- * at d=128, 8 lanes of 16 dimensions ran 1.33x faster than 16 of 8 at 64k; at d=64, 4 lanes of 16 ran 1.12x faster
- * than 8 of 8 at 64k and 1.29x at 256k alone, but in the 1B model's decode its attention took 1.39x as long at 1k
- * and 1.14x at 32k (0.88x at 128k), so 8 stay (BENCHMARKS.md, session of 2026-12-02).
+ * Streamed kernel: dimensions each invocation of a K row holds at least, which sets the invocations per row
+ * (headDim / STREAMED_LANE_DIMS, at most STREAMED_MAX_LANES). Fewer lanes per row cut the work every lane repeats
+ * (the softmax, addressing, a shuffle level) at the cost of registers. On the H200: at d=128, 8 lanes of 16
+ * dimensions ran 1.33x faster than 16 of 8 at 64k; at d=64, 4 lanes of 16 ran 1.12x faster than 8 of 8 at 64k and
+ * 1.29x at 256k (0.85x at 1k), and the 1B model's decode step took 1.847 ms at 32k and 3.136 ms at 128k with them
+ * against 1.97 and 3.70 with 8 lanes (BENCHMARKS.md, session of 2026-12-02).
  */
+const STREAMED_LANE_DIMS = 16;
 const STREAMED_MAX_LANES = 8;
 /** Streamed kernel: tokens per stream per step at most (4 measured best at 64k on the H200). */
 const STREAMED_MAX_UNROLL = 4;
@@ -70,7 +72,7 @@ export interface AttentionVariantRequest {
   workgroup?: number;
   /** Streamed kernel: tokens each stream loads per step before using them (default: what registers allow, ≤ 4). */
   unroll?: number;
-  /** Streamed kernel: at most this many invocations per K row (default STREAMED_MAX_LANES). */
+  /** Streamed kernel: at most this many invocations per K row (default: see STREAMED_LANE_DIMS). */
   lanes?: number;
 }
 
@@ -154,7 +156,7 @@ type KernelPart = Pick<AttentionVariant, 'kind' | 'key' | 'tile' | 'attentionCod
 function buildStreamed(request: AttentionVariantRequest, queries: number): KernelPart {
   const { headDim, group, kvDtype, subgroupMinSize, maxWorkgroupStorage } = request;
   const rows = queries * group;
-  const lanes = streamedLanes(headDim, subgroupMinSize, request.lanes ?? STREAMED_MAX_LANES);
+  const lanes = streamedLanes(headDim, subgroupMinSize, request.lanes ?? Math.min(STREAMED_MAX_LANES, headDim / STREAMED_LANE_DIMS));
   const workgroup = request.workgroup ?? STREAMED_WORKGROUP;
   if (!(workgroup % lanes === 0 && workgroup >= headDim / 4 && workgroup <= 256 && (workgroup & (workgroup - 1)) === 0)) {
     throw new Error(`streamed attention workgroup ${workgroup} must be a power of two from ${headDim / 4} to 256`);
