@@ -246,8 +246,8 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
       // Keep the GPU busy first, as measurePasses does: straight after host work (calibration, the previous row's
       // setup) the H200's clocks are low.
       for (const warmUp = performance.now(); performance.now() - warmUp < WARM_UP_MS; ) await run(8, 'none');
-      // The median of TIMED_RUNS runs: one run's wall time can carry a host pause (measured: up to 1.9 ms a token
-      // over 64 steps on the H200) that the GPU step does not show; the runs' spread is printed beside it.
+      // The median of TIMED_RUNS runs: one run's wall time can carry a host pause (on the H200, V8's full collections
+      // of 18–24 ms: BENCHMARKS.md) that the GPU step does not show; the runs' spread is printed beside it.
       const runSeconds: number[] = [];
       let longestGapMs = 0;
       for (let i = 0; i < TIMED_RUNS; i++) {

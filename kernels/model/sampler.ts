@@ -43,7 +43,7 @@ export class Sampler {
     const { code, pipeline } = modelPipeline(device, 'sample', sampleWgsl, { PCG: pcgWgsl });
     this.view = uniformView(code, 'sampling');
     this.settings = createUniformBuffer(device, 'sampling', this.view.arrayBuffer.byteLength);
-    this.seenWords = new Uint32Array(Math.ceil(b.vocabSize / 32));
+    this.seenWords = new Uint32Array(maskWords(b.vocabSize));
     this.seen = createStorageBuffer(device, 'seen tokens', this.seenWords.byteLength);
     this.mask = createStorageBuffer(device, 'token mask', new Uint32Array(maskWords(b.vocabSize)).fill(0xffffffff));
     const scaled = createStorageBuffer(device, 'scaled logits', b.vocabSize * 4);
