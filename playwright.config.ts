@@ -9,8 +9,11 @@ import { defineConfig } from '@playwright/test';
 const debianChromium = '/usr/bin/chromium';
 const chromiumPath = process.env.CHROME_PATH ?? (existsSync(debianChromium) ? debianChromium : undefined);
 
-/** The tests' own dev server, beside `npm run dev`'s 5173: an app left running there is never taken for it. */
-const port = 5174;
+/**
+ * The tests' own dev server, beside `npm run dev`'s 5173: an app left running there is never taken for it.
+ * E2E_PORT moves it, so that two checkouts can run their specs side by side.
+ */
+const port = Number(process.env.E2E_PORT ?? 5174);
 
 export default defineConfig({
   testDir: 'e2e',
