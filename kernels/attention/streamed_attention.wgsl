@@ -11,10 +11,9 @@
 // Each stream keeps its own online-softmax state (m, l, o) for all ROWS query rows of the work head: one K and V
 // read serves the whole GQA group (and in prefill, the whole causal block). q·k is summed over a row's LANES with
 // subgroup shuffles (a row's lanes are consecutive invocations, inside one subgroup since LANES divides the
-// subgroup size). At a head boundary the streams' states merge, by subgroup operations within a subgroup and then in
-// subgroup order through workgroup memory, then the head is written whole to `out` or its partial state to a slot
-// for merge_partials.wgsl. Loops over the register arrays (rows, unrolled tokens, a lane's vectors) are marked
-// `// unroll`: the builder unrolls them (unroll.ts).
+// subgroup size). At a head boundary the streams' states merge in stream order through workgroup memory, then the
+// head is written whole to `out` or its partial state to a slot for merge_partials.wgsl. Loops over the register
+// arrays (rows, unrolled tokens, a lane's vectors) are marked `// unroll`: the builder unrolls them (unroll.ts).
 // Traffic: every K and V element of a work head read once from memory; q read once per segment.
 enable subgroups;
 
@@ -28,9 +27,6 @@ const UNROLL: u32 = {{UNROLL}}u;
 // Tokens per KV page, a constant so that page and slot of a token cost a shift and a mask (power-of-two pages).
 const PAGE_SIZE: u32 = {{PAGE_SIZE}}u;
 const STREAMS: u32 = WORKGROUP / LANES;
-// The adapter's smallest subgroup (at least LANES): a workgroup holds at most MAX_SUBGROUPS of them.
-const MIN_SUBGROUP_SIZE: u32 = {{MIN_SUBGROUP_SIZE}}u;
-const MAX_SUBGROUPS: u32 = WORKGROUP / min(MIN_SUBGROUP_SIZE, WORKGROUP);
 const STEP: u32 = STREAMS * UNROLL;
 const DIMS: u32 = HEAD_DIM / LANES;
 const QUADS: u32 = HEAD_DIM / 4u;
@@ -56,10 +52,10 @@ const NEG_BIG: f32 = -3.0e38;
 // Per slot and row: m, l, then HEAD_DIM values of o.
 @group(0) @binding(8) var<storage, read_write> partials: array<f32>;
 
-// One row's m, l and o of every subgroup (its streams merged), for the merge at the end of a segment.
-var<workgroup> subgroupMaxes: array<f32, MAX_SUBGROUPS>;
-var<workgroup> subgroupSums: array<f32, MAX_SUBGROUPS>;
-var<workgroup> subgroupOut: array<vec4<f32>, MAX_SUBGROUPS * QUADS>;
+// Each stream's m and l per row, and one row's o of every stream, for the merge at the end of a segment.
+var<workgroup> streamMax: array<f32, STREAMS * ROWS>;
+var<workgroup> streamSum: array<f32, STREAMS * ROWS>;
+var<workgroup> streamOut: array<vec4<f32>, STREAMS * QUADS>;
 
 {{KV_ACCESS}}
 
@@ -78,21 +74,11 @@ fn laneQuad(rowLane: u32, w: u32, j: u32) -> u32 {
 }
 
 @compute @workgroup_size(WORKGROUP)
-fn main(
-  @builtin(local_invocation_index) lane: u32,
-  @builtin(workgroup_id) workgroupId: vec3<u32>,
-  @builtin(subgroup_size) subgroupSize: u32,
-) {
+fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workgroupId: vec3<u32>) {
   let range = workRanges[workgroupId.x];
   let rangeEnd = range.y;
   let stream = lane / LANES;
   let rowLane = lane % LANES;
-  // Subgroups are consecutive invocations (as a row's lanes already assume); a workgroup smaller than a subgroup
-  // is one subgroup of WORKGROUP invocations.
-  let streamSpan = min(subgroupSize, WORKGROUP);
-  let subgroupIndex = lane / streamSpan;
-  let subgroups = WORKGROUP / streamSpan;
-  let leadsSubgroup = lane % streamSpan < LANES;
 
   var tile = range.x;
   var headIndex = range.z;
@@ -210,56 +196,45 @@ fn main(
       }
     }
 
-    // Merge the streams: m = max_s m_s, l = Σ_s l_s·exp(m_s − m), o = Σ_s o_s·exp(m_s − m). First the streams of
-    // each subgroup with subgroup operations (no barrier, no workgroup memory), then the subgroups in subgroup
-    // order through workgroup memory: a fixed order on a given adapter, so results are bitwise reproducible.
+    // Merge the streams in stream order: m = max_s m_s, l = Σ_s l_s·exp(m_s − m), o = Σ_s o_s·exp(m_s − m).
+    if (rowLane == 0u) {
+      // unroll
+      for (var r = 0u; r < ROWS; r++) {
+        streamMax[stream * ROWS + r] = runningMax[r];
+        streamSum[stream * ROWS + r] = runningSum[r];
+      }
+    }
+    workgroupBarrier();
     let wholeHead = tile == head.firstTile && segmentEnd == headEnd;
     let slot = range.w + select(1u, 0u, segment == 0u);
     // unroll
     for (var r = 0u; r < ROWS; r++) {
-      let subgroupM = subgroupMax(runningMax[r]);
-      let weight = exp(runningMax[r] - subgroupM);
-      // A stream's lanes hold the same m and l: lane 0 of each stream speaks for it.
-      let subgroupL = subgroupAdd(select(0.0, runningSum[r] * weight, rowLane == 0u));
-      var o: array<vec4<f32>, LANE_QUADS>;
-      // unroll
-      for (var i = 0u; i < LANE_QUADS; i++) {
-        o[i] = acc[r][i] * weight;
-        // Σ over the streams of the subgroup: lanes LANES·2^k apart hold the same quads of other streams.
-        for (var offset = LANES; offset < streamSpan; offset *= 2u) {
-          o[i] += subgroupShuffleXor(o[i], offset);
-        }
+      var m = NEG_BIG;
+      for (var s = 0u; s < STREAMS; s++) {
+        m = max(m, streamMax[s * ROWS + r]);
       }
-      if (leadsSubgroup) {
-        if (rowLane == 0u) {
-          subgroupMaxes[subgroupIndex] = subgroupM;
-          subgroupSums[subgroupIndex] = subgroupL;
-        }
+      var l = 0.0;
+      for (var s = 0u; s < STREAMS; s++) {
+        l += streamSum[s * ROWS + r] * exp(streamMax[s * ROWS + r] - m);
+      }
+      let weight = exp(runningMax[r] - m);
+      // unroll
+      for (var w = 0u; w < VECTORS; w++) {
         // unroll
-        for (var w = 0u; w < VECTORS; w++) {
-          // unroll
-          for (var j = 0u; j < QUADS_PER_VECTOR; j++) {
-            subgroupOut[subgroupIndex * QUADS + laneQuad(rowLane, w, j)] = o[w * QUADS_PER_VECTOR + j];
-          }
+        for (var j = 0u; j < QUADS_PER_VECTOR; j++) {
+          streamOut[stream * QUADS + laneQuad(rowLane, w, j)] = acc[r][w * QUADS_PER_VECTOR + j] * weight;
         }
       }
       workgroupBarrier();
       if (lane < QUADS) {
-        var m = NEG_BIG;
-        for (var g = 0u; g < subgroups; g++) {
-          m = max(m, subgroupMaxes[g]);
-        }
-        var l = 0.0;
-        var merged = vec4<f32>(0.0);
-        for (var g = 0u; g < subgroups; g++) {
-          let scale = exp(subgroupMaxes[g] - m);
-          l += subgroupSums[g] * scale;
-          merged += subgroupOut[g * QUADS + lane] * scale;
+        var o = vec4<f32>(0.0);
+        for (var s = 0u; s < STREAMS; s++) {
+          o += streamOut[s * QUADS + lane];
         }
         if (wholeHead) {
           if (rowIsWritten(head, r)) {
             let outIndex = queryRowIndex(head, r) * HEAD_DIM + 4u * lane;
-            let normalized = merged / l;
+            let normalized = o / l;
             for (var c = 0u; c < 4u; c++) {
               out[outIndex + c] = normalized[c];
             }
@@ -272,7 +247,7 @@ fn main(
             partials[stateIndex + 1u] = l;
           }
           for (var c = 0u; c < 4u; c++) {
-            partials[stateIndex + 2u + 4u * lane + c] = merged[c];
+            partials[stateIndex + 2u + 4u * lane + c] = o[c];
           }
         }
       }

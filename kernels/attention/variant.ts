@@ -112,8 +112,8 @@ function stagedWorkgroupBytes(headDim: number, rows: number, kvDtype: KvDtype, t
 }
 
 /** The streamed kernel's workgroup arrays in bytes (restates streamed_attention.wgsl). */
-function streamedWorkgroupBytes(headDim: number, subgroups: number): number {
-  return 2 * subgroups * 4 + subgroups * headDim * 4;
+function streamedWorkgroupBytes(headDim: number, rows: number, streams: number): number {
+  return 2 * streams * rows * 4 + streams * headDim * 4;
 }
 
 /**
@@ -164,10 +164,9 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
   const unroll = request.unroll ?? Math.max(1, Math.min(STREAMED_MAX_UNROLL, Math.floor(STREAMED_ROW_TOKENS / rows)));
   if (!Number.isInteger(unroll) || unroll < 1) throw new Error(`streamed attention unroll ${unroll} must be a positive integer`);
   const streams = workgroup / lanes;
-  const subgroups = workgroup / Math.min(subgroupMinSize, workgroup);
-  const bytes = streamedWorkgroupBytes(headDim, subgroups);
+  const bytes = streamedWorkgroupBytes(headDim, rows, streams);
   if (bytes > maxWorkgroupStorage) {
-    throw new Error(`streamed attention with ${subgroups} subgroups of head dim ${headDim} needs ${bytes} bytes of workgroup memory; this adapter allows ${maxWorkgroupStorage}`);
+    throw new Error(`attention for ${rows} query rows per head needs ${bytes} bytes of workgroup memory; this adapter allows ${maxWorkgroupStorage}`);
   }
   const tile = streams * unroll;
   const dimsPerVector = kvDtype === 'f16' ? 8 : 4;
@@ -182,7 +181,6 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
     LANES: lanes,
     UNROLL: unroll,
     PAGE_SIZE: request.pageSize,
-    MIN_SUBGROUP_SIZE: subgroupMinSize,
     KV_ACCESS: kvDtype === 'f16' ? kvF16VectorsWgsl : kvF32VectorsWgsl,
   });
   const attentionCode = unrollLoops(specialized, {
@@ -192,7 +190,7 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
     VECTORS: laneDims / dimsPerVector,
     QUADS_PER_VECTOR: dimsPerVector / 4,
   });
-  const key = `streamed_attention/d${headDim}/g${group}/q${queries}/${kvDtype}kv/p${request.pageSize}/l${lanes}/w${workgroup}/u${unroll}/s${subgroupMinSize}`;
+  const key = `streamed_attention/d${headDim}/g${group}/q${queries}/${kvDtype}kv/p${request.pageSize}/l${lanes}/w${workgroup}/u${unroll}`;
   return { kind: 'streamed', key, tile, attentionCode };
 }
 
