@@ -70,11 +70,14 @@ export function checkTokenizer(engine: Engine, testCase: ReferenceCase): string 
   return `${testCase.prompt_ids.length} prompt ids and ${testCase.greedy_ids.length} greedy ids round-trip`;
 }
 
-/** Prompt ids, the logits after the last prompt token within the KV dtype's tolerance, then the greedy ids. */
-export async function checkCase(engine: Engine, testCase: ReferenceCase, kv: KvCheck): Promise<string> {
+/**
+ * Prompt ids, the logits after the last prompt token within the KV dtype's tolerance, then the greedy ids; through
+ * `attention` where given, else the kernel the engine was loaded with.
+ */
+export async function checkCase(engine: Engine, testCase: ReferenceCase, kv: KvCheck, attention?: AttentionKernel): Promise<string> {
   const messages = testCase.messages;
   const { lastPromptLogits, promptIds } = await collect(
-    engine.generate({ ...(messages ? { messages } : { prompt: testCase.prompt }), maxTokens: 1, captureLogits: true }),
+    engine.generate({ ...(messages ? { messages } : { prompt: testCase.prompt }), maxTokens: 1, captureLogits: true, attention }),
   );
   expectIds('prompt ids', promptIds, testCase.prompt_ids);
   if (!lastPromptLogits) throw new ReferenceMismatch('the engine returned no logits for the last prompt token');
@@ -83,7 +86,7 @@ export async function checkCase(engine: Engine, testCase: ReferenceCase, kv: KvC
   if (!(error < kv.logitsTolerance)) {
     throw new ReferenceMismatch(`last prompt logits: relative error ${error.toExponential(2)}, over the ${kv.kvDtype} KV tolerance ${kv.logitsTolerance}`);
   }
-  const ties = await checkGreedy(engine, testCase, kv.exact);
+  const ties = await checkGreedy(engine, testCase, kv.exact, attention);
   const tieNote = ties.length ? `, ties taken at steps ${ties.join(', ')}` : '';
   return `logits relative error ${error.toExponential(2)} (< ${kv.logitsTolerance}), ${testCase.greedy_ids.length} greedy ids${tieNote}`;
 }
@@ -93,7 +96,7 @@ export async function checkCase(engine: Engine, testCase: ReferenceCase, kv: KvC
  * margin is under TIE_MARGIN (a tie, not a bug); generation then continues from the reference token. Returns the
  * steps where that happened.
  */
-async function checkGreedy(engine: Engine, testCase: ReferenceCase, exact: boolean): Promise<number[]> {
+async function checkGreedy(engine: Engine, testCase: ReferenceCase, exact: boolean, attention: AttentionKernel | undefined): Promise<number[]> {
   const reference = testCase.greedy_ids;
   const ties: number[] = [];
   let matched = 0;
@@ -106,6 +109,7 @@ async function checkGreedy(engine: Engine, testCase: ReferenceCase, exact: boole
           maxTokens: reference.length - matched,
           ignoreEos: true,
           conversation,
+          attention,
         }),
       );
       let i = 0;

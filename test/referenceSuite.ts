@@ -1,7 +1,9 @@
-import { describe, it } from 'vitest';
+import { afterAll, describe, it } from 'vitest';
 import { testGpu } from './gpu.ts';
 import { referenceModel, type ReferenceCase, type ReferenceModel } from './sharedModels.ts';
-import { caseLabel, checkCase, checkTokenizer, kernelLoad, KV_CHECKS, ReferenceMismatch, TOKENIZER_LOAD, withReferenceEngine } from './referenceChecks.ts';
+import { caseLabel, checkCase, checkTokenizer, kernelLoad, KV_CHECKS, ReferenceMismatch, withReferenceEngine, type KvCheck } from './referenceChecks.ts';
+import { Engine } from '../engine/engine.ts';
+import { nodeModelFiles } from '../engine/loader/nodeFiles.ts';
 import { ATTENTION_KERNELS } from '../kernels/attention/plan.ts';
 
 /**
@@ -14,17 +16,30 @@ export function describeReferenceModel(name: string, options: { separateRopeKv?:
   describe(`${name} against Hugging Face float64`, () => {
     const model = referenceModel(name);
 
+    // One load per KV dtype, on first use: the attention kernels share their pipelines and differ in the plan, which
+    // each request picks.
+    const engines = new Map<KvCheck, Promise<Engine>>();
+    const engineFor = (kv: KvCheck): Promise<Engine> => {
+      if (!engines.has(kv)) engines.set(kv, testGpu().then(async (context) => {
+        const engine = new Engine(context);
+        await engine.load(nodeModelFiles(model.directory), kernelLoad(kv, 'lean'));
+        return engine;
+      }));
+      return engines.get(kv)!;
+    };
+    afterAll(async () => {
+      for (const loading of engines.values()) (await loading.catch(() => undefined))?.unload();
+    });
+
     it('tokenizes every prompt (chat cases through the chat template) to the reference ids', async () => {
-      await withReferenceEngine(await testGpu(), model, TOKENIZER_LOAD, async (engine) => {
-        await everyCase(model, async (testCase) => checkTokenizer(engine, testCase));
-      });
+      const engine = await engineFor(KV_CHECKS[0]);
+      await everyCase(model, async (testCase) => checkTokenizer(engine, testCase));
     });
 
     describe.each([...KV_CHECKS])('$kvDtype KV', (kv) => {
       it.each(ATTENTION_KERNELS)('%s attention: last prompt logits and greedy ids match', async (kernel) => {
-        await withReferenceEngine(await testGpu(), model, kernelLoad(kv, kernel), async (engine) => {
-          await everyCase(model, (testCase) => checkCase(engine, testCase, kv));
-        });
+        const engine = await engineFor(kv);
+        await everyCase(model, (testCase) => checkCase(engine, testCase, kv, kernel));
       });
     });
 
