@@ -6,11 +6,12 @@ import { join } from 'node:path';
 /**
  * How one request for a file is answered: whole, or with a fault a download meets. `cut` resets the connection
  * after CUT_AT bytes; `shorter-body` sends CUT_AT bytes and closes cleanly although Content-Length announced the
- * whole file; `longer-body` sends the whole file under a Content-Length 1,000 bytes short of it.
+ * whole file; `longer-body` sends the whole file under a Content-Length EXTRA_BYTES short of it.
  */
 export type Answer = 'whole' | 'cut' | 'shorter-body' | 'longer-body';
 
 export const CUT_AT = 4_000_000;
+export const EXTRA_BYTES = 1_000;
 
 /**
  * A model server on its own origin (as Hugging Face is) that serves the app's built-in model folder and answers the
@@ -76,7 +77,7 @@ function answer(response: ServerResponse, bytes: Buffer, how: Answer): void {
       response.write(bytes.subarray(0, CUT_AT), () => response.socket?.end());
       return;
     case 'longer-body':
-      response.writeHead(200, headers(bytes.byteLength - 1_000));
+      response.writeHead(200, headers(bytes.byteLength - EXTRA_BYTES));
       response.write(bytes, () => response.socket?.end());
       return;
   }
