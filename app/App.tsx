@@ -65,7 +65,7 @@ export function App() {
         Comlink.proxy((event) => setLoad((current) => (current.kind === 'loading' ? { kind: 'loading', source, event } : current))),
       );
       if (!result.ok) {
-        setLoad({ kind: 'failed', error: fail(result.error) });
+        setLoad({ kind: 'failed', error: fail(result.error), source });
         return;
       }
       conversation.current = await remote.newConversation();

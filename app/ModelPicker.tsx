@@ -2,6 +2,7 @@ import { useState } from 'react';
 import type { ModelInfo } from '../engine/engine.ts';
 import { BUILTIN_MODEL, type ModelSource } from '../engine/modelSource.ts';
 import type { LoadEvent } from '../engine/worker.ts';
+import type { EngineErrorCode } from '../errors/engineError.ts';
 import { formatBytes } from './format.ts';
 import type { ServerAddress } from './httpChatClient.ts';
 
@@ -13,7 +14,8 @@ export type LoadState =
   | { kind: 'connecting'; address: ServerAddress }
   /** An OpenAI-compatible server answers the chat, with `model` of the ones it lists. */
   | { kind: 'connected'; address: ServerAddress; models: string[]; model: string }
-  | { kind: 'failed'; error: { message: string } };
+  /** `source`: the engine load that failed, for its retry (a server that would not connect has none). */
+  | { kind: 'failed'; error: { message: string; code?: EngineErrorCode }; source?: ModelSource };
 
 type Choice = 'builtin' | `server:${string}` | 'hub' | 'url' | 'folder' | 'openai';
 
@@ -21,6 +23,7 @@ function progressText(event: LoadEvent | undefined): { text: string; fraction?: 
   if (!event) return { text: 'starting…' };
   switch (event.phase) {
     case 'downloading':
+      if (event.retry) return { text: `downloading ${event.file} again (attempt ${event.retry.attempt} of ${event.retry.attempts}): ${event.retry.reason}` };
       return {
         text: `${event.fromCache ? 'from cache' : 'downloading'} ${event.file}: ${formatBytes(event.loadedBytes)}${event.totalBytes ? ` of ${formatBytes(event.totalBytes)}` : ''}`,
         fraction: event.totalBytes ? event.loadedBytes / event.totalBytes : undefined,
@@ -78,6 +81,8 @@ export function ModelPicker(props: {
   };
   const busy = state.kind === 'loading' || state.kind === 'connecting';
   const progress = state.kind === 'loading' ? progressText(state.event) : undefined;
+  // A download that broke off may well arrive whole the next time: nothing of it was cached.
+  const retrySource = state.kind === 'failed' && state.error.code === 'download-failed' ? state.source : undefined;
 
   return (
     <section
@@ -162,6 +167,14 @@ export function ModelPicker(props: {
       {state.kind === 'failed' && (
         <p className="error" role="alert" data-testid="load-error">
           {choice === 'openai' ? 'Could not use the server' : 'Could not load the model'}: {state.error.message}
+          {retrySource && (
+            <>
+              {' '}
+              <button type="button" className="primary" data-testid="retry-load" onClick={() => props.onLoad(retrySource)}>
+                Retry download
+              </button>
+            </>
+          )}
         </p>
       )}
       {state.kind === 'loaded' && (

@@ -9,6 +9,8 @@ export type EngineErrorCode =
   | 'gpu-out-of-memory'
   | 'invalid-safetensors'
   | 'missing-file'
+  /** A file that did not arrive whole after the loader's retries (a cut connection, a body of the wrong length). */
+  | 'download-failed'
   | 'missing-tensor'
   | 'unsupported-model'
   | 'invalid-config'

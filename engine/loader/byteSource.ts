@@ -41,22 +41,3 @@ export function bytesSource(name: string, bytes: Uint8Array): ByteSource {
   };
   return source;
 }
-
-export type DownloadProgress = (loadedBytes: number, totalBytes: number | undefined) => void;
-
-/** Streams a fetch Response to a Blob, reporting bytes as they arrive. */
-export async function downloadToBlob(response: Response, onProgress?: DownloadProgress): Promise<Blob> {
-  const total = Number(response.headers.get('content-length')) || undefined;
-  if (!response.body) return response.blob();
-  const reader = response.body.getReader();
-  const chunks: Uint8Array<ArrayBuffer>[] = [];
-  let loaded = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value as Uint8Array<ArrayBuffer>);
-    loaded += value.byteLength;
-    onProgress?.(loaded, total);
-  }
-  return new Blob(chunks);
-}

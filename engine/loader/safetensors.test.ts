@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bytesSource } from './byteSource.ts';
-import { readSafetensorsHeader } from './safetensors.ts';
+import { readSafetensorsHeader, safetensorsLength } from './safetensors.ts';
 import { encodeSafetensors, withHeader } from '../../test/tinyModel.ts';
 
 const good = () =>
@@ -46,5 +46,29 @@ describe('safetensors reader', () => {
     expect(error.code).toBe('invalid-safetensors');
     expect(error.message).toMatch(/^model\.safetensors: /);
     expect(error.message).toMatch(message);
+  });
+});
+
+describe('safetensors length by its header', () => {
+  const lengthOf = (bytes: Uint8Array) => safetensorsLength(bytesSource('model.safetensors', bytes));
+  const file = good();
+  const headerEnd = 8 + Number(new DataView(file.buffer).getBigUint64(0, true));
+
+  it.each([
+    ['the whole file', file.byteLength, file.byteLength],
+    ['a file cut in its data', file.byteLength - 5, file.byteLength],
+    ['a file cut in its header', headerEnd - 3, headerEnd],
+    ['a file cut in its length field', 5, 8],
+  ])('of %s is the whole file\'s', async (_, keep, length) => {
+    expect(await lengthOf(file.slice(0, keep))).toBe(length);
+  });
+
+  it('is unknown for a header that is all there but not JSON, or a corrupt header length', async () => {
+    const notJson = file.slice();
+    notJson[8] = 'x'.charCodeAt(0);
+    expect(await lengthOf(notJson)).toBeUndefined();
+    const corrupt = file.slice();
+    new DataView(corrupt.buffer).setBigUint64(0, 1n << 40n, true);
+    expect(await lengthOf(corrupt)).toBeUndefined();
   });
 });

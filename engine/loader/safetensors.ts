@@ -27,6 +27,33 @@ function fail(source: ByteSource, message: string): EngineError {
   return new EngineError('invalid-safetensors', `${source.name}: ${message}`);
 }
 
+/**
+ * The length a safetensors file has by its own header: 8 bytes, the header, then data up to the furthest
+ * `data_offsets` end. Read without judging the tensors (readSafetensorsHeader does that), so that a download can be
+ * told whole or cut; undefined when the header is unreadable even though the file holds all of it.
+ */
+export async function safetensorsLength(source: ByteSource): Promise<number | undefined> {
+  if (source.size < 8) return 8;
+  const lengthBytes = await source.read(0, 8);
+  const headerLength = Number(new DataView(lengthBytes.buffer, lengthBytes.byteOffset, 8).getBigUint64(0, true));
+  if (headerLength > MAX_HEADER_BYTES) return undefined;
+  const dataStart = 8 + headerLength;
+  if (dataStart > source.size) return dataStart;
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder().decode(await source.read(8, headerLength)));
+  } catch {
+    // A header that is all there but not JSON is a damaged file, not a cut download.
+    return undefined;
+  }
+  if (typeof header !== 'object' || header === null) return undefined;
+  const ends = Object.values(header as Record<string, { data_offsets?: unknown } | null>).map((entry) => {
+    const offsets = entry?.data_offsets;
+    return Array.isArray(offsets) && Number.isSafeInteger(offsets[1]) ? (offsets[1] as number) : 0;
+  });
+  return dataStart + Math.max(0, ...ends);
+}
+
 export async function readSafetensorsHeader(source: ByteSource): Promise<TensorInfo[]> {
   if (source.size < 8) {
     throw fail(source, `the file is ${source.size} bytes, too short to hold a safetensors header: it is truncated or not a safetensors file`);

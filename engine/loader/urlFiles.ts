@@ -1,5 +1,6 @@
 import { EngineError } from '../../errors/engineError.ts';
-import { blobSource, downloadToBlob, type ByteSource } from './byteSource.ts';
+import { blobSource, type ByteSource } from './byteSource.ts';
+import { downloadToBlob, IncompleteDownload, incompleteReason } from './download.ts';
 import type { ModelFiles } from './modelFiles.ts';
 
 export interface DownloadEvent {
@@ -7,6 +8,23 @@ export interface DownloadEvent {
   loadedBytes: number;
   totalBytes: number | undefined;
   fromCache: boolean;
+  /** Set when an attempt failed and the next one is about to start: which one, of how many, and why. */
+  retry?: { attempt: number; attempts: number; reason: string };
+}
+
+export interface RetryPolicy {
+  /** Attempts at each file, the first included. */
+  attempts: number;
+  /** The wait before the second attempt; each later wait is twice the one before. */
+  firstDelayMs: number;
+}
+
+/** Rides out a dropped connection or a server's passing 503 without keeping anyone waiting long on a dead one. */
+export const DOWNLOAD_RETRY: RetryPolicy = { attempts: 3, firstDelayMs: 500 };
+
+/** The part of Cache Storage that keeps downloads (a fake stands in for it where there is none, as in Node). */
+export interface DownloadCacheStorage {
+  open(name: string): Promise<Pick<Cache, 'match' | 'put' | 'delete'>>;
 }
 
 export interface UrlFilesOptions {
@@ -14,6 +32,9 @@ export interface UrlFilesOptions {
   cacheName?: string;
   onDownload?: (event: DownloadEvent) => void;
   fetch?: typeof fetch;
+  retry?: RetryPolicy;
+  /** The browser's `caches` unless given. */
+  caches?: DownloadCacheStorage;
 }
 
 export const MODEL_CACHE_NAME = 'lean-decode-models';
@@ -25,13 +46,58 @@ export function huggingFaceBaseUrl(repo: string, revision = 'main'): string {
   return `https://huggingface.co/${repo}/resolve/${revision}/`;
 }
 
-/** A model folder behind a URL (the app's own server, any base URL, the Hugging Face hub). */
+/**
+ * A model folder behind a URL (the app's own server, any base URL, the Hugging Face hub). A file that does not
+ * arrive whole is fetched again a few times; only a whole file is kept in Cache Storage.
+ */
 export function urlModelFiles(baseUrl: string, options: UrlFilesOptions = {}): ModelFiles {
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
   const doFetch = options.fetch ?? fetch.bind(globalThis);
+  const retry = options.retry ?? DOWNLOAD_RETRY;
+  const cacheStorage = options.caches ?? (typeof caches === 'undefined' ? undefined : caches);
   const blobs = new Map<string, Promise<Blob | undefined>>();
 
-  const cache = async () => (options.cacheName && typeof caches !== 'undefined' ? caches.open(options.cacheName) : undefined);
+  const cache = async () => (options.cacheName && cacheStorage ? cacheStorage.open(options.cacheName) : undefined);
+
+  /** One attempt: the whole file, undefined when the server has none, or an IncompleteDownload saying what broke. */
+  const download = async (path: string, url: string): Promise<Blob | undefined> => {
+    let response: Response;
+    try {
+      response = await doFetch(url);
+    } catch (cause) {
+      throw new IncompleteDownload(`the request failed (${(cause as Error).message})`);
+    }
+    // A single-page app server answers unknown paths with its index page: that is a missing file too.
+    const fallbackPage = (response.headers.get('content-type') ?? '').includes('text/html') && !path.endsWith('.html');
+    if (response.status === 404 || (response.ok && fallbackPage)) return undefined;
+    if (response.status >= 500 || response.status === 429) throw new IncompleteDownload(`the server answered HTTP ${response.status} ${response.statusText}`);
+    if (!response.ok) throw new EngineError('missing-file', `fetching ${url} failed: HTTP ${response.status} ${response.statusText}`);
+    const blob = await downloadToBlob(response, (loaded, total) =>
+      options.onDownload?.({ file: path, loadedBytes: loaded, totalBytes: total, fromCache: false }),
+    );
+    const reason = await incompleteReason(path, blob);
+    if (reason) throw new IncompleteDownload(reason);
+    return blob;
+  };
+
+  const downloadWithRetries = async (path: string, url: string): Promise<Blob | undefined> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await download(path, url);
+      } catch (error) {
+        if (!(error instanceof IncompleteDownload)) throw error;
+        if (attempt === retry.attempts) {
+          throw new EngineError(
+            'download-failed',
+            `${path} did not download whole from ${url} in ${retry.attempts} attempts (the last: ${error.message}); nothing of it was kept. ` +
+              'Check your connection and load the model again; if it fails the same way every time, the file on the server is damaged',
+          );
+        }
+        options.onDownload?.({ file: path, loadedBytes: 0, totalBytes: undefined, fromCache: false, retry: { attempt: attempt + 1, attempts: retry.attempts, reason: error.message } });
+        await new Promise((resolve) => setTimeout(resolve, retry.firstDelayMs * 2 ** (attempt - 1)));
+      }
+    }
+  };
 
   const get = (path: string): Promise<Blob | undefined> => {
     let pending = blobs.get(path);
@@ -42,26 +108,20 @@ export function urlModelFiles(baseUrl: string, options: UrlFilesOptions = {}): M
         const cached = await store?.match(url);
         if (cached) {
           const blob = await cached.blob();
-          options.onDownload?.({ file: path, loadedBytes: blob.size, totalBytes: blob.size, fromCache: true });
-          return blob;
+          // Kept by an older version that cached what it had not checked: dropped, and downloaded again.
+          if ((await incompleteReason(path, blob)) === undefined) {
+            options.onDownload?.({ file: path, loadedBytes: blob.size, totalBytes: blob.size, fromCache: true });
+            return blob;
+          }
+          await store?.delete(url);
         }
-        let response: Response;
-        try {
-          response = await doFetch(url);
-        } catch (cause) {
-          throw new EngineError('missing-file', `could not fetch ${url} (${(cause as Error).message}): check the address and your connection`);
-        }
-        // A single-page app server answers unknown paths with its index page: that is a missing file too.
-        const fallbackPage = (response.headers.get('content-type') ?? '').includes('text/html') && !path.endsWith('.html');
-        if (response.status === 404 || (response.ok && fallbackPage)) return undefined;
-        if (!response.ok) throw new EngineError('missing-file', `fetching ${url} failed: HTTP ${response.status} ${response.statusText}`);
-        const blob = await downloadToBlob(response, (loaded, total) =>
-          options.onDownload?.({ file: path, loadedBytes: loaded, totalBytes: total, fromCache: false }),
-        );
-        await store?.put(url, new Response(blob, { headers: { 'content-length': String(blob.size) } }));
+        const blob = await downloadWithRetries(path, url);
+        if (blob) await store?.put(url, new Response(blob, { headers: { 'content-length': String(blob.size) } }));
         return blob;
       })();
       blobs.set(path, pending);
+      // A failed file is asked for again on the next call, not answered with the same failure.
+      pending.catch(() => blobs.delete(path));
     }
     return pending;
   };
