@@ -3,13 +3,15 @@ import type { ModelSource } from '../engine/modelSource.ts';
 import type { SerializedEngineError } from '../errors/engineError.ts';
 import { OpenAIError } from '../engine/openai/openaiError.ts';
 import type { ChatCompletionCreateParamsStreaming, LeanDecodeTimings } from '../engine/openai/types.ts';
-import type { StressRequest } from '../engine/worker.ts';
+import type { TestFault } from '../engine/testFaults.ts';
+import type { Result, StressRequest } from '../engine/worker.ts';
 import type { StressEvent } from '../engine/stress.ts';
 import { AttentionPanel } from './AttentionPanel.tsx';
 import type { TimedStep } from './attentionBreakdown.ts';
 import type { ChatClient } from './chatClient.ts';
 import { ChatPage, type ChatEntry, type ChatSettings, type ChatStatus } from './ChatPage.tsx';
-import { Comlink, startEngineWorker, type EngineRemote } from './engineClient.ts';
+import { Comlink, startEngineWorker, WorkerCrashed, type EngineWorker } from './engineClient.ts';
+import { EngineFaultNotice, type EngineFault } from './EngineFaultNotice.tsx';
 import { GpuStatus, type GpuState } from './GpuStatus.tsx';
 import { httpChatClient, type ServerAddress } from './httpChatClient.ts';
 import { checkJsonSchema, SAMPLE_SCHEMA } from './jsonSchema.ts';
@@ -22,12 +24,22 @@ type Tab = 'chat' | 'attention' | 'stress';
 
 const DEFAULT_SETTINGS: ChatSettings = { temperature: 0, topP: 0.9, maxTokens: 256, attention: 'lean', raw: false, jsonMode: false, jsonSchema: SAMPLE_SCHEMA };
 
+/** The end-to-end tests inject faults into the engine worker on a page opened with `?test-faults` (see testFaults.ts). */
+const TEST_FAULTS = new URLSearchParams(location.search).has('test-faults');
+
+declare global {
+  interface Window {
+    /** The tests' handle on the worker's fault hooks: only on a page opened with `?test-faults`. */
+    armTestFault?: (fault: TestFault) => Promise<Result<void>>;
+  }
+}
+
 /** Where the chat's answers come from: the engine in this page's worker, or an OpenAI-compatible server. */
 type Backend = { kind: 'engine'; client: ChatClient; model: string } | { kind: 'server'; client: ChatClient; model: string };
 
 export function App() {
-  const worker = useRef<{ remote: EngineRemote; terminate: () => void } | undefined>(undefined);
-  const [crash, setCrash] = useState<string | undefined>();
+  const worker = useRef<EngineWorker | undefined>(undefined);
+  const [fault, setFault] = useState<EngineFault | undefined>();
   const [gpu, setGpu] = useState<GpuState>({ kind: 'probing' });
   const [serverModels, setServerModels] = useState<string[]>([]);
   const [load, setLoad] = useState<LoadState>({ kind: 'idle' });
@@ -47,15 +59,11 @@ export function App() {
   const conversation = useRef<number | undefined>(undefined);
   const generation = useRef<AbortController | undefined>(undefined);
 
-  const fail = useCallback((error: SerializedEngineError) => {
-    if (error.code === 'gpu-device-lost') setCrash(error.message);
-    return error;
-  }, []);
-
+  /** Loads a model into the engine worker; false when it did not load (the model panel then says why). */
   const loadModel = useCallback(
-    async (source: ModelSource, options?: { profiling?: 'timestamps' | 'cpu'; kvDtype?: 'f16' | 'f32' }) => {
+    async (source: ModelSource, options?: { profiling?: 'timestamps' | 'cpu'; kvDtype?: 'f16' | 'f32' }): Promise<boolean> => {
       const remote = worker.current?.remote;
-      if (!remote) return;
+      if (!remote) return false;
       setLastSource(source);
       setLoad({ kind: 'loading', source });
       const result = await remote.load(
@@ -65,16 +73,17 @@ export function App() {
         Comlink.proxy((event) => setLoad((current) => (current.kind === 'loading' ? { kind: 'loading', source, event } : current))),
       );
       if (!result.ok) {
-        setLoad({ kind: 'failed', error: fail(result.error) });
-        return;
+        setLoad({ kind: 'failed', error: result.error });
+        return false;
       }
       conversation.current = await remote.newConversation();
       const [model] = (await remote.models.list()).data;
       setLoad({ kind: 'loaded', info: result.value, model: model.id });
       setStatus({ generating: false, maxContext: result.value.maxContext });
       setSteps([]);
+      return true;
     },
-    [kvDtype, settings.attention, profiling, fail],
+    [kvDtype, settings.attention, profiling],
   );
 
   const connect = async (address: ServerAddress) => {
@@ -91,9 +100,14 @@ export function App() {
 
   const start = useCallback(async () => {
     worker.current?.terminate();
-    const started = startEngineWorker((message) => setCrash(message));
+    const started = startEngineWorker(
+      (crash) => {
+        // A worker already replaced is no concern of ours.
+        if (worker.current === started) recoverRef.current({ kind: 'worker-crash', detail: crash.detail }, true);
+      },
+      { testFaults: TEST_FAULTS },
+    );
     worker.current = started;
-    setCrash(undefined);
     setGpu({ kind: 'probing' });
     const probe = await started.remote.probe();
     setGpu(probe.ok ? { kind: 'ready', report: probe.value } : { kind: 'failed', error: probe.error });
@@ -114,14 +128,35 @@ export function App() {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 
-  const restart = async () => {
+  useEffect(() => {
+    if (TEST_FAULTS) window.armTestFault = async (testFault) => worker.current!.remote.armTestFault(testFault);
+  }, []);
+
+  /**
+   * After a fault, the last model loaded again (in a new worker when `freshWorker`), as the fault notice tells. The
+   * conversation stays in the page: the next message sends it whole, and the engine prefills it again.
+   */
+  const recover = async (what: Omit<EngineFault, 'recovery'>, freshWorker: boolean) => {
+    setFault({ ...what, recovery: 'reloading' });
     setStatus((s) => ({ ...s, generating: false }));
-    if (await start()) await loadModel(lastSource);
+    const loaded = (!freshWorker || (await start())) && (await loadModel(lastSource));
+    setFault({ ...what, recovery: loaded ? 'ready' : 'failed' });
+  };
+  // The worker's crash handler outlives renders: it calls the latest recover, which knows the latest model.
+  const recoverRef = useRef(recover);
+  recoverRef.current = recover;
+
+  /** An engine error as the page shows it; a lost device also reloads the model on a new one. */
+  const reportEngineError = (error: SerializedEngineError): string => {
+    if (error.code === 'gpu-device-lost') void recover({ kind: 'device-lost', detail: error.message }, false);
+    return error.message;
   };
 
   const backend = useMemo((): Backend | undefined => {
     if (load.kind === 'connected') return { kind: 'server', client: httpChatClient(load.address), model: load.model };
-    if (load.kind === 'loaded' && worker.current) return { kind: 'engine', client: workerChatClient(worker.current.remote), model: load.model };
+    if (load.kind === 'loaded' && worker.current) {
+      return { kind: 'engine', client: workerChatClient(worker.current.remote, worker.current.crashed), model: load.model };
+    }
     return undefined;
   }, [load]);
 
@@ -131,6 +166,7 @@ export function App() {
     if (schema && 'error' in schema) return;
     const abort = (generation.current = new AbortController());
     setChatError(undefined);
+    setFault(undefined);
     setMessages([...history, { role: 'assistant', content: '', json: schema !== undefined }]);
     setStatus((s) => ({ generating: true, maxContext: s.maxContext, completionTokens: 0 }));
     const params: ChatCompletionCreateParamsStreaming = {
@@ -174,8 +210,10 @@ export function App() {
         }
       }
     } catch (error) {
+      // The text so far stays in the chat: a fault notice says what happened, and the model reloads by itself.
       if (abort.signal.aborted) setStatus((s) => ({ ...s, finishReason: 'aborted' }));
-      else if (error instanceof OpenAIError && error.code === 'gpu_device_lost') setCrash(error.message);
+      else if (error instanceof WorkerCrashed) return; // the worker's crash handler restarts it
+      else if (error instanceof OpenAIError && error.code === 'gpu_device_lost') reportEngineError({ code: 'gpu-device-lost', message: error.message });
       else setChatError(error instanceof Error ? error.message : String(error));
     } finally {
       setStatus((s) => ({ ...s, generating: false }));
@@ -216,7 +254,7 @@ export function App() {
         else setStress((s) => ({ ...s, points: [...s.points, event.point] }));
       }),
     );
-    setStress((s) => ({ ...s, running: false, error: result.ok ? undefined : fail(result.error).message }));
+    setStress((s) => ({ ...s, running: false, error: result.ok ? undefined : reportEngineError(result.error) }));
   };
 
   const calibrate = async () => {
@@ -228,7 +266,7 @@ export function App() {
       setCalibration(result.value);
       setLoad((l) => (l.kind === 'loaded' ? { ...l, info: { ...l.info, grid: result.value.grid } } : l));
     } else {
-      setCalibration(fail(result.error).message);
+      setCalibration(reportEngineError(result.error));
     }
   };
 
@@ -250,14 +288,7 @@ export function App() {
         </nav>
       </header>
       <GpuStatus state={gpu} />
-      {crash && (
-        <div className="crash" role="alert" data-testid="crash">
-          The engine stopped: {crash}. Your conversation is kept.{' '}
-          <button type="button" className="primary" onClick={restart}>
-            Restart engine and reload the model
-          </button>
-        </div>
-      )}
+      {fault && <EngineFaultNotice fault={fault} onRestart={() => recover(fault, true)} />}
       <ModelPicker
         serverModels={serverModels}
         state={load}
