@@ -6,6 +6,7 @@ import type { ChatCompletionCreateParamsStreaming, LeanDecodeTimings } from '../
 import type { TestFault } from '../engine/testFaults.ts';
 import type { Result, StressRequest } from '../engine/worker.ts';
 import type { StressEvent } from '../engine/stress.ts';
+import { abortable } from './abortable.ts';
 import { AttentionPanel } from './AttentionPanel.tsx';
 import type { TimedStep } from './attentionBreakdown.ts';
 import type { ChatClient } from './chatClient.ts';
@@ -62,26 +63,35 @@ export function App() {
   /** Loads a model into the engine worker; false when it did not load (the model panel then says why). */
   const loadModel = useCallback(
     async (source: ModelSource, options?: { profiling?: 'timestamps' | 'cpu'; kvDtype?: 'f16' | 'f32' }): Promise<boolean> => {
-      const remote = worker.current?.remote;
-      if (!remote) return false;
+      if (!worker.current) return false;
+      const { remote, crashed } = worker.current;
       setLastSource(source);
       setLoad({ kind: 'loading', source });
-      const result = await remote.load(
-        source,
-        { kvDtype: options?.kvDtype ?? kvDtype, attention: settings.attention, profiling: options?.profiling ?? profiling },
-        // Progress comes through its own message port and may trail the result: never let it undo 'loaded'.
-        Comlink.proxy((event) => setLoad((current) => (current.kind === 'loading' ? { kind: 'loading', source, event } : current))),
-      );
-      if (!result.ok) {
-        setLoad({ kind: 'failed', error: result.error });
+      try {
+        const result = await abortable(
+          remote.load(
+            source,
+            { kvDtype: options?.kvDtype ?? kvDtype, attention: settings.attention, profiling: options?.profiling ?? profiling },
+            // Progress comes through its own message port and may trail the result: never let it undo 'loaded'.
+            Comlink.proxy((event) => setLoad((current) => (current.kind === 'loading' ? { kind: 'loading', source, event } : current))),
+          ),
+          crashed,
+        );
+        if (!result.ok) {
+          setLoad({ kind: 'failed', error: result.error });
+          return false;
+        }
+        conversation.current = await abortable(remote.newConversation(), crashed);
+        const [model] = (await abortable(remote.models.list(), crashed)).data;
+        setLoad({ kind: 'loaded', info: result.value, model: model.id });
+        setStatus({ generating: false, maxContext: result.value.maxContext });
+        setSteps([]);
+        return true;
+      } catch (error) {
+        if (!(error instanceof WorkerCrashed)) throw error;
+        setLoad({ kind: 'failed', error: { message: `${error.message} while it loaded the model` } });
         return false;
       }
-      conversation.current = await remote.newConversation();
-      const [model] = (await remote.models.list()).data;
-      setLoad({ kind: 'loaded', info: result.value, model: model.id });
-      setStatus({ generating: false, maxContext: result.value.maxContext });
-      setSteps([]);
-      return true;
     },
     [kvDtype, settings.attention, profiling],
   );
@@ -103,16 +113,22 @@ export function App() {
     const started = startEngineWorker(
       (crash) => {
         // A worker already replaced is no concern of ours.
-        if (worker.current === started) recoverRef.current({ kind: 'worker-crash', detail: crash.detail }, true);
+        if (worker.current === started) recoverRef.current({ kind: 'worker-crash', message: crash.message }, true);
       },
       { testFaults: TEST_FAULTS },
     );
     worker.current = started;
     setGpu({ kind: 'probing' });
-    const probe = await started.remote.probe();
-    setGpu(probe.ok ? { kind: 'ready', report: probe.value } : { kind: 'failed', error: probe.error });
-    setServerModels(await started.remote.serverModels());
-    return probe.ok;
+    try {
+      const probe = await abortable(started.remote.probe(), started.crashed);
+      setGpu(probe.ok ? { kind: 'ready', report: probe.value } : { kind: 'failed', error: probe.error });
+      setServerModels(await abortable(started.remote.serverModels(), started.crashed));
+      return probe.ok;
+    } catch (error) {
+      if (!(error instanceof WorkerCrashed)) throw error;
+      setGpu({ kind: 'failed', error: { code: 'internal', message: `${error.message} while it looked for a WebGPU adapter` } });
+      return false;
+    }
   }, []);
 
   useEffect(() => {
@@ -132,15 +148,23 @@ export function App() {
     if (TEST_FAULTS) window.armTestFault = async (testFault) => worker.current!.remote.armTestFault(testFault);
   }, []);
 
+  const recovering = useRef(false);
   /**
    * After a fault, the last model loaded again (in a new worker when `freshWorker`), as the fault notice tells. The
    * conversation stays in the page: the next message sends it whole, and the engine prefills it again.
    */
   const recover = async (what: Omit<EngineFault, 'recovery'>, freshWorker: boolean) => {
+    // A fault during a recovery fails that recovery (its calls to the worker fail with it): no retry loop.
+    if (recovering.current) return;
+    recovering.current = true;
     setFault({ ...what, recovery: 'reloading' });
     setStatus((s) => ({ ...s, generating: false }));
-    const loaded = (!freshWorker || (await start())) && (await loadModel(lastSource));
-    setFault({ ...what, recovery: loaded ? 'ready' : 'failed' });
+    try {
+      const loaded = (!freshWorker || (await start())) && (await loadModel(lastSource));
+      setFault({ ...what, recovery: loaded ? 'ready' : 'failed' });
+    } finally {
+      recovering.current = false;
+    }
   };
   // The worker's crash handler outlives renders: it calls the latest recover, which knows the latest model.
   const recoverRef = useRef(recover);
@@ -148,7 +172,7 @@ export function App() {
 
   /** An engine error as the page shows it; a lost device also reloads the model on a new one. */
   const reportEngineError = (error: SerializedEngineError): string => {
-    if (error.code === 'gpu-device-lost') void recover({ kind: 'device-lost', detail: error.message }, false);
+    if (error.code === 'gpu-device-lost') void recover({ kind: 'device-lost', message: error.message }, false);
     return error.message;
   };
 
@@ -180,6 +204,12 @@ export function App() {
       top_p: settings.topP,
       ...(backend.kind === 'engine' && { lean_decode: { attention: settings.attention, conversation: conversation.current, timings: true, raw: settings.raw } }),
     };
+    /** The answer being written was cut by a fault: it stays, marked so. */
+    const markCut = (reason: string) =>
+      setMessages((current) => {
+        const last = current[current.length - 1];
+        return last?.role === 'assistant' ? [...current.slice(0, -1), { ...last, cutShort: reason }] : current;
+      });
     // Tokens/s as the chunks arrive, from the first content on; the engine's own figure replaces it at the end.
     let firstContentAt: number | undefined;
     let contentChunks = 0;
@@ -212,8 +242,12 @@ export function App() {
     } catch (error) {
       // The text so far stays in the chat: a fault notice says what happened, and the model reloads by itself.
       if (abort.signal.aborted) setStatus((s) => ({ ...s, finishReason: 'aborted' }));
-      else if (error instanceof WorkerCrashed) return; // the worker's crash handler restarts it
-      else if (error instanceof OpenAIError && error.code === 'gpu_device_lost') reportEngineError({ code: 'gpu-device-lost', message: error.message });
+      // The worker's crash handler restarts it.
+      else if (error instanceof WorkerCrashed) markCut('the engine worker crashed');
+      else if (error instanceof OpenAIError && error.code === 'gpu_device_lost') {
+        markCut('the GPU device was lost');
+        reportEngineError({ code: 'gpu-device-lost', message: error.message });
+      }
       else setChatError(error instanceof Error ? error.message : String(error));
     } finally {
       setStatus((s) => ({ ...s, generating: false }));

@@ -4,40 +4,30 @@
  */
 export interface EngineFault {
   kind: 'device-lost' | 'worker-crash';
-  /** The error as the engine or the worker told it. */
-  detail: string;
+  /** What happened, as the engine or the worker told it ("The GPU device was lost (destroyed: …). …"). */
+  message: string;
   recovery: 'reloading' | 'ready' | 'failed';
 }
 
-const WHAT: Record<EngineFault['kind'], string> = {
-  'device-lost': 'The GPU device was lost.',
-  'worker-crash': 'The engine worker crashed.',
-};
+const KEPT = 'Your conversation and anything you type are kept.';
 
 const RELOADING: Record<EngineFault['kind'], string> = {
   'device-lost': 'Reloading the model on a new GPU device…',
   'worker-crash': 'Restarting the engine worker and reloading the model…',
 };
 
-/** What to tell the user: what happened, and what is being done or what to do next. */
-export function faultNotice(fault: EngineFault): { what: string; next: string } {
-  const kept = 'Your conversation and anything you type are kept.';
-  if (fault.recovery === 'reloading') return { what: WHAT[fault.kind], next: `${RELOADING[fault.kind]} ${kept}` };
-  if (fault.recovery === 'ready') {
-    return {
-      what: WHAT[fault.kind],
-      next: 'The model is loaded again: send your next message (the conversation goes with it), or press Regenerate to answer the last one again.',
-    };
-  }
-  return { what: WHAT[fault.kind], next: `Reloading the model failed too (the model panel says why): restart the engine to try again. ${kept}` };
+/** What the app does about a fault, or what the user can do next. */
+export function faultNext(fault: EngineFault): string {
+  if (fault.recovery === 'reloading') return `${RELOADING[fault.kind]} ${KEPT}`;
+  if (fault.recovery === 'ready') return 'The model is loaded again: send your next message (the conversation goes with it), or press Regenerate to answer the last one again.';
+  return `Reloading the model failed too (the model panel says why): restart the engine to try again. ${KEPT}`;
 }
 
 export function EngineFaultNotice({ fault, onRestart }: { fault: EngineFault; onRestart: () => void }) {
-  const { what, next } = faultNotice(fault);
   return (
     <div className="crash" role="alert" data-testid="engine-fault" data-recovery={fault.recovery}>
-      <strong>{what}</strong> <span data-testid="engine-fault-detail">{fault.detail}</span>
-      <p data-testid="engine-fault-next">{next}</p>
+      <strong data-testid="engine-fault-message">{fault.message}</strong>
+      <p data-testid="engine-fault-next">{faultNext(fault)}</p>
       {fault.recovery === 'failed' && (
         <button type="button" className="primary" onClick={onRestart}>
           Restart engine and reload the model

@@ -4,12 +4,12 @@
  */
 
 /** `promise`, or a rejection with the signal's reason as soon as `signal` aborts (its result is then ignored). */
-export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+export function abortable<P extends Promise<unknown>>(promise: P, signal: AbortSignal): Promise<Awaited<P>> {
   if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
+  return new Promise<Awaited<P>>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    promise.then((value) => resolve(value as Awaited<P>), reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
 }
 

@@ -6,8 +6,8 @@ export type EngineRemote = Comlink.Remote<EngineWorkerApi>;
 
 /** How the page knew that its engine worker died: the worker's uncaught error, as its 'error' event told it. */
 export class WorkerCrashed extends Error {
-  constructor(readonly detail: string) {
-    super(`the engine worker crashed (${detail})`);
+  constructor(detail: string) {
+    super(`The engine worker crashed (${detail})`);
     this.name = 'WorkerCrashed';
   }
 }

@@ -28,7 +28,7 @@ const userMessages = (page: Page) => page.getByTestId('message-user').locator('.
 const lastAnswer = async (page: Page) => (await page.getByTestId('message-assistant').last().locator('.content').textContent())!;
 
 /** Asks QUESTION with `fault` armed: the answer is cut, and the text it had stays. */
-async function askAndFault(page: Page, fault: TestFault, notice: string): Promise<void> {
+async function askAndFault(page: Page, fault: TestFault, notice: string, cutBy: string): Promise<void> {
   await armFault(page, fault);
   await send(page, QUESTION);
   await expect(page.getByTestId('engine-fault')).toContainText(notice);
@@ -36,15 +36,17 @@ async function askAndFault(page: Page, fault: TestFault, notice: string): Promis
   const cut = await lastAnswer(page);
   expect(cut.length, 'the text generated before the fault').toBeGreaterThan(0);
   expect(referenceAnswer.startsWith(cut), `the answer so far, "${cut}", is the start of the reference's`).toBe(true);
+  await expect(page.getByTestId('message-cut-short')).toHaveText(`cut short: ${cutBy}`);
 }
 
 /** While the model reloads the user types: the text stays in the box, the conversation in the chat. */
-async function typeWhileReloading(page: Page, text: string): Promise<void> {
+async function typeWhileReloading(page: Page, text: string, screenshot: string): Promise<void> {
   await page.getByTestId('chat-input').fill(text);
   await expect(page.getByTestId('engine-fault')).toHaveAttribute('data-recovery', 'ready', { timeout: 120_000 });
   await expect(page.getByTestId('engine-fault-next')).toContainText('The model is loaded again');
   await expect(page.getByTestId('chat-input')).toHaveValue(text);
   await expect(userMessages(page)).toHaveText([QUESTION]);
+  await page.screenshot({ path: `test-results/screenshots/${screenshot}.png`, fullPage: true });
 }
 
 test('a GPU device lost and a worker crash mid-answer: the text so far and the conversation kept, the model reloaded, the next message answered', async ({ page }) => {
@@ -54,9 +56,8 @@ test('a GPU device lost and a worker crash mid-answer: the text so far and the c
   await setGreedy(page, 8, false);
 
   await test.step('the device lost: the model reloaded on a new one, the next message prefilled whole', async () => {
-    await askAndFault(page, { kind: 'device-lost', afterChunks: 2 }, 'The GPU device was lost.');
-    await expect(page.getByTestId('engine-fault-detail')).toContainText('destroyed');
-    await typeWhileReloading(page, FOLLOW_UP);
+    await askAndFault(page, { kind: 'device-lost', afterChunks: 2 }, 'The GPU device was lost (destroyed', 'the GPU device was lost');
+    await typeWhileReloading(page, FOLLOW_UP, 'fault-device-lost');
     await page.getByTestId('send').click();
     await expect(page.getByTestId('engine-fault')).toBeHidden();
     await waitForDone(page);
@@ -71,13 +72,14 @@ test('a GPU device lost and a worker crash mid-answer: the text so far and the c
 
   await test.step('the worker crashed: a new worker with the model, which answers as the reference does', async () => {
     await page.getByTestId('clear').click();
-    await askAndFault(page, { kind: 'worker-crash', afterChunks: 2 }, 'The engine worker crashed.');
-    await expect(page.getByTestId('engine-fault-detail')).toContainText('test fault: an uncaught error in the engine worker');
-    await typeWhileReloading(page, FOLLOW_UP);
+    await askAndFault(page, { kind: 'worker-crash', afterChunks: 2 }, 'The engine worker crashed (', 'the engine worker crashed');
+    await expect(page.getByTestId('engine-fault-message')).toContainText('test fault: an uncaught error in the engine worker');
+    await typeWhileReloading(page, FOLLOW_UP, 'fault-worker-crash');
     const cut = await lastAnswer(page);
     await page.getByTestId('regenerate').click();
     await waitForDone(page);
     await expect(page.getByTestId('stop-reason')).toHaveText('stopped: length');
+    await expect(page.getByTestId('message-cut-short')).toBeHidden();
     const answer = await lastAnswer(page);
     expect(referenceAnswer.startsWith(answer) && answer.length > cut.length, `the 8-token answer "${answer}" is the start of the reference's, past the cut "${cut}"`).toBe(true);
     await expect(page.getByTestId('chat-input')).toHaveValue(FOLLOW_UP);

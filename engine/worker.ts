@@ -41,15 +41,19 @@ const calibrations = cacheStorageCalibrationStore();
 const testFaults = new TestFaults(self.name === TEST_FAULTS_WORKER_NAME);
 
 /**
- * The answer's chunks; a failure once the device is lost is that loss. (A read in flight when the device goes fails
- * first, untyped: "AbortError: … The Device was lost before mapping was resolved".)
+ * A failure once the device is lost is that loss, typed: a read in flight when the device goes fails first, with
+ * "AbortError: … The Device was lost before mapping was resolved". (The loss if it is known by now, else the failure
+ * as it came.)
  */
+function lossOr(error: unknown, context: GpuContext): Promise<unknown> {
+  return Promise.race([context.lost, Promise.resolve(error)]);
+}
+
 async function* typedDeviceLoss<T>(chunks: AsyncIterable<T>, context: GpuContext): AsyncGenerator<T> {
   try {
     yield* chunks;
   } catch (error) {
-    // The loss if it is known by now, else the failure as it came.
-    throw await Promise.race([context.lost, Promise.resolve(error)]);
+    throw await lossOr(error, context);
   }
 }
 
@@ -129,7 +133,9 @@ const api = {
             const faulty = testFaults.stream(chunks, (chunk) => !!chunk.choices[0]?.delta.content, { destroyDevice: () => e.context.destroy() });
             return typedDeviceLoss(faulty, e.context);
           }
-          const completion = await openai.chat.completions.create(params);
+          const completion = await openai.chat.completions.create(params).catch(async (error: unknown) => {
+            throw await lossOr(error, e.context);
+          });
           return (async function* () {
             yield completion;
           })();
