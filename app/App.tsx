@@ -3,13 +3,16 @@ import type { ModelSource } from '../engine/modelSource.ts';
 import type { SerializedEngineError } from '../errors/engineError.ts';
 import { OpenAIError } from '../engine/openai/openaiError.ts';
 import type { ChatCompletionCreateParamsStreaming, LeanDecodeTimings } from '../engine/openai/types.ts';
-import type { StressRequest } from '../engine/worker.ts';
+import type { TestFault } from '../engine/testFaults.ts';
+import type { Result, StressRequest } from '../engine/worker.ts';
 import type { StressEvent } from '../engine/stress.ts';
+import { abortable } from './abortable.ts';
 import { AttentionPanel } from './AttentionPanel.tsx';
 import type { TimedStep } from './attentionBreakdown.ts';
 import type { ChatClient } from './chatClient.ts';
 import { ChatPage, type ChatEntry, type ChatSettings, type ChatStatus } from './ChatPage.tsx';
-import { Comlink, startEngineWorker, type EngineRemote } from './engineClient.ts';
+import { Comlink, startEngineWorker, WorkerCrashed, type EngineWorker } from './engineClient.ts';
+import { EngineFaultNotice, type EngineFault } from './EngineFaultNotice.tsx';
 import { GpuStatus, type GpuState } from './GpuStatus.tsx';
 import { httpChatClient, type ServerAddress } from './httpChatClient.ts';
 import { checkJsonSchema, SAMPLE_SCHEMA } from './jsonSchema.ts';
@@ -22,12 +25,22 @@ type Tab = 'chat' | 'attention' | 'stress';
 
 const DEFAULT_SETTINGS: ChatSettings = { temperature: 0, topP: 0.9, maxTokens: 256, attention: 'lean', raw: false, jsonMode: false, jsonSchema: SAMPLE_SCHEMA };
 
+/** The end-to-end tests inject faults into the engine worker on a page opened with `?test-faults` (see testFaults.ts). */
+const TEST_FAULTS = new URLSearchParams(location.search).has('test-faults');
+
+declare global {
+  interface Window {
+    /** The tests' handle on the worker's fault hooks: only on a page opened with `?test-faults`. */
+    armTestFault?: (fault: TestFault) => Promise<Result<void>>;
+  }
+}
+
 /** Where the chat's answers come from: the engine in this page's worker, or an OpenAI-compatible server. */
 type Backend = { kind: 'engine'; client: ChatClient; model: string } | { kind: 'server'; client: ChatClient; model: string };
 
 export function App() {
-  const worker = useRef<{ remote: EngineRemote; terminate: () => void } | undefined>(undefined);
-  const [crash, setCrash] = useState<string | undefined>();
+  const worker = useRef<EngineWorker | undefined>(undefined);
+  const [fault, setFault] = useState<EngineFault | undefined>();
   const [gpu, setGpu] = useState<GpuState>({ kind: 'probing' });
   const [serverModels, setServerModels] = useState<string[]>([]);
   const [load, setLoad] = useState<LoadState>({ kind: 'idle' });
@@ -47,34 +60,40 @@ export function App() {
   const conversation = useRef<number | undefined>(undefined);
   const generation = useRef<AbortController | undefined>(undefined);
 
-  const fail = useCallback((error: SerializedEngineError) => {
-    if (error.code === 'gpu-device-lost') setCrash(error.message);
-    return error;
-  }, []);
-
+  /** Loads a model into the engine worker; false when it did not load (the model panel then says why). */
   const loadModel = useCallback(
-    async (source: ModelSource, options?: { profiling?: 'timestamps' | 'cpu'; kvDtype?: 'f16' | 'f32' }) => {
-      const remote = worker.current?.remote;
-      if (!remote) return;
+    async (source: ModelSource, options?: { profiling?: 'timestamps' | 'cpu'; kvDtype?: 'f16' | 'f32' }): Promise<boolean> => {
+      if (!worker.current) return false;
+      const { remote, crashed } = worker.current;
       setLastSource(source);
       setLoad({ kind: 'loading', source });
-      const result = await remote.load(
-        source,
-        { kvDtype: options?.kvDtype ?? kvDtype, attention: settings.attention, profiling: options?.profiling ?? profiling },
-        // Progress comes through its own message port and may trail the result: never let it undo 'loaded'.
-        Comlink.proxy((event) => setLoad((current) => (current.kind === 'loading' ? { kind: 'loading', source, event } : current))),
-      );
-      if (!result.ok) {
-        setLoad({ kind: 'failed', error: fail(result.error), source });
-        return;
+      try {
+        const result = await abortable(
+          remote.load(
+            source,
+            { kvDtype: options?.kvDtype ?? kvDtype, attention: settings.attention, profiling: options?.profiling ?? profiling },
+            // Progress comes through its own message port and may trail the result: never let it undo 'loaded'.
+            Comlink.proxy((event) => setLoad((current) => (current.kind === 'loading' ? { kind: 'loading', source, event } : current))),
+          ),
+          crashed,
+        );
+        if (!result.ok) {
+          setLoad({ kind: 'failed', error: result.error, source });
+          return false;
+        }
+        conversation.current = await abortable(remote.newConversation(), crashed);
+        const [model] = (await abortable(remote.models.list(), crashed)).data;
+        setLoad({ kind: 'loaded', info: result.value, model: model.id });
+        setStatus({ generating: false, maxContext: result.value.maxContext });
+        setSteps([]);
+        return true;
+      } catch (error) {
+        if (!(error instanceof WorkerCrashed)) throw error;
+        setLoad({ kind: 'failed', error: { message: `${error.message} while it loaded the model` }, source });
+        return false;
       }
-      conversation.current = await remote.newConversation();
-      const [model] = (await remote.models.list()).data;
-      setLoad({ kind: 'loaded', info: result.value, model: model.id });
-      setStatus({ generating: false, maxContext: result.value.maxContext });
-      setSteps([]);
     },
-    [kvDtype, settings.attention, profiling, fail],
+    [kvDtype, settings.attention, profiling],
   );
 
   const connect = async (address: ServerAddress) => {
@@ -91,14 +110,25 @@ export function App() {
 
   const start = useCallback(async () => {
     worker.current?.terminate();
-    const started = startEngineWorker((message) => setCrash(message));
+    const started = startEngineWorker(
+      (crash) => {
+        // A worker already replaced is no concern of ours.
+        if (worker.current === started) recoverRef.current({ kind: 'worker-crash', message: crash.message }, true);
+      },
+      { testFaults: TEST_FAULTS },
+    );
     worker.current = started;
-    setCrash(undefined);
     setGpu({ kind: 'probing' });
-    const probe = await started.remote.probe();
-    setGpu(probe.ok ? { kind: 'ready', report: probe.value } : { kind: 'failed', error: probe.error });
-    setServerModels(await started.remote.serverModels());
-    return probe.ok;
+    try {
+      const probe = await abortable(started.remote.probe(), started.crashed);
+      setGpu(probe.ok ? { kind: 'ready', report: probe.value } : { kind: 'failed', error: probe.error });
+      setServerModels(await abortable(started.remote.serverModels(), started.crashed));
+      return probe.ok;
+    } catch (error) {
+      if (!(error instanceof WorkerCrashed)) throw error;
+      setGpu({ kind: 'failed', error: { code: 'internal', message: `${error.message} while it looked for a WebGPU adapter` } });
+      return false;
+    }
   }, []);
 
   useEffect(() => {
@@ -114,14 +144,43 @@ export function App() {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 
-  const restart = async () => {
+  useEffect(() => {
+    if (TEST_FAULTS) window.armTestFault = async (testFault) => worker.current!.remote.armTestFault(testFault);
+  }, []);
+
+  const recovering = useRef(false);
+  /**
+   * After a fault, the last model loaded again (in a new worker when `freshWorker`), as the fault notice tells. The
+   * conversation stays in the page: the next message sends it whole, and the engine prefills it again.
+   */
+  const recover = async (what: Omit<EngineFault, 'recovery'>, freshWorker: boolean) => {
+    // A fault during a recovery fails that recovery (its calls to the worker fail with it): no retry loop.
+    if (recovering.current) return;
+    recovering.current = true;
+    setFault({ ...what, recovery: 'reloading' });
     setStatus((s) => ({ ...s, generating: false }));
-    if (await start()) await loadModel(lastSource);
+    try {
+      const loaded = (!freshWorker || (await start())) && (await loadModel(lastSource));
+      setFault({ ...what, recovery: loaded ? 'ready' : 'failed' });
+    } finally {
+      recovering.current = false;
+    }
+  };
+  // The worker's crash handler outlives renders: it calls the latest recover, which knows the latest model.
+  const recoverRef = useRef(recover);
+  recoverRef.current = recover;
+
+  /** An engine error as the page shows it; a lost device also reloads the model on a new one. */
+  const reportEngineError = (error: SerializedEngineError): string => {
+    if (error.code === 'gpu-device-lost') void recover({ kind: 'device-lost', message: error.message }, false);
+    return error.message;
   };
 
   const backend = useMemo((): Backend | undefined => {
     if (load.kind === 'connected') return { kind: 'server', client: httpChatClient(load.address), model: load.model };
-    if (load.kind === 'loaded' && worker.current) return { kind: 'engine', client: workerChatClient(worker.current.remote), model: load.model };
+    if (load.kind === 'loaded' && worker.current) {
+      return { kind: 'engine', client: workerChatClient(worker.current.remote, worker.current.crashed), model: load.model };
+    }
     return undefined;
   }, [load]);
 
@@ -131,6 +190,7 @@ export function App() {
     if (schema && 'error' in schema) return;
     const abort = (generation.current = new AbortController());
     setChatError(undefined);
+    setFault(undefined);
     setMessages([...history, { role: 'assistant', content: '', json: schema !== undefined }]);
     setStatus((s) => ({ generating: true, maxContext: s.maxContext, completionTokens: 0 }));
     const params: ChatCompletionCreateParamsStreaming = {
@@ -144,6 +204,12 @@ export function App() {
       top_p: settings.topP,
       ...(backend.kind === 'engine' && { lean_decode: { attention: settings.attention, conversation: conversation.current, timings: true, raw: settings.raw } }),
     };
+    /** The answer being written was cut by a fault: it stays, marked so. */
+    const markCut = (reason: string) =>
+      setMessages((current) => {
+        const last = current[current.length - 1];
+        return last?.role === 'assistant' ? [...current.slice(0, -1), { ...last, cutShort: reason }] : current;
+      });
     // Tokens/s as the chunks arrive, from the first content on; the engine's own figure replaces it at the end.
     let firstContentAt: number | undefined;
     let contentChunks = 0;
@@ -174,8 +240,14 @@ export function App() {
         }
       }
     } catch (error) {
+      // The text so far stays in the chat: a fault notice says what happened, and the model reloads by itself.
       if (abort.signal.aborted) setStatus((s) => ({ ...s, finishReason: 'aborted' }));
-      else if (error instanceof OpenAIError && error.code === 'gpu_device_lost') setCrash(error.message);
+      // The worker's crash handler restarts it.
+      else if (error instanceof WorkerCrashed) markCut('the engine worker crashed');
+      else if (error instanceof OpenAIError && error.code === 'gpu_device_lost') {
+        markCut('the GPU device was lost');
+        reportEngineError({ code: 'gpu-device-lost', message: error.message });
+      }
       else setChatError(error instanceof Error ? error.message : String(error));
     } finally {
       setStatus((s) => ({ ...s, generating: false }));
@@ -216,7 +288,7 @@ export function App() {
         else setStress((s) => ({ ...s, points: [...s.points, event.point] }));
       }),
     );
-    setStress((s) => ({ ...s, running: false, error: result.ok ? undefined : fail(result.error).message }));
+    setStress((s) => ({ ...s, running: false, error: result.ok ? undefined : reportEngineError(result.error) }));
   };
 
   const calibrate = async () => {
@@ -228,7 +300,7 @@ export function App() {
       setCalibration(result.value);
       setLoad((l) => (l.kind === 'loaded' ? { ...l, info: { ...l.info, grid: result.value.grid } } : l));
     } else {
-      setCalibration(fail(result.error).message);
+      setCalibration(reportEngineError(result.error));
     }
   };
 
@@ -250,14 +322,7 @@ export function App() {
         </nav>
       </header>
       <GpuStatus state={gpu} />
-      {crash && (
-        <div className="crash" role="alert" data-testid="crash">
-          The engine stopped: {crash}. Your conversation is kept.{' '}
-          <button type="button" className="primary" onClick={restart}>
-            Restart engine and reload the model
-          </button>
-        </div>
-      )}
+      {fault && <EngineFaultNotice fault={fault} onRestart={() => recover(fault, true)} />}
       <ModelPicker
         serverModels={serverModels}
         state={load}

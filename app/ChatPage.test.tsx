@@ -65,3 +65,13 @@ describe('ChatPage in JSON mode', () => {
     expect(html).not.toContain('json-answer');
   });
 });
+
+describe('ChatPage after a fault', () => {
+  it('an answer cut short keeps its text and says why it stopped', () => {
+    const html = render({ jsonMode: false }, [
+      { role: 'user', content: 'What does json.dumps do?' },
+      { role: 'assistant', content: '`json.dumps(obj', cutShort: 'the GPU device was lost' },
+    ]);
+    expect(html).toContain('<div class="content">`json.dumps(obj</div><span class="cut-short" data-testid="message-cut-short">cut short: the GPU device was lost</span>');
+  });
+});

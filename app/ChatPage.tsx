@@ -22,6 +22,8 @@ export interface ChatSettings {
 /** A message of the chat; `json`: the answer was asked for as JSON, and is shown as a tree too. */
 export interface ChatEntry extends ChatMessage {
   json?: boolean;
+  /** Why the answer stopped before its end (a lost GPU device, a crashed worker): the text so far stays. */
+  cutShort?: string;
 }
 
 /** The answer's JSON when it parses (an answer cut short does not). */
@@ -126,6 +128,11 @@ export function ChatPage(props: {
               {message.content}
               {message.json && !(status.generating && index === messages.length - 1) && <JsonAnswer text={message.content} />}
             </div>
+            {message.cutShort && (
+              <span className="cut-short" data-testid="message-cut-short">
+                cut short: {message.cutShort}
+              </span>
+            )}
           </div>
         ))}
         <div ref={bottom} />

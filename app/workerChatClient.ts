@@ -9,6 +9,7 @@ import type {
   ChatCompletionCreateParamsStreaming,
   ModelList,
 } from '../engine/openai/types.ts';
+import { abortable, abortableIterable } from './abortable.ts';
 import type { ChatClient } from './chatClient.ts';
 import type { EngineRemote } from './engineClient.ts';
 
@@ -23,15 +24,20 @@ export interface WorkerOpenAI extends ChatClient {
   models: { list(): Promise<ModelList> };
 }
 
-export function workerChatClient(remote: EngineRemote): WorkerOpenAI {
+/**
+ * `crashed` (see startEngineWorker): aborted when the worker dies, which fails every call and stream in flight with
+ * its reason instead of leaving them waiting for ever.
+ */
+export function workerChatClient(remote: EngineRemote, crashed: AbortSignal = new AbortController().signal): WorkerOpenAI {
   function create(params: ChatCompletionCreateParamsStreaming, options?: RequestOptions): Promise<AsyncIterable<ChatCompletionChunk>>;
   function create(params: ChatCompletionCreateParamsNonStreaming, options?: RequestOptions): Promise<ChatCompletion>;
   async function create(params: ChatCompletionCreateParams, options: RequestOptions = {}): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
-    const answer = await iterableFromPort(await remote.chat.completions.create(params), options.signal);
+    const port = await abortable(remote.chat.completions.create(params), crashed);
+    const answer = abortableIterable(await abortable(iterableFromPort(port, options.signal), crashed), crashed);
     // The worker's port carries chunks with `stream: true`, else the one ChatCompletion.
     if (params.stream) return answer as AsyncIterable<ChatCompletionChunk>;
     for await (const completion of answer) return completion as ChatCompletion;
     throw new EngineError('internal', 'the engine worker ended a request without its ChatCompletion');
   }
-  return { chat: { completions: { create } }, models: { list: () => remote.models.list() } };
+  return { chat: { completions: { create } }, models: { list: () => abortable(remote.models.list(), crashed) } };
 }

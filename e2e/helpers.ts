@@ -1,8 +1,8 @@
 import { expect, type Page } from '@playwright/test';
 
-/** Opens the app and waits until the built-in model (loaded on a first visit) is ready. */
-export async function openApp(page: Page): Promise<void> {
-  await page.goto('/');
+/** Opens the app (at `path`: `/?test-faults` for faults.spec.ts) and waits until the built-in model (loaded on a first visit) is ready. */
+export async function openApp(page: Page, path = '/'): Promise<void> {
+  await page.goto(path);
   await expect(page.getByTestId('adapter-name')).toBeVisible();
   await expect(page.getByTestId('model-info')).toBeVisible({ timeout: 120_000 });
 }

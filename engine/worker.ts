@@ -4,6 +4,7 @@ import { cacheStorageCalibrationStore, type GridCalibration } from '../kernels/a
 import { Engine, type LoadProgress, type ModelInfo } from './engine.ts';
 import { EngineError, serializeError, type SerializedEngineError } from '../errors/engineError.ts';
 import { createBrowserGpuContext } from '../kernels/gpu/browser.ts';
+import type { GpuContext } from '../kernels/gpu/context.ts';
 import { reportGpu, type GpuReport } from './gpuReport.ts';
 import { clearModelCache, type DownloadEvent } from './loader/urlFiles.ts';
 import { modelFilesFor, SERVER_MODELS_PATH, type ModelSource } from './modelSource.ts';
@@ -12,6 +13,7 @@ import { OpenAIEngine } from './openai/openaiEngine.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParams, ModelList } from './openai/types.ts';
 import type { ProfilingMode } from './stepRecorder.ts';
 import { stressSynthetic, type StressEvent, type SyntheticShape } from './stress.ts';
+import { TEST_FAULTS_WORKER_NAME, TestFaults, type TestFault } from './testFaults.ts';
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: SerializedEngineError };
 
@@ -33,20 +35,44 @@ async function attempt<T>(work: () => Promise<T>): Promise<Result<T>> {
 }
 
 let enginePromise: Promise<Engine> | undefined;
-/** The loaded model behind OpenAI's interface (undefined before a load, and while one runs). */
-let openai: OpenAIEngine | undefined;
+/** The loaded model behind OpenAI's interface, and its engine (undefined before a load, and while one runs). */
+let loaded: { engine: Engine; openai: OpenAIEngine } | undefined;
 const calibrations = cacheStorageCalibrationStore();
+const testFaults = new TestFaults(self.name === TEST_FAULTS_WORKER_NAME);
+
+/**
+ * A failure once the device is lost is that loss, typed: a read in flight when the device goes fails first, with
+ * "AbortError: … The Device was lost before mapping was resolved". (The loss if it is known by now, else the failure
+ * as it came.)
+ */
+function lossOr(error: unknown, context: GpuContext): Promise<unknown> {
+  return Promise.race([context.lost, Promise.resolve(error)]);
+}
+
+async function* typedDeviceLoss<T>(chunks: AsyncIterable<T>, context: GpuContext): AsyncGenerator<T> {
+  try {
+    yield* chunks;
+  } catch (error) {
+    throw await lossOr(error, context);
+  }
+}
 
 function engine(): Promise<Engine> {
-  // A lost device makes every later call fail with gpu-device-lost; the UI then restarts the worker.
-  enginePromise ??= createBrowserGpuContext().then(
-    (context) => new Engine(context),
+  const created = (enginePromise ??= createBrowserGpuContext().then(
+    (context) => {
+      // A lost device stays lost: the loaded model answers gpu-device-lost from then on, and the next load opens
+      // a new device (the app reloads the model when it sees that error).
+      context.lost.then(() => {
+        if (enginePromise === created) enginePromise = undefined;
+      });
+      return new Engine(context);
+    },
     (error) => {
       enginePromise = undefined;
       throw error;
     },
-  );
-  return enginePromise;
+  ));
+  return created;
 }
 
 /**
@@ -73,10 +99,10 @@ const api = {
   async load(source: ModelSource, options: { kvDtype: 'f16' | 'f32'; attention: AttentionKernel; profiling?: ProfilingMode }, onProgress: (event: LoadEvent) => void): Promise<Result<ModelInfo>> {
     return attempt(async () => {
       const e = await engine();
-      openai = undefined;
+      loaded = undefined;
       const files = modelFilesFor(source, self.location.origin, (download) => onProgress({ phase: 'downloading', ...download }));
       const info = await e.load(files, { ...options, maxContext: 'model', onProgress });
-      openai = new OpenAIEngine(e);
+      loaded = { engine: e, openai: new OpenAIEngine(e) };
       return info;
     });
   },
@@ -100,9 +126,16 @@ const api = {
     completions: Comlink.proxy({
       create(params: ChatCompletionCreateParams): IteratorPort<ChatCompletion | ChatCompletionChunk> & Comlink.ProxyMarked {
         return iteratorPort<ChatCompletion | ChatCompletionChunk>(async () => {
-          if (!openai) throw new EngineError('invalid-argument', 'no model is loaded: pick one and press Load');
-          if (params.stream) return openai.chat.completions.create(params);
-          const completion = await openai.chat.completions.create(params);
+          if (!loaded) throw new EngineError('invalid-argument', 'no model is loaded: pick one and press Load');
+          const { engine: e, openai } = loaded;
+          if (params.stream) {
+            const chunks = await openai.chat.completions.create(params);
+            const faulty = testFaults.stream(chunks, (chunk) => !!chunk.choices[0]?.delta.content, { destroyDevice: () => e.context.destroy() });
+            return typedDeviceLoss(faulty, e.context);
+          }
+          const completion = await openai.chat.completions.create(params).catch(async (error: unknown) => {
+            throw await lossOr(error, e.context);
+          });
           return (async function* () {
             yield completion;
           })();
@@ -114,7 +147,7 @@ const api = {
   models: Comlink.proxy({
     /** The loaded model (none before a load). */
     list(): ModelList {
-      return openai?.models.list() ?? { object: 'list', data: [] };
+      return loaded?.openai.models.list() ?? { object: 'list', data: [] };
     },
   }),
 
@@ -141,6 +174,11 @@ const api = {
 
   async clearModelCache(): Promise<boolean> {
     return clearModelCache();
+  },
+
+  /** Arms a fault for the next streamed answer (end-to-end tests only: see testFaults.ts). */
+  async armTestFault(fault: TestFault): Promise<Result<void>> {
+    return attempt(async () => testFaults.arm(fault));
   },
 };
 
