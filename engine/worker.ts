@@ -38,9 +38,10 @@ let openai: OpenAIEngine | undefined;
 const calibrations = cacheStorageCalibrationStore();
 
 function engine(): Promise<Engine> {
-  // A lost device makes every later call fail with gpu-device-lost; the UI then restarts the worker.
+  // A lost device fails the generation it cuts short with gpu-device-lost; the next request reloads the model on a
+  // new device and goes on with the conversation (Engine.reload), so the UI may also just restart the worker.
   enginePromise ??= createBrowserGpuContext().then(
-    (context) => new Engine(context),
+    (context) => new Engine(context, createBrowserGpuContext),
     (error) => {
       enginePromise = undefined;
       throw error;
