@@ -6,6 +6,7 @@ import type { GpuContext } from '../kernels/gpu/context.ts';
 import { EngineError, type PartialGeneration } from '../errors/engineError.ts';
 import { GrammarCompiler, type CompiledGrammar, type GrammarSpec, type TokenMatcher } from './grammar/grammar.ts';
 import { readJson, readOptionalJson, readTensorIndex, type ModelFiles } from './loader/modelFiles.ts';
+import type { KvCache } from './kvCache.ts';
 import { ModelRunner, type DecodedToken, type DecodeEnd, type RunnerOptions, type StepTiming } from './model.ts';
 import type { TimingLevel } from './stepRecorder.ts';
 import { stressModel, type StressEvent } from './stress.ts';
@@ -88,6 +89,8 @@ interface Conversation {
   sequence: number;
   /** Tokens whose KV is in the cache, in order. */
   tokens: number[];
+  /** When it last generated (a count of generations): the least recent gives up its KV first when the pool is full. */
+  lastUsed: number;
 }
 
 /** Why a generation ended when its decode loop ended by itself (a grammar ends with the stop token it allowed). */
@@ -158,6 +161,7 @@ export class Engine {
   private source: { files: ModelFiles; options: Omit<LoadOptions, 'onProgress'> } | undefined;
   private readonly conversations = new Map<number, Conversation>();
   private nextConversation = 1;
+  private generations = 0;
   private busy = false;
   private lostError: EngineError | undefined;
   private reviving: Promise<void> | undefined;
@@ -317,7 +321,7 @@ export class Engine {
   newConversation(): number {
     const { runner } = this.loaded();
     const id = this.nextConversation++;
-    this.conversations.set(id, { sequence: runner.kv.createSequence(), tokens: [] });
+    this.conversations.set(id, { sequence: runner.kv.createSequence(), tokens: [], lastUsed: 0 });
     return id;
   }
 
@@ -441,6 +445,21 @@ export class Engine {
     }
   }
 
+  /**
+   * Frees the cached KV of the least recently used conversation other than `conversation` (its next turn prefills
+   * what it needs again); false when no other holds any.
+   */
+  private evictOtherThan(conversation: Conversation, runner: ModelRunner): boolean {
+    let oldest: Conversation | undefined;
+    for (const other of this.conversations.values()) {
+      if (other !== conversation && other.tokens.length > 0 && (!oldest || other.lastUsed < oldest.lastUsed)) oldest = other;
+    }
+    if (!oldest) return false;
+    runner.kv.truncate(oldest.sequence, 0);
+    oldest.tokens = [];
+    return true;
+  }
+
   /** A generation's failure as the caller sees it: a lost device's error with what had been generated, else as it was. */
   private async generationFailure(error: unknown, output: PartialGeneration): Promise<unknown> {
     // A device's loss settles before the work it cuts short fails (Dawn, Chrome), so at the latest once that work is done.
@@ -473,7 +492,12 @@ export class Engine {
     while (reused < cached.length && reused < promptLength - 1 && cached[reused] === promptIds[reused]) reused++;
     kv.truncate(sequence, reused);
     conversation.tokens = cached.slice(0, reused);
-    kv.reserve(sequence, promptLength);
+    conversation.lastUsed = ++this.generations;
+    // Other conversations' cached KV gives way, least recently used first (the prompt fits the pool: see generate).
+    const makeRoom = () => this.evictOtherThan(conversation, runner);
+    while (!tryReserve(kv, sequence, promptLength)) {
+      if (!makeRoom()) kv.reserve(sequence, promptLength);
+    }
 
     const prefillStart = performance.now();
     runner.writeTokens(reused, promptIds.slice(reused));
@@ -491,7 +515,7 @@ export class Engine {
     // Token 0 comes from the prefill, every later one from the decode loop. The loop counts the KV before a token
     // when it yields it, so the conversation's tokens follow the same rule; its steps run ahead of the one we stop
     // at, and those leave nothing behind that counts.
-    const steps = runner.decode(sequence, promptLength, { attention: request.attention, timing: request.timing ?? 'none', steps: request.maxTokens - 1, constraint });
+    const steps = runner.decode(sequence, promptLength, { attention: request.attention, timing: request.timing ?? 'none', steps: request.maxTokens - 1, constraint, makeRoom });
     let current: DecodedToken = { token: first, position: promptLength };
     for (let n = 0; ; n++) {
       const { token, position, timing } = current;
@@ -548,4 +572,15 @@ async function prefillAgain(runner: ModelRunner, tokens: number[]): Promise<numb
   await runner.prefill(sequence, 0, tokens.length);
   runner.kv.setLength(sequence, tokens.length);
   return sequence;
+}
+
+/** Reserves room for `length` tokens of `sequence`; false, with nothing changed, when the pool has too few free pages. */
+function tryReserve(kv: KvCache, sequence: number, length: number): boolean {
+  try {
+    kv.reserve(sequence, length);
+    return true;
+  } catch (error) {
+    if (error instanceof EngineError && error.code === 'kv-pool-full') return false;
+    throw error;
+  }
 }
