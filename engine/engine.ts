@@ -386,19 +386,20 @@ export class Engine {
     const promptIds =
       request.promptIds ?? codec.encode(request.prompt ?? codec.applyChatTemplate(request.messages ?? [], request.tools));
     if (promptIds.length === 0) throw new EngineError('invalid-argument', 'the prompt is empty: type something first');
+    if (promptIds.length >= runner.maxContext) {
+      const limit = runner.maxContext === runner.config.maxPositionEmbeddings ? " (config.json's max_position_embeddings)" : '';
+      throw new EngineError(
+        'context-overflow',
+        `the prompt is ${promptIds.length} tokens and the context holds ${runner.maxContext}${limit}: shorten it or start a new conversation`,
+      );
+    }
+    // Other conversations' KV gives way to a prompt (see evictOtherThan), but the whole pool is all there is.
     const poolTokens = runner.kv.pagesTotal * runner.layout.pageSize;
     if (promptIds.length > poolTokens) {
       throw new EngineError(
         'context-overflow',
         `the prompt is ${promptIds.length} tokens and the KV cache holds ${poolTokens} tokens in all (${runner.kv.pagesTotal} pages of ` +
           `${runner.layout.pageSize}): shorten the prompt or start a new conversation, or load the model with a larger KV budget`,
-      );
-    }
-    if (promptIds.length >= runner.maxContext) {
-      const limit = runner.maxContext === runner.config.maxPositionEmbeddings ? " (config.json's max_position_embeddings)" : '';
-      throw new EngineError(
-        'context-overflow',
-        `the prompt is ${promptIds.length} tokens and the context holds ${runner.maxContext}${limit}: shorten it or start a new conversation`,
       );
     }
     const vocab = runner.config.vocabSize;
@@ -462,6 +463,8 @@ export class Engine {
 
   /** A generation's failure as the caller sees it: a lost device's error with what had been generated, else as it was. */
   private async generationFailure(error: unknown, output: PartialGeneration): Promise<unknown> {
+    // The engine's own verdicts (a full pool, no new device to be had) stand; a lost device fails GPU work otherwise.
+    if (error instanceof EngineError && error.code !== 'gpu-validation' && error.code !== 'internal') return error;
     // A device's loss settles before the work it cuts short fails (Dawn, Chrome), so at the latest once that work is done.
     const gpu = this.gpu;
     const lost = this.lostError ?? (await Promise.race([gpu.lost, gpu.device.queue.onSubmittedWorkDone().then(() => undefined, () => undefined)]));
