@@ -1,5 +1,5 @@
 import react from '@vitejs/plugin-react';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 import { serveModelFolders } from './vite.modelsPlugin.ts';
 
 export default defineConfig({
@@ -10,6 +10,8 @@ export default defineConfig({
   preview: { port: 5173, strictPort: true },
   test: {
     include: ['{engine,kernels,models,errors,cli,test}/**/*.test.ts', 'app/**/*.test.{ts,tsx}'],
+    // Tests that run for minutes (the 10,000-step soak) run by themselves: `npm run soak` (vitest.soak.config.ts).
+    exclude: [...configDefaults.exclude, '**/*.long.test.ts'],
     globalSetup: ['test/globalSetup.ts'],
     // Dawn is a native addon: one process per test file keeps devices apart.
     pool: 'forks',

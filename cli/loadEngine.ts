@@ -10,7 +10,8 @@ import { fileCalibrationStore } from './calibrationFile.ts';
  * else timed now; a calibration that fails leaves the default grid.
  */
 export async function loadEngine(directory: string, options: LoadOptions, quiet = false): Promise<{ engine: Engine; info: ModelInfo; calibration?: GridCalibration }> {
-  const engine = new Engine(await createNodeGpuContext());
+  // A lost device is replaced by a new one on the next request (serve keeps serving).
+  const engine = new Engine(await createNodeGpuContext(), createNodeGpuContext);
   const info = await engine.load(nodeModelFiles(directory), {
     ...options,
     onProgress: (p) => {

@@ -6,6 +6,7 @@ import { SHARED_MODELS } from '../test/sharedModels.ts';
 import { makeTinyModel, makeTinyModelBytes, withHeader } from '../test/tinyModel.ts';
 import { Engine, type GenerationEvent } from './engine.ts';
 import { blobModelFiles } from './loader/blobFiles.ts';
+import { OpenAIEngine } from './openai/openaiEngine.ts';
 
 const SPEC = { hiddenSize: 64, intermediateSize: 128, numLayers: 1, numHeads: 2, numKvHeads: 1, headDim: 64, vocabSize: 512, dtype: 'F32' as const };
 
@@ -84,15 +85,41 @@ describe('bad input gives a specific error and leaves the engine usable', () => 
     engine.unload();
   });
 
-  it('a full KV pool stops generation with a reason instead of corrupting it', async () => {
+  it('a full KV pool stops the answer with the limit named, gives its pages to the next request, and refuses a prompt larger than the pool', async () => {
     const engine = new Engine(await testGpu());
     // Two pages of 4 tokens: 8 tokens of KV in all.
     await engine.load(tinyFiles(), { kvDtype: 'f32', maxContext: 64, pageSize: 4, kvBudgetBytes: 2 * 2 * 64 * 4 * 4 });
-    let reason = '';
-    for await (const event of engine.generate({ promptIds: [1, 2, 3], maxTokens: 20, ignoreEos: true })) if (event.kind === 'done') reason = event.reason;
-    expect(reason).toBe('kv-full');
-    await expectEngineError(generatedIds(engine.generate({ promptIds: Array.from({ length: 12 }, (_, i) => i), maxTokens: 2 })), 'kv-pool-full', /the KV cache is full/);
+    const openai = new OpenAIEngine(engine);
+    const full = engine.newConversation();
+    const answer = await openai.chat.completions.create({ model: 'tiny model', messages: [{ role: 'user', content: 'hi' }], max_tokens: 20, temperature: 0, lean_decode: { raw: true, conversation: full } });
+    expect(answer.choices[0].finish_reason).toBe('length');
+    expect(answer.usage.total_tokens).toBe(9);
+    expect(answer.lean_decode?.finish_detail).toBe(
+      'the KV cache is full: its 2 pages of 4 tokens (8 tokens, shared by every conversation) are in use; end other conversations or load the model with a larger KV budget',
+    );
+    // The conversation keeps the KV of its 8 tokens for its next turn: the whole pool.
+    expect(engine.kvPages()).toEqual({ used: 2, total: 2 });
+    engine.verifyKvCache();
+
+    // Another conversation takes the pages back from the full one's cache, which its own next turn prefills again.
+    const other = engine.newConversation();
+    expect(await generatedIds(engine.generate({ promptIds: [7, 8, 9], maxTokens: 3, ignoreEos: true, conversation: other }))).toHaveLength(3);
+    expect(engine.cachedTokens(full)).toBe(0);
+    const next = await openai.chat.completions.create({ model: 'tiny model', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2, temperature: 0, lean_decode: { raw: true, conversation: full } });
+    expect(next.choices[0].finish_reason).toBe('length');
+    expect(next.lean_decode).toBeUndefined();
+    engine.verifyKvCache();
+
+    // A prompt the whole pool cannot hold is refused before it takes anything: the other conversation keeps its KV.
+    const cached = engine.cachedTokens(full);
+    await expectEngineError(
+      generatedIds(engine.generate({ promptIds: Array.from({ length: 12 }, (_, i) => i), maxTokens: 2, conversation: other })),
+      'context-overflow',
+      /^the prompt is 12 tokens and the KV cache holds 8 tokens in all \(2 pages of 4\): shorten the prompt or start a new conversation, or load the model with a larger KV budget$/,
+    );
+    expect(engine.cachedTokens(full)).toBe(cached);
     expect(await generatedIds(engine.generate({ promptIds: [7], maxTokens: 2 }))).toHaveLength(2);
+    engine.verifyKvCache();
     engine.unload();
   });
 });

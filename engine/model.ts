@@ -70,6 +70,11 @@ export interface DecodeOptions {
    * work (reading the token, advancing the matcher, its next mask) overlaps the step's forward pass instead.
    */
   constraint?: TokenMatcher;
+  /**
+   * Frees KV pages that other sequences hold (cached conversations) when the pool has none for the next step;
+   * returns whether it freed any. Without it, or once it frees none, the loop ends with 'kv-full'.
+   */
+  makeRoom?: () => boolean;
 }
 
 /** A token the decode loop sampled: it sits at `position`, and the KV before it is written and counted. */
@@ -454,16 +459,18 @@ export class ModelRunner {
   }
 
   /** Why the step at `position` of a loop that started at `from` may not run; else undefined, its page reserved. */
-  private stepEnd(sequence: number, from: number, position: number, budget: number): DecodeEnd | undefined {
+  private stepEnd(sequence: number, from: number, position: number, budget: number, makeRoom?: () => boolean): DecodeEnd | undefined {
     if (position - from >= budget) return 'steps';
     if (position + 1 >= this.maxContext) return 'context-full';
-    try {
-      this.kv.reserve(sequence, position + 1);
-    } catch (error) {
-      if (!(error instanceof EngineError && error.code === 'kv-pool-full')) throw error;
-      return 'kv-full';
+    for (;;) {
+      try {
+        this.kv.reserve(sequence, position + 1);
+        return undefined;
+      } catch (error) {
+        if (!(error instanceof EngineError && error.code === 'kv-pool-full')) throw error;
+        if (!makeRoom?.()) return 'kv-full';
+      }
     }
-    return undefined;
   }
 
   /**
@@ -482,7 +489,7 @@ export class ModelRunner {
     const budget = options.steps ?? Infinity;
     if (options.constraint) {
       try {
-        return yield* this.decodeConstrained(sequence, from, options.constraint, kernel, timing, budget);
+        return yield* this.decodeConstrained(sequence, from, options.constraint, kernel, timing, budget, options.makeRoom);
       } finally {
         // Samples after this loop (a free generation's) draw from every token again.
         this.sampler.allowAllTokens();
@@ -493,7 +500,7 @@ export class ModelRunner {
     let end: DecodeEnd | undefined;
     // Whether the step at `next` may be submitted, with its page reserved; once it may not, `end` says why.
     const mayRun = (): boolean => {
-      end ??= this.stepEnd(sequence, from, next, budget);
+      end ??= this.stepEnd(sequence, from, next, budget, options.makeRoom);
       return !end;
     };
     for (;;) {
@@ -527,9 +534,10 @@ export class ModelRunner {
     kernel: AttentionKernel,
     timing: TimingLevel,
     budget: number,
+    makeRoom: (() => boolean) | undefined,
   ): AsyncGenerator<DecodedToken, DecodeEnd> {
     if (constraint.terminated) return 'grammar-end';
-    let end = this.stepEnd(sequence, from, from, budget);
+    let end = this.stepEnd(sequence, from, from, budget, makeRoom);
     if (end) return end;
     type Step = { position: number; slot: number; cpuMs: number[] | undefined };
     const forwardStep = async (position: number, slot: number): Promise<Step> => ({
@@ -543,7 +551,7 @@ export class ModelRunner {
       await this.writeTokenMask(constraint);
       this.submitSample(step.slot);
       const token = this.readbacks.readToken(step.slot);
-      end = this.stepEnd(sequence, from, step.position + 1, budget);
+      end = this.stepEnd(sequence, from, step.position + 1, budget, makeRoom);
       return { token, next: end ? undefined : await forwardStep(step.position + 1, (step.slot + 1) % this.readbacks.slots) };
     };
     let step = await forwardStep(from, 0);

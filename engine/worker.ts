@@ -4,7 +4,6 @@ import { cacheStorageCalibrationStore, type GridCalibration } from '../kernels/a
 import { Engine, type LoadProgress, type ModelInfo } from './engine.ts';
 import { EngineError, serializeError, type SerializedEngineError } from '../errors/engineError.ts';
 import { createBrowserGpuContext } from '../kernels/gpu/browser.ts';
-import type { GpuContext } from '../kernels/gpu/context.ts';
 import { reportGpu, type GpuReport } from './gpuReport.ts';
 import { clearModelCache, type DownloadEvent } from './loader/urlFiles.ts';
 import { modelFilesFor, SERVER_MODELS_PATH, type ModelSource } from './modelSource.ts';
@@ -40,39 +39,17 @@ let loaded: { engine: Engine; openai: OpenAIEngine } | undefined;
 const calibrations = cacheStorageCalibrationStore();
 const testFaults = new TestFaults(self.name === TEST_FAULTS_WORKER_NAME);
 
-/**
- * A failure once the device is lost is that loss, typed: a read in flight when the device goes fails first, with
- * "AbortError: … The Device was lost before mapping was resolved". (The loss if it is known by now, else the failure
- * as it came.)
- */
-function lossOr(error: unknown, context: GpuContext): Promise<unknown> {
-  return Promise.race([context.lost, Promise.resolve(error)]);
-}
-
-async function* typedDeviceLoss<T>(chunks: AsyncIterable<T>, context: GpuContext): AsyncGenerator<T> {
-  try {
-    yield* chunks;
-  } catch (error) {
-    throw await lossOr(error, context);
-  }
-}
-
 function engine(): Promise<Engine> {
-  const created = (enginePromise ??= createBrowserGpuContext().then(
-    (context) => {
-      // A lost device stays lost: the loaded model answers gpu-device-lost from then on, and the next load opens
-      // a new device (the app reloads the model when it sees that error).
-      context.lost.then(() => {
-        if (enginePromise === created) enginePromise = undefined;
-      });
-      return new Engine(context);
-    },
+  // A lost device fails the generation it cuts short with gpu-device-lost (the text so far with it); the next load,
+  // or the next request, opens a new device and uploads the model again (Engine.load, Engine.reload).
+  enginePromise ??= createBrowserGpuContext().then(
+    (context) => new Engine(context, createBrowserGpuContext),
     (error) => {
       enginePromise = undefined;
       throw error;
     },
-  ));
-  return created;
+  );
+  return enginePromise;
 }
 
 /**
@@ -130,12 +107,9 @@ const api = {
           const { engine: e, openai } = loaded;
           if (params.stream) {
             const chunks = await openai.chat.completions.create(params);
-            const faulty = testFaults.stream(chunks, (chunk) => !!chunk.choices[0]?.delta.content, { destroyDevice: () => e.context.destroy() });
-            return typedDeviceLoss(faulty, e.context);
+            return testFaults.stream(chunks, (chunk) => !!chunk.choices[0]?.delta.content, { destroyDevice: () => e.context.destroy() });
           }
-          const completion = await openai.chat.completions.create(params).catch(async (error: unknown) => {
-            throw await lossOr(error, e.context);
-          });
+          const completion = await openai.chat.completions.create(params);
           return (async function* () {
             yield completion;
           })();

@@ -24,23 +24,33 @@ export type EngineErrorCode =
   /** A bug: something failed that no input should make fail. The message carries the original error's. */
   | 'internal';
 
+/** What a generation had produced when it failed (the device lost mid-answer): the caller can show and keep it. */
+export interface PartialGeneration {
+  generatedIds: number[];
+  text: string;
+}
+
 export class EngineError extends Error {
   readonly code: EngineErrorCode;
+  /** Set on a generation's failure: the tokens and text it had yielded before it. */
+  readonly partial?: PartialGeneration;
 
-  constructor(code: EngineErrorCode, message: string) {
+  constructor(code: EngineErrorCode, message: string, partial?: PartialGeneration) {
     super(message);
     this.name = 'EngineError';
     this.code = code;
+    if (partial) this.partial = partial;
   }
 
   toJSON(): SerializedEngineError {
-    return { code: this.code, message: this.message };
+    return { code: this.code, message: this.message, ...(this.partial && { partial: this.partial }) };
   }
 }
 
 export interface SerializedEngineError {
   code: EngineErrorCode;
   message: string;
+  partial?: PartialGeneration;
 }
 
 /** Any thrown value as an EngineError-shaped object a UI can show. */

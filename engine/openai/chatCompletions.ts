@@ -201,12 +201,11 @@ export class ChatCompletions {
     let steps: LeanDecodeTimings['steps'] = [];
     let last: Extract<GenerationEvent, { kind: 'token' }>['stats'] | undefined;
     // The figures so far, with the steps not yet reported (so a stream's timings arrive as the tokens do).
-    const timings = (): LeanDecodeTimings | undefined => {
-      if (!params.lean_decode?.timings) return undefined;
+    const figures = (): LeanDecodeTimings => {
       const reported = steps;
       steps = [];
       return {
-        attention: params.lean_decode.attention ?? this.engine.model!.attention,
+        attention: params.lean_decode?.attention ?? this.engine.model!.attention,
         prompt_tokens_reused: turn.prompt.reusedTokens,
         prefill_ms: turn.prompt.prefillMs,
         tokens_per_second: last?.tokensPerSecond ?? 0,
@@ -215,6 +214,7 @@ export class ChatCompletions {
         kv_pages_total: last?.kvPagesTotal ?? 0,
       };
     };
+    const timings = (): LeanDecodeTimings | undefined => (params.lean_decode?.timings ? figures() : undefined);
     const promptTokens = turn.prompt.promptIds.length;
     const usage = (completionTokens: number) => ({ prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens });
     for await (const event of turn.events) {
@@ -235,7 +235,9 @@ export class ChatCompletions {
         if (parser) yield* parts(parser.end(finishReason === 'length' ? 'length' : 'stop'));
         // A call cut off by length is text, and the answer says it was cut: 'length' wins over 'tool_calls'.
         const calls = parser !== undefined && parser.callCount > 0 && finishReason !== 'length';
-        yield { kind: 'end', finishReason: calls ? 'tool_calls' : finishReason, usage: usage(event.generatedIds.length), timings: timings() };
+        // A limit that cut the answer short is named, the figures with it (its KV pages say how full the pool was).
+        const endTimings = event.limit ? { ...figures(), finish_detail: event.limit } : timings();
+        yield { kind: 'end', finishReason: calls ? 'tool_calls' : finishReason, usage: usage(event.generatedIds.length), timings: endTimings };
       }
     }
   }

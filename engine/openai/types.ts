@@ -20,7 +20,7 @@ export interface LeanDecodeOptions {
   raw?: boolean;
 }
 
-/** What lean-decode adds to a response when `lean_decode.timings` asked for it. */
+/** What lean-decode adds to a response when `lean_decode.timings` asked for it, or when a limit cut the answer short. */
 export interface LeanDecodeTimings {
   attention: AttentionKernel;
   prompt_tokens_reused: number;
@@ -32,6 +32,12 @@ export interface LeanDecodeTimings {
   /** KV pages in use when the last token was generated (this request's and cached conversations'), of the pool's. */
   kv_pages_used: number;
   kv_pages_total: number;
+  /**
+   * Why an answer with finish_reason `length` stopped before max_tokens: the context or the KV cache was full, with
+   * its size in tokens. Such an answer's completion (or last chunk) carries it, with the figures above, even when
+   * `lean_decode.timings` did not ask for them.
+   */
+  finish_detail?: string;
 }
 
 /** A text part of a message whose content is a list of parts (the only kind of part a text model takes). */

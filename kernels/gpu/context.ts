@@ -58,7 +58,7 @@ export interface GpuContext {
   adapter: AdapterDescription;
   features: GpuFeatures;
   limits: GPUSupportedLimits;
-  /** Resolves (never rejects) when the device is lost, with the typed error that explains it. */
+  /** Resolves (never rejects) when the device is lost, with the typed error that says why (its user says what to do). */
   lost: Promise<EngineError>;
   /** The most recent uncaptured GPU error, if any: checked by callers after a step. */
   takeUncapturedError(): EngineError | undefined;
@@ -106,8 +106,8 @@ export async function createGpuContext(adapter: GPUAdapter): Promise<GpuContext>
     (info) =>
       new EngineError(
         'gpu-device-lost',
-        `The GPU device was lost (${info.reason || 'unknown reason'}: ${info.message || 'no details'}). ` +
-          'Reload the model to continue; your conversation is kept.',
+        `The GPU device was lost (${info.reason || 'unknown reason'}: ${info.message || 'no details'}): a driver reset, ` +
+          'memory pressure or a tab in the background can cause it.',
       ),
   );
 
