@@ -1,7 +1,7 @@
 import type { GpuContext } from '../gpu/context.ts';
 import { createStorageBuffer } from '../gpu/buffers.ts';
 import { fillRandom } from '../gpu/fillRandom.ts';
-import { measurePasses, median } from '../gpu/timing.ts';
+import { measurePasses, median, WARM_UP_MS } from '../gpu/timing.ts';
 import { DecodeAttention, type DecodeAttentionOptions } from './decodeAttention.ts';
 import type { PagedKvLayout } from './pagedKv.ts';
 import { createSyntheticKv } from './syntheticKv.ts';
@@ -16,6 +16,13 @@ export const GRID_CANDIDATES = [32, 64, 128, 256, 512, 768, 1024, 1536, 2048, 30
 /** The fastest grids of the first pass, timed LEADER_RETIMINGS more times each before one is chosen. */
 const LEADERS_RETIMED = 3;
 const LEADER_RETIMINGS = 2;
+
+/**
+ * How long the GPU is kept busy before the first timing. From a GPU idle since its process began, measurePasses'
+ * 50 ms left the H200 slow through a whole calibration (grid 256 read 0.164 ms, and 0.059 ms in the same machine's
+ * next calibration, after a benchmark), which then chose a grid that cost 9% at 32k.
+ */
+const CALIBRATION_WARM_UP_MS = 1000;
 
 export interface GridTiming {
   grid: number;
@@ -99,6 +106,7 @@ export async function calibrateGrid(context: GpuContext, options: CalibrateOptio
   const out = createStorageBuffer(context.device, 'calibration out', queryCount * 4);
 
   let method: GridCalibration['method'] = 'wall-clock';
+  let warmUpMs = CALIBRATION_WARM_UP_MS;
   /** One timing of `grid`; undefined where the context has fewer tiles than the grid has workgroups. */
   const time = async (grid: number): Promise<number | undefined> => {
     const attention = new DecodeAttention(context, { layout, group, maxSequences: 1, grid, kernel: 'lean', ...options.kernelOptions });
@@ -106,7 +114,8 @@ export async function calibrateGrid(context: GpuContext, options: CalibrateOptio
       attention.planBatch([contextLength], kv.pageTableOffsets);
       if (attention.currentPlan.rangeCount < grid) return undefined;
       const bindings = attention.createBindings({ queries, keys: kv.keys, values: kv.values, pageTable: kv.pageTable, out });
-      const measured = await measurePasses(context, options.repeats ?? 5, (pass) => attention.encodeInPass(pass, bindings));
+      const measured = await measurePasses(context, options.repeats ?? 5, (pass) => attention.encodeInPass(pass, bindings), warmUpMs);
+      warmUpMs = WARM_UP_MS;
       method = measured.method;
       return measured.ms;
     } finally {

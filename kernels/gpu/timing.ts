@@ -92,7 +92,7 @@ export interface Measurement {
 export const WARM_UP_MS = 50;
 
 /**
- * Median GPU time of `encodeRun` over `repeats` runs, after warm-up runs that keep the GPU busy for WARM_UP_MS
+ * Median GPU time of `encodeRun` over `repeats` runs, after warm-up runs that keep the GPU busy for `warmUpMs`
  * (one run where a run alone lasts that long, as on a CPU adapter). With timestamps, every run is its own timed
  * pass; without, each run is its own submission timed by wall clock to `onSubmittedWorkDone`.
  */
@@ -100,6 +100,7 @@ export async function measurePasses(
   context: GpuContext,
   repeats: number,
   encodeRun: (pass: GPUComputePassEncoder) => void,
+  warmUpMs = WARM_UP_MS,
 ): Promise<Measurement> {
   const { device } = context;
   const run = (timestampWrites?: GPUComputePassTimestampWrites) => {
@@ -113,7 +114,7 @@ export async function measurePasses(
   for (let batch = 1; ; batch = Math.min(2 * batch, 256)) {
     device.queue.submit(Array.from({ length: batch }, () => run().finish()));
     await device.queue.onSubmittedWorkDone();
-    if (performance.now() - warmUpStart >= WARM_UP_MS) break;
+    if (performance.now() - warmUpStart >= warmUpMs) break;
   }
 
   const timer = PassTimer.create(context, repeats);
