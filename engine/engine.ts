@@ -6,7 +6,6 @@ import type { GpuContext } from '../kernels/gpu/context.ts';
 import { EngineError, type PartialGeneration } from '../errors/engineError.ts';
 import { GrammarCompiler, type CompiledGrammar, type GrammarSpec, type TokenMatcher } from './grammar/grammar.ts';
 import { readJson, readOptionalJson, readTensorIndex, type ModelFiles } from './loader/modelFiles.ts';
-import type { KvCache } from './kvCache.ts';
 import { ModelRunner, type DecodedToken, type DecodeEnd, type RunnerOptions, type StepTiming } from './model.ts';
 import type { TimingLevel } from './stepRecorder.ts';
 import { stressModel, type StressEvent } from './stress.ts';
@@ -498,7 +497,7 @@ export class Engine {
     conversation.lastUsed = ++this.generations;
     // Other conversations' cached KV gives way, least recently used first (the prompt fits the pool: see generate).
     const makeRoom = () => this.evictOtherThan(conversation, runner);
-    while (!tryReserve(kv, sequence, promptLength)) {
+    while (!kv.tryReserve(sequence, promptLength)) {
       if (!makeRoom()) kv.reserve(sequence, promptLength);
     }
 
@@ -575,15 +574,4 @@ async function prefillAgain(runner: ModelRunner, tokens: number[]): Promise<numb
   await runner.prefill(sequence, 0, tokens.length);
   runner.kv.setLength(sequence, tokens.length);
   return sequence;
-}
-
-/** Reserves room for `length` tokens of `sequence`; false, with nothing changed, when the pool has too few free pages. */
-function tryReserve(kv: KvCache, sequence: number, length: number): boolean {
-  try {
-    kv.reserve(sequence, length);
-    return true;
-  } catch (error) {
-    if (error instanceof EngineError && error.code === 'kv-pool-full') return false;
-    throw error;
-  }
 }

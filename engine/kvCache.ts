@@ -140,6 +140,17 @@ export class KvCache {
     this.device.queue.writeBuffer(this.pageTable, 4 * (this.pageTableOffset(id) + first), new Uint32Array(taken));
   }
 
+  /** As reserve, but false, with nothing changed, where the pool has too few free pages (other errors still throw). */
+  tryReserve(id: number, length: number): boolean {
+    try {
+      this.reserve(id, length);
+      return true;
+    } catch (error) {
+      if (error instanceof EngineError && error.code === 'kv-pool-full') return false;
+      throw error;
+    }
+  }
+
   /** Records that the KV of the first `length` tokens is written (after reserve). */
   setLength(id: number, length: number): void {
     const sequence = this.sequence(id);

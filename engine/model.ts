@@ -462,15 +462,10 @@ export class ModelRunner {
   private stepEnd(sequence: number, from: number, position: number, budget: number, makeRoom?: () => boolean): DecodeEnd | undefined {
     if (position - from >= budget) return 'steps';
     if (position + 1 >= this.maxContext) return 'context-full';
-    for (;;) {
-      try {
-        this.kv.reserve(sequence, position + 1);
-        return undefined;
-      } catch (error) {
-        if (!(error instanceof EngineError && error.code === 'kv-pool-full')) throw error;
-        if (!makeRoom?.()) return 'kv-full';
-      }
+    while (!this.kv.tryReserve(sequence, position + 1)) {
+      if (!makeRoom?.()) return 'kv-full';
     }
+    return undefined;
   }
 
   /**
