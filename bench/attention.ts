@@ -50,7 +50,7 @@ const GROUP = 4;
 /** 40 query heads over 5 KV heads (group 8): FlashDecoding's ≤ 128 splits of 5 heads cannot fill the GPU. */
 const FIVE_KV_HEADS: PagedKvLayout = { ...LAYOUT, numKvHeads: 5 };
 
-type KernelChoice = Pick<DecodeAttentionOptions, 'streamed' | 'workgroup' | 'unroll' | 'lanes' | 'rescaleOnlyWhenMaxGrows'>;
+type KernelChoice = Pick<DecodeAttentionOptions, 'streamed' | 'workgroup' | 'unroll' | 'lanes'>;
 
 interface Batch {
   name: string;
@@ -147,11 +147,7 @@ interface ChoiceRow {
   speedup: number;
 }
 
-/**
- * `fixedKv`: K and V declared with the pool's length (constant bounds for the robustness clamps). Choices that only
- * change instructions, not the work per workgroup, run on the first choice's grid (`sameGrid`).
- */
-type Choice = { name: string; choice: KernelChoice; grid?: number; fixedKv?: boolean; sameGrid?: boolean };
+type Choice = { name: string; choice: KernelChoice; grid?: number };
 
 /** The choices of the full run's design-choice table. */
 function allChoices(setup: Setup): Choice[] {
@@ -173,22 +169,14 @@ function allChoices(setup: Setup): Choice[] {
 
 /** `--choices-only`: the choices still open, on the shapes where they matter (d=128 and the 1B model's d=64). */
 function openChoices(setup: Setup, batch: Batch): Choice[] {
-  const short = batch.lengths.every((n) => n <= 4 * K);
+  const wide = batch.layout.headDim >= 128;
   return [
     { name: 'streamed, default', choice: {} },
-    { name: 'rescale only when the max grows', choice: { rescaleOnlyWhenMaxGrows: true }, sameGrid: true },
-    { name: 'K and V as fixed-size arrays', choice: {}, fixedKv: true, sameGrid: true },
-    { name: 'both', choice: { rescaleOnlyWhenMaxGrows: true }, fixedKv: true, sameGrid: true },
+    ...(wide ? [] : [{ name: 'streamed, 8 lanes per row', choice: { lanes: 8 } }]),
     { name: 'streamed, unroll 2', choice: { unroll: 2 } },
-    ...(short
-      ? [
-          { name: 'streamed, unroll 1', choice: { unroll: 1 } },
-          ...[32, 64, 128, 512].map((grid) => ({ name: `streamed, grid ${grid}`, choice: {}, grid })),
-          { name: 'streamed, unroll 1, grid 128', choice: { unroll: 1 }, grid: 128 },
-          { name: 'streamed, unroll 1, grid 512', choice: { unroll: 1 }, grid: 512 },
-          ...(setup.context.features.subgroupMinSize >= 16 ? [{ name: 'streamed, workgroup 256', choice: { workgroup: 256 } }] : []),
-        ]
-      : []),
+    { name: 'streamed, unroll 8', choice: { unroll: 8 } },
+    { name: 'streamed, workgroup 64', choice: { workgroup: 64 } },
+    ...(setup.context.features.subgroupMinSize >= 16 ? [{ name: 'streamed, workgroup 256', choice: { workgroup: 256 } }] : []),
   ];
 }
 
@@ -197,13 +185,12 @@ async function benchChoices(setup: Setup, batch: Batch, choices: Choice[]): Prom
   const bytes = kvBytesRead(batch.layout, batch.lengths);
   // Calibrate first (it makes KV pools of its own), then time every choice on one pool, as the main table does.
   const grids: number[] = [];
-  for (const { choice, grid, sameGrid } of choices) grids.push(grid ?? (sameGrid ? grids[0] : await setup.grid(batch.layout, batch.group, choice)));
+  for (const { choice, grid } of choices) grids.push(grid ?? (await setup.grid(batch.layout, batch.group, choice)));
   return withBatch(setup, batch, async (io) => {
     const rows: ChoiceRow[] = [];
-    for (const [i, { name, choice, fixedKv }] of choices.entries()) {
+    for (const [i, { name, choice }] of choices.entries()) {
       const grid = grids[i];
-      const kvWords = fixedKv ? io.kv.keys.size / 16 : undefined;
-      const { ms, variant } = await timeAttention(setup, batch, io, { kernel: 'lean', grid, kvWords, ...choice });
+      const { ms, variant } = await timeAttention(setup, batch, io, { kernel: 'lean', grid, ...choice });
       rows.push({ batch: batch.name, choice: name, variant, grid, ms, percentOfFloor: (100 * bytes) / (ms * 1e6) / setup.floor, speedup: 1 });
     }
     for (const row of rows) row.speedup = rows[0].ms / row.ms;

@@ -30,10 +30,6 @@ export type DecodeAttentionOptions = AttentionCapacity & {
   workgroup?: number;
   unroll?: number;
   lanes?: number;
-  /** Streamed kernel (benchmarks): K and V as arrays of this many 16-byte words; see AttentionVariantRequest. */
-  kvWords?: number;
-  /** Streamed kernel (benchmarks): rescale only in steps whose max grew. */
-  rescaleOnlyWhenMaxGrows?: boolean;
 };
 
 /** The GPU buffers one attention call reads and writes (per layer in a model: built once, reused every step). */
@@ -119,8 +115,6 @@ export class DecodeAttention {
       workgroup: options.workgroup,
       unroll: options.unroll,
       lanes: options.lanes,
-      kvWords: options.kvWords,
-      rescaleOnlyWhenMaxGrows: options.rescaleOnlyWhenMaxGrows,
     };
     const queries = 'maxChunk' in options ? (options.queriesPerHead ?? causalQueriesPerHead(request)) : 1;
     this.variant = buildAttentionVariant({ ...request, queries, tile: options.tile });

@@ -24,8 +24,6 @@ const TILE: u32 = {{TILE}}u;
 const WORKGROUP: u32 = {{WORKGROUP}}u;
 const LANES: u32 = {{LANES}}u;
 const UNROLL: u32 = {{UNROLL}}u;
-// Rescale a row's o and l only in steps whose max grew (exp(0) = 1 would leave them bit for bit as they are).
-const RESCALE_ONLY_WHEN_MAX_GROWS: bool = {{RESCALE_ONLY_WHEN_MAX_GROWS}};
 // Tokens per KV page, a constant so that page and slot of a token cost a shift and a mask (power-of-two pages).
 const PAGE_SIZE: u32 = {{PAGE_SIZE}}u;
 const STREAMS: u32 = WORKGROUP / LANES;
@@ -44,8 +42,8 @@ const NEG_BIG: f32 = -3.0e38;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> queries: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> keys: array<vec4<u32>{{KV_WORDS}}>;
-@group(0) @binding(3) var<storage, read> values: array<vec4<u32>{{KV_WORDS}}>;
+@group(0) @binding(2) var<storage, read> keys: array<vec4<u32>>;
+@group(0) @binding(3) var<storage, read> values: array<vec4<u32>>;
 @group(0) @binding(4) var<storage, read> pageTable: array<u32>;
 @group(0) @binding(5) var<storage, read> heads: array<WorkHead>;
 // (tileBegin, tileEnd, firstHead, first partial slot) per workgroup.
@@ -175,15 +173,13 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
           stepMax = max(stepMax, scores[u][r]);
         }
         let newMax = max(runningMax[r], stepMax);
-        if (!RESCALE_ONLY_WHEN_MAX_GROWS || newMax > runningMax[r]) {
-          let rescale = exp(runningMax[r] - newMax);
-          runningSum[r] *= rescale;
-          // unroll
-          for (var i = 0u; i < LANE_QUADS; i++) {
-            acc[r][i] *= rescale;
-          }
-        }
+        let rescale = exp(runningMax[r] - newMax);
         runningMax[r] = newMax;
+        runningSum[r] *= rescale;
+        // unroll
+        for (var i = 0u; i < LANE_QUADS; i++) {
+          acc[r][i] *= rescale;
+        }
         // unroll
         for (var u = 0u; u < UNROLL; u++) {
           let p = select(0.0, exp(scores[u][r] - newMax), scores[u][r] > NEG_BIG);

@@ -74,10 +74,6 @@ export interface AttentionVariantRequest {
   unroll?: number;
   /** Streamed kernel: at most this many invocations per K row (default: see STREAMED_LANE_DIMS). */
   lanes?: number;
-  /** Streamed kernel: K and V declared as arrays of this many 16-byte words (a constant bound for the robustness clamps) instead of runtime-sized. */
-  kvWords?: number;
-  /** Streamed kernel: rescale a row's state only in steps whose max grew. */
-  rescaleOnlyWhenMaxGrows?: boolean;
 }
 
 export interface AttentionVariant {
@@ -186,8 +182,6 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
     UNROLL: unroll,
     PAGE_SIZE: request.pageSize,
     KV_ACCESS: kvDtype === 'f16' ? kvF16VectorsWgsl : kvF32VectorsWgsl,
-    KV_WORDS: request.kvWords ? `, ${request.kvWords}u` : '',
-    RESCALE_ONLY_WHEN_MAX_GROWS: request.rescaleOnlyWhenMaxGrows ? 'true' : 'false',
   });
   const attentionCode = unrollLoops(specialized, {
     ROWS: rows,
@@ -196,8 +190,7 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
     VECTORS: laneDims / dimsPerVector,
     QUADS_PER_VECTOR: dimsPerVector / 4,
   });
-  const options = `${request.kvWords ? `/kv${request.kvWords}` : ''}${request.rescaleOnlyWhenMaxGrows ? '/lazy' : ''}`;
-  const key = `streamed_attention/d${headDim}/g${group}/q${queries}/${kvDtype}kv/p${request.pageSize}/l${lanes}/w${workgroup}/u${unroll}${options}`;
+  const key = `streamed_attention/d${headDim}/g${group}/q${queries}/${kvDtype}kv/p${request.pageSize}/l${lanes}/w${workgroup}/u${unroll}`;
   return { kind: 'streamed', key, tile, attentionCode };
 }
 
