@@ -9,6 +9,7 @@ const BASE = 'https://models.test/tiny/';
 const WEIGHTS = FILES.get('model.safetensors')!;
 const CACHE = 'test-models';
 const NO_WAIT = { attempts: 3, firstDelayMs: 0 };
+const HALF = WEIGHTS.byteLength >> 1;
 
 /** How the server answers one request for a file: whole, or with one of the faults a download meets. */
 type Answer = 'whole' | 'cut' | 'shorter-body' | 'longer-body' | 'cut-to-its-length' | 503 | 403;
@@ -26,9 +27,24 @@ function cutStream(bytes: Uint8Array): ReadableStream<Uint8Array> {
   });
 }
 
-function respond(bytes: Uint8Array, answer: Answer): Response {
+/** What the server tells about its files: a validator (ETag) for them, and whether it serves byte ranges. */
+interface ServerTraits {
+  etag?: string;
+  ranges?: boolean;
+}
+
+function respond(bytes: Uint8Array, answer: Answer, traits: ServerTraits = {}, range?: { from: number; total: number; etag?: string }): Response {
   const half = bytes.slice(0, bytes.byteLength >> 1);
-  const length = (n: number) => ({ headers: { 'content-length': String(n), 'content-type': 'application/octet-stream' } });
+  const etag = range?.etag ?? traits.etag;
+  const length = (n: number) => ({
+    status: range ? 206 : 200,
+    headers: {
+      'content-length': String(n),
+      'content-type': 'application/octet-stream',
+      ...(etag ? { etag } : {}),
+      ...(range ? { 'content-range': `bytes ${range.from}-${range.total - 1}/${range.total}` } : {}),
+    },
+  });
   switch (answer) {
     case 'whole':
       return new Response(bytes.slice(), length(bytes.byteLength));
@@ -46,18 +62,36 @@ function respond(bytes: Uint8Array, answer: Answer): Response {
   }
 }
 
-/** A model server that answers each file's requests from a script (then whole), counting requests per file. */
-function faultyServer(script: Partial<Record<string, Answer[]>>) {
+/** A request's `Range: bytes=N-` start, or undefined. */
+function rangeStart(init: RequestInit | undefined): number | undefined {
+  const range = (init?.headers as Record<string, string> | undefined)?.range;
+  return range === undefined ? undefined : Number(/^bytes=(\d+)-$/.exec(range)![1]);
+}
+
+/**
+ * A model server that answers each file's requests from a script (then whole), counting requests per file and
+ * keeping the Range start of each request for the weights. With `ranges`, a Range request gets the rest of the file
+ * from there, under the same script (a `cut` rest breaks off half-way through it); `rangeEtags[i]` gives the i-th
+ * range answer another ETag, as a file changed on the server would.
+ */
+function faultyServer(script: Partial<Record<string, Answer[]>>, traits: ServerTraits = {}, rangeEtags: string[] = []) {
   const requests = new Map<string, number>();
-  const fetch = async (input: RequestInfo | URL): Promise<Response> => {
+  const rangeStarts: (number | undefined)[] = [];
+  let rangeAnswers = 0;
+  const fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const path = new URL(String(input)).pathname.split('/').pop()!;
     const count = requests.get(path) ?? 0;
     requests.set(path, count + 1);
     const bytes = FILES.get(path);
     if (!bytes) return new Response('not found', { status: 404 });
-    return respond(bytes, script[path]?.[count] ?? 'whole');
+    const answer = script[path]?.[count] ?? 'whole';
+    const start = rangeStart(init);
+    if (path === 'model.safetensors') rangeStarts.push(start);
+    if (start === undefined || !traits.ranges) return respond(bytes, answer, traits);
+    const etag = rangeEtags[rangeAnswers++] ?? traits.etag;
+    return respond(bytes.slice(start), answer, traits, { from: start, total: bytes.byteLength, etag });
   };
-  return { fetch: fetch as typeof globalThis.fetch, requests };
+  return { fetch: fetch as typeof globalThis.fetch, requests, rangeStarts };
 }
 
 /** Cache Storage as a map of URLs to bodies (Node has none). */
@@ -96,10 +130,41 @@ describe('downloading a model folder', () => {
     const files = urlModelFiles(BASE, { fetch: server.fetch, caches, cacheName: CACHE, retry: NO_WAIT, onDownload: (e) => events.push(e) });
     expect(digest(await bytesOf(files))).toBe(digest(WEIGHTS));
     expect(server.requests.get('model.safetensors')).toBe(2);
+    // Nothing names this version of the file (no ETag, no Last-Modified): the second request asks for all of it.
+    expect(server.rangeStarts).toEqual([undefined, undefined]);
     const retry = events.find((e) => e.retry)!.retry!;
     expect(retry).toMatchObject({ attempt: 2, attempts: 3 });
     expect(retry.reason).toBe(`the connection broke off after ${(WEIGHTS.byteLength >> 1).toLocaleString('en-US')} of ${WEIGHTS.byteLength.toLocaleString('en-US')} bytes (network error)`);
     expect(digest(caches.bodies.get(`${BASE}model.safetensors`))).toBe(digest(WEIGHTS));
+  });
+
+  it('resumes a download that broke off where it stopped, when the server names the file and serves ranges', async () => {
+    const server = faultyServer({ 'model.safetensors': ['cut', 'cut'] }, { etag: '"v1"', ranges: true });
+    const caches = memoryCaches();
+    const events: DownloadEvent[] = [];
+    const files = urlModelFiles(BASE, { fetch: server.fetch, caches, cacheName: CACHE, retry: NO_WAIT, onDownload: (e) => events.push(e) });
+    expect(digest(await bytesOf(files))).toBe(digest(WEIGHTS));
+    const size = WEIGHTS.byteLength;
+    const threeQuarters = HALF + ((size - HALF) >> 1);
+    expect(server.rangeStarts).toEqual([undefined, HALF, threeQuarters]);
+    const retries = events.filter((e) => e.retry);
+    expect(retries.map((e) => [e.loadedBytes, e.totalBytes])).toEqual([[HALF, size], [threeQuarters, size]]);
+    expect(retries[1].retry!.reason).toBe(`the connection broke off after ${threeQuarters.toLocaleString('en-US')} of ${size.toLocaleString('en-US')} bytes (network error)`);
+    // Progress runs on from the bytes already received to the whole file, never back to 0.
+    const progress = events.filter((e) => !e.retry).map((e) => [e.loadedBytes, e.totalBytes]);
+    expect(progress).toEqual([[HALF, size], [threeQuarters, size], [size, size]]);
+    expect(digest(caches.bodies.get(`${BASE}model.safetensors`))).toBe(digest(WEIGHTS));
+  });
+
+  it.each<[string, ServerTraits, string[], (number | undefined)[]]>([
+    ['ignores Range', { etag: '"v1"' }, [], [undefined, HALF]],
+    ['answers the range from a changed file (another ETag)', { etag: '"v1"', ranges: true }, ['"v2"'], [undefined, HALF, undefined]],
+    ['names the file only with a weak ETag', { etag: 'W/"v1"', ranges: true }, [], [undefined, undefined]],
+  ])('a server that %s gets the file downloaded whole again', async (_, traits, rangeEtags, rangeStarts) => {
+    const server = faultyServer({ 'model.safetensors': ['cut'] }, traits, rangeEtags);
+    const files = urlModelFiles(BASE, { fetch: server.fetch, retry: NO_WAIT });
+    expect(digest(await bytesOf(files))).toBe(digest(WEIGHTS));
+    expect(server.rangeStarts).toEqual(rangeStarts);
   });
 
   it.each<[Answer, string, RegExp]>([

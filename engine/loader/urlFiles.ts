@@ -1,6 +1,6 @@
 import { EngineError } from '../../errors/engineError.ts';
 import { blobSource, type ByteSource } from './byteSource.ts';
-import { downloadToBlob, IncompleteDownload, incompleteReason } from './download.ts';
+import { continues, downloadToBlob, IncompleteDownload, incompleteReason, resumeHeaders, type ResumePoint } from './download.ts';
 import type { ModelFiles } from './modelFiles.ts';
 
 export interface DownloadEvent {
@@ -59,21 +59,32 @@ export function urlModelFiles(baseUrl: string, options: UrlFilesOptions = {}): M
 
   const cache = async () => (options.cacheName && cacheStorage ? cacheStorage.open(options.cacheName) : undefined);
 
-  /** One attempt: the whole file, undefined when the server has none, or an IncompleteDownload saying what broke. */
-  const download = async (path: string, url: string): Promise<Blob | undefined> => {
+  /**
+   * One attempt: the whole file, undefined when the server has none, or an IncompleteDownload saying what broke.
+   * `from`: the bytes an earlier attempt received, asked for no more; a server that answers with the whole file, or
+   * with a part that is not the rest of the same file, gets the whole file downloaded.
+   */
+  const download = async (path: string, url: string, from?: ResumePoint): Promise<Blob | undefined> => {
     let response: Response;
     try {
-      response = await doFetch(url);
+      response = await doFetch(url, from ? { headers: resumeHeaders(from) } : undefined);
     } catch (cause) {
-      throw new IncompleteDownload(`the request failed (${(cause as Error).message})`);
+      throw new IncompleteDownload(`the request failed (${(cause as Error).message})`, from);
+    }
+    // 416: the received bytes reach past the file's end now; a 206 that is not the rest of the same file: start over.
+    if (from && (response.status === 416 || (response.status === 206 && !continues(response, from)))) {
+      await response.body?.cancel();
+      return download(path, url);
     }
     // A single-page app server answers unknown paths with its index page: that is a missing file too.
     const fallbackPage = (response.headers.get('content-type') ?? '').includes('text/html') && !path.endsWith('.html');
     if (response.status === 404 || (response.ok && fallbackPage)) return undefined;
-    if (response.status >= 500 || response.status === 429) throw new IncompleteDownload(`the server answered HTTP ${response.status} ${response.statusText}`);
+    if (response.status >= 500 || response.status === 429) throw new IncompleteDownload(`the server answered HTTP ${response.status} ${response.statusText}`, from);
     if (!response.ok) throw new EngineError('missing-file', `fetching ${url} failed: HTTP ${response.status} ${response.statusText}`);
-    const blob = await downloadToBlob(response, (loaded, total) =>
-      options.onDownload?.({ file: path, loadedBytes: loaded, totalBytes: total, fromCache: false }),
+    const blob = await downloadToBlob(
+      response,
+      (loaded, total) => options.onDownload?.({ file: path, loadedBytes: loaded, totalBytes: total, fromCache: false }),
+      response.status === 206 ? from : undefined,
     );
     const reason = await incompleteReason(path, blob);
     if (reason) throw new IncompleteDownload(reason);
@@ -81,9 +92,10 @@ export function urlModelFiles(baseUrl: string, options: UrlFilesOptions = {}): M
   };
 
   const downloadWithRetries = async (path: string, url: string): Promise<Blob | undefined> => {
+    let from: ResumePoint | undefined;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await download(path, url);
+        return await download(path, url, from);
       } catch (error) {
         if (!(error instanceof IncompleteDownload)) throw error;
         if (attempt === retry.attempts) {
@@ -93,7 +105,10 @@ export function urlModelFiles(baseUrl: string, options: UrlFilesOptions = {}): M
               'Check your connection and load the model again; if it fails the same way every time, the file on the server is damaged',
           );
         }
-        options.onDownload?.({ file: path, loadedBytes: 0, totalBytes: undefined, fromCache: false, retry: { attempt: attempt + 1, attempts: retry.attempts, reason: error.message } });
+        // The next attempt asks only for what is missing, where the server said which file the bytes were.
+        from = error.resumeFrom;
+        const retryEvent = { attempt: attempt + 1, attempts: retry.attempts, reason: error.message };
+        options.onDownload?.({ file: path, loadedBytes: from?.received.size ?? 0, totalBytes: from?.total, fromCache: false, retry: retryEvent });
         await new Promise((resolve) => setTimeout(resolve, retry.firstDelayMs * 2 ** (attempt - 1)));
       }
     }
