@@ -9,7 +9,7 @@ import { createNodeGpuContext } from '../kernels/gpu/node.ts';
 import { bytesPerPage } from '../engine/kvCache.ts';
 import { nodeModelFiles } from '../engine/loader/nodeFiles.ts';
 import { ModelRunner, type StepTiming } from '../engine/model.ts';
-import type { TextCodec } from '../engine/tokenizer.ts';
+import { TextCodec } from '../engine/tokenizer.ts';
 import type { TimingLevel } from '../engine/stepRecorder.ts';
 import { randomWeights } from '../engine/randomWeights.ts';
 import { measureReadBandwidth } from '../kernels/bandwidth/measureBandwidth.ts';
@@ -40,7 +40,7 @@ const BENCH_DECODE_FLAGS = {
   prefill: { type: 'sizes', placeholder: 'N[,N...]', min: 0, help: 'prompt lengths to time prefill with, with the first attention kernel; 0 skips it (default 1k,8k,32k; --quick: 0)' },
   grid: { type: 'integer', placeholder: 'N', min: 1, help: 'LeanAttention grid (default: calibrated on this adapter, kept in ~/.cache/lean-decode)' },
   'decode-depth': { type: 'integer', placeholder: 'N', min: 1, max: 8, help: 'decode steps kept in flight while the host reads the oldest back (default: the engine\'s, 3)' },
-  schema: { type: 'text', placeholder: 'FILE', excludes: ['shape'], help: 'the JSON schema of the mask rows (default: an object with a free string, so that most steps are inside it)' },
+  schema: { type: 'text', placeholder: 'FILE', help: 'the JSON schema of the mask rows (default: an object with a free string, so that most steps are inside it)' },
   toggles: { type: 'text', placeholder: 'TOGGLES', help: 'Dawn instance toggles, e.g. enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia (the matrix units on an NVIDIA GPU)' },
   json: { type: 'switch', help: 'print the rows as JSON on stdout (the log goes to stderr)' },
   quick: { type: 'switch', help: 'a short run: contexts 256,1k, fewer steps, no prefill' },
@@ -56,9 +56,10 @@ export const BENCH_DECODE: CommandSpec<typeof BENCH_DECODE_FLAGS> = {
 (weight bytes + KV bytes of the context) / the measured read bandwidth. Per row: tokens/s and wall time per token
 (steps recorded without timing; the median of three runs, and the slowest and fastest run's tokens/s, and the longest
 wait for one token), the GPU step (timestamps around the whole step), the attention (timestamps around
-each layer's), the rest and its bandwidth over the weights, and the dispatches per step. Then, where the model has a
-tokenizer (not --shape), decode under a JSON schema's token mask against free decode at each context, with the first
-attention kernel, in the same run: the mask's cost per token. Then the time to the first token of prompts of each
+each layer's), the rest and its bandwidth over the weights, and the dispatches per step. Then decode under a JSON
+schema's token mask against free decode at each context, with the first attention kernel, in the same run: the
+mask's cost per token (a --shape has no tokenizer: the built-in model's stands in, every id past its vocabulary
+masked out, so the mask is as wide as the shape's vocabulary). Then the time to the first token of prompts of each
 prefill length, with the first attention kernel.`,
   flags: BENCH_DECODE_FLAGS,
 };
@@ -152,7 +153,7 @@ async function timeMaskedDecode(runner: ModelRunner, sequence: number, n: number
   return (performance.now() - start) / 1000;
 }
 
-async function runnerFor(context: GpuContext, flags: BenchDecodeFlags, maxContext: number, grid: number): Promise<{ runner: ModelRunner; name: string; codec?: TextCodec }> {
+async function runnerFor(context: GpuContext, flags: BenchDecodeFlags, maxContext: number, grid: number): Promise<{ runner: ModelRunner; name: string; codec: TextCodec }> {
   const model = flags.model ?? (flags.shape ? undefined : BUILTIN_MODEL_DIR);
   const layoutBytes = (config: ModelConfig) => {
     const layout: PagedKvLayout = { headDim: config.headDim, numKvHeads: config.numKvHeads, pageSize: 16, dtype: 'f16' };
@@ -175,7 +176,9 @@ async function runnerFor(context: GpuContext, flags: BenchDecodeFlags, maxContex
     prefillChunk: flags['prefill-chunk'],
     decodeDepth: flags['decode-depth'],
   });
-  return { runner, name: `${shapeName} (random f16 weights)` };
+  // The mask rows need a tokenizer: the built-in model's stands in (grammarTokenizerInfo masks out the ids past it).
+  const codec = await TextCodec.load(nodeModelFiles(BUILTIN_MODEL_DIR));
+  return { runner, name: `${shapeName} (random f16 weights)`, codec };
 }
 
 export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void> {
@@ -195,9 +198,9 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
   let grid = flags.grid ?? 0;
   const { runner, name, codec } = await runnerFor(context, flags, maxContext, grid || 256);
   const schema = flags.schema ? readSchema(flags.schema) : MASK_SCHEMA;
-  const compiler = codec && (await GrammarCompiler.create(codec.grammarTokenizerInfo(runner.config.vocabSize, stopTokenIds(runner.config, codec))));
-  const grammar = await compiler?.compile({ kind: 'json_schema', schema });
-  if (!grammar) log('mask rows: none (a --shape has no tokenizer to build a token mask from)');
+  const compiler = await GrammarCompiler.create(codec.grammarTokenizerInfo(runner.config.vocabSize, stopTokenIds(runner.config, codec)));
+  const grammar = await compiler.compile({ kind: 'json_schema', schema });
+  if (flags.shape) log(`mask rows: the built-in model's tokenizer stands in for the shape's (the ids past its vocabulary are never allowed; the mask covers all ${runner.config.vocabSize})`);
   if (!grid) {
     const calibration = await calibrateGrid(context, { layout: runner.layout, group: runner.config.numHeads / runner.config.numKvHeads, contextLength: quick ? 2048 : 32768, store: fileCalibrationStore() });
     grid = calibration.grid;
@@ -259,7 +262,7 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
       const timedSteps = Math.min(steps, 8);
       const stepMs = median((await run(timedSteps, 'step')).timings.map((t) => t.stepMs));
       const attentionMs = median((await run(timedSteps, 'sections')).timings.map((t) => t.attentionMs.reduce((a, b) => a + b, 0)));
-      if (grammar && kernel === kernels[0]) {
+      if (kernel === kernels[0]) {
         // Masked and free runs take turns, so that a drift in clocks or host load falls on both; medians, as above.
         const maskedRuns: number[] = [];
         const freeRuns: number[] = [];
@@ -355,6 +358,6 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
       );
     }
   }
-  compiler?.dispose();
+  compiler.dispose();
   runner.destroy();
 }

@@ -52,6 +52,9 @@ describe('npx lean-decode', () => {
     }
     expect(out.prefillRows.map((row: { tokens: number; kernel: string }) => [row.tokens, row.kernel])).toEqual([[70, 'lean'], [130, 'lean']]);
     for (const row of out.prefillRows) expect(row.tokensPerSecond).toBeGreaterThan(0);
+    // A shape has no tokenizer: the built-in model's stands in for the mask rows (first kernel, every context).
+    expect(out.maskRows.map((row: { context: number; kernel: string }) => [row.context, row.kernel])).toEqual([[64, 'lean'], [200, 'lean']]);
+    for (const row of out.maskRows) expect(row.maskedTokensPerSecond).toBeGreaterThan(0);
   });
 
   it('bench-decode on a model with a tokenizer adds a row under a JSON schema\'s token mask, beside free decode', () => {
@@ -133,7 +136,7 @@ const REFUSED: Record<string, { command: CommandSpec; valid: string[]; cases: Re
       'prefill-chunk': [['--prefill-chunk', '0'], ['--prefill-chunk', '5000'], ['--prefill-chunk', '1.5']],
       'decode-depth': [['--decode-depth', '0'], ['--decode-depth', '9'], ['--decode-depth', 'deep']],
       grid: [['--grid', '0'], ['--grid', 'x']],
-      schema: [['--schema'], ['--schema', 'FILE', '--shape', 'tiny-bench']],
+      schema: [['--schema']],
       toggles: [['--toggles']],
       json: [['--json=1']],
       quick: [['--quick', 'yes']],
