@@ -1,7 +1,7 @@
 import * as Comlink from 'comlink';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EngineError } from '../../errors/engineError.ts';
-import { OpenAIError } from './openaiError.ts';
+import { OpenAIError, toOpenAIError } from './openaiError.ts';
 import { iterableFromPort, iteratorPort, type IteratorPort } from './iteratorPort.ts';
 
 /** Two ends of a real MessageChannel, as a worker and the page have. */
@@ -54,6 +54,19 @@ describe('iteratorPort / iterableFromPort', () => {
     })().catch((e: unknown) => e);
     expect(values).toEqual([1]);
     expect(error).toMatchObject({ code: 'gpu_device_lost' });
+  });
+
+  it('keeps what a failed answer had generated, for callers that stream nothing (OpenAI body: lean_decode.partial)', async () => {
+    const failing = async (): Promise<AsyncIterable<number>> => {
+      throw new EngineError('gpu-device-lost', 'the device was lost', { generatedIds: [5, 6, 7], text: 'The os mod' });
+    };
+    const error = (await iterableFromPort(await across(failing)).catch((e: unknown) => e)) as OpenAIError;
+    expect(error).toBeInstanceOf(OpenAIError);
+    expect(error.body()).toEqual({
+      error: { message: 'the device was lost', type: 'server_error', param: null, code: 'gpu_device_lost', lean_decode: { partial: { content: 'The os mod', completion_tokens: 3 } } },
+    });
+    // An error without a partial answer keeps OpenAI's body as it is.
+    expect(toOpenAIError(new EngineError('kv-pool-full', 'full')).body()).toEqual({ error: { message: 'full', type: 'server_error', param: null, code: 'kv_pool_full' } });
   });
 
   it("runs the source's finally when the consumer breaks out", async () => {

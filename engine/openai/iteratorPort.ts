@@ -1,6 +1,6 @@
 import * as Comlink from 'comlink';
 import { EngineError } from '../../errors/engineError.ts';
-import { OpenAIError, toOpenAIError, type OpenAIErrorType } from './openaiError.ts';
+import { OpenAIError, toOpenAIError, type OpenAIErrorType, type PartialAnswer } from './openaiError.ts';
 
 /*
  * An async iterable across a comlink boundary. Comlink cannot transfer an async generator, so the side that holds
@@ -16,6 +16,7 @@ export interface SerializedOpenAIError {
   message: string;
   param: string | null;
   code: string | null;
+  partial?: PartialAnswer;
 }
 
 /** One step of the stream; `next()` never rejects, a failure is a step of its own. */
@@ -28,12 +29,12 @@ export interface IteratorPort<T> {
 }
 
 export function serializeOpenAIError(error: unknown): SerializedOpenAIError {
-  const { status, type, message, param, code } = toOpenAIError(error);
-  return { status, type, message, param, code };
+  const { status, type, message, param, code, partial } = toOpenAIError(error);
+  return { status, type, message, param, code, ...(partial && { partial }) };
 }
 
-export function deserializeOpenAIError({ status, type, message, param, code }: SerializedOpenAIError): OpenAIError {
-  return new OpenAIError(status, type, message, param, code);
+export function deserializeOpenAIError({ status, type, message, param, code, partial }: SerializedOpenAIError): OpenAIError {
+  return new OpenAIError(status, type, message, param, code, partial);
 }
 
 /** The holder's end: a port over the iterable that `open` resolves to (opened on the first `next()`). */

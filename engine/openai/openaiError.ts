@@ -2,9 +2,18 @@ import { EngineError, serializeError, type EngineErrorCode } from '../../errors/
 
 export type OpenAIErrorType = 'invalid_request_error' | 'server_error';
 
-/** The body OpenAI answers a failed request with. */
+/** What an answer that failed midway had generated (the device lost mid-answer): the caller can keep it. */
+export interface PartialAnswer {
+  content: string;
+  completion_tokens: number;
+}
+
+/**
+ * The body OpenAI answers a failed request with; `lean_decode.partial` (this engine's extension, beside OpenAI's
+ * fields) carries the text an answer had when it failed, for calls that stream nothing before the end.
+ */
 export interface OpenAIErrorBody {
-  error: { message: string; type: OpenAIErrorType; param: string | null; code: string | null };
+  error: { message: string; type: OpenAIErrorType; param: string | null; code: string | null; lean_decode?: { partial: PartialAnswer } };
 }
 
 /**
@@ -18,13 +27,15 @@ export class OpenAIError extends Error {
     message: string,
     readonly param: string | null = null,
     readonly code: string | null = null,
+    readonly partial?: PartialAnswer,
   ) {
     super(message);
     this.name = 'OpenAIError';
   }
 
   body(): OpenAIErrorBody {
-    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+    const { message, type, param, code, partial } = this;
+    return { error: { message, type, param, code, ...(partial && { lean_decode: { partial } }) } };
   }
 }
 
@@ -51,7 +62,8 @@ export function toOpenAIError(error: unknown): OpenAIError {
     const status = STATUS_OF[error.code] ?? 500;
     const code = error.code === 'context-overflow' ? 'context_length_exceeded' : error.code.replaceAll('-', '_');
     const param = error.code === 'context-overflow' ? 'messages' : null;
-    return new OpenAIError(status, status < 500 ? 'invalid_request_error' : 'server_error', error.message, param, code);
+    const partial = error.partial && { content: error.partial.text, completion_tokens: error.partial.generatedIds.length };
+    return new OpenAIError(status, status < 500 ? 'invalid_request_error' : 'server_error', error.message, param, code, partial);
   }
   const { message, code } = serializeError(error);
   return new OpenAIError(500, 'server_error', message, null, code);
