@@ -48,7 +48,7 @@ export async function downloadToBlob(response: Response, onProgress?: DownloadPr
     } catch (cause) {
       const received = total === undefined ? bytes(offset + loaded) : `${(offset + loaded).toLocaleString('en-US')} of ${bytes(total)}`;
       const validator = fileValidator(response);
-      const resumable = total !== undefined && announced !== undefined && lengthIsComparable(response) && validator !== undefined;
+      const resumable = total !== undefined && announced !== undefined && mayBeIdentity(response) && validator !== undefined;
       throw new IncompleteDownload(
         `the connection broke off after ${received} (${(cause as Error).message})`,
         resumable ? { received: new Blob([...before, ...chunks]), total, validator } : undefined,
@@ -99,6 +99,17 @@ function lengthIsComparable(response: Response): boolean {
   const coding = response.headers.get('content-encoding');
   if (coding === null) return response.type !== 'cors';
   return coding === 'identity';
+}
+
+/**
+ * Whether the bytes received are the file's own, so that a Range request can continue them: not when a content
+ * coding (gzip) is visible. A cross-origin response hides its coding unless the server exposes it; there the bytes
+ * are taken as the file's, as model files are served (binary, uncompressed), and a wrong guess ends in a file that
+ * fails incompleteReason and is downloaded again.
+ */
+function mayBeIdentity(response: Response): boolean {
+  const coding = response.headers.get('content-encoding');
+  return coding === null || coding === 'identity';
 }
 
 /**
