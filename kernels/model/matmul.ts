@@ -27,9 +27,10 @@ export interface MatmulTile {
 /**
  * A CPU adapter (SwiftShader) runs a workgroup's invocations in turn on a few cores, switching at every barrier: few
  * invocations with much work each. 16 invocations of 8 × 8; on SwiftShader (2 cores, tiny-bench shapes, 64 tokens)
- * 2.2x the kernel before, where 4 × 4 blocks gained nothing.
+ * 2.2x the kernel before, where 4 × 4 blocks gained nothing. K in 8s: half the unrolled code of 16s, which
+ * SwiftShader compiled in 1.1 against 2.8 s (256 → 1536), with prefill no slower (pydoc-chat-6m, 192 tokens).
  */
-const CPU_TILE: MatmulTile = { rows: 32, tokens: 32, threadRows: 8, threadTokens: 8, kStep: 16, buffering: 'none' };
+const CPU_TILE: MatmulTile = { rows: 32, tokens: 32, threadRows: 8, threadTokens: 8, kStep: 8, buffering: 'none' };
 
 /**
  * A GPU wants many multiply-adds per byte read from workgroup memory (an 8 × 8 block: 64 per four 16-byte reads)
