@@ -22,10 +22,13 @@ export interface LinearSchedule {
  * The schedule for a shape. A GPU wants megabytes of loads in flight (tens of thousands of invocations, several
  * independent 16-byte loads each); which split gets there differs by shape, so these are the fastest of
  * `bench/linear.ts` on the H200 (BENCHMARKS.md), by the shape's kind. A CPU adapter wants few workgroups, since each
- * costs it a context switch per barrier, and no unrolling, which only lengthens its compile.
+ * costs it a context switch per barrier, and no unrolling, which only lengthens its compile. It also pays for every
+ * invocation, idle or not: 32 (one oct each of a 256-wide row) ran the GEMVs of a 256-wide model (pydoc-chat-6m)
+ * about twice as fast as 64 on SwiftShader (LM head 4096 × 256: 34 against 77 ms), as many rows as the reduction's
+ * 32 lanes take (16; 8 gate/up pairs).
  */
 export function linearSchedule(b: { outFeatures: number; inFeatures: number; gated?: boolean }, cpuAdapter: boolean): LinearSchedule {
-  if (cpuAdapter) return { workgroup: 64, rows: 16, batchSteps: 1 };
+  if (cpuAdapter) return { workgroup: 32, rows: b.gated ? 8 : 16, batchSteps: 1 };
   // Gate and up: two rows per output, so fewer per workgroup.
   if (b.gated) return { workgroup: 64, rows: 4, batchSteps: 1 };
   // Long rows (the down projection): fewer rows, more loads per row in flight.

@@ -27,9 +27,11 @@ export interface MatmulTile {
 /**
  * A CPU adapter (SwiftShader) runs a workgroup's invocations in turn on a few cores, switching at every barrier: few
  * invocations with much work each. 16 invocations of 8 × 8; on SwiftShader (2 cores, tiny-bench shapes, 64 tokens)
- * 2.2x the kernel before, where 4 × 4 blocks gained nothing.
+ * 2.2x the kernel before, where 4 × 4 blocks gained nothing. K in 8s: a quarter less unrolled code than 16s
+ * (65k against 88k characters), which SwiftShader compiles that much sooner; prefill no slower (pydoc-chat-6m, 192
+ * tokens: with CPU_CAUSAL_TILE's slices its load took 15 against 31 s).
  */
-const CPU_TILE: MatmulTile = { rows: 32, tokens: 32, threadRows: 8, threadTokens: 8, kStep: 16, buffering: 'none' };
+const CPU_TILE: MatmulTile = { rows: 32, tokens: 32, threadRows: 8, threadTokens: 8, kStep: 8, buffering: 'none' };
 
 /**
  * A GPU wants many multiply-adds per byte read from workgroup memory (an 8 × 8 block: 64 per four 16-byte reads)
