@@ -99,9 +99,8 @@ async function main(): Promise<void> {
   const context = await createNodeGpuContext(toggles);
   console.log(`adapter: ${context.adapter.description} (${context.adapter.vendor}); timestamp-query: ${context.features.timestampQuery}; subgroups: ${context.features.subgroups} (${context.features.subgroupMinSize}–${context.features.subgroupMaxSize})`);
   if (toggles.length) console.log(`DIAGNOSTIC RUN with Dawn toggles ${toggles.join(' ')}: not what Chrome runs`);
-  const bandwidthBytes = quick ? 64 * 1024 * 1024 : Math.min(1024 ** 3, context.limits.maxStorageBufferBindingSize, context.limits.maxBufferSize);
-  const floor = await measureReadBandwidth(context, bandwidthBytes, repeats);
-  console.log(`streaming read (the floor): ${floor.toPrecision(4)} GB/s`);
+  const { gbps: floor, bytes: bandwidthBytes } = await measureReadBandwidth(context, { quick, repeats });
+  console.log(`streaming read (the floor): ${floor.toPrecision(4)} GB/s over ${(bandwidthBytes / 1024 ** 2).toFixed(0)} MiB`);
 
   const { hiddenSize: h, intermediateSize: inter, numHeads, numKvHeads, headDim, vocabSize, numLayers } = config;
   const matrices: Matrix[] = [
