@@ -323,8 +323,7 @@ async function main(): Promise<void> {
   log(`adapter: ${context.adapter.description} (${context.adapter.vendor}); timestamp-query: ${context.features.timestampQuery}; subgroups: ${context.features.subgroups} (${context.features.subgroupMinSize}–${context.features.subgroupMaxSize})`);
   if (toggles.length) log(`DIAGNOSTIC RUN with Dawn toggles ${toggles.join(' ')}: not what Chrome runs`);
 
-  const bandwidthBytes = quick ? 64 * 1024 * 1024 : Math.min(1024 ** 3, context.limits.maxStorageBufferBindingSize, context.limits.maxBufferSize);
-  const floor = await measureReadBandwidth(context, bandwidthBytes, repeats);
+  const { gbps: floor, bytes: bandwidthBytes } = await measureReadBandwidth(context, { quick, repeats });
   log(`streaming read (the floor): ${floor.toPrecision(3)} GB/s over ${(bandwidthBytes / 1024 ** 2).toFixed(0)} MiB`);
 
   const fixedGrid = Number(flags.get('grid') ?? 0);

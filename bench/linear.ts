@@ -62,6 +62,19 @@ const SCHEDULES: LinearSchedule[] = [
   { workgroup: 256, rows: 16, batchSteps: 1 },
 ];
 
+// A CPU adapter (SwiftShader) runs a workgroup's invocations in turn, so its candidates are small workgroups; the GPU
+// list above takes minutes a matrix there.
+const CPU_SCHEDULES: LinearSchedule[] = [
+  { workgroup: 8, rows: 1, batchSteps: 1 },
+  { workgroup: 8, rows: 2, batchSteps: 1 },
+  { workgroup: 8, rows: 3, batchSteps: 1 },
+  { workgroup: 16, rows: 2, batchSteps: 1 },
+  { workgroup: 16, rows: 4, batchSteps: 1 },
+  { workgroup: 32, rows: 4, batchSteps: 1 },
+  { workgroup: 32, rows: 8, batchSteps: 1 },
+  { workgroup: 64, rows: 16, batchSteps: 1 },
+];
+
 const scheduleName = (s: LinearSchedule) => `w${s.workgroup} r${s.rows} b${s.batchSteps}`;
 
 interface Buffers {
@@ -99,9 +112,8 @@ async function main(): Promise<void> {
   const context = await createNodeGpuContext(toggles);
   console.log(`adapter: ${context.adapter.description} (${context.adapter.vendor}); timestamp-query: ${context.features.timestampQuery}; subgroups: ${context.features.subgroups} (${context.features.subgroupMinSize}–${context.features.subgroupMaxSize})`);
   if (toggles.length) console.log(`DIAGNOSTIC RUN with Dawn toggles ${toggles.join(' ')}: not what Chrome runs`);
-  const bandwidthBytes = quick ? 64 * 1024 * 1024 : Math.min(1024 ** 3, context.limits.maxStorageBufferBindingSize, context.limits.maxBufferSize);
-  const floor = await measureReadBandwidth(context, bandwidthBytes, repeats);
-  console.log(`streaming read (the floor): ${floor.toPrecision(4)} GB/s`);
+  const { gbps: floor, bytes: bandwidthBytes } = await measureReadBandwidth(context, { quick, repeats });
+  console.log(`streaming read (the floor): ${floor.toPrecision(4)} GB/s over ${(bandwidthBytes / 1024 ** 2).toFixed(0)} MiB`);
 
   const { hiddenSize: h, intermediateSize: inter, numHeads, numKvHeads, headDim, vocabSize, numLayers } = config;
   const matrices: Matrix[] = [
@@ -117,10 +129,13 @@ async function main(): Promise<void> {
   for (const m of matrices) {
     const buffers = matrixBuffers(context, m);
     const own = linearSchedule(m, context.adapter.isCpu);
-    const schedules = [own, ...SCHEDULES.filter((s) => scheduleName(s) !== scheduleName(own))];
+    const candidates = context.adapter.isCpu ? CPU_SCHEDULES : SCHEDULES;
+    const schedules = [own, ...candidates.filter((s) => scheduleName(s) !== scheduleName(own))];
+    const reduced = (s: LinearSchedule) => s.rows * (m.gated ? 2 : 1) + (m.normed ? 1 : 0);
     for (const schedule of schedules) {
       if (Math.ceil(m.outFeatures / schedule.rows) > context.limits.maxComputeWorkgroupsPerDimension) continue;
-      if (m.gated && schedule.rows > 8) continue;
+      if (schedule !== own && m.gated && schedule.rows > 8) continue;
+      if (reduced(schedule) > schedule.workgroup) continue;
       const kernel = bind(context, m, buffers, schedule);
       const { ms } = await measurePasses(context, repeats, (pass) => dispatch(pass, kernel, { tokenCount: 1 }));
       const us = ms * 1000;

@@ -190,9 +190,8 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
   const prefillLengths = (flags.prefill ?? (quick ? [0] : [1024, 8192, 32768])).filter((n) => n > 0);
   const context = await createNodeGpuContext(flags.toggles ? [flags.toggles] : []);
   log(`adapter: ${context.adapter.description}; timestamp-query: ${context.features.timestampQuery}`);
-  const bandwidthBytes = quick ? 32 * 1024 * 1024 : Math.min(1024 ** 3, context.limits.maxStorageBufferBindingSize, context.limits.maxBufferSize);
-  const bandwidth = await measureReadBandwidth(context, bandwidthBytes, quick ? 3 : 10);
-  log(`streaming read: ${bandwidth.toPrecision(4)} GB/s`);
+  const { gbps: bandwidth, bytes: bandwidthBytes } = await measureReadBandwidth(context, { quick, repeats: quick ? 3 : 10 });
+  log(`streaming read: ${bandwidth.toPrecision(4)} GB/s over ${(bandwidthBytes / 1024 ** 2).toFixed(0)} MiB`);
 
   const maxContext = Math.max(...contexts, ...prefillLengths) + steps + 8;
   let grid = flags.grid ?? 0;

@@ -12,7 +12,7 @@ import { bindLinear, decodeFusesRopeKv } from '../kernels/model/linear.ts';
 import { bindPrefillMatmul } from '../kernels/model/matrixUnitMatmul.ts';
 import { bindRmsNorm } from '../kernels/model/rmsNorm.ts';
 import { bindRopeKv } from '../kernels/model/ropeKv.ts';
-import { Sampler, type SamplingSettings } from '../kernels/model/sampler.ts';
+import { Sampler, samplerWorkgroup, type SamplingSettings } from '../kernels/model/sampler.ts';
 import { bindSiluMul } from '../kernels/model/siluMul.ts';
 import { StepUniform } from '../kernels/model/stepUniform.ts';
 import type { GpuContext } from '../kernels/gpu/context.ts';
@@ -309,7 +309,7 @@ export class ModelRunner {
       y: this.logits,
       lastRowOnly: true,
     });
-    this.sampler = new Sampler(device, { vocabSize, step: stepBuffer, logits: this.logits, tokens: this.tokens, sampled: this.sampled });
+    this.sampler = new Sampler(device, { vocabSize, step: stepBuffer, logits: this.logits, tokens: this.tokens, sampled: this.sampled, workgroup: samplerWorkgroup(context.adapter.isCpu) });
   }
 
   /** Each layer's attention buffers: the shared queries and output, the layer's KV pools. */

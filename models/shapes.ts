@@ -19,6 +19,24 @@ export const MODEL_SHAPES: Record<string, ModelConfig> = {
     qkvBias: false,
     eosTokenIds: [128001, 128008, 128009],
   },
+  // The built-in model (public/models/pydoc-chat-6m): the shape every test that loads a model decodes on SwiftShader.
+  'pydoc-chat-6m': {
+    architecture: 'llama',
+    hiddenSize: 256,
+    intermediateSize: 768,
+    numLayers: 6,
+    numHeads: 4,
+    numKvHeads: 2,
+    headDim: 64,
+    vocabSize: 4096,
+    rmsNormEps: 1e-5,
+    ropeTheta: 10000,
+    ropeScaling: { type: 'default' },
+    maxPositionEmbeddings: 8192,
+    tieWordEmbeddings: true,
+    qkvBias: false,
+    eosTokenIds: [2],
+  },
   // Small enough for a CPU adapter (SwiftShader): the same code paths at a size that runs in seconds.
   'tiny-bench': {
     architecture: 'llama',

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../../test/gpu.ts';
 import { createStorageBuffer, readBuffer } from '../gpu/buffers.ts';
-import { StreamRead } from './streamRead.ts';
+import { StreamRead, streamReadWorkgroup } from './streamRead.ts';
 
-describe('stream_read.wgsl', () => {
+// A GPU's workgroup and a CPU adapter's, both checked on whichever adapter runs the tests.
+describe.each([streamReadWorkgroup(false), streamReadWorkgroup(true)])('stream_read.wgsl, workgroup of %i', (workgroupSize) => {
   it.each([
     { words: 4 * 1000, grid: 7 },
     { words: 4 * 65_536, grid: 64 },
@@ -13,7 +14,7 @@ describe('stream_read.wgsl', () => {
     const data = new Uint32Array(words);
     for (let i = 0; i < words; i++) data[i] = (Math.random() * 2 ** 32) >>> 0;
     const source = createStorageBuffer(device, 'source', data);
-    const kernel = new StreamRead(device, source, data.byteLength, grid);
+    const kernel = new StreamRead(device, source, data.byteLength, grid, workgroupSize);
     device.queue.writeBuffer(kernel.sums, 0, new Uint32Array(grid).fill(0xdeadbeef));
 
     const encoder = device.createCommandEncoder();
@@ -27,7 +28,7 @@ describe('stream_read.wgsl', () => {
     const expected = new Uint32Array(grid);
     const vec4Count = words / 4;
     for (let v = 0; v < vec4Count; v++) {
-      const workgroup = Math.floor(v / 256) % grid;
+      const workgroup = Math.floor(v / workgroupSize) % grid;
       for (let c = 0; c < 4; c++) expected[workgroup] = (expected[workgroup] + data[v * 4 + c]) >>> 0;
     }
     expect(Array.from(sums)).toEqual(Array.from(expected));

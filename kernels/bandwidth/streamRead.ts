@@ -2,9 +2,15 @@ import { createStorageBuffer, createUniformBuffer, writeBuffer } from '../gpu/bu
 import { uniformView } from '../gpu/uniforms.ts';
 import streamReadWgsl from './stream_read.wgsl?raw';
 
-export const STREAM_READ_WORKGROUP_SIZE = 256;
+/**
+ * Invocations per workgroup: 256 on a GPU; 16 on a CPU adapter (SwiftShader), which runs a workgroup's invocations in
+ * turn, switching at each barrier of the final reduction (as the sampler does: samplerWorkgroup).
+ */
+export function streamReadWorkgroup(cpuAdapter: boolean): number {
+  return cpuAdapter ? 16 : 256;
+}
 
-/** The streaming-read kernel bound to one source buffer and one grid size. */
+/** The streaming-read kernel bound to one source buffer, one grid size and one workgroup size (a power of two). */
 export class StreamRead {
   readonly sums: GPUBuffer;
   private readonly pipeline: GPUComputePipeline;
@@ -15,6 +21,7 @@ export class StreamRead {
     source: GPUBuffer,
     readonly byteLength: number,
     readonly grid: number,
+    readonly workgroup: number,
   ) {
     if (byteLength % 16 !== 0) throw new Error(`stream read length ${byteLength} is not a multiple of 16 bytes`);
     const params = uniformView(streamReadWgsl, 'params');
@@ -28,7 +35,7 @@ export class StreamRead {
       compute: {
         module: device.createShaderModule({ label: 'stream_read.wgsl', code: streamReadWgsl }),
         entryPoint: 'main',
-        constants: { WORKGROUP_SIZE: STREAM_READ_WORKGROUP_SIZE },
+        constants: { WORKGROUP_SIZE: workgroup },
       },
     });
     this.bindGroup = device.createBindGroup({

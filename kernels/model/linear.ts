@@ -21,14 +21,10 @@ export interface LinearSchedule {
 /**
  * The schedule for a shape. A GPU wants megabytes of loads in flight (tens of thousands of invocations, several
  * independent 16-byte loads each); which split gets there differs by shape, so these are the fastest of
- * `bench/linear.ts` on the H200 (BENCHMARKS.md), by the shape's kind. A CPU adapter wants few workgroups, since each
- * costs it a context switch per barrier, and no unrolling, which only lengthens its compile. It also pays for every
- * invocation, idle or not: 32 (one oct each of a 256-wide row) ran the GEMVs of a 256-wide model (pydoc-chat-6m)
- * about twice as fast as 64 on SwiftShader (LM head 4096 × 256: 34 against 77 ms), as many rows as the reduction's
- * 32 lanes take (16; 8 gate/up pairs).
+ * `bench/linear.ts` on the H200 (BENCHMARKS.md), by the shape's kind. A CPU adapter gets cpuLinearSchedule.
  */
 export function linearSchedule(b: { outFeatures: number; inFeatures: number; gated?: boolean }, cpuAdapter: boolean): LinearSchedule {
-  if (cpuAdapter) return { workgroup: 32, rows: b.gated ? 8 : 16, batchSteps: 1 };
+  if (cpuAdapter) return cpuLinearSchedule(b);
   // Gate and up: two rows per output, so fewer per workgroup.
   if (b.gated) return { workgroup: 64, rows: 4, batchSteps: 1 };
   // Long rows (the down projection): fewer rows, more loads per row in flight.
@@ -36,6 +32,23 @@ export function linearSchedule(b: { outFeatures: number; inFeatures: number; gat
   // Many rows (the LM head): wide workgroups over many rows each.
   if (b.outFeatures >= 65536) return { workgroup: 256, rows: 8, batchSteps: 1 };
   return { workgroup: 128, rows: 4, batchSteps: 2 };
+}
+
+/** WebGPU's default maxComputeWorkgroupsPerDimension: the row groups of one dispatch that every adapter runs. */
+const DEFAULT_MAX_WORKGROUPS = 65535;
+
+/**
+ * A CPU adapter (SwiftShader) runs a workgroup's invocations in turn, a subgroup of 4 lanes at a time, and spreads
+ * workgroups over its cores: small workgroups of few rows, and no unrolling, which only lengthens its compile. On
+ * SwiftShader (2 shared cores), a decode step of the built-in pydoc-chat-6m took 2.5–3.4x less wall time with 8
+ * invocations of 2 rows than with 64 of 16, and less than with 16 of 4 or 32 of 4 (BENCHMARKS.md). Rows grow only
+ * where a vocabulary would need more row groups than a dispatch may have; the workgroup then holds every partial sum
+ * to reduce (a row's gate and up, and the norm's).
+ */
+function cpuLinearSchedule(b: { outFeatures: number; gated?: boolean }): LinearSchedule {
+  const rows = Math.max(2, Math.ceil(b.outFeatures / DEFAULT_MAX_WORKGROUPS));
+  const reduced = rows * (b.gated ? 2 : 1) + 1;
+  return { workgroup: Math.max(8, 2 ** Math.ceil(Math.log2(reduced))), rows, batchSteps: 1 };
 }
 
 /** What a linear layer y = x·Wᵀ (+ bias) reads and writes: x [tokens][inFeatures], y [tokens][outFeatures]. */

@@ -12,10 +12,10 @@
 //      chunks of the vocabulary in index order: the same seed gives the same token.
 // The token is written to `tokens` (where the next step's embedding reads it), to `sampled` (for the CPU) and
 // to the `seen` bitset (for the penalty).
-// Grid: one workgroup of WORKGROUP invocations; invocation i owns vocabulary chunk i for step 4 and strides
-// over the vocabulary elsewhere.
+// Grid: one workgroup of WORKGROUP invocations (a power of two: the reductions halve it); invocation i owns
+// vocabulary chunk i for step 4 and strides over the vocabulary elsewhere.
 
-const WORKGROUP: u32 = 256u;
+const WORKGROUP: u32 = {{WORKGROUP}}u;
 const BISECTION_STEPS: u32 = 40u;
 // Logits further than this below the maximum have probability 0 in f32.
 const NEGLIGIBLE: f32 = 104.0;
