@@ -14,7 +14,7 @@ import { createStorageBuffer } from '../kernels/gpu/buffers.ts';
 import { fillRandom } from '../kernels/gpu/fillRandom.ts';
 import { measurePasses } from '../kernels/gpu/timing.ts';
 import { dispatch, type BoundKernel } from '../kernels/model/boundKernel.ts';
-import { bindLinear, linearSchedule, type LinearSchedule } from '../kernels/model/linear.ts';
+import { bindLinear, linearSchedule, reducedPartialSums, type LinearSchedule } from '../kernels/model/linear.ts';
 import { bindRmsNorm } from '../kernels/model/rmsNorm.ts';
 import { StepUniform } from '../kernels/model/stepUniform.ts';
 import { exitAfterFlush } from '../cli/exit.ts';
@@ -131,11 +131,10 @@ async function main(): Promise<void> {
     const own = linearSchedule(m, context.adapter.isCpu);
     const candidates = context.adapter.isCpu ? CPU_SCHEDULES : SCHEDULES;
     const schedules = [own, ...candidates.filter((s) => scheduleName(s) !== scheduleName(own))];
-    const reduced = (s: LinearSchedule) => s.rows * (m.gated ? 2 : 1) + (m.normed ? 1 : 0);
     for (const schedule of schedules) {
       if (Math.ceil(m.outFeatures / schedule.rows) > context.limits.maxComputeWorkgroupsPerDimension) continue;
       if (schedule !== own && m.gated && schedule.rows > 8) continue;
-      if (reduced(schedule) > schedule.workgroup) continue;
+      if (reducedPartialSums(schedule.rows, m) > schedule.workgroup) continue;
       const kernel = bind(context, m, buffers, schedule);
       const { ms } = await measurePasses(context, repeats, (pass) => dispatch(pass, kernel, { tokenCount: 1 }));
       const us = ms * 1000;

@@ -1,4 +1,5 @@
-import type { ModelConfig } from './config.ts';
+import pydocChatConfig from '../public/models/pydoc-chat-6m/config.json?raw';
+import { parseModelConfig, type ModelConfig } from './config.ts';
 
 /** Named model shapes for benchmarks on random weights (one table, as gpt-fast keeps its configs). */
 export const MODEL_SHAPES: Record<string, ModelConfig> = {
@@ -19,24 +20,8 @@ export const MODEL_SHAPES: Record<string, ModelConfig> = {
     qkvBias: false,
     eosTokenIds: [128001, 128008, 128009],
   },
-  // The built-in model (public/models/pydoc-chat-6m): the shape every test that loads a model decodes on SwiftShader.
-  'pydoc-chat-6m': {
-    architecture: 'llama',
-    hiddenSize: 256,
-    intermediateSize: 768,
-    numLayers: 6,
-    numHeads: 4,
-    numKvHeads: 2,
-    headDim: 64,
-    vocabSize: 4096,
-    rmsNormEps: 1e-5,
-    ropeTheta: 10000,
-    ropeScaling: { type: 'default' },
-    maxPositionEmbeddings: 8192,
-    tieWordEmbeddings: true,
-    qkvBias: false,
-    eosTokenIds: [2],
-  },
+  // The built-in model: the shape every test that loads a model decodes on SwiftShader, read from its own config.
+  'pydoc-chat-6m': parseModelConfig(JSON.parse(pydocChatConfig)),
   // Small enough for a CPU adapter (SwiftShader): the same code paths at a size that runs in seconds.
   'tiny-bench': {
     architecture: 'llama',

@@ -47,8 +47,16 @@ const DEFAULT_MAX_WORKGROUPS = 65535;
  */
 function cpuLinearSchedule(b: { outFeatures: number; gated?: boolean }): LinearSchedule {
   const rows = Math.max(2, Math.ceil(b.outFeatures / DEFAULT_MAX_WORKGROUPS));
-  const reduced = rows * (b.gated ? 2 : 1) + 1;
+  const reduced = reducedPartialSums(rows, { gated: b.gated, normed: true });
   return { workgroup: Math.max(8, 2 ** Math.ceil(Math.log2(reduced))), rows, batchSteps: 1 };
+}
+
+/**
+ * Partial sums a workgroup of `rows` output rows reduces: one per row of each matrix (gate and up: two) and the
+ * norm's sum of squares. Lane i of the reduction finishes partial sum i, so they must not outnumber the workgroup.
+ */
+export function reducedPartialSums(rows: number, b: { gated?: boolean; normed?: boolean }): number {
+  return rows * (b.gated ? 2 : 1) + (b.normed ? 1 : 0);
 }
 
 /** What a linear layer y = x·Wᵀ (+ bias) reads and writes: x [tokens][inFeatures], y [tokens][outFeatures]. */
@@ -150,8 +158,7 @@ export function bindLinear(context: GpuContext, b: LinearBinding): BoundKernel {
   const rows = b.ropeKv ? ropeKvRows(b, schedule.rows, b.ropeKv.layout.headDim) : schedule.rows;
   const epilogue = b.ropeKv ? ropeKvEpilogue(context, b, b.ropeKv) : { code: storeEpilogueWgsl, key: '' };
   const matrices = b.gated ? 2 : 1;
-  const reduced = rows * matrices + (b.norm ? 1 : 0);
-  // Lane i of the reduction finishes partial sum i.
+  const reduced = reducedPartialSums(rows, { gated: b.gated, normed: b.norm !== undefined });
   if (reduced > workgroup) throw new Error(`${b.label}: ${reduced} partial sums to reduce exceed the workgroup of ${workgroup}`);
   // Subgroup sums need every subgroup inside the workgroup; a workgroup reduction serves any other adapter.
   const subgroups = features.subgroups && features.subgroupMinSize > 0 && features.subgroupMaxSize <= workgroup;
