@@ -1,10 +1,11 @@
 import { expect, it } from 'vitest';
 import { testGpu } from '../test/gpu.ts';
 import { makeTinyModel } from '../test/tinyModel.ts';
-import { GREEDY } from '../kernels/model/sampler.ts';
+import { GREEDY, type SamplingSettings } from '../kernels/model/sampler.ts';
 import { loadModel } from './engine.ts';
 import type { TokenMatcher } from './grammar/grammar.ts';
 import { blobModelFiles } from './loader/blobFiles.ts';
+import type { ProfilingMode } from './stepRecorder.ts';
 
 const SPEC = { hiddenSize: 64, intermediateSize: 128, numLayers: 2, numHeads: 2, numKvHeads: 1, headDim: 64, vocabSize: 512, dtype: 'F32' as const };
 const PROMPT = [5, 17, 300, 2, 44];
@@ -46,15 +47,34 @@ class StepGrammar implements TokenMatcher {
   dispose(): void {}
 }
 
-/** The tiny model loaded with `options`, with PROMPT prefilled into a new sequence. */
-async function prefilledRunner(options: { maxContext: number; decodeDepth?: number; separateRopeKv?: boolean }, constraint?: TokenMatcher) {
+/** A grammar that allows every token and never ends. */
+class AnyToken implements TokenMatcher {
+  readonly terminated = false;
+
+  async nextTokenMask(): Promise<Uint32Array> {
+    return new Uint32Array(SPEC.vocabSize / 32).fill(0xffffffff);
+  }
+
+  accept(): boolean {
+    return true;
+  }
+
+  dispose(): void {}
+}
+
+/** The tiny model loaded with `options`, with PROMPT prefilled into a new sequence (sampled as `sampling` says). */
+async function prefilledRunner(
+  options: { maxContext: number; decodeDepth?: number; separateRopeKv?: boolean; profiling?: ProfilingMode },
+  constraint?: TokenMatcher,
+  sampling: SamplingSettings = GREEDY,
+) {
   const context = await testGpu();
   const { runner } = await loadModel(context, blobModelFiles('tiny', makeTinyModel(SPEC)), { kvDtype: 'f32', pageSize: 4, ...options });
   const { kv } = runner;
   const sequence = kv.createSequence();
   kv.reserve(sequence, PROMPT.length);
   runner.writeTokens(0, PROMPT);
-  runner.beginSampling(GREEDY, PROMPT);
+  runner.beginSampling(sampling, PROMPT);
   await runner.prefill(sequence, 0, PROMPT.length, { constraint });
   kv.setLength(sequence, PROMPT.length);
   return { context, runner, kv, sequence };
@@ -125,8 +145,21 @@ it('under a grammar, each token is one it allows, the next steps run while the h
   const grammar = new StepGrammar(6, STOP);
   const { context, runner, kv, sequence } = await prefilledRunner({ maxContext: 64, decodeDepth: 3 }, grammar);
   expect(grammar.accepted, 'the prefill samples the first token under the mask').toHaveLength(1);
-  const { queue } = context.device;
+  const { device } = context;
+  const { queue } = device;
   const submits = countSubmits(queue);
+  // What the host records and submits, in order: command encoders by label, and submissions.
+  const commands: string[] = [];
+  const createCommandEncoder = device.createCommandEncoder;
+  device.createCommandEncoder = (descriptor?: GPUCommandEncoderDescriptor) => {
+    commands.push(descriptor?.label ?? '');
+    return createCommandEncoder.call(device, descriptor);
+  };
+  const submit = queue.submit;
+  queue.submit = (buffers: Iterable<GPUCommandBuffer>) => {
+    commands.push('submit');
+    submit.call(queue, buffers);
+  };
   const tokens: number[] = [];
   const submittedAtToken: number[] = [];
   const loop = runner.decode(sequence, PROMPT.length, { steps: BUDGET, constraint: grammar });
@@ -138,6 +171,8 @@ it('under a grammar, each token is one it allows, the next steps run while the h
       expect(kv.length(sequence)).toBe(next.value.position);
     }
   } finally {
+    queue.submit = submit;
+    device.createCommandEncoder = createCommandEncoder;
     submits.restore();
   }
   expect(next.value).toBe('grammar-end');
@@ -148,10 +183,35 @@ it('under a grammar, each token is one it allows, the next steps run while the h
   // Token k (from 1) is yielded with step k + 1's sample and step k + 2's forward pass submitted (two submissions a
   // step); the stop token is read with the step after it submitted, but no sample follows it.
   expect(submittedAtToken).toEqual([5, 7, 9, 11, 13, 13]);
+  // Each forward pass after the first two is recorded before the host waits for the token two steps before it, and
+  // submitted right after the sample that token's mask allows: no recording between a token and the GPU's next work.
+  const start = ['decode step', 'submit', 'sample', 'submit', 'decode step', 'submit', 'decode step'];
+  const perToken = ['sample', 'submit', 'submit', 'decode step'];
+  expect(commands).toEqual([...start, ...Array.from({ length: 5 }, () => perToken).flat()]);
   await queue.onSubmittedWorkDone();
   kv.verify();
   kv.release(sequence);
   runner.destroy();
+});
+
+it('a grammar that allows every token changes no greedy or sampled token: its samples read the position of their own step', async () => {
+  const decoded = async (sampling: SamplingSettings, constraint?: TokenMatcher, profiling?: ProfilingMode) => {
+    const { runner, kv, sequence } = await prefilledRunner({ maxContext: 64, profiling }, constraint, sampling);
+    const tokens: number[] = [];
+    const timing = profiling && 'sections';
+    for await (const { token } of runner.decode(sequence, PROMPT.length, { steps: BUDGET, constraint, timing })) tokens.push(token);
+    kv.release(sequence);
+    runner.destroy();
+    return tokens;
+  };
+  const sampled: SamplingSettings = { temperature: 1.5, topK: 0, topP: 1, repetitionPenalty: 1, seed: 7 };
+  for (const sampling of [GREEDY, sampled]) {
+    const free = await decoded(sampling);
+    expect(free).toHaveLength(BUDGET);
+    expect(await decoded(sampling, new AnyToken())).toEqual(free);
+    // Timed by the wall clock, a step submits as it records: it is recorded when it is submitted.
+    expect(await decoded(sampling, new AnyToken(), 'cpu')).toEqual(free);
+  }
 });
 
 it("decode rotates q/k and writes the KV in the q/k/v GEMV's epilogue where the adapter allows: a dispatch a layer fewer, the same tokens", async () => {

@@ -20,7 +20,7 @@ import { EngineError } from '../errors/engineError.ts';
 import type { TokenMatcher } from './grammar/grammar.ts';
 import { KvCache, kvBudgetFromLimits, poolPagesFor } from './kvCache.ts';
 import { ReadbackRing } from './readbackRing.ts';
-import { StepRecorder, type ProfilingMode, type TimingLevel } from './stepRecorder.ts';
+import { mayRecordAhead, StepRecorder, type ProfilingMode, type TimingLevel } from './stepRecorder.ts';
 import type { MatrixWeight, ModelWeights } from './weights.ts';
 
 export interface RunnerOptions {
@@ -109,6 +109,13 @@ interface ForwardKernels {
 }
 
 /** Decode attention with one attention schedule, and its per-layer bindings. */
+/** What a forward call leaves for the host: the readback slot its sampled token goes to, and how it is timed. */
+interface ForwardReadback {
+  slot: number;
+  timing: TimingLevel;
+  sampleLater?: boolean;
+}
+
 interface DecodeAttentionSet {
   attention: DecodeAttention;
   bindings: AttentionBindings[];
@@ -354,26 +361,41 @@ export class ModelRunner {
     this.sampler.begin(settings, contextTokens);
   }
 
-  /**
-   * Records and submits tokens [position, position + count) of sequence `sequence` (their ids already in the token
-   * buffer, their pages reserved), writing their KV, with attention kernel `kernel`. With `readback`, the last
-   * token's logits are computed and the next token is sampled into the token buffer at position + count and into
-   * readback slot `readback.slot`, and the call is timed as `readback.timing` says (see TimingLevel) in that slot's
-   * timer; CPU-profiled times are returned. With `readback.sampleLater`, the call stops at the logits: `submitSample`
-   * samples them once the token mask is written (a grammar's step), and the timing leaves the sampling out.
-   */
+  /** Records and submits a forward call (see `record`); resolves to CPU-profiled times. */
   private async forward(
     sequence: number,
     position: number,
     count: number,
     kernel: AttentionKernel,
-    readback?: { slot: number; timing: TimingLevel; sampleLater?: boolean },
+    readback?: ForwardReadback,
   ): Promise<number[] | undefined> {
+    const submit = await this.record(sequence, position, count, kernel, readback);
+    return submit();
+  }
+
+  /**
+   * Records tokens [position, position + count) of sequence `sequence` (their ids in the token buffer by the time
+   * it runs, their pages reserved), writing their KV, with attention kernel `kernel`, and returns what submits the
+   * call (resolving to CPU-profiled times). The step uniform is written at submission, so a call may be recorded
+   * while earlier ones, and samples that read the uniform, are still to be submitted; the attention plan is written
+   * at recording, so every call recorded before must be submitted by then. With `readback`, the last token's logits
+   * are computed and the next token is sampled into the token buffer at position + count and into readback slot
+   * `readback.slot`, and the call is timed as `readback.timing` says (see TimingLevel) in that slot's timer. With
+   * `readback.sampleLater`, the call stops at the logits: `submitSample` samples them once the token mask is written
+   * (a grammar's step), and the timing leaves the sampling out.
+   */
+  private async record(
+    sequence: number,
+    position: number,
+    count: number,
+    kernel: AttentionKernel,
+    readback?: ForwardReadback,
+  ): Promise<() => Promise<number[] | undefined>> {
     const isDecode = count === 1;
     const kernels = isDecode ? this.decodeKernels : this.prefillKernels;
     if (count > this.prefillChunk) throw new Error(`forward of ${count} tokens exceeds the prefill chunk ${this.prefillChunk}`);
     const pageTableOffset = this.kv.pageTableOffset(sequence);
-    this.step.write({ tokenCount: count, position, pageTableOffset, lastRow: count - 1 });
+    const writeStep = () => this.step.write({ tokenCount: count, position, pageTableOffset, lastRow: count - 1 });
     const shape = { tokenCount: count };
     let encodeAttention: (pass: GPUComputePassEncoder, layer: number) => number;
     if (isDecode) {
@@ -396,7 +418,7 @@ export class ModelRunner {
 
     const timing = readback?.timing ?? 'none';
     const timer = readback && this.readbacks.timer(readback.slot);
-    const recorder = new StepRecorder(this.device, this.profiling, timing, timer, isDecode ? 'decode step' : 'prefill');
+    const recorder = new StepRecorder(this.device, this.profiling, timing, timer, isDecode ? 'decode step' : 'prefill', writeStep);
     let dispatches = 0;
     const run = (pass: GPUComputePassEncoder, kernels: BoundKernel[]) => {
       for (const kernel of kernels) dispatch(pass, kernel, shape);
@@ -518,9 +540,12 @@ export class ModelRunner {
    * The decode loop under a grammar. A step's sample needs the mask that follows the previous token, so a step is two
    * submissions around the host's work. With token t read back, the host advances the matcher, writes the mask it
    * gives, submits the sample of step t + 1, asks for its token, and submits the forward pass of step t + 2 (which
-   * reads that token on the GPU) before it hands token t on. So while the caller takes token t and the host waits for
-   * token t + 1, the GPU runs the sample of step t + 1 and then the forward pass of step t + 2; a token's readback is
-   * requested before the next forward pass is submitted, so it waits for nothing after its own sample.
+   * reads that token on the GPU), recorded while the host waited for token t. So the GPU runs the forward pass of
+   * step t + 1 while the host reads token t and computes the mask, and then goes on without a gap: the host's part
+   * on the path from one token to the next is the readback and the matcher, not the recording of a hundred
+   * dispatches. Before it waits for token t + 1, the host hands token t on and records step t + 3. A token's readback
+   * is requested before the next forward pass is submitted, so it waits for nothing after its own sample. Three
+   * readback slots suffice: step t + 3 reuses token t's, recorded once token t and its timing have been read.
    */
   private async *decodeConstrained(
     sequence: number,
@@ -532,25 +557,35 @@ export class ModelRunner {
     makeRoom: (() => boolean) | undefined,
   ): AsyncGenerator<DecodedToken, DecodeEnd> {
     if (constraint.terminated) return 'grammar-end';
-    let end = this.stepEnd(sequence, from, from, budget, makeRoom);
-    if (end) return end;
+    let end: DecodeEnd | undefined;
+    const slots = this.readbacks.slots;
+    const recordAhead = mayRecordAhead(this.profiling, timing);
     type Step = { position: number; slot: number; cpuMs: number[] | undefined };
-    const forwardStep = async (position: number, slot: number): Promise<Step> => ({
-      position,
-      slot,
-      cpuMs: await this.forward(sequence, position, 1, kernel, { slot, timing, sampleLater: true }),
-    });
-    // Samples `step` under the matcher's mask and asks for its token, then runs the forward pass of the step after it
-    // where that may run (else `end` says why not).
-    const sampleAndRunNext = async (step: Step): Promise<{ token: Promise<number>; next: Step | undefined }> => {
+    type RecordedStep = { position: number; slot: number; submit: () => Promise<number[] | undefined> };
+    // Records the forward pass of the step at `position` where it may run (its page then reserved); else `end` says why.
+    const recordStep = async (position: number): Promise<RecordedStep | undefined> => {
+      end ??= this.stepEnd(sequence, from, position, budget, makeRoom);
+      if (end) return undefined;
+      const slot = (position - from) % slots;
+      const record = () => this.record(sequence, position, 1, kernel, { slot, timing, sampleLater: true });
+      const submit = recordAhead ? await record() : async () => (await record())();
+      return { position, slot, submit };
+    };
+    const submitStep = async (recorded: RecordedStep): Promise<Step> => ({ position: recorded.position, slot: recorded.slot, cpuMs: await recorded.submit() });
+    // Samples `step` under the matcher's mask (submitted when this resolves) and asks for its token.
+    const sample = async (step: Step): Promise<{ token: Promise<number> }> => {
       await this.writeTokenMask(constraint);
       this.submitSample(step.slot);
-      const token = this.readbacks.readToken(step.slot);
-      end = this.stepEnd(sequence, from, step.position + 1, budget, makeRoom);
-      return { token, next: end ? undefined : await forwardStep(step.position + 1, (step.slot + 1) % this.readbacks.slots) };
+      return { token: this.readbacks.readToken(step.slot) };
     };
-    let step = await forwardStep(from, 0);
-    let { token: reading, next } = await sampleAndRunNext(step);
+
+    const first = await recordStep(from);
+    if (!first) return end!;
+    let step = await submitStep(first);
+    let reading = (await sample(step)).token;
+    const second = await recordStep(from + 1);
+    let next = second && (await submitStep(second));
+    let recorded = next && (await recordStep(from + 2));
     for (;;) {
       const token = await reading;
       acceptSampled(constraint, token);
@@ -558,11 +593,14 @@ export class ModelRunner {
       const done = step;
       if (next && !constraint.terminated) {
         step = next;
-        ({ token: reading, next } = await sampleAndRunNext(step));
+        reading = (await sample(step)).token;
+        next = recorded && (await submitStep(recorded));
+        recorded = undefined;
       }
       yield { token, position: done.position + 1, timing: timing === 'none' ? undefined : await this.stepTiming(done, timing) };
       if (constraint.terminated) return 'grammar-end';
       if (step === done) return end!;
+      if (next) recorded = await recordStep(next.position + 1);
     }
   }
 

@@ -12,7 +12,9 @@ export type TimingLevel = 'none' | 'step' | 'sections';
  * Records one forward call into compute passes. Most kernels share one pass; a timed section (each layer's
  * attention) gets a pass of its own. With `timestamps`, the timer's slot 0 spans the whole call and slot s the
  * section s; with `cpu` (adapters without timestamp-query), each timed section is submitted alone and timed by
- * the wall clock to `onSubmittedWorkDone`: slower, but it measures the same thing.
+ * the wall clock to `onSubmittedWorkDone`: slower, but it measures the same thing. `beforeSubmit` runs right before
+ * each submission (it writes the call's uniforms: a call recorded ahead must not change what the calls submitted
+ * before it read).
  */
 export class StepRecorder {
   private encoder: GPUCommandEncoder;
@@ -29,8 +31,9 @@ export class StepRecorder {
     private readonly level: TimingLevel,
     private readonly timer: PassTimer | undefined,
     label: string,
+    private readonly beforeSubmit: () => void,
   ) {
-    this.mode = level === 'none' ? 'off' : mode;
+    this.mode = callMode(mode, level);
     this.encoder = device.createCommandEncoder({ label });
     this.cpuStart = performance.now();
   }
@@ -62,6 +65,7 @@ export class StepRecorder {
       pass.end();
       return;
     }
+    this.beforeSubmit();
     this.device.queue.submit([this.encoder.finish()]);
     await this.device.queue.onSubmittedWorkDone();
     const start = performance.now();
@@ -75,18 +79,38 @@ export class StepRecorder {
     this.encoder = this.device.createCommandEncoder();
   }
 
-  /** Ends the recording; `after` adds copies (readbacks) to the same command buffer. Returns CPU timings. */
-  async finish(after?: (encoder: GPUCommandEncoder) => void, timedSlots = 0): Promise<number[] | undefined> {
+  /**
+   * Ends the recording; `after` adds copies (readbacks) to the same command buffer. Returns what submits it, which
+   * resolves to CPU timings.
+   */
+  finish(after?: (encoder: GPUCommandEncoder) => void, timedSlots = 0): () => Promise<number[] | undefined> {
     this.closePass();
     if (this.mode === 'timestamps') {
       this.encoder.beginComputePass({ timestampWrites: this.timer!.endOnly(0) }).end();
       this.timer!.resolve(this.encoder, timedSlots);
     }
     after?.(this.encoder);
-    this.device.queue.submit([this.encoder.finish()]);
-    if (this.mode !== 'cpu') return undefined;
-    await this.device.queue.onSubmittedWorkDone();
-    this.cpuMs[0] = performance.now() - this.cpuStart;
-    return this.cpuMs;
+    const commands = this.encoder.finish();
+    return async () => {
+      this.beforeSubmit();
+      this.device.queue.submit([commands]);
+      if (this.mode !== 'cpu') return undefined;
+      await this.device.queue.onSubmittedWorkDone();
+      this.cpuMs[0] = performance.now() - this.cpuStart;
+      return this.cpuMs;
+    };
   }
+}
+
+/** The profiling of a call timed at `level`: none when it is not timed. */
+function callMode(mode: ProfilingMode, level: TimingLevel): ProfilingMode {
+  return level === 'none' ? 'off' : mode;
+}
+
+/**
+ * Whether a call may be recorded before it is submitted: a CPU-timed one submits its timed sections as it records
+ * them and is timed from its recording.
+ */
+export function mayRecordAhead(mode: ProfilingMode, level: TimingLevel): boolean {
+  return callMode(mode, level) !== 'cpu';
 }
