@@ -30,6 +30,12 @@ import type { CommandSpec, FlagTable, FlagValues } from './flags.ts';
 /** Timed runs of each row's decode steps: the row reports their median. */
 const TIMED_RUNS = 3;
 
+/**
+ * Masked and free runs of each mask row: the row compares their medians. More than a decode row's, because the
+ * difference is a few percent of a run and a host pause in one run is as large.
+ */
+const MASK_RUNS = 5;
+
 const BENCH_DECODE_FLAGS = {
   model: { type: 'text', placeholder: 'DIR', excludes: ['shape'], help: 'a model folder; without --model or --shape: the built-in pydoc-chat-6m' },
   shape: { type: 'choice', choices: Object.keys(MODEL_SHAPES), help: 'a named model shape, with random f16 weights' },
@@ -57,8 +63,8 @@ export const BENCH_DECODE: CommandSpec<typeof BENCH_DECODE_FLAGS> = {
 (steps recorded without timing; the median of three runs, and the slowest and fastest run's tokens/s, and the longest
 wait for one token), the GPU step (timestamps around the whole step), the attention (timestamps around
 each layer's), the rest and its bandwidth over the weights, and the dispatches per step. Then decode under a JSON
-schema's token mask against free decode at each context, with the first attention kernel, in the same run: the
-mask's cost per token (a --shape has no tokenizer: the built-in model's stands in, every id past its vocabulary
+schema's token mask against free decode at each context, with the first attention kernel, in the same run (the
+medians of five runs of each, taking turns): the mask's cost per token (a --shape has no tokenizer: the built-in model's stands in, every id past its vocabulary
 masked out, so the mask is as wide as the shape's vocabulary). Then the time to the first token of prompts of each
 prefill length, with the first attention kernel.`,
   flags: BENCH_DECODE_FLAGS,
@@ -265,7 +271,7 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
         // Masked and free runs take turns, so that a drift in clocks or host load falls on both; medians, as above.
         const maskedRuns: number[] = [];
         const freeRuns: number[] = [];
-        for (let i = 0; i < TIMED_RUNS; i++) {
+        for (let i = 0; i < MASK_RUNS; i++) {
           maskedRuns.push(await timeMaskedDecode(runner, sequence, n, kernel, steps, grammar));
           freeRuns.push((await run(steps, 'none')).seconds);
         }
