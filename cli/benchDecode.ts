@@ -63,8 +63,9 @@ export const BENCH_DECODE: CommandSpec<typeof BENCH_DECODE_FLAGS> = {
 (steps recorded without timing; the median of three runs, and the slowest and fastest run's tokens/s, and the longest
 wait for one token), the GPU step (timestamps around the whole step), the attention (timestamps around
 each layer's), the rest and its bandwidth over the weights, and the dispatches per step. Then decode under a JSON
-schema's token mask against free decode at each context, with the first attention kernel, in the same run (the
-medians of five runs of each, taking turns): the mask's cost per token (a --shape has no tokenizer: the built-in model's stands in, every id past its vocabulary
+schema's token mask against free decode in generations of the same lengths (a text the grammar ends is followed
+by a new one) at each context, with the first attention kernel, in the same run (the medians of five runs of each,
+taking turns): the mask's cost per token (a --shape has no tokenizer: the built-in model's stands in, every id past its vocabulary
 masked out, so the mask is as wide as the shape's vocabulary). Then the time to the first token of prompts of each
 prefill length, with the first attention kernel.`,
   flags: BENCH_DECODE_FLAGS,
@@ -94,6 +95,8 @@ interface Row {
 interface MaskRow {
   context: number;
   kernel: AttentionKernel;
+  /** Generations (texts the grammar completed, the last one cut at the step budget) of the run with the most. */
+  texts: number;
   freeTokensPerSecond: number;
   maskedTokensPerSecond: number;
   /** Wall time a token gains under the mask. */
@@ -139,11 +142,13 @@ function readSchema(file: string): JsonSchema {
 }
 
 /**
- * Seconds to decode `steps` tokens from context `n` of `sequence` under `grammar`'s token mask, as a constrained
- * generation does (each step's sample after the host writes the mask). Where the grammar's text ends (its stop token
- * sampled) before `steps` tokens, a new matcher takes over from there, so that every token is decoded under a mask.
+ * Decodes `steps` tokens from context `n` of `sequence` under `grammar`'s token mask, as a constrained generation
+ * does (each step's sample after the host writes the mask). Where the grammar's text ends (its stop token sampled)
+ * before `steps` tokens, a new matcher takes over from there, so that every token is decoded under a mask. Returns
+ * the seconds and the length of each generation (each text).
  */
-async function timeMaskedDecode(runner: ModelRunner, sequence: number, n: number, kernel: AttentionKernel, steps: number, grammar: CompiledGrammar): Promise<number> {
+async function timeMaskedDecode(runner: ModelRunner, sequence: number, n: number, kernel: AttentionKernel, steps: number, grammar: CompiledGrammar): Promise<{ seconds: number; lengths: number[] }> {
+  const lengths: number[] = [];
   const start = performance.now();
   let position = n;
   while (position - n < steps) {
@@ -155,6 +160,20 @@ async function timeMaskedDecode(runner: ModelRunner, sequence: number, n: number
       constraint.dispose();
     }
     if (position === from) throw new Error(`decode under the token mask ran no step at position ${from}`);
+    lengths.push(position - from);
+  }
+  return { seconds: (performance.now() - start) / 1000, lengths };
+}
+
+/**
+ * Seconds to decode free generations of `lengths` tokens one after another from context `n` of `sequence`: what
+ * the masked run did without the mask, each generation's start and end included.
+ */
+async function timeFreeGenerations(runner: ModelRunner, sequence: number, n: number, kernel: AttentionKernel, lengths: readonly number[]): Promise<number> {
+  const start = performance.now();
+  let position = n;
+  for (const length of lengths) {
+    for await (const step of runner.decode(sequence, position, { attention: kernel, steps: length })) position = step.position;
   }
   return (performance.now() - start) / 1000;
 }
@@ -269,16 +288,21 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
       const attentionMs = median((await run(timedSteps, 'sections')).timings.map((t) => t.attentionMs.reduce((a, b) => a + b, 0)));
       if (kernel === kernels[0]) {
         // Masked and free runs take turns, so that a drift in clocks or host load falls on both; medians, as above.
+        // Free runs decode generations of the masked run's lengths: a generation's start and end are not the mask's.
         const maskedRuns: number[] = [];
         const freeRuns: number[] = [];
+        let texts = 0;
         for (let i = 0; i < MASK_RUNS; i++) {
-          maskedRuns.push(await timeMaskedDecode(runner, sequence, n, kernel, steps, grammar));
-          freeRuns.push((await run(steps, 'none')).seconds);
+          const { seconds, lengths } = await timeMaskedDecode(runner, sequence, n, kernel, steps, grammar);
+          maskedRuns.push(seconds);
+          texts = Math.max(texts, lengths.length);
+          freeRuns.push(await timeFreeGenerations(runner, sequence, n, kernel, lengths));
         }
         const [masked, free] = [median(maskedRuns), median(freeRuns)];
         maskRows.push({
           context: n,
           kernel,
+          texts,
           freeTokensPerSecond: steps / free,
           maskedTokensPerSecond: steps / masked,
           maskMsPerToken: (1000 * (masked - free)) / steps,
@@ -345,11 +369,14 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
         '\nrest = GPU step − attention (projections, norms, rope, LM head, sampling); rest GB/s = weight bytes / rest.',
     );
     if (maskRows.length) {
-      console.log(`\ndecode under a JSON schema's token mask (${flags.schema ?? 'an object with a free string'}) against free decode, from the same context`);
+      console.log(
+        `\ndecode under a JSON schema's token mask (${flags.schema ?? 'an object with a free string'}) against free decode in generations of the same lengths, from the same context\n` +
+          '(texts: the generations of a run, each ended by the grammar, the last by the step budget)',
+      );
       console.log(
         formatTable(
-          ['context', 'kernel', 'free tok/s', 'masked tok/s', 'mask ms/token', '% slower'],
-          maskRows.map((r) => [r.context, KERNEL_LABELS[r.kernel], +r.freeTokensPerSecond.toFixed(1), +r.maskedTokensPerSecond.toFixed(1), +r.maskMsPerToken.toFixed(3), +r.percentSlower.toFixed(1)]),
+          ['context', 'kernel', 'texts', 'free tok/s', 'masked tok/s', 'mask ms/token', '% slower'],
+          maskRows.map((r) => [r.context, KERNEL_LABELS[r.kernel], r.texts, +r.freeTokensPerSecond.toFixed(1), +r.maskedTokensPerSecond.toFixed(1), +r.maskMsPerToken.toFixed(3), +r.percentSlower.toFixed(1)]),
         ),
       );
     }
