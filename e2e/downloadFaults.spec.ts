@@ -66,7 +66,7 @@ async function openAppWithoutModel(page: Page): Promise<void> {
 }
 
 // One page for every fault, each answered by a retry.
-test('a connection cut mid-file, a body shorter and one longer than its Content-Length: each an error naming the file with a retry, nothing of it cached; the retry resumes a cut download and loads the model', async ({ page }) => {
+test('a connection cut mid-file, a body shorter and one longer than its Content-Length: each an error naming the file with a retry, nothing of it cached; the retry resumes a download broken off and loads the model', async ({ page }) => {
   const whole = server.size('model.safetensors');
   const brokeOff = new RegExp(`the connection broke off after [\\d,]+ of ${bytes(whole)}`);
   await openAppWithoutModel(page);
@@ -88,15 +88,17 @@ test('a connection cut mid-file, a body shorter and one longer than its Content-
     // Chromium hands over Content-Length's bytes of a longer body: the file's own header shows they are not all of it.
     await expectFailedDownload(page, 9, `the file has ${bytes(whole - EXTRA_BYTES)} but its safetensors header describes ${bytes(whole)}`);
   });
-  await test.step('the retry, cut once on a server that serves ranges, asks for the rest only, keeps the file whole, and the model answers', async () => {
+  await test.step('the retry, broken off once on a server that serves ranges, asks for the rest only, keeps the file whole, and the model answers', async () => {
     server.serveRanges();
-    server.script('model.safetensors', ['cut']);
+    // Closed early rather than reset: a reset discards what the page had not read yet, and on a loaded machine that
+    // can be every byte, leaving nothing to resume from.
+    server.script('model.safetensors', ['shorter-body']);
     await retry(page);
     await expect(page.getByTestId('model-info')).toContainText(server.baseUrl, { timeout: 120_000 });
     expect(server.requests('model.safetensors')).toBe(11);
     const [first, resumedFrom] = server.rangeStarts('model.safetensors').slice(9);
     expect(first).toBeUndefined();
-    // From what the page had received when the connection was reset (buffers lose some of the CUT_AT bytes sent).
+    // From what the page had received when the connection closed (at most the CUT_AT bytes sent).
     expect(resumedFrom).toBeGreaterThan(0);
     expect(resumedFrom).toBeLessThanOrEqual(CUT_AT);
     expect((await cachedFiles(page))['model.safetensors']).toBe(whole);
