@@ -108,7 +108,6 @@ interface ForwardKernels {
   layers: LayerKernels[];
 }
 
-/** Decode attention with one attention schedule, and its per-layer bindings. */
 /** What a forward call leaves for the host: the readback slot its sampled token goes to, and how it is timed. */
 interface ForwardReadback {
   slot: number;
@@ -116,6 +115,7 @@ interface ForwardReadback {
   sampleLater?: boolean;
 }
 
+/** Decode attention with one attention schedule, and its per-layer bindings. */
 interface DecodeAttentionSet {
   attention: DecodeAttention;
   bindings: AttentionBindings[];
