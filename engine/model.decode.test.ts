@@ -80,20 +80,33 @@ async function prefilledRunner(
   return { context, runner, kv, sequence };
 }
 
-/** Counts the queue's submissions until `restore()`. */
-function countSubmits(queue: GPUQueue): { readonly count: number; restore(): void } {
-  let count = 0;
+/**
+ * What the host records and submits until `restore()`, in order: each command encoder by its label, and 'submit' for
+ * each submission; `submits` counts the latter.
+ */
+function watchCommands(device: GPUDevice): { readonly log: string[]; readonly submits: number; restore(): void } {
+  const log: string[] = [];
+  let submits = 0;
+  const { queue } = device;
   const submit = queue.submit;
+  const createCommandEncoder = device.createCommandEncoder;
   queue.submit = (buffers: Iterable<GPUCommandBuffer>) => {
-    count++;
+    log.push('submit');
+    submits++;
     submit.call(queue, buffers);
   };
+  device.createCommandEncoder = (descriptor?: GPUCommandEncoderDescriptor) => {
+    log.push(descriptor?.label ?? '');
+    return createCommandEncoder.call(device, descriptor);
+  };
   return {
-    get count() {
-      return count;
+    log,
+    get submits() {
+      return submits;
     },
     restore: () => {
       queue.submit = submit;
+      device.createCommandEncoder = createCommandEncoder;
     },
   };
 }
@@ -101,16 +114,16 @@ function countSubmits(queue: GPUQueue): { readonly count: number; restore(): voi
 it.each([1, 2, 3])('decode depth %i: that many steps are submitted while the host waits, and only yielded tokens count', async (depth) => {
   const { context, runner, kv, sequence } = await prefilledRunner({ maxContext: 64, decodeDepth: depth });
   const { queue } = context.device;
-  const submits = countSubmits(queue);
+  const commands = watchCommands(context.device);
   const submittedAtToken: number[] = [];
   try {
     for await (const { position } of runner.decode(sequence, PROMPT.length, { steps: BUDGET })) {
-      submittedAtToken.push(submits.count);
+      submittedAtToken.push(commands.submits);
       expect(kv.length(sequence), 'the KV before a yielded token counts').toBe(position);
       if (submittedAtToken.length === TAKEN) break;
     }
   } finally {
-    submits.restore();
+    commands.restore();
   }
   // Token k (from 1) is yielded while steps k + 1 ... k + depth − 1 run: one untimed submission per step.
   expect(submittedAtToken).toEqual(Array.from({ length: TAKEN }, (_, i) => Math.min(i + depth, BUDGET)));
@@ -145,21 +158,8 @@ it('under a grammar, each token is one it allows, the next steps run while the h
   const grammar = new StepGrammar(6, STOP);
   const { context, runner, kv, sequence } = await prefilledRunner({ maxContext: 64, decodeDepth: 3 }, grammar);
   expect(grammar.accepted, 'the prefill samples the first token under the mask').toHaveLength(1);
-  const { device } = context;
-  const { queue } = device;
-  const submits = countSubmits(queue);
-  // What the host records and submits, in order: command encoders by label, and submissions.
-  const commands: string[] = [];
-  const createCommandEncoder = device.createCommandEncoder;
-  device.createCommandEncoder = (descriptor?: GPUCommandEncoderDescriptor) => {
-    commands.push(descriptor?.label ?? '');
-    return createCommandEncoder.call(device, descriptor);
-  };
-  const submit = queue.submit;
-  queue.submit = (buffers: Iterable<GPUCommandBuffer>) => {
-    commands.push('submit');
-    submit.call(queue, buffers);
-  };
+  const { queue } = context.device;
+  const commands = watchCommands(context.device);
   const tokens: number[] = [];
   const submittedAtToken: number[] = [];
   const loop = runner.decode(sequence, PROMPT.length, { steps: BUDGET, constraint: grammar });
@@ -167,13 +167,11 @@ it('under a grammar, each token is one it allows, the next steps run while the h
   try {
     for (; !next.done; next = await loop.next()) {
       tokens.push(next.value.token);
-      submittedAtToken.push(submits.count);
+      submittedAtToken.push(commands.submits);
       expect(kv.length(sequence)).toBe(next.value.position);
     }
   } finally {
-    queue.submit = submit;
-    device.createCommandEncoder = createCommandEncoder;
-    submits.restore();
+    commands.restore();
   }
   expect(next.value).toBe('grammar-end');
   // The grammar's five more tokens, then the stop token; each one it allowed (accept() refuses any other).
@@ -187,7 +185,7 @@ it('under a grammar, each token is one it allows, the next steps run while the h
   // submitted right after the sample that token's mask allows: no recording between a token and the GPU's next work.
   const start = ['decode step', 'submit', 'sample', 'submit', 'decode step', 'submit', 'decode step'];
   const perToken = ['sample', 'submit', 'submit', 'decode step'];
-  expect(commands).toEqual([...start, ...Array.from({ length: 5 }, () => perToken).flat()]);
+  expect(commands.log).toEqual([...start, ...Array.from({ length: 5 }, () => perToken).flat()]);
   await queue.onSubmittedWorkDone();
   kv.verify();
   kv.release(sequence);
