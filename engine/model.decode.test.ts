@@ -14,7 +14,8 @@ const TAKEN = 4;
 
 /**
  * A grammar that allows, at its step n, the tokens t with (t · 7 + n · 13) mod 9 = 0, until it has accepted
- * `length` tokens; then only the stop token, and nothing once it has accepted that. It records what it accepts.
+ * `length` tokens; then only the stop token, and nothing once it has accepted that. It records what it accepts, and
+ * answers an accept a task later, as the grammar thread does.
  */
 class StepGrammar implements TokenMatcher {
   readonly accepted: number[] = [];
@@ -37,7 +38,8 @@ class StepGrammar implements TokenMatcher {
     return mask;
   }
 
-  accept(token: number): boolean {
+  async accept(token: number): Promise<boolean> {
+    await new Promise((resolve) => setTimeout(resolve, 0));
     if (this.terminated || !this.allows(token)) return false;
     this.accepted.push(token);
     this.terminated = token === this.stop;
@@ -55,7 +57,7 @@ class AnyToken implements TokenMatcher {
     return new Uint32Array(SPEC.vocabSize / 32).fill(0xffffffff);
   }
 
-  accept(): boolean {
+  async accept(): Promise<boolean> {
     return true;
   }
 
@@ -160,6 +162,11 @@ it('under a grammar, each token is one it allows, the next steps run while the h
   expect(grammar.accepted, 'the prefill samples the first token under the mask').toHaveLength(1);
   const { queue } = context.device;
   const commands = watchCommands(context.device);
+  const accept = grammar.accept.bind(grammar);
+  grammar.accept = (token) => {
+    commands.log.push('accept');
+    return accept(token);
+  };
   const tokens: number[] = [];
   const submittedAtToken: number[] = [];
   const loop = runner.decode(sequence, PROMPT.length, { steps: BUDGET, constraint: grammar });
@@ -181,11 +188,12 @@ it('under a grammar, each token is one it allows, the next steps run while the h
   // Token k (from 1) is yielded with step k + 1's sample and step k + 2's forward pass submitted (two submissions a
   // step); the stop token is read with the step after it submitted, but no sample follows it.
   expect(submittedAtToken).toEqual([5, 7, 9, 11, 13, 13]);
-  // Each forward pass after the first two is recorded before the host waits for the token two steps before it, and
-  // submitted right after the sample that token's mask allows: no recording between a token and the GPU's next work.
+  // Each forward pass after the first three is recorded while the matcher accepts the token three steps before it
+  // (and computes the next mask), and submitted right after the sample that the next token's mask allows: no
+  // recording between a mask and the GPU's next work. The stop token's round records a step that never runs.
   const start = ['decode step', 'submit', 'sample', 'submit', 'decode step', 'submit', 'decode step'];
-  const perToken = ['sample', 'submit', 'submit', 'decode step'];
-  expect(commands.log).toEqual([...start, ...Array.from({ length: 5 }, () => perToken).flat()]);
+  const perToken = ['accept', 'decode step', 'sample', 'submit', 'submit'];
+  expect(commands.log).toEqual([...start, ...Array.from({ length: 5 }, () => perToken).flat(), 'accept', 'decode step']);
   await queue.onSubmittedWorkDone();
   kv.verify();
   kv.release(sequence);

@@ -160,7 +160,11 @@ export class ModelRunner {
   private readonly readbacks: ReadbackRing;
   private readonly decodeKernels: ForwardKernels;
   private readonly prefillKernels: ForwardKernels;
-  private decodeAttention: DecodeAttentionSet;
+  /**
+   * Decode attention, one per readback slot: a step's plan is written when it is recorded, into its slot's own plan
+   * buffers, so a step may be recorded while the steps of the other slots are still to be submitted.
+   */
+  private decodeAttention: DecodeAttentionSet[];
   /** Prefill's causal attention: on the matrix units where the adapter has them and the KV is f16, else the portable kernel. */
   private readonly prefillAttention: PrefillAttentionSet | { matrixUnits: BoundKernel[] };
   private readonly queries: GPUBuffer;
@@ -324,30 +328,32 @@ export class ModelRunner {
     return this.kv.keyPools.map((keys, i) => ({ queries: this.queries, keys, values: this.kv.valuePools[i], pageTable: this.kv.pageTable, out: this.attentionOut }));
   }
 
-  private buildDecodeAttention(grid: number | undefined): DecodeAttentionSet {
-    const attention = new DecodeAttention(this.context, {
-      maxSequences: 1,
-      layout: this.layout,
-      group: this.config.numHeads / this.config.numKvHeads,
-      kernel: this.defaultAttention,
-      grid,
+  private buildDecodeAttention(grid: number | undefined): DecodeAttentionSet[] {
+    return Array.from({ length: this.readbacks.slots }, () => {
+      const attention = new DecodeAttention(this.context, {
+        maxSequences: 1,
+        layout: this.layout,
+        group: this.config.numHeads / this.config.numKvHeads,
+        kernel: this.defaultAttention,
+        grid,
+      });
+      return { attention, bindings: this.layerAttentionIo().map((io) => attention.createBindings(io)) };
     });
-    return { attention, bindings: this.layerAttentionIo().map((io) => attention.createBindings(io)) };
   }
 
   /** The grid the LeanAttention schedule runs with. */
   get grid(): number {
-    return this.decodeAttention.attention.grid;
+    return this.decodeAttention[0].attention.grid;
   }
 
   /** Runs LeanAttention with a new grid (a calibration's choice): plan buffers and bindings are made again. */
   setGrid(grid: number): void {
-    this.decodeAttention.attention.destroy();
+    for (const { attention } of this.decodeAttention) attention.destroy();
     this.decodeAttention = this.buildDecodeAttention(grid);
   }
 
   get variantKey(): string {
-    return this.decodeAttention.attention.variant.key;
+    return this.decodeAttention[0].attention.variant.key;
   }
 
   /** Writes token ids at positions [from, from + ids.length) of the token buffer the embedding reads. */
@@ -377,8 +383,9 @@ export class ModelRunner {
    * Records tokens [position, position + count) of sequence `sequence` (their ids in the token buffer by the time
    * it runs, their pages reserved), writing their KV, with attention kernel `kernel`, and returns what submits the
    * call (resolving to CPU-profiled times). The step uniform is written at submission, so a call may be recorded
-   * while earlier ones, and samples that read the uniform, are still to be submitted; the attention plan is written
-   * at recording, so every call recorded before must be submitted by then. With `readback`, the last token's logits
+   * while earlier ones, and samples that read the uniform, are still to be submitted; a decode step's attention plan
+   * is written at recording into its readback slot's plan buffers, so the call recorded before it in the same slot
+   * must have been submitted by then. With `readback`, the last token's logits
    * are computed and the next token is sampled into the token buffer at position + count and into readback slot
    * `readback.slot`, and the call is timed as `readback.timing` says (see TimingLevel) in that slot's timer. With
    * `readback.sampleLater`, the call stops at the logits: `submitSample` samples them once the token mask is written
@@ -399,7 +406,7 @@ export class ModelRunner {
     const shape = { tokenCount: count };
     let encodeAttention: (pass: GPUComputePassEncoder, layer: number) => number;
     if (isDecode) {
-      const { attention, bindings } = this.decodeAttention;
+      const { attention, bindings } = this.decodeAttention[readback?.slot ?? 0];
       this.decodeLength[0] = position + 1;
       this.decodePageTableOffset[0] = pageTableOffset;
       attention.planBatch(this.decodeLength, this.decodePageTableOffset, kernel);
@@ -476,7 +483,7 @@ export class ModelRunner {
       }
     }
     const token = await this.readbacks.readToken(0);
-    if (options.constraint) acceptSampled(options.constraint, token);
+    if (options.constraint) await acceptSampled(options.constraint, token);
     return token;
   }
 
@@ -538,14 +545,15 @@ export class ModelRunner {
 
   /**
    * The decode loop under a grammar. A step's sample needs the mask that follows the previous token, so a step is two
-   * submissions around the host's work. With token t read back, the host advances the matcher, writes the mask it
-   * gives, submits the sample of step t + 1, asks for its token, and submits the forward pass of step t + 2 (which
-   * reads that token on the GPU), recorded while the host waited for token t. So the GPU runs the forward pass of
-   * step t + 1 while the host reads token t and computes the mask, and then goes on without a gap: the host's part
-   * on the path from one token to the next is the readback and the matcher, not the recording of a hundred
-   * dispatches. Before it waits for token t + 1, the host hands token t on and records step t + 3. A token's readback
-   * is requested before the next forward pass is submitted, so it waits for nothing after its own sample. Three
-   * readback slots suffice: step t + 3 reuses token t's, recorded once token t and its timing have been read.
+   * submissions around the host's work. With token t read back, the host posts it to the matcher (on the grammar
+   * thread, which accepts it and computes the next mask) and meanwhile records the forward pass of step t + 3; with
+   * the mask back, it writes it, submits the sample of step t + 1, asks for its token, and submits the forward pass of
+   * step t + 2 (which reads that token on the GPU), recorded in the previous round. So the GPU runs the forward pass
+   * of step t + 1 while the host reads token t, the matcher works and the host records, and then goes on without a
+   * gap: the host's part on the path from one token to the next is the readback and the longer of the matcher and
+   * the recording of a hundred dispatches, not their sum. A token's readback is requested before the next forward
+   * pass is submitted, so it waits for nothing after its own sample. Three readback slots suffice: step t + 3 reuses
+   * token t's (its plan buffers and timer), recorded once token t has been read and submitted after its timing has.
    */
   private async *decodeConstrained(
     sequence: number,
@@ -588,19 +596,18 @@ export class ModelRunner {
     let recorded = next && (await recordStep(from + 2));
     for (;;) {
       const token = await reading;
-      acceptSampled(constraint, token);
+      const [, ahead] = await Promise.all([acceptSampled(constraint, token), recorded && recordStep(recorded.position + 1)]);
       this.kv.setLength(sequence, step.position + 1);
       const done = step;
       if (next && !constraint.terminated) {
         step = next;
         reading = (await sample(step)).token;
         next = recorded && (await submitStep(recorded));
-        recorded = undefined;
+        recorded = ahead;
       }
       yield { token, position: done.position + 1, timing: timing === 'none' ? undefined : await this.stepTiming(done, timing) };
       if (constraint.terminated) return 'grammar-end';
       if (step === done) return end!;
-      if (next) recorded = await recordStep(next.position + 1);
     }
   }
 
@@ -622,7 +629,7 @@ export class ModelRunner {
 
   destroy(): void {
     this.kv.destroy();
-    this.decodeAttention.attention.destroy();
+    for (const { attention } of this.decodeAttention) attention.destroy();
     if ('attention' in this.prefillAttention) this.prefillAttention.attention.destroy();
     for (const buffer of [...this.ownBuffers, ...this.weights.buffers]) buffer.destroy();
     this.readbacks.destroy();
@@ -630,8 +637,8 @@ export class ModelRunner {
 }
 
 /** Advances `constraint` by a token sampled under its mask (which it therefore allows). */
-function acceptSampled(constraint: TokenMatcher, token: number): void {
-  if (!constraint.accept(token)) throw new EngineError('internal', `the grammar refused token ${token}, which was sampled under its own token mask`);
+async function acceptSampled(constraint: TokenMatcher, token: number): Promise<void> {
+  if (!(await constraint.accept(token))) throw new EngineError('internal', `the grammar refused token ${token}, which was sampled under its own token mask`);
 }
 
 /**

@@ -23,7 +23,7 @@ function allowedTokens(mask: Uint32Array, vocabSize: number): number[] {
 async function feed(matcher: TokenMatcher, tokens: number[]): Promise<Uint32Array> {
   for (const token of tokens) {
     expect(allows(await matcher.nextTokenMask(), token), `token ${token} allowed`).toBe(true);
-    expect(matcher.accept(token)).toBe(true);
+    expect(await matcher.accept(token)).toBe(true);
   }
   return matcher.nextTokenMask();
 }
@@ -73,7 +73,7 @@ describe('tokenizer info', () => {
     const compiler = await GrammarCompiler.create(grammarTokenizerInfo({ vocabType: 'raw', addPrefixSpace: false }, vocab, new Set(), 5, []));
     const matcher = await (await compiler.compile({ kind: 'ebnf', grammar: 'root ::= "yes" | "no"' })).createMatcher();
     expect(allowedTokens(await feed(matcher, [0, 1]), 5)).toEqual([2]);
-    expect(matcher.accept(2)).toBe(true);
+    expect(await matcher.accept(2)).toBe(true);
     expect(matcher.terminated).toBe(true);
     matcher.dispose();
     compiler.dispose();
@@ -97,7 +97,7 @@ describe('grammars for the built-in model', async () => {
     const last = await feed(matcher, codec.encode('{"name": "str.split", "count": 3}'));
     expect(allowedTokens(last, 4096)).toEqual([EOS]);
     expect(matcher.terminated).toBe(false);
-    expect(matcher.accept(EOS)).toBe(true);
+    expect(await matcher.accept(EOS)).toBe(true);
     expect(matcher.terminated).toBe(true);
     matcher.dispose();
   });
@@ -126,6 +126,23 @@ describe('grammars for the built-in model', async () => {
     expect(codec.decode([tab])).toBe('\t');
     expect(allows(mask, tab)).toBe(false);
     expect(allows(mask, codec.encode('b')[0])).toBe(true);
+    matcher.dispose();
+  });
+
+  it('a grammar that left the cache of recent grammars, and the grammars of a disposed compiler, fail with errors that say what to do', async () => {
+    const own = await GrammarCompiler.create(info);
+    const first = await own.compile({ kind: 'ebnf', grammar: 'root ::= "a0"' });
+    const matcher = await first.createMatcher();
+    for (let i = 1; i <= 32; i++) await own.compile({ kind: 'ebnf', grammar: `root ::= "a${i}"` });
+    const released = await first.createMatcher().catch((e: unknown) => e);
+    expect(released).toBeInstanceOf(EngineError);
+    expect((released as EngineError).message).toMatch(/released .* compile it again/);
+    expect(await matcher.accept(codec.encode('a')[0]), 'a matcher outlives its grammar').toBe(true);
+    own.dispose();
+    for (const failed of [await matcher.accept(codec.encode('0')[0]).catch((e: unknown) => e), await own.compile({ kind: 'json_object' }).catch((e: unknown) => e)]) {
+      expect(failed).toBeInstanceOf(EngineError);
+      expect((failed as EngineError).message).toMatch(/unloaded/);
+    }
     matcher.dispose();
   });
 

@@ -1,7 +1,7 @@
-import type { CompiledGrammar as XCompiledGrammar, GrammarCompiler as XGrammarCompiler, GrammarMatcher as XGrammarMatcher, StructuralTag, StructuralTagFormat } from '@mlc-ai/web-xgrammar';
+import type { StructuralTag, StructuralTagFormat } from '@mlc-ai/web-xgrammar';
 import { EngineError } from '../../errors/engineError.ts';
 import type { GrammarTokenizerInfo } from './tokenizerInfo.ts';
-import { withXGrammarMessages, xgrammar } from './xgrammar.ts';
+import { GrammarThread } from './grammarThread.ts';
 
 /*
  * Grammars that constrain generation, compiled by XGrammar for one model's tokenizer. A compiled grammar is a matcher
@@ -66,32 +66,55 @@ export interface TokenMatcher {
    * (the sampler's token mask). Not to be asked once `terminated`.
    */
   nextTokenMask(): Promise<Uint32Array>;
-  /** Advances by `token`; false (the state unchanged) when the grammar does not allow it. */
-  accept(token: number): boolean;
-  /** Whether a stop token was accepted: the text is complete and nothing may follow. */
+  /**
+   * Advances by `token`; false (the state unchanged) when the grammar does not allow it. The matcher works on its
+   * own thread: while this is pending, the caller's thread is free (and the next mask is computed with it).
+   */
+  accept(token: number): Promise<boolean>;
+  /** Whether a stop token was accepted: the text is complete and nothing may follow. Up to date once `accept` resolves. */
   readonly terminated: boolean;
   dispose(): void;
 }
 
-class XGrammarTokenMatcher implements TokenMatcher {
-  constructor(private readonly matcher: XGrammarMatcher) {}
+/** What the grammar thread's `advance` gives: the mask after the token, unless it was refused or ended the text. */
+interface Advance {
+  accepted: boolean;
+  terminated: boolean;
+  mask?: Int32Array;
+}
+
+/** A matcher on the grammar thread. */
+class ThreadTokenMatcher implements TokenMatcher {
+  terminated = false;
+  /** The mask that came with the last accepted token. */
+  private maskAfterAccept: Uint32Array | undefined;
+
+  constructor(
+    private readonly thread: GrammarThread,
+    private readonly id: number,
+  ) {}
 
   async nextTokenMask(): Promise<Uint32Array> {
-    const bitmask = await this.matcher.getNextTokenBitmask();
-    return new Uint32Array(bitmask.buffer, bitmask.byteOffset, bitmask.length);
+    if (this.terminated) throw new EngineError('internal', 'the token mask of a finished grammar was asked for');
+    return (this.maskAfterAccept ??= asWords((await this.thread.request<{ mask: Int32Array }>('mask', { matcher: this.id })).mask));
   }
 
-  accept(token: number): boolean {
-    return this.matcher.acceptToken(token);
-  }
-
-  get terminated(): boolean {
-    return this.matcher.isTerminated();
+  async accept(token: number): Promise<boolean> {
+    this.maskAfterAccept = undefined;
+    const advance = await this.thread.request<Advance>('advance', { matcher: this.id, token });
+    this.terminated = advance.terminated;
+    if (advance.mask) this.maskAfterAccept = asWords(advance.mask);
+    return advance.accepted;
   }
 
   dispose(): void {
-    this.matcher.dispose();
+    // After the compiler's disposal the thread is gone, and the matcher with it.
+    this.thread.request('free', { matcher: this.id }).catch(() => undefined);
   }
+}
+
+function asWords(mask: Int32Array): Uint32Array {
+  return new Uint32Array(mask.buffer, mask.byteOffset, mask.length);
 }
 
 /** A grammar compiled for one model's tokenizer: `createMatcher()` for each generation it constrains. */
@@ -100,7 +123,8 @@ export class CompiledGrammar {
     readonly spec: GrammarSpec,
     /** The compiler (so the model) it was compiled for. */
     readonly compiler: GrammarCompiler,
-    private readonly compiled: XCompiledGrammar,
+    private readonly thread: GrammarThread,
+    private readonly id: number,
   ) {}
 
   /**
@@ -109,14 +133,18 @@ export class CompiledGrammar {
    * allows once the text may end.
    */
   async createMatcher(): Promise<TokenMatcher> {
-    const endsWithoutStopToken = this.compiler.stopTokenIds.length === 0;
-    const { GrammarMatcher } = await xgrammar();
-    return new XGrammarTokenMatcher(await GrammarMatcher.createGrammarMatcher(this.compiled, undefined, endsWithoutStopToken));
+    const matcher = this.compiler.newId();
+    try {
+      await this.thread.request('createMatcher', { matcher, grammar: this.id, terminateWithoutStopToken: this.compiler.stopTokenIds.length === 0 });
+    } catch (error) {
+      throw error instanceof EngineError ? error : new EngineError('invalid-argument', (error as Error).message);
+    }
+    return new ThreadTokenMatcher(this.thread, matcher);
   }
 
   /** @internal The compiler disposes it (when it leaves the cache, or with the compiler). */
   dispose(): void {
-    this.compiled.dispose();
+    this.thread.request('free', { grammar: this.id }).catch(() => undefined);
   }
 }
 
@@ -124,30 +152,29 @@ export class CompiledGrammar {
 const CACHED_GRAMMARS = 32;
 
 /**
- * XGrammar's compiler for one tokenizer (building it decodes the whole vocabulary once). It keeps the last
- * CACHED_GRAMMARS compiled grammars, so a request that repeats a schema does not compile it again.
+ * XGrammar's compiler for one tokenizer, on a thread of its own (building it decodes the whole vocabulary once). It
+ * keeps the last CACHED_GRAMMARS compiled grammars, so a request that repeats a schema does not compile it again.
  */
 export class GrammarCompiler {
   private readonly cache = new Map<string, CompiledGrammar>();
-  /** XGrammar reports a failure through what it prints: compilations run one at a time so each gets its own. */
+  /** Compilations run one at a time, so that a repeated spec waits for the first and comes from the cache. */
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
+  private lastId = 0;
 
   private constructor(
-    private readonly compiler: XGrammarCompiler,
+    private readonly thread: GrammarThread,
     readonly vocabSize: number,
     readonly stopTokenIds: readonly number[],
   ) {}
 
   static async create(info: GrammarTokenizerInfo): Promise<GrammarCompiler> {
-    const { TokenizerInfo, GrammarCompiler: XCompiler } = await xgrammar();
-    const tokenizerInfo = await TokenizerInfo.createTokenizerInfo(info.encodedVocab, info.vocabType, info.addPrefixSpace, info.vocabSize, info.stopTokenIds);
-    try {
-      // XGrammar's own cache never forgets; this class keeps a bounded one instead.
-      return new GrammarCompiler(await XCompiler.createGrammarCompiler(tokenizerInfo, false), info.vocabSize, info.stopTokenIds);
-    } finally {
-      tokenizerInfo.dispose();
-    }
+    return new GrammarCompiler(await GrammarThread.start(info), info.vocabSize, info.stopTokenIds);
+  }
+
+  /** @internal A new id for a grammar or matcher on the thread. */
+  newId(): number {
+    return ++this.lastId;
   }
 
   /** `spec` compiled, or an EngineError ('invalid-grammar') that says what is wrong with it. */
@@ -161,7 +188,9 @@ export class GrammarCompiler {
         this.cache.set(key, cached);
         return cached;
       }
-      const compiled = new CompiledGrammar(spec, this, await this.compileSpec(spec));
+      const id = this.newId();
+      await this.compileOnThread(spec, id);
+      const compiled = new CompiledGrammar(spec, this, this.thread, id);
       this.cache.set(key, compiled);
       for (const [oldKey, old] of this.cache) {
         if (this.cache.size <= CACHED_GRAMMARS) break;
@@ -174,51 +203,44 @@ export class GrammarCompiler {
     return result;
   }
 
-  private async compileSpec(spec: GrammarSpec): Promise<XCompiledGrammar> {
+  private async compileOnThread(spec: GrammarSpec, grammar: number): Promise<void> {
     const what = GRAMMAR_NAMES[spec.kind] ?? JSON.stringify(spec.kind);
     const invalid = (reason: string) => new EngineError('invalid-grammar', `the ${what} cannot be compiled: ${reason}`);
-    const json = (schema: JsonSchema, strict: boolean) =>
-      this.compiler.compileJSONSchema(JSON.stringify(withJsonSafeStringLengths(schema)), false, ONE_LINE, JSON_SEPARATORS, strict);
-    let compile: () => Promise<XCompiledGrammar>;
+    const json = (schema: JsonSchema, strict: boolean) => ({ json: JSON.stringify(withJsonSafeStringLengths(schema)), strict, indent: ONE_LINE, separators: JSON_SEPARATORS });
+    let source: Record<string, unknown>;
     switch (spec.kind) {
       case 'json_schema':
         if (typeof spec.schema !== 'boolean' && (typeof spec.schema !== 'object' || spec.schema === null || Array.isArray(spec.schema))) {
           throw invalid(`a JSON Schema is an object or a boolean (got ${JSON.stringify(spec.schema) ?? String(spec.schema)})`);
         }
-        compile = () => json(spec.schema, spec.strict ?? false);
+        source = json(spec.schema, spec.strict ?? false);
         break;
       case 'json_object':
-        compile = () => json({ type: 'object' }, false);
+        source = json({ type: 'object' }, false);
         break;
       case 'ebnf':
         if (typeof spec.grammar !== 'string' || spec.grammar.trim() === '') throw invalid('the grammar is empty');
-        compile = async () => {
-          const grammar = await (await xgrammar()).Grammar.fromEBNF(spec.grammar, spec.root ?? 'root');
-          try {
-            return await this.compiler.compileGrammar(grammar);
-          } finally {
-            grammar.dispose();
-          }
-        };
+        source = { ebnf: spec.grammar, root: spec.root ?? 'root' };
         break;
       case 'structural_tag':
-        compile = () => this.compiler.compileStructuralTag(spec.tag);
+        source = { structuralTag: spec.tag };
         break;
       default:
         throw invalid('the kind must be json_schema, json_object, ebnf or structural_tag');
     }
     try {
-      return await withXGrammarMessages(compile);
+      await this.thread.request('compile', { grammar, source });
     } catch (error) {
+      if (error instanceof EngineError) throw error;
       throw invalid((error as Error).message);
     }
   }
 
   dispose(): void {
     this.disposed = true;
-    for (const compiled of this.cache.values()) compiled.dispose();
     this.cache.clear();
-    this.compiler.dispose();
+    // The thread frees every grammar and matcher with itself.
+    this.thread.terminate();
   }
 }
 
