@@ -13,11 +13,19 @@ import type { GrammarTokenizerInfo } from './tokenizerInfo.ts';
 
 /** What the thread runs in, as this client uses it. */
 interface ThreadHandle {
-  post(message: unknown): void;
+  /** Posts a request; `answered()` says whether every request so far has its reply. */
+  post(message: unknown, answered: () => boolean): void;
   /** Node: whether the thread keeps the process alive (only while a request waits for its reply). */
   keepAlive(alive: boolean): void;
   terminate(): void;
 }
+
+/**
+ * Node: how long the caller's thread polls for a reply, once it has finished what it did after the request (the
+ * decode loop records a forward pass), before it sleeps until the event loop wakes it: on the H200's host, a
+ * virtual machine, a sleeping thread wakes tens to hundreds of microseconds late, a whole step of a small model.
+ */
+const POLL_MS = 1;
 
 type Reply = { id: number; result?: unknown; error?: string };
 interface Waiting {
@@ -58,7 +66,7 @@ export class GrammarThread {
     const id = this.nextId++;
     const reply = new Promise<T>((resolve, reject) => this.waiting.set(id, { resolve: resolve as (result: unknown) => void, reject }));
     if (this.waiting.size === 1) this.handle.keepAlive(true);
-    this.handle.post({ ...args, id, op });
+    this.handle.post({ ...args, id, op }, () => this.waiting.size === 0);
     return reply;
   }
 
@@ -85,7 +93,13 @@ export class GrammarThread {
 }
 
 function startWebWorker(onReply: (reply: Reply) => void, onCrash: (why: string) => void): ThreadHandle {
-  const prelude = 'const listen = (handle) => { self.onmessage = (event) => handle(event.data); };\nconst post = (message, transfer) => self.postMessage(message, transfer);\n';
+  const prelude = [
+    'const listen = (handle) => { self.onmessage = (event) => handle(event.data); };',
+    'const post = (message, transfer) => self.postMessage(message, transfer);',
+    // A Web Worker cannot take a message but through its event loop.
+    'const poll = () => undefined;',
+    '',
+  ].join('\n');
   const url = URL.createObjectURL(new Blob([prelude, threadScript], { type: 'text/javascript' }));
   const worker = new Worker(url, { type: 'module', name: 'grammar' });
   worker.onmessage = (event: MessageEvent<Reply>) => {
@@ -98,16 +112,38 @@ function startWebWorker(onReply: (reply: Reply) => void, onCrash: (why: string) 
 
 function startNodeWorker(onReply: (reply: Reply) => void, onCrash: (why: string) => void): ThreadHandle {
   // process.getBuiltinModule rather than an import: the same module is bundled for the browser, which has no worker_threads.
-  const { Worker: NodeWorker } = process.getBuiltinModule('node:worker_threads');
-  const prelude = "const { parentPort } = require('node:worker_threads');\nconst listen = (handle) => parentPort.on('message', handle);\nconst post = (message, transfer) => parentPort.postMessage(message, transfer);\n";
-  const worker = new NodeWorker(prelude + threadScript, { eval: true, name: 'grammar' });
-  worker.on('message', onReply);
+  const { Worker: NodeWorker, MessageChannel, receiveMessageOnPort } = process.getBuiltinModule('node:worker_threads');
+  // Requests and replies go through a channel of ours, whose ports both sides can also read without the event loop.
+  const { port1: port, port2: threadPort } = new MessageChannel();
+  const prelude = [
+    "const { workerData, receiveMessageOnPort } = require('node:worker_threads');",
+    'const listen = (handle) => workerData.port.on(\'message\', handle);',
+    'const post = (message, transfer) => workerData.port.postMessage(message, transfer);',
+    'const poll = () => receiveMessageOnPort(workerData.port)?.message;',
+    '',
+  ].join('\n');
+  const worker = new NodeWorker(prelude + threadScript, { eval: true, name: 'grammar', workerData: { port: threadPort }, transferList: [threadPort] });
+  port.on('message', onReply);
+  port.unref();
   worker.on('error', (error) => onCrash(error.message));
   worker.on('exit', (code) => onCrash(`it exited with code ${code}`));
   worker.unref();
+  // Once the caller's current task is done (setImmediate runs after it), poll for the replies for up to POLL_MS.
+  const pollReplies = (answered: () => boolean) => {
+    for (const until = performance.now() + POLL_MS; !answered() && performance.now() < until; ) {
+      const received = receiveMessageOnPort(port);
+      if (received) onReply(received.message as Reply);
+    }
+  };
   return {
-    post: (message) => worker.postMessage(message),
-    keepAlive: (alive) => (alive ? worker.ref() : worker.unref()),
-    terminate: () => void worker.terminate(),
+    post: (message, answered) => {
+      port.postMessage(message);
+      setImmediate(pollReplies, answered);
+    },
+    keepAlive: (alive) => (alive ? port.ref() : port.unref()),
+    terminate: () => {
+      port.close();
+      void worker.terminate();
+    },
   };
 }
