@@ -14,8 +14,8 @@ const TAKEN = 4;
 
 /**
  * A grammar that allows, at its step n, the tokens t with (t · 7 + n · 13) mod 9 = 0, until it has accepted
- * `length` tokens; then only the stop token, and nothing once it has accepted that. It records what it accepts, and
- * answers an accept a task later, as the grammar thread does.
+ * `length` tokens; then only the stop token, and nothing once it has accepted that. It records what it accepts; as
+ * `concurrent`, it answers an accept a task later, as a matcher on a thread of its own does.
  */
 class StepGrammar implements TokenMatcher {
   readonly accepted: number[] = [];
@@ -24,6 +24,7 @@ class StepGrammar implements TokenMatcher {
   constructor(
     private readonly length: number,
     private readonly stop: number,
+    readonly concurrent = false,
   ) {}
 
   allows(token: number): boolean {
@@ -39,7 +40,7 @@ class StepGrammar implements TokenMatcher {
   }
 
   async accept(token: number): Promise<boolean> {
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    if (this.concurrent) await new Promise((resolve) => setTimeout(resolve, 0));
     if (this.terminated || !this.allows(token)) return false;
     this.accepted.push(token);
     this.terminated = token === this.stop;
@@ -52,6 +53,8 @@ class StepGrammar implements TokenMatcher {
 /** A grammar that allows every token and never ends. */
 class AnyToken implements TokenMatcher {
   readonly terminated = false;
+
+  constructor(readonly concurrent: boolean) {}
 
   async nextTokenMask(): Promise<Uint32Array> {
     return new Uint32Array(SPEC.vocabSize / 32).fill(0xffffffff);
@@ -155,9 +158,9 @@ it('the decode loop stops by itself at its step budget and at the end of the con
   runner.destroy();
 });
 
-it('under a grammar, each token is one it allows, the next steps run while the host reads a token, and the loop ends with the grammar', async () => {
+it.each([true, false])('under a grammar (on a thread of its own: %s), each token is one it allows, the next steps run while the host reads a token, and the loop ends with the grammar', async (concurrent) => {
   const STOP = 2;
-  const grammar = new StepGrammar(6, STOP);
+  const grammar = new StepGrammar(6, STOP, concurrent);
   const { context, runner, kv, sequence } = await prefilledRunner({ maxContext: 64, decodeDepth: 3 }, grammar);
   expect(grammar.accepted, 'the prefill samples the first token under the mask').toHaveLength(1);
   const { queue } = context.device;
@@ -188,12 +191,14 @@ it('under a grammar, each token is one it allows, the next steps run while the h
   // Token k (from 1) is yielded with step k + 1's sample and step k + 2's forward pass submitted (two submissions a
   // step); the stop token is read with the step after it submitted, but no sample follows it.
   expect(submittedAtToken).toEqual([5, 7, 9, 11, 13, 13]);
-  // Each forward pass after the first three is recorded while the matcher accepts the token three steps before it
-  // (and computes the next mask), and submitted right after the sample that the next token's mask allows: no
-  // recording between a mask and the GPU's next work. The stop token's round records a step that never runs.
+  // Each forward pass after the first three is recorded, on a thread-owning matcher, while it accepts the token
+  // three steps before it (and computes the next mask); else after the submissions that follow that token. Either
+  // way it is submitted right after the sample that the next token's mask allows: no recording between a mask and
+  // the GPU's next work. A thread-owning matcher's stop token records a step that never runs.
   const start = ['decode step', 'submit', 'sample', 'submit', 'decode step', 'submit', 'decode step'];
-  const perToken = ['accept', 'decode step', 'sample', 'submit', 'submit'];
-  expect(commands.log).toEqual([...start, ...Array.from({ length: 5 }, () => perToken).flat(), 'accept', 'decode step']);
+  const perToken = concurrent ? ['accept', 'decode step', 'sample', 'submit', 'submit'] : ['accept', 'sample', 'submit', 'submit', 'decode step'];
+  const last = concurrent ? ['accept', 'decode step'] : ['accept'];
+  expect(commands.log).toEqual([...start, ...Array.from({ length: 5 }, () => perToken).flat(), ...last]);
   await queue.onSubmittedWorkDone();
   kv.verify();
   kv.release(sequence);
@@ -214,9 +219,11 @@ it('a grammar that allows every token changes no greedy or sampled token: its sa
   for (const sampling of [GREEDY, sampled]) {
     const free = await decoded(sampling);
     expect(free).toHaveLength(BUDGET);
-    expect(await decoded(sampling, new AnyToken())).toEqual(free);
-    // Timed by the wall clock, a step submits as it records: it is recorded when it is submitted.
-    expect(await decoded(sampling, new AnyToken(), 'cpu')).toEqual(free);
+    for (const concurrent of [true, false]) {
+      expect(await decoded(sampling, new AnyToken(concurrent))).toEqual(free);
+      // Timed by the wall clock, a step submits as it records: it is recorded when it is submitted.
+      expect(await decoded(sampling, new AnyToken(concurrent), 'cpu')).toEqual(free);
+    }
   }
 });
 

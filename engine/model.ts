@@ -545,15 +545,17 @@ export class ModelRunner {
 
   /**
    * The decode loop under a grammar. A step's sample needs the mask that follows the previous token, so a step is two
-   * submissions around the host's work. With token t read back, the host posts it to the matcher (on the grammar
-   * thread, which accepts it and computes the next mask) and meanwhile records the forward pass of step t + 3; with
-   * the mask back, it writes it, submits the sample of step t + 1, asks for its token, and submits the forward pass of
-   * step t + 2 (which reads that token on the GPU), recorded in the previous round. So the GPU runs the forward pass
-   * of step t + 1 while the host reads token t, the matcher works and the host records, and then goes on without a
-   * gap: the host's part on the path from one token to the next is the readback and the longer of the matcher and
-   * the recording of a hundred dispatches, not their sum. A token's readback is requested before the next forward
-   * pass is submitted, so it waits for nothing after its own sample. Three readback slots suffice: step t + 3 reuses
-   * token t's (its plan buffers and timer), recorded once token t has been read and submitted after its timing has.
+   * submissions around the host's work. With token t read back, the matcher accepts it and computes the next mask;
+   * the host writes the mask, submits the sample of step t + 1, asks for its token, and submits the forward pass of
+   * step t + 2 (which reads that token on the GPU), recorded in the round before. So the GPU runs the forward pass of
+   * step t + 1 while the host reads token t and the matcher works, and then goes on without a gap. The forward pass
+   * of step t + 3 is recorded while the matcher works where it runs on a thread of its own (`concurrent`): the
+   * host's part on the path from one token to the next is then the readback and the longer of the two, not their
+   * sum. A matcher on the host's thread would only wait for that recording, so there it is recorded after the
+   * submissions, while the GPU runs them and before the host waits for token t + 1. A token's readback is requested
+   * before the next forward pass is submitted, so it waits for nothing after its own sample. Three readback slots
+   * suffice: step t + 3 reuses token t's (its plan buffers and timer), recorded once token t has been read and
+   * submitted after its timing has.
    */
   private async *decodeConstrained(
     sequence: number,
@@ -594,9 +596,12 @@ export class ModelRunner {
     const second = await recordStep(from + 1);
     let next = second && (await submitStep(second));
     let recorded = next && (await recordStep(from + 2));
+    const { concurrent } = constraint;
     for (;;) {
       const token = await reading;
-      const [, ahead] = await Promise.all([acceptSampled(constraint, token), recorded && recordStep(recorded.position + 1)]);
+      let ahead: RecordedStep | undefined;
+      if (concurrent) [, ahead] = await Promise.all([acceptSampled(constraint, token), recorded && recordStep(recorded.position + 1)]);
+      else await acceptSampled(constraint, token);
       this.kv.setLength(sequence, step.position + 1);
       const done = step;
       if (next && !constraint.terminated) {
@@ -608,6 +613,7 @@ export class ModelRunner {
       yield { token, position: done.position + 1, timing: timing === 'none' ? undefined : await this.stepTiming(done, timing) };
       if (constraint.terminated) return 'grammar-end';
       if (step === done) return end!;
+      if (!concurrent && next) recorded = await recordStep(next.position + 1);
     }
   }
 

@@ -80,10 +80,22 @@ describe('tokenizer info', () => {
   });
 });
 
-describe('grammars for the built-in model', async () => {
+it("a matcher runs on a thread of its own by default where the vocabulary is large (XGrammar's work grows with it), else on the caller's", async () => {
+  const vocab = new Map(['y', 'e', 's', 'yes', 'no'].map((s, i) => [s, i]));
+  for (const [vocabSize, concurrent] of [[5, false], [32_000, true]] as const) {
+    const compiler = await GrammarCompiler.create(grammarTokenizerInfo({ vocabType: 'raw', addPrefixSpace: false }, vocab, new Set(), vocabSize, []));
+    const matcher = await (await compiler.compile({ kind: 'ebnf', grammar: 'root ::= "yes" | "no"' })).createMatcher();
+    expect(matcher.concurrent, `vocabulary of ${vocabSize}`).toBe(concurrent);
+    expect(allowedTokens(await feed(matcher, [0, 1]), 5)).toEqual([2]);
+    matcher.dispose();
+    compiler.dispose();
+  }
+});
+
+describe.each([false, true])('grammars for the built-in model (on a thread of their own: %s)', async (ownThread) => {
   const codec = await TextCodec.load(nodeModelFiles(BUILTIN));
   const info = codec.grammarTokenizerInfo(4096, [EOS]);
-  const compiler = await GrammarCompiler.create(info);
+  const compiler = await GrammarCompiler.create(info, { ownThread });
 
   it('a JSON schema allows a valid answer token by token, then only the stop token', async () => {
     const schema = { type: 'object', properties: { name: { type: 'string' }, count: { type: 'integer' } }, required: ['name', 'count'], additionalProperties: false };
@@ -130,7 +142,7 @@ describe('grammars for the built-in model', async () => {
   });
 
   it('a grammar that left the cache of recent grammars, and the grammars of a disposed compiler, fail with errors that say what to do', async () => {
-    const own = await GrammarCompiler.create(info);
+    const own = await GrammarCompiler.create(info, { ownThread });
     const first = await own.compile({ kind: 'ebnf', grammar: 'root ::= "a0"' });
     const matcher = await first.createMatcher();
     for (let i = 1; i <= 32; i++) await own.compile({ kind: 'ebnf', grammar: `root ::= "a${i}"` });

@@ -1,7 +1,7 @@
 import type { StructuralTag, StructuralTagFormat } from '@mlc-ai/web-xgrammar';
 import { EngineError } from '../../errors/engineError.ts';
 import type { GrammarTokenizerInfo } from './tokenizerInfo.ts';
-import { GrammarThread } from './grammarThread.ts';
+import { XGrammarHost } from './xgrammarHost.ts';
 
 /*
  * Grammars that constrain generation, compiled by XGrammar for one model's tokenizer. A compiled grammar is a matcher
@@ -66,50 +66,53 @@ export interface TokenMatcher {
    * (the sampler's token mask). Not to be asked once `terminated`.
    */
   nextTokenMask(): Promise<Uint32Array>;
-  /**
-   * Advances by `token`; false (the state unchanged) when the grammar does not allow it. The matcher works on its
-   * own thread: while this is pending, the caller's thread is free (and the next mask is computed with it).
-   */
+  /** Advances by `token` (and computes the next mask meanwhile); false (the state unchanged) when the grammar does not allow it. */
   accept(token: number): Promise<boolean>;
+  /** Whether the matcher runs on a thread of its own: while `accept` is pending, the caller's thread is free. */
+  readonly concurrent: boolean;
   /** Whether a stop token was accepted: the text is complete and nothing may follow. Up to date once `accept` resolves. */
   readonly terminated: boolean;
   dispose(): void;
 }
 
-/** What the grammar thread's `advance` gives: the mask after the token, unless it was refused or ended the text. */
+/** What XGrammar's `advance` gives: the mask after the token, unless it was refused or ended the text. */
 interface Advance {
   accepted: boolean;
   terminated: boolean;
   mask?: Int32Array;
 }
 
-/** A matcher on the grammar thread. */
-class ThreadTokenMatcher implements TokenMatcher {
+/** A matcher of XGrammar's, wherever its host runs it. */
+class HostedTokenMatcher implements TokenMatcher {
   terminated = false;
   /** The mask that came with the last accepted token. */
   private maskAfterAccept: Uint32Array | undefined;
 
   constructor(
-    private readonly thread: GrammarThread,
+    private readonly host: XGrammarHost,
     private readonly id: number,
   ) {}
 
+  get concurrent(): boolean {
+    return this.host.ownThread;
+  }
+
   async nextTokenMask(): Promise<Uint32Array> {
     if (this.terminated) throw new EngineError('internal', 'the token mask of a finished grammar was asked for');
-    return (this.maskAfterAccept ??= asWords((await this.thread.request<{ mask: Int32Array }>('mask', { matcher: this.id })).mask));
+    return (this.maskAfterAccept ??= asWords((await this.host.request<{ mask: Int32Array }>('mask', { matcher: this.id })).mask));
   }
 
   async accept(token: number): Promise<boolean> {
     this.maskAfterAccept = undefined;
-    const advance = await this.thread.request<Advance>('advance', { matcher: this.id, token });
+    const advance = await this.host.request<Advance>('advance', { matcher: this.id, token });
     this.terminated = advance.terminated;
     if (advance.mask) this.maskAfterAccept = asWords(advance.mask);
     return advance.accepted;
   }
 
   dispose(): void {
-    // After the compiler's disposal the thread is gone, and the matcher with it.
-    this.thread.request('free', { matcher: this.id }).catch(() => undefined);
+    // After the compiler's disposal the host has freed it already.
+    this.host.request('free', { matcher: this.id }).catch(() => undefined);
   }
 }
 
@@ -123,7 +126,7 @@ export class CompiledGrammar {
     readonly spec: GrammarSpec,
     /** The compiler (so the model) it was compiled for. */
     readonly compiler: GrammarCompiler,
-    private readonly thread: GrammarThread,
+    private readonly host: XGrammarHost,
     private readonly id: number,
   ) {}
 
@@ -135,16 +138,16 @@ export class CompiledGrammar {
   async createMatcher(): Promise<TokenMatcher> {
     const matcher = this.compiler.newId();
     try {
-      await this.thread.request('createMatcher', { matcher, grammar: this.id, terminateWithoutStopToken: this.compiler.stopTokenIds.length === 0 });
+      await this.host.request('createMatcher', { matcher, grammar: this.id, terminateWithoutStopToken: this.compiler.stopTokenIds.length === 0 });
     } catch (error) {
       throw error instanceof EngineError ? error : new EngineError('invalid-argument', (error as Error).message);
     }
-    return new ThreadTokenMatcher(this.thread, matcher);
+    return new HostedTokenMatcher(this.host, matcher);
   }
 
   /** @internal The compiler disposes it (when it leaves the cache, or with the compiler). */
   dispose(): void {
-    this.thread.request('free', { grammar: this.id }).catch(() => undefined);
+    this.host.request('free', { grammar: this.id }).catch(() => undefined);
   }
 }
 
@@ -152,8 +155,19 @@ export class CompiledGrammar {
 const CACHED_GRAMMARS = 32;
 
 /**
- * XGrammar's compiler for one tokenizer, on a thread of its own (building it decodes the whole vocabulary once). It
- * keeps the last CACHED_GRAMMARS compiled grammars, so a request that repeats a schema does not compile it again.
+ * The smallest vocabulary whose matcher runs on a thread of its own by default. XGrammar's work per token grows with
+ * the vocabulary (the mask has a bit per token): on the H200's host, ~0.4 ms at 128,256 tokens, where the thread
+ * took the Llama-3.2-1B shape's mask cost at 1k from 1–20% to 2–4% of its tokens/s; at the built-in model's 4,096
+ * it takes tens of microseconds, less than a round trip between threads, and the thread made that model's constrained decode
+ * ~5 points slower (BENCHMARKS.md, fifth session of 2026-12-02). The supported models' vocabularies are 32,000 and
+ * up.
+ */
+const OWN_THREAD_VOCAB = 16_384;
+
+/**
+ * XGrammar's compiler for one tokenizer (building it decodes the whole vocabulary once), on a thread of its own or
+ * on the caller's (`ownThread`; by default by the vocabulary's size). It keeps the last CACHED_GRAMMARS compiled
+ * grammars, so a request that repeats a schema does not compile it again.
  */
 export class GrammarCompiler {
   private readonly cache = new Map<string, CompiledGrammar>();
@@ -163,16 +177,17 @@ export class GrammarCompiler {
   private lastId = 0;
 
   private constructor(
-    private readonly thread: GrammarThread,
+    private readonly host: XGrammarHost,
     readonly vocabSize: number,
     readonly stopTokenIds: readonly number[],
   ) {}
 
-  static async create(info: GrammarTokenizerInfo): Promise<GrammarCompiler> {
-    return new GrammarCompiler(await GrammarThread.start(info), info.vocabSize, info.stopTokenIds);
+  static async create(info: GrammarTokenizerInfo, options: { ownThread?: boolean } = {}): Promise<GrammarCompiler> {
+    const ownThread = options.ownThread ?? info.vocabSize >= OWN_THREAD_VOCAB;
+    return new GrammarCompiler(await XGrammarHost.start(info, ownThread), info.vocabSize, info.stopTokenIds);
   }
 
-  /** @internal A new id for a grammar or matcher on the thread. */
+  /** @internal A new id for a grammar or matcher on the host. */
   newId(): number {
     return ++this.lastId;
   }
@@ -190,7 +205,7 @@ export class GrammarCompiler {
       }
       const id = this.newId();
       await this.compileOnThread(spec, id);
-      const compiled = new CompiledGrammar(spec, this, this.thread, id);
+      const compiled = new CompiledGrammar(spec, this, this.host, id);
       this.cache.set(key, compiled);
       for (const [oldKey, old] of this.cache) {
         if (this.cache.size <= CACHED_GRAMMARS) break;
@@ -229,7 +244,7 @@ export class GrammarCompiler {
         throw invalid('the kind must be json_schema, json_object, ebnf or structural_tag');
     }
     try {
-      await this.thread.request('compile', { grammar, source });
+      await this.host.request('compile', { grammar, source });
     } catch (error) {
       if (error instanceof EngineError) throw error;
       throw invalid((error as Error).message);
@@ -239,8 +254,8 @@ export class GrammarCompiler {
   dispose(): void {
     this.disposed = true;
     this.cache.clear();
-    // The thread frees every grammar and matcher with itself.
-    this.thread.terminate();
+    // The host frees every grammar and matcher.
+    this.host.terminate();
   }
 }
 

@@ -1,22 +1,14 @@
 /*
- * The grammar thread's script: XGrammar (@mlc-ai/web-xgrammar, the C++ grammar engine compiled to WebAssembly, the
- * one WebLLM uses) serving one tokenizer's grammars and matchers on a thread of its own, so that the decode loop's
- * thread records the next forward pass while a matcher accepts a token and computes the next token mask
- * (engine/model.ts, decodeConstrained). Plain JavaScript, evaluated as it is in a module Web Worker (the browser)
- * and in a worker_threads Worker (Node): engine/grammar/grammarThread.ts prepends `listen(handle)`,
- * `post(message, transfer)` and `poll()` (the next request if one is waiting, where the runtime can take it without
- * the event loop: Node; else undefined) for the one it runs in.
+ * XGrammar (@mlc-ai/web-xgrammar, the C++ grammar engine compiled to WebAssembly, the one WebLLM uses) serving one
+ * tokenizer's grammars and matchers through messages, so that it can run on a thread of its own: there the decode
+ * loop's thread records the next forward pass while a matcher accepts a token and computes the next token mask
+ * (engine/model.ts, decodeConstrained). Plain JavaScript, evaluated as it is in a module Web Worker (the browser),
+ * in a worker_threads Worker (Node), or on the caller's thread: engine/grammar/xgrammarHost.ts provides
+ * `listen(handle)` and `post(message, transfer)` for the one it runs in.
  *
  * Requests are `{ id, op, ...arguments }`, served one at a time in the order they came; each gets one reply,
  * `{ id, result }` or `{ id, error }`. The first is `init`, which carries XGrammar's bundle and the tokenizer.
  */
-
-/**
- * How long the thread waits for the next request by polling before it sleeps: a decode loop's next token comes a
- * step later (0.2–2 ms on the H200), and a thread woken from sleep answers it tens to hundreds of microseconds late
- * on a virtual machine's host.
- */
-const POLL_MS = 3;
 
 /** XGrammar's exports, once `init` has evaluated its bundle. */
 let xgrammar;
@@ -133,26 +125,15 @@ const ops = {
   },
 };
 
-async function serve(request) {
-  printed = [];
-  try {
-    const result = await ops[request.op](request);
-    post({ id: request.id, result }, result?.mask ? [result.mask.buffer] : []);
-  } catch (error) {
-    post({ id: request.id, error: failureMessage(error) });
-  }
-}
-
-/** Serves `request`, then each one that comes within POLL_MS of the last answer, without sleeping in between. */
-async function serveAndPoll(request) {
-  for (let next = request; next !== undefined; ) {
-    await serve(next);
-    next = undefined;
-    for (const until = performance.now() + POLL_MS; next === undefined && performance.now() < until; ) next = poll();
-  }
-}
-
 let served = Promise.resolve();
 listen((request) => {
-  served = served.then(() => serveAndPoll(request));
+  served = served.then(async () => {
+    printed = [];
+    try {
+      const result = await ops[request.op](request);
+      post({ id: request.id, result }, result?.mask ? [result.mask.buffer] : []);
+    } catch (error) {
+      post({ id: request.id, error: failureMessage(error) });
+    }
+  });
 });
