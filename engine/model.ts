@@ -385,11 +385,11 @@ export class ModelRunner {
    * call (resolving to CPU-profiled times). The step uniform is written at submission, so a call may be recorded
    * while earlier ones, and samples that read the uniform, are still to be submitted; a decode step's attention plan
    * is written at recording into its readback slot's plan buffers, so the call recorded before it in the same slot
-   * must have been submitted by then. With `readback`, the last token's logits
-   * are computed and the next token is sampled into the token buffer at position + count and into readback slot
-   * `readback.slot`, and the call is timed as `readback.timing` says (see TimingLevel) in that slot's timer. With
-   * `readback.sampleLater`, the call stops at the logits: `submitSample` samples them once the token mask is written
-   * (a grammar's step), and the timing leaves the sampling out.
+   * must have been submitted by then. With `readback`, the last token's logits are computed and the next token is
+   * sampled into the token buffer at position + count and into readback slot `readback.slot`, and the call is timed
+   * as `readback.timing` says (see TimingLevel) in that slot's timer. With `readback.sampleLater`, the call stops at
+   * the logits: `submitSample` samples them once the token mask is written (a grammar's step), and the timing leaves
+   * the sampling out.
    */
   private async record(
     sequence: number,
