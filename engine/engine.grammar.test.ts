@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { EngineError } from '../errors/engineError.ts';
 import { testGpu } from '../test/gpu.ts';
 import { expectValidJson, RECORD_SCHEMA } from '../test/jsonSchemas.ts';
 import { makeTinyModel } from '../test/tinyModel.ts';
@@ -61,6 +62,54 @@ describe('a random-weight model under a JSON schema', async () => {
     const cut = await finish(engine.generate({ promptIds: [5, 17, 300], maxTokens: 4, grammar: records }));
     expect(cut.reason).toBe('length');
     expect(cut.generatedIds).toHaveLength(4);
+    engine.verifyKvCache();
+  });
+});
+
+describe('a model whose vocabulary puts XGrammar on a thread of its own', async () => {
+  // Node's worker_threads Worker, watched, so that a test can stop the grammar thread as a crash would.
+  const workerThreads = process.getBuiltinModule('node:worker_threads');
+  const { Worker } = workerThreads;
+  const threads: InstanceType<typeof Worker>[] = [];
+  workerThreads.Worker = class extends Worker {
+    constructor(...args: ConstructorParameters<typeof Worker>) {
+      super(...args);
+      threads.push(this);
+    }
+  };
+  afterAll(() => {
+    workerThreads.Worker = Worker;
+  });
+  const engine = new Engine(await testGpu());
+  await engine.load(blobModelFiles('tiny', makeTinyModel({ hiddenSize: 64, intermediateSize: 128, numLayers: 2, numHeads: 2, numKvHeads: 1, headDim: 64, vocabSize: 16_384, dtype: 'F32' })), {
+    kvDtype: 'f32',
+    maxContext: 256,
+  });
+
+  it('greedy and sampled answers parse and validate, its matcher on the thread', async () => {
+    await expectValid(engine, RECORD_SCHEMA, { promptIds: [5, 17, 300, 2, 44] });
+    await expectValid(engine, RECORD_SCHEMA, { promptIds: [5, 17, 300, 2, 44], sampling: SAMPLED(1) });
+    expect(threads, 'one grammar thread, started by the first compileGrammar').toHaveLength(1);
+    engine.verifyKvCache();
+  });
+
+  it('a grammar thread that stops fails the answer under it and its grammars with errors that say what to do; the next compileGrammar starts another', async () => {
+    const grammar = await engine.compileGrammar({ kind: 'json_schema', schema: RECORD_SCHEMA, strict: true });
+    const failure = await (async () => {
+      for await (const event of engine.generate({ promptIds: [5, 17, 300], maxTokens: 96, grammar })) {
+        if (event.kind === 'token') await threads[0].terminate();
+      }
+    })().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(EngineError);
+    expect((failure as EngineError).message).toMatch(/the grammar thread stopped: .*Compile the grammar again/);
+    const stale = await finish(engine.generate({ promptIds: [5, 17, 300], maxTokens: 8, grammar })).catch((error: unknown) => error);
+    expect((stale as EngineError).code).toBe('invalid-argument');
+    expect((stale as EngineError).message).toMatch(/stopped: compile it again/);
+    await expectValid(engine, RECORD_SCHEMA, { promptIds: [5, 17, 300, 2, 44] });
+    expect(threads).toHaveLength(2);
     engine.verifyKvCache();
   });
 });

@@ -308,12 +308,20 @@ export class Engine {
    * schema, any JSON object, an EBNF grammar or an XGrammar structural tag (see GrammarSpec). One that cannot be
    * compiled fails with an EngineError 'invalid-grammar' that says why. The first call builds the tokenizer's
    * compiler (the whole vocabulary decoded once); the last 32 grammars are kept, so a repeated one is not compiled
-   * again.
+   * again. A compiler that failed to start, or whose thread stopped, is replaced by the next call.
    */
   async compileGrammar(spec: GrammarSpec): Promise<CompiledGrammar> {
     const { runner, codec } = this.loaded();
-    this.grammarCompiler ??= GrammarCompiler.create(codec.grammarTokenizerInfo(runner.config.vocabSize, stopTokenIds(runner.config, codec)));
-    return (await this.grammarCompiler).compile(spec);
+    const starting = (this.grammarCompiler ??= GrammarCompiler.create(codec.grammarTokenizerInfo(runner.config.vocabSize, stopTokenIds(runner.config, codec))));
+    const compiler = await starting.catch((error: unknown) => {
+      if (this.grammarCompiler === starting) this.grammarCompiler = undefined;
+      throw error;
+    });
+    if (compiler.threadStopped) {
+      if (this.grammarCompiler === starting) this.grammarCompiler = undefined;
+      return this.compileGrammar(spec);
+    }
+    return compiler.compile(spec);
   }
 
   /** A new conversation: its KV stays cached between turns, so a follow-up only prefills what is new. */
@@ -412,6 +420,9 @@ export class Engine {
       );
     }
 
+    if (request.grammar?.compiler.threadStopped) {
+      throw new EngineError('invalid-argument', 'the grammar thread this grammar was compiled on stopped: compile it again with compileGrammar');
+    }
     if (request.grammar && request.grammar.compiler !== (await this.grammarCompiler)) {
       throw new EngineError('invalid-argument', 'the grammar was compiled for another model: compile it again with compileGrammar');
     }

@@ -187,6 +187,11 @@ export class GrammarCompiler {
     return new GrammarCompiler(await XGrammarHost.start(info, ownThread), info.vocabSize, info.stopTokenIds);
   }
 
+  /** Whether its thread stopped (crashed) while it was in use: its grammars and matchers are gone. */
+  get threadStopped(): boolean {
+    return !this.disposed && !this.host.running;
+  }
+
   /** @internal A new id for a grammar or matcher on the host. */
   newId(): number {
     return ++this.lastId;

@@ -42,7 +42,7 @@ export class XGrammarHost {
   ) {
     this.handle = start(
       (reply) => this.settle(reply),
-      (why) => this.stop(new EngineError('internal', `the grammar thread stopped: ${why}. Load the model again to use grammars.`)),
+      (why) => this.stop(new EngineError('internal', `the grammar thread stopped: ${why}. Compile the grammar again: a new thread starts.`)),
     );
   }
 
@@ -57,6 +57,11 @@ export class XGrammarHost {
       throw error;
     }
     return host;
+  }
+
+  /** False once the host has stopped: terminated, or its thread crashed. */
+  get running(): boolean {
+    return this.stopped === undefined;
   }
 
   /** Runs `op` (requests are served in the order they are made); rejects with XGrammar's error message. */
