@@ -55,4 +55,7 @@ if [ "$part" = projections ] || [ "$part" = decode ] || [ "$part" = all ]; then
     run dist-node/cli.mjs bench-decode --contexts 1k --prefill 1k --steps 1024 --decode-depth $depth 2>&1 | tee "$out/decode-pydoc-depth$depth.txt" | tail -9
   done
 fi
+# The device tool brings back at most 8 files of a call's output folder, in name order: all.txt holds every table.
+for f in "$out"/*.txt; do [ "$(basename "$f")" = all.txt ] || { echo "### $(basename "$f")"; cat "$f"; }; done > "$out/all.txt.part"
+mv "$out/all.txt.part" "$out/all.txt"
 echo "done: $(ls "$out")"
