@@ -157,10 +157,10 @@ const CACHED_GRAMMARS = 32;
 /**
  * The smallest vocabulary whose matcher runs on a thread of its own by default. XGrammar's work per token grows with
  * the vocabulary (the mask has a bit per token): on the H200's host, ~0.4 ms at 128,256 tokens, where the thread
- * took the Llama-3.2-1B shape's mask cost at 1k from 1–20% to 2–4% of its tokens/s; at the built-in model's 4,096
- * it takes tens of microseconds, less than a round trip between threads, and the thread made that model's constrained decode
- * ~5 points slower (BENCHMARKS.md, fifth session of 2026-12-02). The supported models' vocabularies are 32,000 and
- * up.
+ * took the Llama-3.2-1B shape's mask cost at 1k from 1.1–27.7% to 1.5–4.7% of its tokens/s (7.4% once); at the
+ * built-in model's 4,096 it takes tens of microseconds, less than a round trip between threads, and the thread made
+ * that model's constrained decode slower (a median of 31% slower than free against 24%; BENCHMARKS.md, fifth
+ * session of 2026-12-02). The supported models' vocabularies are 32,000 and up.
  */
 const OWN_THREAD_VOCAB = 16_384;
 

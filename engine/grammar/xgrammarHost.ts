@@ -42,7 +42,11 @@ export class XGrammarHost {
   ) {
     this.handle = start(
       (reply) => this.settle(reply),
-      (why) => this.stop(new EngineError('internal', `the grammar thread stopped: ${why}. Compile the grammar again: a new thread starts.`)),
+      (why) => {
+        this.stop(new EngineError('internal', `the grammar thread stopped: ${why}. Compile the grammar again: a new thread starts.`));
+        // A Web Worker lives on after an uncaught error: end it, so that a replaced host leaves no thread behind.
+        this.handle.terminate();
+      },
     );
   }
 

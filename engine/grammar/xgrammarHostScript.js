@@ -54,7 +54,7 @@ function failureMessage(error) {
 
 function matcher(id) {
   const found = matchers.get(id);
-  if (!found) throw new Error(`the grammar thread has no matcher ${id}`);
+  if (!found) throw new Error(`XGrammar's host has no matcher ${id}`);
   return found;
 }
 
