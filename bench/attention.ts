@@ -19,7 +19,8 @@ import type { GpuContext } from '../kernels/gpu/context.ts';
 import { measureReadBandwidth } from '../kernels/bandwidth/measureBandwidth.ts';
 import { createStorageBuffer } from '../kernels/gpu/buffers.ts';
 import { fillRandom } from '../kernels/gpu/fillRandom.ts';
-import { measurePasses } from '../kernels/gpu/timing.ts';
+import { measurePasses, WARM_UP_MS } from '../kernels/gpu/timing.ts';
+import { StreamRead, streamReadWorkgroup } from '../kernels/bandwidth/streamRead.ts';
 import { calibrateGrid } from '../kernels/attention/calibrate.ts';
 import { CausalChunkAttention } from '../kernels/attention/causalChunkAttention.ts';
 import { causalTileName } from '../kernels/attention/causalChunkVariant.ts';
@@ -80,6 +81,8 @@ interface Setup {
   repeats: number;
   /** Calibrated LeanAttention grid per (layout, group, kernel choice). */
   grid(layout: PagedKvLayout, group: number, choice: KernelChoice): Promise<number>;
+  /** Reads more than the GPU's caches hold: what a model's other kernels do between two layers' attention. */
+  evictCaches(pass: GPUComputePassEncoder): void;
 }
 
 /** Times one schedule of one kernel over a batch whose KV and queries already exist. */
@@ -88,11 +91,15 @@ async function timeAttention(
   batch: Batch,
   io: { kv: ReturnType<typeof createSyntheticKv>; queries: GPUBuffer; out: GPUBuffer },
   options: Omit<DecodeAttentionOptions, 'layout' | 'group' | 'maxSequences' | 'maxChunk'>,
+  only?: 'attention' | 'merge',
+  cold?: boolean,
 ): Promise<{ ms: number; variant: string; workgroups: number }> {
   const attention = new DecodeAttention(setup.context, { layout: batch.layout, group: batch.group, maxSequences: batch.lengths.length, ...options });
   attention.planBatch(batch.lengths, io.kv.pageTableOffsets);
   const bindings = attention.createBindings({ queries: io.queries, keys: io.kv.keys, values: io.kv.values, pageTable: io.kv.pageTable, out: io.out });
-  const { ms } = await measurePasses(setup.context, setup.repeats, (pass) => attention.encodeInPass(pass, bindings));
+  // The merge alone reads partials: one attention pass leaves them.
+  if (only === 'merge') await measurePasses(setup.context, 1, (pass) => attention.encodeInPass(pass, bindings));
+  const { ms } = await measurePasses(setup.context, setup.repeats, (pass) => attention.encodeInPass(pass, bindings, only), WARM_UP_MS, cold ? setup.evictCaches : undefined);
   const result = { ms, variant: attention.variant.key, workgroups: attention.currentPlan.rangeCount };
   attention.destroy();
   return result;
@@ -147,7 +154,8 @@ interface ChoiceRow {
   speedup: number;
 }
 
-type Choice = { name: string; choice: KernelChoice; grid?: number };
+/** `only`: one of the two dispatches alone; `cold`: each run after a read that evicts the caches. */
+type Choice = { name: string; choice: KernelChoice; grid?: number; only?: 'attention' | 'merge'; cold?: boolean };
 
 /** The choices of the full run's design-choice table. */
 function allChoices(setup: Setup): Choice[] {
@@ -177,6 +185,24 @@ function openChoices(setup: Setup, batch: Batch): Choice[] {
     { name: 'streamed, unroll 8', choice: { unroll: 8 } },
     { name: 'streamed, workgroup 64', choice: { workgroup: 64 } },
     ...(setup.context.features.subgroupMinSize >= 16 ? [{ name: 'streamed, workgroup 256', choice: { workgroup: 256 } }] : []),
+    // Where a short context's time goes: each of the two dispatches alone, and the smaller kernels.
+    ...(batch.lengths[0] <= 4 * K
+      ? [
+          { name: 'streamed, default, attention dispatch alone', choice: {}, only: 'attention' as const },
+          { name: 'streamed, default, merge dispatch alone', choice: {}, only: 'merge' as const },
+          { name: 'streamed, unroll 1', choice: { unroll: 1 } },
+          { name: 'streamed, unroll 1, workgroup 64', choice: { unroll: 1, workgroup: 64 } },
+          ...[32, 64].map((grid) => ({ name: `streamed, grid ${grid}`, choice: {}, grid })),
+          // As in a model: the caches evicted before each run (the model's projections stream their weights between).
+          { name: 'cold: streamed, default', choice: {}, cold: true },
+          { name: 'cold: streamed, default, attention dispatch alone', choice: {}, only: 'attention' as const, cold: true },
+          { name: 'cold: streamed, unroll 2', choice: { unroll: 2 }, cold: true },
+          { name: 'cold: streamed, unroll 1', choice: { unroll: 1 }, cold: true },
+          { name: 'cold: streamed, workgroup 64', choice: { workgroup: 64 }, cold: true },
+          { name: 'cold: streamed, unroll 1, workgroup 64', choice: { unroll: 1, workgroup: 64 }, cold: true },
+          ...[32, 64, 512].map((grid) => ({ name: `cold: streamed, grid ${grid}`, choice: {}, grid, cold: true })),
+        ]
+      : []),
   ];
 }
 
@@ -188,9 +214,9 @@ async function benchChoices(setup: Setup, batch: Batch, choices: Choice[]): Prom
   for (const { choice, grid } of choices) grids.push(grid ?? (await setup.grid(batch.layout, batch.group, choice)));
   return withBatch(setup, batch, async (io) => {
     const rows: ChoiceRow[] = [];
-    for (const [i, { name, choice }] of choices.entries()) {
+    for (const [i, { name, choice, only, cold }] of choices.entries()) {
       const grid = grids[i];
-      const { ms, variant } = await timeAttention(setup, batch, io, { kernel: 'lean', grid, ...choice });
+      const { ms, variant } = await timeAttention(setup, batch, io, { kernel: 'lean', grid, ...choice }, only, cold);
       rows.push({ batch: batch.name, choice: name, variant, grid, ms, percentOfFloor: (100 * bytes) / (ms * 1e6) / setup.floor, speedup: 1 });
     }
     for (const row of rows) row.speedup = rows[0].ms / row.ms;
@@ -292,8 +318,8 @@ async function benchPrefillKernel(setup: Setup, position: number, chunk: number)
   };
 }
 
-/** The fixed cost of what every decode attention call encodes: one pass with two dependent dispatches of an empty kernel. */
-async function benchEmptyPass(setup: Setup): Promise<number> {
+/** The fixed cost of what every decode attention call encodes: one pass with `dispatches` (1 or 2) dispatches of an empty kernel. */
+async function benchEmptyPass(setup: Setup, dispatches: 1 | 2): Promise<number> {
   const { device } = setup.context;
   const pipeline = device.createComputePipeline({
     label: 'empty kernel',
@@ -303,7 +329,7 @@ async function benchEmptyPass(setup: Setup): Promise<number> {
   const { ms } = await measurePasses(setup.context, setup.repeats, (pass) => {
     pass.setPipeline(pipeline);
     pass.dispatchWorkgroups(512);
-    pass.dispatchWorkgroups(32);
+    if (dispatches === 2) pass.dispatchWorkgroups(32);
   });
   return ms;
 }
@@ -328,10 +354,14 @@ async function main(): Promise<void> {
 
   const fixedGrid = Number(flags.get('grid') ?? 0);
   const calibrations = new Map<string, Promise<number>>();
+  // Twice the H200's 50 MB of L2 (a CPU adapter's --quick run reads 8 MiB).
+  const evictBytes = (quick ? 8 : 128) * 1024 ** 2;
+  const evictRead = new StreamRead(context.device, createStorageBuffer(context.device, 'cache eviction', evictBytes), evictBytes, quick ? 64 : 2048, streamReadWorkgroup(context.adapter.isCpu));
   const setup: Setup = {
     context,
     floor,
     repeats,
+    evictCaches: (pass) => evictRead.encode(pass),
     grid(layout, group, choice) {
       if (fixedGrid) return Promise.resolve(fixedGrid);
       const key = JSON.stringify([layout, group, choice]);
@@ -368,7 +398,8 @@ async function main(): Promise<void> {
     else skipped.push(batch.name);
   }
 
-  const emptyPassMs = await benchEmptyPass(setup);
+  const emptyPassMs = await benchEmptyPass(setup, 2);
+  const emptyDispatchMs = await benchEmptyPass(setup, 1);
 
   const choiceRows: ChoiceRow[] = [];
   for (const n of prefillOnly || choicesOnly ? [] : quick ? [4 * K] : [1 * K, 4 * K, 16 * K, 64 * K]) {
@@ -396,7 +427,7 @@ async function main(): Promise<void> {
   }
 
   if (json) {
-    console.log(JSON.stringify({ adapter: context.adapter, toggles, floorGBps: floor, emptyPassMs, skipped, rows, choiceRows, prefillRows, prefillKernelRows }, null, 2));
+    console.log(JSON.stringify({ adapter: context.adapter, toggles, floorGBps: floor, emptyPassMs, emptyDispatchMs, skipped, rows, choiceRows, prefillRows, prefillKernelRows }, null, 2));
     return;
   }
   if (!prefillOnly) {
@@ -414,7 +445,7 @@ async function main(): Promise<void> {
     };
     console.log(`\nkernels: ${[...new Set(rows.map((r) => r.variant))].join(', ')}`);
     console.log(`Lean over FA2-style, mean over N: ${meanSpeedup(KERNEL_LABELS.fa2).toFixed(2)}x; over FlashDecoding: ${meanSpeedup(KERNEL_LABELS.fd).toFixed(2)}x; over the staged kernel: ${meanSpeedup(`${KERNEL_LABELS.lean} (staged kernel)`).toFixed(2)}x`);
-    console.log(`fixed cost of one pass with two empty dispatches (512 and 32 workgroups): ${microseconds(emptyPassMs)} µs`);
+    console.log(`fixed cost of one pass with two empty dispatches (512 and 32 workgroups): ${microseconds(emptyPassMs)} µs; with one (512): ${microseconds(emptyDispatchMs)} µs`);
     console.log('\ndesign choices: LeanAttention under each choice, speedup over the first row of its batch');
     console.log(
       formatTable(

@@ -14,6 +14,7 @@ import type { TimingLevel } from '../engine/stepRecorder.ts';
 import { randomWeights } from '../engine/randomWeights.ts';
 import { measureReadBandwidth } from '../kernels/bandwidth/measureBandwidth.ts';
 import { calibrateGrid } from '../kernels/attention/calibrate.ts';
+import type { AttentionTuning } from '../kernels/attention/decodeAttention.ts';
 import type { PagedKvLayout } from '../kernels/attention/pagedKv.ts';
 import { ATTENTION_KERNELS, KERNEL_LABELS, type AttentionKernel } from '../kernels/attention/plan.ts';
 import { fillRandom } from '../kernels/gpu/fillRandom.ts';
@@ -45,6 +46,8 @@ const BENCH_DECODE_FLAGS = {
   'prefill-chunk': { type: 'integer', placeholder: 'N', min: 1, max: 4096, help: 'tokens per prefill forward call (default: the engine\'s, 1024 on a GPU, 64 on a CPU adapter)' },
   prefill: { type: 'sizes', placeholder: 'N[,N...]', min: 0, help: 'prompt lengths to time prefill with, with the first attention kernel; 0 skips it (default 1k,8k,32k; --quick: 0)' },
   grid: { type: 'integer', placeholder: 'N', min: 1, help: 'LeanAttention grid (default: calibrated on this adapter, kept in ~/.cache/lean-decode)' },
+  'attention-unroll': { type: 'integer', placeholder: 'N', min: 1, max: 8, help: 'decode attention kernel tuning: tokens per stream per step (default: the kernel\'s)' },
+  'attention-workgroup': { type: 'integer', placeholder: 'N', min: 32, max: 256, help: 'decode attention kernel tuning: invocations per workgroup (default: the kernel\'s)' },
   'decode-depth': { type: 'integer', placeholder: 'N', min: 1, max: 8, help: 'decode steps kept in flight while the host reads the oldest back (default: the engine\'s, 3)' },
   schema: { type: 'text', placeholder: 'FILE', help: 'the JSON schema of the mask rows (default: an object with a free string, so that most steps are inside it)' },
   toggles: { type: 'text', placeholder: 'TOGGLES', help: 'Dawn instance toggles, e.g. enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia (the matrix units on an NVIDIA GPU)' },
@@ -57,7 +60,7 @@ type BenchDecodeFlags = FlagValues<typeof BENCH_DECODE_FLAGS>;
 export const BENCH_DECODE: CommandSpec<typeof BENCH_DECODE_FLAGS> = {
   name: 'bench-decode',
   summary: 'time decode steps and prefill for each attention kernel, beside the bandwidth floor',
-  synopsis: 'bench-decode [--model DIR | --shape NAME] [--contexts 1k,32k,128k] [--attention lean,fd,fa2] [--steps N] [--prefill 1k,8k,32k] [--prefill-chunk N] [--decode-depth N] [--grid N] [--schema FILE] [--toggles TOGGLES] [--json] [--quick]',
+  synopsis: 'bench-decode [--model DIR | --shape NAME] [--contexts 1k,32k,128k] [--attention lean,fd,fa2] [--steps N] [--prefill 1k,8k,32k] [--prefill-chunk N] [--decode-depth N] [--grid N] [--attention-unroll N] [--attention-workgroup N] [--schema FILE] [--toggles TOGGLES] [--json] [--quick]',
   description: `Times decode steps at each context (KV filled with random values) for each attention kernel, beside the floor:
 (weight bytes + KV bytes of the context) / the measured read bandwidth. Per row: tokens/s and wall time per token
 (steps recorded without timing; the median of three runs, and the slowest and fastest run's tokens/s, and the longest
@@ -183,6 +186,11 @@ async function timeFreeGenerations(runner: ModelRunner, sequence: number, n: num
   return (performance.now() - start) / 1000;
 }
 
+/** The decode attention kernel's tuning the flags ask for. */
+function attentionTuning(flags: BenchDecodeFlags): AttentionTuning {
+  return { unroll: flags['attention-unroll'], workgroup: flags['attention-workgroup'] };
+}
+
 async function runnerFor(context: GpuContext, flags: BenchDecodeFlags, maxContext: number, grid: number): Promise<{ runner: ModelRunner; name: string; codec: TextCodec }> {
   const model = flags.model ?? (flags.shape ? undefined : BUILTIN_MODEL_DIR);
   const layoutBytes = (config: ModelConfig) => {
@@ -192,7 +200,7 @@ async function runnerFor(context: GpuContext, flags: BenchDecodeFlags, maxContex
   if (model) {
     const files = nodeModelFiles(model);
     const config = parseModelConfig(await readJson(files, 'config.json'));
-    const { runner, codec } = await loadModel(context, files, { maxContext, kvBudgetBytes: layoutBytes(config), maxSequences: 1, grid, prefillChunk: flags['prefill-chunk'], decodeDepth: flags['decode-depth'] });
+    const { runner, codec } = await loadModel(context, files, { maxContext, kvBudgetBytes: layoutBytes(config), maxSequences: 1, grid, attentionTuning: attentionTuning(flags), prefillChunk: flags['prefill-chunk'], decodeDepth: flags['decode-depth'] });
     return { runner, name: model, codec };
   }
   const shapeName = flags.shape!;
@@ -203,6 +211,7 @@ async function runnerFor(context: GpuContext, flags: BenchDecodeFlags, maxContex
     kvBudgetBytes: layoutBytes(config),
     maxSequences: 1,
     grid,
+    attentionTuning: attentionTuning(flags),
     prefillChunk: flags['prefill-chunk'],
     decodeDepth: flags['decode-depth'],
   });
@@ -231,7 +240,7 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
   const grammar = await compiler.compile({ kind: 'json_schema', schema });
   if (flags.shape) log(`mask rows: the built-in model's tokenizer stands in for the shape's (the ids past its vocabulary are never allowed; the mask covers all ${runner.config.vocabSize})`);
   if (!grid) {
-    const calibration = await calibrateGrid(context, { layout: runner.layout, group: runner.config.numHeads / runner.config.numKvHeads, contextLength: quick ? 2048 : 32768, store: fileCalibrationStore() });
+    const calibration = await calibrateGrid(context, { layout: runner.layout, group: runner.config.numHeads / runner.config.numKvHeads, contextLength: quick ? 2048 : 32768, kernelOptions: attentionTuning(flags), store: fileCalibrationStore() });
     grid = calibration.grid;
     runner.setGrid(grid);
     log(`LeanAttention grid (calibrated on this adapter): ${grid}  [${calibration.timings.map((t) => `${t.grid}: ${t.ms.toFixed(3)} ms`).join(', ')}]`);

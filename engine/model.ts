@@ -2,7 +2,7 @@ import type { ModelConfig } from '../models/config.ts';
 import { ropeInverseFrequencies } from '../models/config.ts';
 import { bindCausalMatrixUnits, causalMatrixUnitsProblem } from '../kernels/attention/causalMatrixUnits.ts';
 import { CausalChunkAttention, type CausalChunkBindings } from '../kernels/attention/causalChunkAttention.ts';
-import { DecodeAttention, type AttentionBindings, type AttentionIo } from '../kernels/attention/decodeAttention.ts';
+import { DecodeAttention, type AttentionBindings, type AttentionIo, type AttentionTuning } from '../kernels/attention/decodeAttention.ts';
 import type { KvDtype, PagedKvLayout } from '../kernels/attention/pagedKv.ts';
 import type { AttentionKernel } from '../kernels/attention/plan.ts';
 import { createStorageBuffer, readBuffer } from '../kernels/gpu/buffers.ts';
@@ -12,7 +12,7 @@ import { bindLinear, decodeFusesRopeKv } from '../kernels/model/linear.ts';
 import { bindPrefillMatmul } from '../kernels/model/matrixUnitMatmul.ts';
 import { bindRmsNorm } from '../kernels/model/rmsNorm.ts';
 import { bindRopeKv } from '../kernels/model/ropeKv.ts';
-import { Sampler, samplerWorkgroup, type SamplingSettings } from '../kernels/model/sampler.ts';
+import { Sampler, samplerBatch, samplerWorkgroup, type SamplingSettings } from '../kernels/model/sampler.ts';
 import { bindSiluMul } from '../kernels/model/siluMul.ts';
 import { StepUniform } from '../kernels/model/stepUniform.ts';
 import type { GpuContext } from '../kernels/gpu/context.ts';
@@ -40,6 +40,8 @@ export interface RunnerOptions {
   maxSequences?: number;
   /** LeanAttention grid (see calibrateGrid). */
   grid?: number;
+  /** The decode attention kernel's tuning (benchmarks compare them in the model; default: DecodeAttention's). */
+  attentionTuning?: AttentionTuning;
   profiling?: ProfilingMode;
   /**
    * Decode steps in flight while the host waits for the oldest one's token (default 3). The GPU samples each token
@@ -142,6 +144,7 @@ export class ModelRunner {
   readonly profiling: ProfilingMode;
   readonly defaultAttention: AttentionKernel;
   readonly decodeDepth: number;
+  private readonly attentionTuning: AttentionTuning | undefined;
   /** Whether prefill's projections run on the matrix units (tensor cores), with x rounded to f16. */
   readonly prefillOnMatrixUnits: boolean;
   /** Whether decode rotates q and k and writes the KV in the q/k/v GEMV's epilogue (else in a dispatch after it). */
@@ -197,6 +200,7 @@ export class ModelRunner {
     this.prefillChunk = Math.min(options.prefillChunk ?? defaultPrefillChunk(context), this.maxContext);
     this.defaultAttention = options.attention ?? 'lean';
     this.decodeDepth = options.decodeDepth ?? 3;
+    this.attentionTuning = options.attentionTuning;
     this.decodeFusesRopeKv = !options.separateRopeKv && decodeFusesRopeKv(context);
     if (!(Number.isInteger(this.decodeDepth) && this.decodeDepth >= 1)) throw new Error(`decodeDepth must be a whole number ≥ 1 (got ${this.decodeDepth})`);
     this.profiling = options.profiling ?? (context.features.timestampQuery ? 'timestamps' : 'off');
@@ -320,7 +324,7 @@ export class ModelRunner {
       y: this.logits,
       lastRowOnly: true,
     });
-    this.sampler = new Sampler(device, { vocabSize, step: stepBuffer, logits: this.logits, tokens: this.tokens, sampled: this.sampled, workgroup: samplerWorkgroup(context.adapter.isCpu) });
+    this.sampler = new Sampler(device, { vocabSize, step: stepBuffer, logits: this.logits, tokens: this.tokens, sampled: this.sampled, workgroup: samplerWorkgroup(context.adapter.isCpu), batch: samplerBatch(context.adapter.isCpu) });
   }
 
   /** Each layer's attention buffers: the shared queries and output, the layer's KV pools. */
@@ -336,6 +340,7 @@ export class ModelRunner {
         group: this.config.numHeads / this.config.numKvHeads,
         kernel: this.defaultAttention,
         grid,
+        ...this.attentionTuning,
       });
       return { attention, bindings: this.layerAttentionIo().map((io) => attention.createBindings(io)) };
     });

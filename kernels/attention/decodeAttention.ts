@@ -26,11 +26,14 @@ export type DecodeAttentionOptions = AttentionCapacity & {
   tile?: number;
   /** Run the streamed kernel where the adapter's subgroups allow it (default true); false runs the staged one. */
   streamed?: boolean;
-  /** Streamed kernel tuning (benchmarks): invocations per workgroup, tokens per stream per step. */
+} & AttentionTuning;
+
+/** Streamed kernel tuning (benchmarks): invocations per workgroup, tokens per stream per step, lanes per K row. */
+export interface AttentionTuning {
   workgroup?: number;
   unroll?: number;
   lanes?: number;
-};
+}
 
 /** The GPU buffers one attention call reads and writes (per layer in a model: built once, reused every step). */
 export interface AttentionIo {
@@ -283,19 +286,26 @@ export class DecodeAttention {
     pass.end();
   }
 
-  /** The same dispatches inside a pass the caller owns; returns how many it recorded. */
-  encodeInPass(pass: GPUComputePassEncoder, bindings: AttentionBindings): number {
+  /**
+   * The same dispatches inside a pass the caller owns; returns how many it recorded. `only` records one of the two
+   * (benchmarks time each alone: the merge alone reads the partials an earlier attention dispatch left).
+   */
+  encodeInPass(pass: GPUComputePassEncoder, bindings: AttentionBindings, only?: 'attention' | 'merge'): number {
     if (bindings.generation !== this.generation) Object.assign(bindings, this.bindGroups(bindings.io), { generation: this.generation });
-    pass.setPipeline(this.attentionPipeline);
-    pass.setBindGroup(0, bindings.attention);
-    pass.dispatchWorkgroups(this.plan.rangeCount);
-    if (this.plan.splitHeadCount > 0) {
+    let dispatches = 0;
+    if (only !== 'merge') {
+      pass.setPipeline(this.attentionPipeline);
+      pass.setBindGroup(0, bindings.attention);
+      pass.dispatchWorkgroups(this.plan.rangeCount);
+      dispatches++;
+    }
+    if (only !== 'attention' && this.plan.splitHeadCount > 0) {
       pass.setPipeline(this.mergePipeline);
       pass.setBindGroup(0, bindings.merge);
       // One merge workgroup per (split head, row).
       pass.dispatchWorkgroups(this.plan.splitHeadCount * this.variant.queries * this.options.group);
-      return 2;
+      dispatches++;
     }
-    return 1;
+    return dispatches;
   }
 }

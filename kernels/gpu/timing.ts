@@ -94,17 +94,25 @@ export const WARM_UP_MS = 50;
 /**
  * Median GPU time of `encodeRun` over `repeats` runs, after warm-up runs that keep the GPU busy for `warmUpMs`
  * (one run where a run alone lasts that long, as on a CPU adapter). With timestamps, every run is its own timed
- * pass; without, each run is its own submission timed by wall clock to `onSubmittedWorkDone`.
+ * pass; without, each run is its own submission timed by wall clock to `onSubmittedWorkDone`. `beforeRun` records
+ * untimed work ahead of every run, in a pass of its own (a benchmark that evicts the caches, as a model's other
+ * kernels do between two layers' attention).
  */
 export async function measurePasses(
   context: GpuContext,
   repeats: number,
   encodeRun: (pass: GPUComputePassEncoder) => void,
   warmUpMs = WARM_UP_MS,
+  beforeRun?: (pass: GPUComputePassEncoder) => void,
 ): Promise<Measurement> {
   const { device } = context;
   const run = (timestampWrites?: GPUComputePassTimestampWrites) => {
     const encoder = device.createCommandEncoder();
+    if (beforeRun) {
+      const before = encoder.beginComputePass();
+      beforeRun(before);
+      before.end();
+    }
     const pass = encoder.beginComputePass({ timestampWrites });
     encodeRun(pass);
     pass.end();
