@@ -16,6 +16,7 @@ import { measurePasses } from '../kernels/gpu/timing.ts';
 import { dispatch, type BoundKernel } from '../kernels/model/boundKernel.ts';
 import { bindLinear, linearSchedule, reducedPartialSums, type LinearSchedule } from '../kernels/model/linear.ts';
 import { bindRmsNorm } from '../kernels/model/rmsNorm.ts';
+import { GREEDY, Sampler, samplerBatch, samplerWorkgroup } from '../kernels/model/sampler.ts';
 import { StepUniform } from '../kernels/model/stepUniform.ts';
 import { exitAfterFlush } from '../cli/exit.ts';
 import { parseFlags } from '../cli/flags.ts';
@@ -191,6 +192,26 @@ async function main(): Promise<void> {
   console.log(`\n${layers} layers' projections and the LM head, one pass: ${(stepMs * 1000).toFixed(1)} µs for ${(stepBytes / 1e6).toFixed(0)} MB: ` +
     `${(stepBytes / (stepMs * 1e6)).toFixed(0)} GB/s, ${((100 * stepBytes) / (stepMs * 1e6) / floor).toFixed(1)}% of the floor`);
   for (const b of stepBuffers) for (const buffer of Object.values(b)) buffer.destroy();
+
+  // The sampler over the LM head's logits, greedy and drawing.
+  {
+    const { device } = context;
+    const step = new StepUniform(device);
+    step.write({ tokenCount: 1, position: 0, pageTableOffset: 0, lastRow: 0 });
+    const logits = createStorageBuffer(device, 'logits', vocabSize * 4);
+    fillRandom(device, logits, vocabSize, 'f32', 5);
+    const tokens = createStorageBuffer(device, 'tokens', 16);
+    const sampled = createStorageBuffer(device, 'sampled', 16);
+    const sampler = new Sampler(device, { vocabSize, step: step.buffer, logits, tokens, sampled, workgroup: samplerWorkgroup(context.adapter.isCpu), batch: samplerBatch(context.adapter.isCpu) });
+    const times: string[] = [];
+    for (const [name, settings] of [['greedy', GREEDY], ['temperature 0.7, top-k 40, top-p 0.9', { temperature: 0.7, topK: 40, topP: 0.9, repetitionPenalty: 1, seed: 1 }]] as const) {
+      sampler.begin(settings, []);
+      const { ms } = await measurePasses(context, repeats, (pass) => dispatch(pass, sampler.kernel, { tokenCount: 1 }));
+      times.push(`${name} ${(ms * 1000).toFixed(1)} µs`);
+    }
+    console.log(`
+sampling ${vocabSize} logits: ${times.join('; ')}`);
+  }
   context.device.destroy();
 }
 

@@ -13,9 +13,12 @@
 // The token is written to `tokens` (where the next step's embedding reads it), to `sampled` (for the CPU) and
 // to the `seen` bitset (for the penalty).
 // Grid: one workgroup of WORKGROUP invocations (a power of two: the reductions halve it); invocation i owns
-// vocabulary chunk i for step 4 and strides over the vocabulary elsewhere.
+// vocabulary chunk i for step 4 and strides over the vocabulary elsewhere. In steps 1-2 it takes tokens
+// i, i + WORKGROUP, ... in batches of BATCH whose loads go out together: one workgroup reads the whole vocabulary,
+// and a load waited for before the next is issued would make that a chain of vocab / WORKGROUP round trips.
 
 const WORKGROUP: u32 = {{WORKGROUP}}u;
+const BATCH: u32 = {{BATCH}}u;
 const BISECTION_STEPS: u32 = 40u;
 // Logits further than this below the maximum have probability 0 in f32.
 const NEGLIGIBLE: f32 = 104.0;
@@ -66,11 +69,19 @@ fn sumAcrossWorkgroup(value: f32, lane: u32) -> f32 {
 
 // Kept probability mass (unnormalised, relative to the maximum) of logits ≥ threshold; or their count.
 fn massAtLeast(threshold: f32, maxLogit: f32, lane: u32, countOnly: bool) -> f32 {
+  let vocab = sampling.vocabSize;
   var local = 0.0;
-  for (var i = lane; i < sampling.vocabSize; i += WORKGROUP) {
-    let l = scaled[i];
-    if (l >= threshold) {
-      local += select(exp(l - maxLogit), 1.0, countOnly);
+  for (var first = lane; first < vocab; first += BATCH * WORKGROUP) {
+    var l: array<f32, BATCH>;
+    // unroll
+    for (var b = 0u; b < BATCH; b++) {
+      l[b] = scaled[min(first + b * WORKGROUP, vocab - 1u)];
+    }
+    // unroll
+    for (var b = 0u; b < BATCH; b++) {
+      if (first + b * WORKGROUP < vocab && l[b] >= threshold) {
+        local += select(exp(l[b] - maxLogit), 1.0, countOnly);
+      }
     }
   }
   return sumAcrossWorkgroup(local, lane);
@@ -81,23 +92,40 @@ fn main(@builtin(local_invocation_index) lane: u32) {
   let vocab = sampling.vocabSize;
   var bestValue = -3.0e38;
   var bestIndex = 0u;
-  for (var i = lane; i < vocab; i += WORKGROUP) {
-    var l = logits[i];
-    let wasSeen = (seen[i / 32u] >> (i % 32u)) & 1u;
-    if (sampling.repetitionPenalty != 1.0 && wasSeen == 1u) {
-      l = select(l * sampling.repetitionPenalty, l / sampling.repetitionPenalty, l > 0.0);
+  for (var first = lane; first < vocab; first += BATCH * WORKGROUP) {
+    // Token first + b·WORKGROUP of the batch; past the vocabulary, the last token again (never used).
+    var raw: array<f32, BATCH>;
+    var seenWord: array<u32, BATCH>;
+    var allowedWord: array<u32, BATCH>;
+    // unroll
+    for (var b = 0u; b < BATCH; b++) {
+      let i = min(first + b * WORKGROUP, vocab - 1u);
+      raw[b] = logits[i];
+      seenWord[b] = seen[i / 32u];
+      allowedWord[b] = allowed[i / 32u];
     }
-    if (sampling.greedy == 0u) {
-      l = l / sampling.temperature;
-    }
-    let isAllowed = (allowed[i / 32u] >> (i % 32u)) & 1u;
-    if (isAllowed == 0u) {
-      l = DISALLOWED;
-    }
-    scaled[i] = l;
-    if (l > bestValue) {
-      bestValue = l;
-      bestIndex = i;
+    // unroll
+    for (var b = 0u; b < BATCH; b++) {
+      let i = first + b * WORKGROUP;
+      if (i < vocab) {
+        var l = raw[b];
+        let wasSeen = (seenWord[b] >> (i % 32u)) & 1u;
+        if (sampling.repetitionPenalty != 1.0 && wasSeen == 1u) {
+          l = select(l * sampling.repetitionPenalty, l / sampling.repetitionPenalty, l > 0.0);
+        }
+        if (sampling.greedy == 0u) {
+          l = l / sampling.temperature;
+        }
+        let isAllowed = (allowedWord[b] >> (i % 32u)) & 1u;
+        if (isAllowed == 0u) {
+          l = DISALLOWED;
+        }
+        scaled[i] = l;
+        if (l > bestValue) {
+          bestValue = l;
+          bestIndex = i;
+        }
+      }
     }
   }
   // Largest value, first index among equals.

@@ -3,20 +3,20 @@ import { testGpu } from '../../test/gpu.ts';
 import { createStorageBuffer, readBuffer } from '../gpu/buffers.ts';
 import { seededRandom } from '../gpu/seededRandom.ts';
 import { dispatch } from './boundKernel.ts';
-import { GREEDY, maskWords, Sampler, samplerWorkgroup, type SamplingSettings } from './sampler.ts';
+import { GREEDY, maskWords, Sampler, samplerBatch, samplerWorkgroup, type SamplingSettings } from './sampler.ts';
 import { StepUniform } from './stepUniform.ts';
 
 const VOCAB = 300;
 /** What the outputs hold before each draw: a token the kernel did not write cannot pass for one it did. */
 const POISON = 0xffffffff;
 
-async function makeSampler(logits: Float32Array, workgroup: number) {
+async function makeSampler(logits: Float32Array, { workgroup, batch }: { workgroup: number; batch: number }) {
   const context = await testGpu();
   const { device } = context;
   const step = new StepUniform(device);
   const tokens = createStorageBuffer(device, 'tokens', 4 * 64);
   const sampled = createStorageBuffer(device, 'sampled', 4);
-  const sampler = new Sampler(device, { vocabSize: VOCAB, step: step.buffer, logits: createStorageBuffer(device, 'logits', logits), tokens, sampled, workgroup });
+  const sampler = new Sampler(device, { vocabSize: VOCAB, step: step.buffer, logits: createStorageBuffer(device, 'logits', logits), tokens, sampled, workgroup, batch });
   /** Samples once at `position` (the hash input), with the token mask `mask` if given, returns the token. */
   const draw = async (settings: SamplingSettings, position: number, seen: number[] = [], mask?: Uint32Array) => {
     sampler.begin(settings, seen);
@@ -62,27 +62,28 @@ function randomLogits(seed: number): Float32Array {
   return Float32Array.from({ length: VOCAB }, () => (random() < 0.5 ? -4 : 0.001) + 3.999 * random());
 }
 
-// A GPU's workgroup and a CPU adapter's, both checked on whichever adapter runs the tests.
-describe.each([samplerWorkgroup(false), samplerWorkgroup(true)])('GPU sampler, workgroup of %i', (workgroup) => {
+// A GPU's workgroup and batch and a CPU adapter's, both checked on whichever adapter runs the tests.
+const SHAPES = [false, true].map((cpu) => ({ workgroup: samplerWorkgroup(cpu), batch: samplerBatch(cpu) }));
+describe.each(SHAPES)('GPU sampler, workgroup of $workgroup, batches of $batch', (shape) => {
   // A peaked distribution over a few tokens plus a long tail.
   const logits = Float32Array.from({ length: VOCAB }, (_, i) => (i === 7 ? 4 : i === 123 ? 3.5 : i === 250 ? 3 : i === 5 ? 2 : Math.sin(i) - 2));
   const sampling = (patch: Partial<SamplingSettings>): SamplingSettings => ({ temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1, seed: 42, ...patch });
 
   it('greedy takes the largest logit, and the first index among equals', async () => {
-    const { draw } = await makeSampler(logits, workgroup);
+    const { draw } = await makeSampler(logits, shape);
     expect(await draw(GREEDY, 0)).toBe(7);
     const tied = logits.slice();
     tied[200] = 4;
-    expect(await (await makeSampler(tied, workgroup)).draw(GREEDY, 0)).toBe(7);
+    expect(await (await makeSampler(tied, shape)).draw(GREEDY, 0)).toBe(7);
   });
 
   it('repetition penalty turns greedy away from a seen token', async () => {
-    const { draw } = await makeSampler(logits, workgroup);
+    const { draw } = await makeSampler(logits, shape);
     expect(await draw({ ...GREEDY, repetitionPenalty: 1.5 }, 0, [7])).toBe(123);
   });
 
   it('is reproducible for a seed and position, and follows the softmax over many draws', async () => {
-    const { draw } = await makeSampler(logits, workgroup);
+    const { draw } = await makeSampler(logits, shape);
     expect(await draw(sampling({ seed: 9 }), 3)).toBe(await draw(sampling({ seed: 9 }), 3));
     const counts = new Map<number, number>();
     const draws = 400;
@@ -99,14 +100,14 @@ describe.each([samplerWorkgroup(false), samplerWorkgroup(true)])('GPU sampler, w
   });
 
   it('top-k keeps only the k most likely tokens', async () => {
-    const { draw } = await makeSampler(logits, workgroup);
+    const { draw } = await makeSampler(logits, shape);
     const seen = new Set<number>();
     for (let i = 0; i < 60; i++) seen.add(await draw(sampling({ topK: 2, temperature: 3, seed: i }), i % 60));
     expect([...seen].sort((a, b) => a - b)).toEqual([7, 123]);
   });
 
   it('top-p keeps the smallest set of tokens that reaches p', async () => {
-    const { draw } = await makeSampler(logits, workgroup);
+    const { draw } = await makeSampler(logits, shape);
     const p = softmax(logits, 1);
     const nucleus = p[7] + p[123];
     const seen = new Set<number>();
@@ -123,7 +124,7 @@ describe.each([samplerWorkgroup(false), samplerWorkgroup(true)])('GPU sampler, w
         const allowed = Array.from({ length: VOCAB }, (_, i) => i).filter(() => random() < 0.2);
         const seen = allowed.filter(() => random() < 0.3);
         const mask = tokenMask(allowed);
-        const { draw } = await makeSampler(values, workgroup);
+        const { draw } = await makeSampler(values, shape);
         for (const penalty of [1, 1.3]) {
           // The kernel's f32 arithmetic, rounded as it rounds.
           const penalized = (i: number) => {
@@ -143,7 +144,7 @@ describe.each([samplerWorkgroup(false), samplerWorkgroup(true)])('GPU sampler, w
       const order = Array.from({ length: VOCAB }, (_, i) => i).sort((a, b) => values[a] - values[b]);
       const allowed = [order[0], order[3], order[10], order[40]];
       const mask = tokenMask(allowed);
-      const { draw } = await makeSampler(values, workgroup);
+      const { draw } = await makeSampler(values, shape);
       const counts = new Map<number, number>();
       const draws = 300;
       for (let i = 0; i < draws; i++) {
@@ -160,7 +161,7 @@ describe.each([samplerWorkgroup(false), samplerWorkgroup(true)])('GPU sampler, w
     });
 
     it('top-k and top-p count only the allowed tokens', async () => {
-      const { draw } = await makeSampler(logits, workgroup);
+      const { draw } = await makeSampler(logits, shape);
       // 7, 123 and 250 are the three most likely tokens; without 123, the two most likely allowed are 7 and 250.
       const mask = tokenMask([7, 250, 5, 60, 61, 62]);
       const topK = new Set<number>();
@@ -184,7 +185,7 @@ describe.each([samplerWorkgroup(false), samplerWorkgroup(true)])('GPU sampler, w
     ];
     it.each(modes)('a mask that allows one token gives that token: %s', async (_, settings) => {
       const values = randomLogits(11);
-      const { draw } = await makeSampler(values, workgroup);
+      const { draw } = await makeSampler(values, shape);
       const lowest = values.indexOf(Math.min(...values));
       // The least likely token, the first and the last (in the mask's partial last word).
       for (const only of [lowest, 0, VOCAB - 1]) {
@@ -193,7 +194,7 @@ describe.each([samplerWorkgroup(false), samplerWorkgroup(true)])('GPU sampler, w
     });
 
     it('begin() allows every token again', async () => {
-      const { draw } = await makeSampler(logits, workgroup);
+      const { draw } = await makeSampler(logits, shape);
       expect(await draw(GREEDY, 0, [], tokenMask([250]))).toBe(250);
       expect(await draw(GREEDY, 0)).toBe(7);
     });

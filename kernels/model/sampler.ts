@@ -32,6 +32,16 @@ export function samplerWorkgroup(cpuAdapter: boolean): number {
 }
 
 /**
+ * Tokens per invocation whose loads the sample kernel issues together in each pass over the vocabulary. Its one
+ * workgroup reads all of it, so loads one at a time would be a chain of vocabulary / workgroup round trips: 16 on a
+ * GPU; 4 on a CPU adapter, where loads in flight buy nothing (and the tests still cover batches the vocabulary ends
+ * inside).
+ */
+export function samplerBatch(cpuAdapter: boolean): number {
+  return cpuAdapter ? 4 : 16;
+}
+
+/**
  * Sampling on the GPU: the sample kernel, its settings uniform, the bitset of tokens already seen and the token mask
  * (the tokens a grammar allows next; all of them without one).
  */
@@ -48,9 +58,9 @@ export class Sampler {
 
   constructor(
     private readonly device: GPUDevice,
-    b: { vocabSize: number; step: GPUBuffer; logits: GPUBuffer; tokens: GPUBuffer; sampled: GPUBuffer; workgroup: number },
+    b: { vocabSize: number; step: GPUBuffer; logits: GPUBuffer; tokens: GPUBuffer; sampled: GPUBuffer; workgroup: number; batch: number },
   ) {
-    const { code, pipeline } = modelPipeline(device, `sample/w${b.workgroup}`, sampleWgsl, { PCG: pcgWgsl, WORKGROUP: b.workgroup });
+    const { code, pipeline } = modelPipeline(device, `sample/w${b.workgroup}/b${b.batch}`, sampleWgsl, { PCG: pcgWgsl, WORKGROUP: b.workgroup, BATCH: b.batch }, { BATCH: b.batch });
     this.view = uniformView(code, 'sampling');
     this.settings = createUniformBuffer(device, 'sampling', this.view.arrayBuffer.byteLength);
     this.seenWords = new Uint32Array(maskWords(b.vocabSize));
