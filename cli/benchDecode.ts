@@ -355,7 +355,7 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
     prefillRows.push({ tokens, kernel: kernels[0], secondsToFirstToken: seconds, tokensPerSecond: tokens / seconds });
   }
   if (json) {
-    console.log(JSON.stringify({ adapter: context.adapter, bandwidthGBps: bandwidth, model: name, grid: runner.grid, decodeFusesRopeKv: runner.decodeFusesRopeKv, steps, rows, maskRows, prefillChunk: runner.prefillChunk, prefillRows }, null, 2));
+    console.log(JSON.stringify({ adapter: context.adapter, bandwidthGBps: bandwidth, model: name, grid: runner.grid, decodeFusesRopeKv: runner.decodeFusesRopeKv, samplerDispatches: runner.sampler.kernels.length, steps, rows, maskRows, prefillChunk: runner.prefillChunk, prefillRows }, null, 2));
   } else {
     console.log('');
     console.log(

@@ -45,8 +45,8 @@ describe('npx lean-decode', () => {
       expect(row.floorTokensPerSecond).toBeGreaterThan(0);
       // Embedding; per layer norm+qkv (with rope and the KV write in its epilogue where the adapter allows, else
       // followed by rope+kv), attention (and its merge where a head is split: never in FA2-style), o,
-      // norm+gate+up, down; final norm, LM head, sampler.
-      const perStep = out.decodeFusesRopeKv ? 14 : 16;
+      // norm+gate+up, down; final norm, LM head, sampler (in two dispatches where it scales the logits in chunks).
+      const perStep = (out.decodeFusesRopeKv ? 13 : 15) + out.samplerDispatches;
       if (row.kernel === 'fa2') expect(row.dispatches).toBe(perStep);
       else expect([perStep, perStep + 2]).toContain(row.dispatches);
     }
@@ -136,6 +136,8 @@ const REFUSED: Record<string, { command: CommandSpec; valid: string[]; cases: Re
       'prefill-chunk': [['--prefill-chunk', '0'], ['--prefill-chunk', '5000'], ['--prefill-chunk', '1.5']],
       'decode-depth': [['--decode-depth', '0'], ['--decode-depth', '9'], ['--decode-depth', 'deep']],
       grid: [['--grid', '0'], ['--grid', 'x']],
+      'attention-unroll': [['--attention-unroll', '0'], ['--attention-unroll', '9'], ['--attention-unroll', 'x']],
+      'attention-workgroup': [['--attention-workgroup', '16'], ['--attention-workgroup', '512'], ['--attention-workgroup', '1.5']],
       schema: [['--schema']],
       toggles: [['--toggles']],
       json: [['--json=1']],

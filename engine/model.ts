@@ -442,8 +442,8 @@ export class ModelRunner {
       await recorder.timed(1 + i, (attentionPass) => (dispatches += encodeAttention(attentionPass, i)));
       run(recorder.compute(), layer.afterAttention);
     }
-    if (readback) run(recorder.compute(), readback.sampleLater ? [this.finalNorm, this.lmHead] : [this.finalNorm, this.lmHead, this.sampler.kernel]);
-    this.dispatches = dispatches + (readback?.sampleLater ? 1 : 0);
+    if (readback) run(recorder.compute(), readback.sampleLater ? [this.finalNorm, this.lmHead] : [this.finalNorm, this.lmHead, ...this.sampler.kernels]);
+    this.dispatches = dispatches + (readback?.sampleLater ? this.sampler.kernels.length : 0);
     const copySampled = readback && !readback.sampleLater ? (encoder: GPUCommandEncoder) => this.readbacks.copySampled(encoder, this.sampled, readback.slot) : undefined;
     return recorder.finish(copySampled, 1 + this.config.numLayers);
   }
@@ -452,7 +452,7 @@ export class ModelRunner {
   private submitSample(slot: number): void {
     const encoder = this.device.createCommandEncoder({ label: 'sample' });
     const pass = encoder.beginComputePass();
-    dispatch(pass, this.sampler.kernel, { tokenCount: 1 });
+    for (const kernel of this.sampler.kernels) dispatch(pass, kernel, { tokenCount: 1 });
     pass.end();
     this.readbacks.copySampled(encoder, this.sampled, slot);
     this.device.queue.submit([encoder.finish()]);

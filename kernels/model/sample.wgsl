@@ -13,29 +13,22 @@
 // The token is written to `tokens` (where the next step's embedding reads it), to `sampled` (for the CPU) and
 // to the `seen` bitset (for the penalty).
 // Grid: one workgroup of WORKGROUP invocations (a power of two: the reductions halve it); invocation i owns
-// vocabulary chunk i for step 4 and strides over the vocabulary elsewhere. In steps 1-2 it takes tokens
+// vocabulary chunk i for step 4 and strides over the vocabulary elsewhere. In steps 0-2 it takes tokens
 // i, i + WORKGROUP, ... in batches of BATCH whose loads go out together: one workgroup reads the whole vocabulary,
 // and a load waited for before the next is issued would make that a chain of vocab / WORKGROUP round trips.
+// A large vocabulary is too much for one workgroup even so: with CHUNKS > 0, sample_chunks.wgsl has run steps 0-1
+// over it in CHUNKS workgroups and left each chunk's best token in chunkBest, and step 2 reduces those.
 
 const WORKGROUP: u32 = {{WORKGROUP}}u;
 const BATCH: u32 = {{BATCH}}u;
+const CHUNKS: u32 = {{CHUNKS}}u;
 const BISECTION_STEPS: u32 = 40u;
 // Logits further than this below the maximum have probability 0 in f32.
 const NEGLIGIBLE: f32 = 104.0;
-// The logit of a token the mask forbids (see step 0), below the lowest starting value of the argmax.
-const DISALLOWED: f32 = -3.4e38;
 
 {{STEP}}
 
-struct Sampling {
-  vocabSize: u32,
-  greedy: u32,
-  temperature: f32,
-  topK: u32,
-  topP: f32,
-  repetitionPenalty: f32,
-  seed: u32,
-}
+{{SCALE}}
 
 @group(0) @binding(0) var<uniform> sampling: Sampling;
 @group(0) @binding(1) var<uniform> step: Step;
@@ -46,9 +39,9 @@ struct Sampling {
 @group(0) @binding(6) var<storage, read_write> sampled: array<u32>;
 // One bit per token, 32 to a word, bit set = allowed.
 @group(0) @binding(7) var<storage, read> allowed: array<u32>;
+// sample_chunks.wgsl's best token per chunk (its scaled logit's bits, its index); unread when CHUNKS is 0.
+@group(0) @binding(8) var<storage, read> chunkBest: array<vec2<u32>>;
 
-var<workgroup> reduceValues: array<f32, WORKGROUP>;
-var<workgroup> reduceIndices: array<u32, WORKGROUP>;
 var<workgroup> chosen: u32;
 
 {{PCG}}
@@ -90,63 +83,22 @@ fn massAtLeast(threshold: f32, maxLogit: f32, lane: u32, countOnly: bool) -> f32
 @compute @workgroup_size(WORKGROUP)
 fn main(@builtin(local_invocation_index) lane: u32) {
   let vocab = sampling.vocabSize;
-  var bestValue = -3.0e38;
-  var bestIndex = 0u;
-  for (var first = lane; first < vocab; first += BATCH * WORKGROUP) {
-    // Token first + b·WORKGROUP of the batch; past the vocabulary, the last token again (never used).
-    var raw: array<f32, BATCH>;
-    var seenWord: array<u32, BATCH>;
-    var allowedWord: array<u32, BATCH>;
-    // unroll
-    for (var b = 0u; b < BATCH; b++) {
-      let i = min(first + b * WORKGROUP, vocab - 1u);
-      raw[b] = logits[i];
-      seenWord[b] = seen[i / 32u];
-      allowedWord[b] = allowed[i / 32u];
+  var mine = Best(-3.0e38, 0u);
+  if (CHUNKS == 0u) {
+    for (var first = lane; first < vocab; first += BATCH * WORKGROUP) {
+      mine = scaleBatch(first, mine);
     }
-    // unroll
-    for (var b = 0u; b < BATCH; b++) {
-      let i = first + b * WORKGROUP;
-      if (i < vocab) {
-        var l = raw[b];
-        let wasSeen = (seenWord[b] >> (i % 32u)) & 1u;
-        if (sampling.repetitionPenalty != 1.0 && wasSeen == 1u) {
-          l = select(l * sampling.repetitionPenalty, l / sampling.repetitionPenalty, l > 0.0);
-        }
-        if (sampling.greedy == 0u) {
-          l = l / sampling.temperature;
-        }
-        let isAllowed = (allowedWord[b] >> (i % 32u)) & 1u;
-        if (isAllowed == 0u) {
-          l = DISALLOWED;
-        }
-        scaled[i] = l;
-        if (l > bestValue) {
-          bestValue = l;
-          bestIndex = i;
-        }
+  } else {
+    for (var chunk = lane; chunk < CHUNKS; chunk += WORKGROUP) {
+      let value = bitcast<f32>(chunkBest[chunk].x);
+      if (value > mine.value) {
+        mine = Best(value, chunkBest[chunk].y);
       }
     }
   }
-  // Largest value, first index among equals.
-  reduceValues[lane] = bestValue;
-  reduceIndices[lane] = bestIndex;
-  workgroupBarrier();
-  for (var stride = WORKGROUP / 2u; stride > 0u; stride /= 2u) {
-    if (lane < stride) {
-      let otherValue = reduceValues[lane + stride];
-      let otherIndex = reduceIndices[lane + stride];
-      let mine = reduceValues[lane];
-      if (otherValue > mine || (otherValue == mine && otherIndex < reduceIndices[lane])) {
-        reduceValues[lane] = otherValue;
-        reduceIndices[lane] = otherIndex;
-      }
-    }
-    workgroupBarrier();
-  }
-  let maxLogit = reduceValues[0];
-  let argmax = reduceIndices[0];
-  workgroupBarrier();
+  let best = bestAcrossWorkgroup(mine, lane);
+  let maxLogit = best.value;
+  let argmax = best.index;
 
   var token = argmax;
   if (sampling.greedy == 0u) {

@@ -10,13 +10,13 @@ const VOCAB = 300;
 /** What the outputs hold before each draw: a token the kernel did not write cannot pass for one it did. */
 const POISON = 0xffffffff;
 
-async function makeSampler(logits: Float32Array, { workgroup, batch }: { workgroup: number; batch: number }) {
+async function makeSampler(logits: Float32Array, { workgroup, batch, chunked }: { workgroup: number; batch: number; chunked: boolean }) {
   const context = await testGpu();
   const { device } = context;
   const step = new StepUniform(device);
   const tokens = createStorageBuffer(device, 'tokens', 4 * 64);
   const sampled = createStorageBuffer(device, 'sampled', 4);
-  const sampler = new Sampler(device, { vocabSize: VOCAB, step: step.buffer, logits: createStorageBuffer(device, 'logits', logits), tokens, sampled, workgroup, batch });
+  const sampler = new Sampler(device, { vocabSize: VOCAB, step: step.buffer, logits: createStorageBuffer(device, 'logits', logits), tokens, sampled, workgroup, batch, chunked });
   /** Samples once at `position` (the hash input), with the token mask `mask` if given, returns the token. */
   const draw = async (settings: SamplingSettings, position: number, seen: number[] = [], mask?: Uint32Array) => {
     sampler.begin(settings, seen);
@@ -26,7 +26,7 @@ async function makeSampler(logits: Float32Array, { workgroup, batch }: { workgro
     step.write({ tokenCount: 1, position, pageTableOffset: 0, lastRow: 0 });
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
-    dispatch(pass, sampler.kernel, { tokenCount: 1 });
+    for (const kernel of sampler.kernels) dispatch(pass, kernel, { tokenCount: 1 });
     pass.end();
     device.queue.submit([encoder.finish()]);
     const token = new Uint32Array(await readBuffer(device, sampled, 4))[0];
@@ -62,9 +62,11 @@ function randomLogits(seed: number): Float32Array {
   return Float32Array.from({ length: VOCAB }, () => (random() < 0.5 ? -4 : 0.001) + 3.999 * random());
 }
 
-// A GPU's workgroup and batch and a CPU adapter's, both checked on whichever adapter runs the tests.
-const SHAPES = [false, true].map((cpu) => ({ workgroup: samplerWorkgroup(cpu), batch: samplerBatch(cpu) }));
-describe.each(SHAPES)('GPU sampler, workgroup of $workgroup, batches of $batch', (shape) => {
+// A GPU's workgroup and batch and a CPU adapter's, both checked on whichever adapter runs the tests, each in one
+// dispatch and with the logits scaled in chunks first (a large vocabulary's path; the CPU shape's chunks of 64
+// tokens cut this vocabulary in five, the last one short).
+const SHAPES = [false, true].flatMap((cpu) => [false, true].map((chunked) => ({ workgroup: samplerWorkgroup(cpu), batch: samplerBatch(cpu), chunked })));
+describe.each(SHAPES)('GPU sampler, workgroup of $workgroup, batches of $batch, chunked: $chunked', (shape) => {
   // A peaked distribution over a few tokens plus a long tail.
   const logits = Float32Array.from({ length: VOCAB }, (_, i) => (i === 7 ? 4 : i === 123 ? 3.5 : i === 250 ? 3 : i === 5 ? 2 : Math.sin(i) - 2));
   const sampling = (patch: Partial<SamplingSettings>): SamplingSettings => ({ temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1, seed: 42, ...patch });

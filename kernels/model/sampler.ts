@@ -2,6 +2,8 @@ import { createStorageBuffer, createUniformBuffer } from '../gpu/buffers.ts';
 import { uniformView } from '../gpu/uniforms.ts';
 import { bindGroup, modelPipeline, type BoundKernel } from './boundKernel.ts';
 import sampleWgsl from './sample.wgsl?raw';
+import sampleChunksWgsl from './sample_chunks.wgsl?raw';
+import sampleScaleWgsl from './sample_scale.wgsl?raw';
 import pcgWgsl from '../gpu/pcg.wgsl?raw';
 
 export interface SamplingSettings {
@@ -42,11 +44,22 @@ export function samplerBatch(cpuAdapter: boolean): number {
 }
 
 /**
+ * Whether the sampler scales the logits in a dispatch of many workgroups first (sample_chunks.wgsl): where the
+ * vocabulary is over 8 of its workgroup's batches (32,768 tokens on a GPU, 512 on a CPU adapter). One workgroup reads
+ * a large vocabulary slowly (too few loads in flight for the memory's latency: BENCHMARKS.md has the H200's
+ * figures); a small one stays in one dispatch, which spares the host a dispatch a token.
+ */
+export function samplerChunked(vocabSize: number, workgroup: number, batch: number): boolean {
+  return vocabSize > 8 * workgroup * batch;
+}
+
+/**
  * Sampling on the GPU: the sample kernel, its settings uniform, the bitset of tokens already seen and the token mask
  * (the tokens a grammar allows next; all of them without one).
  */
 export class Sampler {
-  readonly kernel: BoundKernel;
+  /** Its dispatches, in order: sample_chunks.wgsl's where the vocabulary is scaled in chunks, then sample.wgsl's. */
+  readonly kernels: BoundKernel[];
   private readonly settings: GPUBuffer;
   private readonly seen: GPUBuffer;
   private readonly mask: GPUBuffer;
@@ -58,22 +71,45 @@ export class Sampler {
 
   constructor(
     private readonly device: GPUDevice,
-    b: { vocabSize: number; step: GPUBuffer; logits: GPUBuffer; tokens: GPUBuffer; sampled: GPUBuffer; workgroup: number; batch: number },
+    b: {
+      vocabSize: number;
+      step: GPUBuffer;
+      logits: GPUBuffer;
+      tokens: GPUBuffer;
+      sampled: GPUBuffer;
+      workgroup: number;
+      batch: number;
+      /** Scale the logits in a dispatch of their own, many workgroups wide (default: samplerChunked). */
+      chunked?: boolean;
+    },
   ) {
-    const { code, pipeline } = modelPipeline(device, `sample/w${b.workgroup}/b${b.batch}`, sampleWgsl, { PCG: pcgWgsl, WORKGROUP: b.workgroup, BATCH: b.batch }, { BATCH: b.batch });
+    const { workgroup, batch } = b;
+    const chunks = (b.chunked ?? samplerChunked(b.vocabSize, workgroup, batch)) ? Math.ceil(b.vocabSize / (workgroup * batch)) : 0;
+    const shape = { SCALE: sampleScaleWgsl, WORKGROUP: workgroup, BATCH: batch };
+    const { code, pipeline } = modelPipeline(device, `sample/w${workgroup}/b${batch}/c${chunks}`, sampleWgsl, { ...shape, PCG: pcgWgsl, CHUNKS: chunks }, { BATCH: batch });
     this.view = uniformView(code, 'sampling');
     this.settings = createUniformBuffer(device, 'sampling', this.view.arrayBuffer.byteLength);
     this.seenWords = new Uint32Array(maskWords(b.vocabSize));
     this.seen = createStorageBuffer(device, 'seen tokens', this.seenWords.byteLength);
     this.mask = createStorageBuffer(device, 'token mask', new Uint32Array(maskWords(b.vocabSize)).fill(0xffffffff));
     const scaled = createStorageBuffer(device, 'scaled logits', b.vocabSize * 4);
+    const chunkBest = createStorageBuffer(device, 'best token per chunk', 8 * Math.max(1, chunks));
     this.vocabSize = b.vocabSize;
-    this.kernel = {
+    const sample: BoundKernel = {
       label: 'sample',
       pipeline,
-      bindGroup: bindGroup(device, 'sample', pipeline, [this.settings, b.step, b.logits, scaled, this.seen, b.tokens, b.sampled, this.mask]),
+      bindGroup: bindGroup(device, 'sample', pipeline, [this.settings, b.step, b.logits, scaled, this.seen, b.tokens, b.sampled, this.mask, chunkBest]),
       grid: () => [1],
     };
+    if (chunks === 0) {
+      this.kernels = [sample];
+      return;
+    }
+    const scale = modelPipeline(device, `sample_chunks/w${workgroup}/b${batch}`, sampleChunksWgsl, shape, { BATCH: batch }).pipeline;
+    this.kernels = [
+      { label: 'sample chunks', pipeline: scale, bindGroup: bindGroup(device, 'sample chunks', scale, [this.settings, b.logits, scaled, this.seen, this.mask, chunkBest]), grid: () => [chunks] },
+      sample,
+    ];
   }
 
   /** Settings for the next generation, and the tokens it starts from (they count for the repetition penalty). */
