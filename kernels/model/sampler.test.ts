@@ -34,7 +34,7 @@ async function makeSampler(logits: Float32Array, { workgroup, batch, chunked }: 
     expect(written, 'the token is also written where the next step reads it').toBe(token);
     return token;
   };
-  return { draw };
+  return { draw, sampler };
 }
 
 /** The softmax at `temperature` in float64, over the tokens `allowed` keeps (all by default). */
@@ -63,8 +63,8 @@ function randomLogits(seed: number): Float32Array {
 }
 
 // A GPU's workgroup and batch and a CPU adapter's, both checked on whichever adapter runs the tests, each in one
-// dispatch and with the logits scaled in chunks first (a large vocabulary's path; the CPU shape's chunks of 64
-// tokens cut this vocabulary in five, the last one short).
+// dispatch and with greedy picks scaling the logits in chunks first (a large vocabulary's path; the CPU shape's
+// chunks of 64 tokens cut this vocabulary in five, the last one short).
 const SHAPES = [false, true].flatMap((cpu) => [false, true].map((chunked) => ({ workgroup: samplerWorkgroup(cpu), batch: samplerBatch(cpu), chunked })));
 describe.each(SHAPES)('GPU sampler, workgroup of $workgroup, batches of $batch, chunked: $chunked', (shape) => {
   // A peaked distribution over a few tokens plus a long tail.
@@ -200,5 +200,15 @@ describe.each(SHAPES)('GPU sampler, workgroup of $workgroup, batches of $batch, 
       expect(await draw(GREEDY, 0, [], tokenMask([250]))).toBe(250);
       expect(await draw(GREEDY, 0)).toBe(7);
     });
+  });
+});
+
+describe('GPU sampler over a vocabulary scaled in chunks', () => {
+  it('takes two dispatches for greedy picks and one for draws, whose bisections reread the scaled logits', async () => {
+    const { draw, sampler } = await makeSampler(randomLogits(3), { workgroup: samplerWorkgroup(true), batch: samplerBatch(true), chunked: true });
+    await draw(GREEDY, 0);
+    expect(sampler.kernels.map((k) => k.label)).toEqual(['sample chunks', 'sample from chunks']);
+    await draw({ temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1, seed: 1 }, 0);
+    expect(sampler.kernels.map((k) => k.label)).toEqual(['sample']);
   });
 });
