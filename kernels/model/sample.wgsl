@@ -6,8 +6,9 @@
 //   1. repetition penalty on every token already in the sequence (Hugging Face's rule: positive logits are
 //      divided by it, negative ones multiplied), then temperature;
 //   2. greedy: the first index of the largest logit; otherwise
-//   3. top-k and top-p as thresholds on the logit, each found by bisection (the k-th largest logit; the
-//      smallest logit whose kept probability mass still reaches top-p), and
+//   3. top-k and top-p as thresholds on the logit (the k-th largest logit; the smallest logit whose kept
+//      probability mass still reaches top-p), each found by a search that cuts its interval in WAYS parts a pass
+//      over the vocabulary: a bisection that weighs WAYS − 1 candidates at once, in a third of the passes, and
 //   4. a draw u ∈ [0, kept mass) from a hash of (seed, position), located by a prefix sum over contiguous
 //      chunks of the vocabulary in index order: the same seed gives the same token.
 // The token is written to `tokens` (where the next step's embedding reads it), to `sampled` (for the CPU) and
@@ -22,7 +23,10 @@
 const WORKGROUP: u32 = {{WORKGROUP}}u;
 const BATCH: u32 = {{BATCH}}u;
 const CHUNKS: u32 = {{CHUNKS}}u;
-const BISECTION_STEPS: u32 = 40u;
+// The threshold searches: WAYS parts a pass, 3 bits of the threshold, over SEARCH_PASSES passes: 36 bits, so the
+// interval of width NEGLIGIBLE ends 104 / 2^36 ≈ 1.5e-9 wide, below the spacing of f32 logits near their maximum.
+const WAYS: u32 = {{WAYS}}u;
+const SEARCH_PASSES: u32 = 12u;
 // Logits further than this below the maximum have probability 0 in f32.
 const NEGLIGIBLE: f32 = 104.0;
 
@@ -43,6 +47,7 @@ const NEGLIGIBLE: f32 = 104.0;
 @group(0) @binding(8) var<storage, read> chunkBest: array<vec2<u32>>;
 
 var<workgroup> chosen: u32;
+var<workgroup> wayTotals: array<array<f32, WAYS>, WORKGROUP>;
 
 {{PCG}}
 
@@ -60,8 +65,8 @@ fn sumAcrossWorkgroup(value: f32, lane: u32) -> f32 {
   return total;
 }
 
-// Kept probability mass (unnormalised, relative to the maximum) of logits ≥ threshold; or their count.
-fn massAtLeast(threshold: f32, maxLogit: f32, lane: u32, countOnly: bool) -> f32 {
+// Kept probability mass (unnormalised, relative to the maximum) of logits ≥ threshold.
+fn massAtLeast(threshold: f32, maxLogit: f32, lane: u32) -> f32 {
   let vocab = sampling.vocabSize;
   var local = 0.0;
   for (var first = lane; first < vocab; first += BATCH * WORKGROUP) {
@@ -73,11 +78,82 @@ fn massAtLeast(threshold: f32, maxLogit: f32, lane: u32, countOnly: bool) -> f32
     // unroll
     for (var b = 0u; b < BATCH; b++) {
       if (first + b * WORKGROUP < vocab && l[b] >= threshold) {
-        local += select(exp(l[b] - maxLogit), 1.0, countOnly);
+        local += exp(l[b] - maxLogit);
       }
     }
   }
   return sumAcrossWorkgroup(local, lane);
+}
+
+// Candidate j of the interval [low, high): low + (high − low) · j / WAYS, the same value wherever it is weighed.
+fn candidate(low: f32, high: f32, j: u32) -> f32 {
+  return select(low + (high - low) * f32(j) / f32(WAYS), high, j == WAYS);
+}
+
+// Σ over the workgroup of each invocation's WAYS totals, for every invocation (a tree in a fixed order).
+fn sumWaysAcrossWorkgroup(mine: array<f32, WAYS>, lane: u32) -> array<f32, WAYS> {
+  wayTotals[lane] = mine;
+  workgroupBarrier();
+  for (var stride = WORKGROUP / 2u; stride > 0u; stride /= 2u) {
+    if (lane < stride) {
+      // unroll
+      for (var j = 0u; j < WAYS; j++) {
+        wayTotals[lane][j] += wayTotals[lane + stride][j];
+      }
+    }
+    workgroupBarrier();
+  }
+  let totals = wayTotals[0];
+  workgroupBarrier();
+  return totals;
+}
+
+// The largest threshold t in [low, high), to the search's resolution, whose kept count (countOnly) or mass
+// (relative to the maximum) of logits ≥ t still reaches `wanted`; `low` itself when no larger one does. A pass
+// weighs candidates 1 … WAYS − 1 of the interval, then keeps the part above the last one that reaches it: the
+// totals fall as the candidates rise (sums of fewer non-negative terms, in the same order), as in a bisection.
+fn searchThreshold(start: f32, end: f32, wanted: f32, maxLogit: f32, lane: u32, countOnly: bool) -> f32 {
+  let vocab = sampling.vocabSize;
+  var low = start;
+  var high = end;
+  for (var round = 0u; round < SEARCH_PASSES; round++) {
+    var t: array<f32, WAYS>;
+    var local: array<f32, WAYS>;
+    // unroll
+    for (var j = 0u; j < WAYS; j++) {
+      t[j] = candidate(low, high, j);
+      local[j] = 0.0;
+    }
+    for (var first = lane; first < vocab; first += BATCH * WORKGROUP) {
+      var l: array<f32, BATCH>;
+      // unroll
+      for (var b = 0u; b < BATCH; b++) {
+        l[b] = scaled[min(first + b * WORKGROUP, vocab - 1u)];
+      }
+      // unroll
+      for (var b = 0u; b < BATCH; b++) {
+        if (first + b * WORKGROUP < vocab && l[b] >= t[1]) {
+          let weight = select(exp(l[b] - maxLogit), 1.0, countOnly);
+          // unroll
+          for (var j = 1u; j < WAYS; j++) {
+            local[j] += select(0.0, weight, l[b] >= t[j]);
+          }
+        }
+      }
+    }
+    let totals = sumWaysAcrossWorkgroup(local, lane);
+    var kept = 0u;
+    // unroll
+    for (var j = 1u; j < WAYS; j++) {
+      if (totals[j] >= wanted) {
+        kept = j;
+      }
+    }
+    let nextLow = candidate(low, high, kept);
+    high = candidate(low, high, kept + 1u);
+    low = nextLow;
+  }
+  return low;
 }
 
 @compute @workgroup_size(WORKGROUP)
@@ -105,32 +181,12 @@ fn main(@builtin(local_invocation_index) lane: u32) {
     // Top-k: the largest threshold that keeps at least k tokens.
     var threshold = maxLogit - NEGLIGIBLE;
     if (sampling.topK > 0u && sampling.topK < vocab) {
-      var low = maxLogit - NEGLIGIBLE;
-      var high = maxLogit;
-      for (var s = 0u; s < BISECTION_STEPS; s++) {
-        let middle = 0.5 * (low + high);
-        if (massAtLeast(middle, maxLogit, lane, true) >= f32(sampling.topK)) {
-          low = middle;
-        } else {
-          high = middle;
-        }
-      }
-      threshold = low;
+      threshold = searchThreshold(maxLogit - NEGLIGIBLE, maxLogit, f32(sampling.topK), maxLogit, lane, true);
     }
     // Top-p: the largest threshold whose kept mass still reaches top-p of the top-k mass.
     if (sampling.topP < 1.0) {
-      let wanted = sampling.topP * massAtLeast(threshold, maxLogit, lane, false);
-      var low = threshold;
-      var high = maxLogit;
-      for (var s = 0u; s < BISECTION_STEPS; s++) {
-        let middle = 0.5 * (low + high);
-        if (massAtLeast(middle, maxLogit, lane, false) >= wanted) {
-          low = middle;
-        } else {
-          high = middle;
-        }
-      }
-      threshold = low;
+      let wanted = sampling.topP * massAtLeast(threshold, maxLogit, lane);
+      threshold = searchThreshold(threshold, maxLogit, wanted, maxLogit, lane, false);
     }
 
     // Draw: prefix sums over contiguous chunks, in index order.

@@ -43,6 +43,9 @@ export function samplerBatch(cpuAdapter: boolean): number {
   return cpuAdapter ? 4 : 16;
 }
 
+/** Parts the sample kernel's top-k and top-p searches cut their interval into per pass over the vocabulary. */
+const SEARCH_WAYS = 8;
+
 /**
  * Whether the sampler scales the logits in a dispatch of many workgroups first (sample_chunks.wgsl): where the
  * vocabulary is over 8 of its workgroup's batches (32,768 tokens on a GPU, 512 on a CPU adapter). One workgroup reads
@@ -89,7 +92,7 @@ export class Sampler {
     const chunks = (b.chunked ?? samplerChunked(b.vocabSize, workgroup, batch)) ? Math.ceil(b.vocabSize / (workgroup * batch)) : 0;
     const shape = { SCALE: sampleScaleWgsl, WORKGROUP: workgroup, BATCH: batch };
     const samplePipeline = (chunkCount: number) =>
-      modelPipeline(device, `sample/w${workgroup}/b${batch}/c${chunkCount}`, sampleWgsl, { ...shape, PCG: pcgWgsl, CHUNKS: chunkCount }, { BATCH: batch });
+      modelPipeline(device, `sample/w${workgroup}/b${batch}/c${chunkCount}`, sampleWgsl, { ...shape, PCG: pcgWgsl, CHUNKS: chunkCount, WAYS: SEARCH_WAYS }, { BATCH: batch, WAYS: SEARCH_WAYS });
     const { code, pipeline } = samplePipeline(0);
     this.view = uniformView(code, 'sampling');
     this.settings = createUniformBuffer(device, 'sampling', this.view.arrayBuffer.byteLength);
