@@ -91,8 +91,7 @@ async function timeAttention(
   batch: Batch,
   io: { kv: ReturnType<typeof createSyntheticKv>; queries: GPUBuffer; out: GPUBuffer },
   options: Omit<DecodeAttentionOptions, 'layout' | 'group' | 'maxSequences' | 'maxChunk'>,
-  only?: 'attention' | 'merge',
-  cold?: boolean,
+  { only, cold }: Pick<Choice, 'only' | 'cold'> = {},
 ): Promise<{ ms: number; variant: string; workgroups: number }> {
   const attention = new DecodeAttention(setup.context, { layout: batch.layout, group: batch.group, maxSequences: batch.lengths.length, ...options });
   attention.planBatch(batch.lengths, io.kv.pageTableOffsets);
@@ -216,7 +215,7 @@ async function benchChoices(setup: Setup, batch: Batch, choices: Choice[]): Prom
     const rows: ChoiceRow[] = [];
     for (const [i, { name, choice, only, cold }] of choices.entries()) {
       const grid = grids[i];
-      const { ms, variant } = await timeAttention(setup, batch, io, { kernel: 'lean', grid, ...choice }, only, cold);
+      const { ms, variant } = await timeAttention(setup, batch, io, { kernel: 'lean', grid, ...choice }, { only, cold });
       rows.push({ batch: batch.name, choice: name, variant, grid, ms, percentOfFloor: (100 * bytes) / (ms * 1e6) / setup.floor, speedup: 1 });
     }
     for (const row of rows) row.speedup = rows[0].ms / row.ms;
@@ -354,7 +353,7 @@ async function main(): Promise<void> {
 
   const fixedGrid = Number(flags.get('grid') ?? 0);
   const calibrations = new Map<string, Promise<number>>();
-  // Twice the H200's 50 MB of L2 (a CPU adapter's --quick run reads 8 MiB).
+  // Over twice the H200's 50 MB of L2 (a CPU adapter's --quick run reads 8 MiB).
   const evictBytes = (quick ? 8 : 128) * 1024 ** 2;
   const evictRead = new StreamRead(context.device, createStorageBuffer(context.device, 'cache eviction', evictBytes), evictBytes, quick ? 64 : 2048, streamReadWorkgroup(context.adapter.isCpu));
   const setup: Setup = {

@@ -211,8 +211,7 @@ async function main(): Promise<void> {
       });
       times.push(`${name} ${(ms * 1000).toFixed(1)} µs`);
     }
-    console.log(`
-sampling ${vocabSize} logits: ${times.join('; ')}`);
+    console.log(`\nsampling ${vocabSize} logits: ${times.join('; ')}`);
   }
   context.device.destroy();
 }

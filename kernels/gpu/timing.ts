@@ -95,8 +95,8 @@ export const WARM_UP_MS = 50;
  * Median GPU time of `encodeRun` over `repeats` runs, after warm-up runs that keep the GPU busy for `warmUpMs`
  * (one run where a run alone lasts that long, as on a CPU adapter). With timestamps, every run is its own timed
  * pass; without, each run is its own submission timed by wall clock to `onSubmittedWorkDone`. `beforeRun` records
- * untimed work ahead of every run, in a pass of its own (a benchmark that evicts the caches, as a model's other
- * kernels do between two layers' attention).
+ * work ahead of every run in a pass of its own, outside the timestamps (a wall-clock measurement counts it): a
+ * benchmark's cache eviction, as a model's other kernels evict the caches between two layers' attention.
  */
 export async function measurePasses(
   context: GpuContext,

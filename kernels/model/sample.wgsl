@@ -17,8 +17,9 @@
 // vocabulary chunk i for step 4 and strides over the vocabulary elsewhere. In steps 0-2 it takes tokens
 // i, i + WORKGROUP, ... in batches of BATCH whose loads go out together: one workgroup reads the whole vocabulary,
 // and a load waited for before the next is issued would make that a chain of vocab / WORKGROUP round trips.
-// A large vocabulary is too much for one workgroup even so: with CHUNKS > 0, sample_chunks.wgsl has run steps 0-1
-// over it in CHUNKS workgroups and left each chunk's best token in chunkBest, and step 2 reduces those.
+// A large vocabulary is too much for one workgroup even so: for a greedy pick with CHUNKS > 0, sample_chunks.wgsl
+// has run steps 0-1 over it in CHUNKS workgroups and left each chunk's best token in chunkBest, and step 2 reduces
+// those (a draw runs with CHUNKS = 0: steps 3-4 read `scaled`, which only a draw's step 1 writes).
 
 const WORKGROUP: u32 = {{WORKGROUP}}u;
 const BATCH: u32 = {{BATCH}}u;

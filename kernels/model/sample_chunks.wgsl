@@ -1,7 +1,8 @@
 // The first of two sampling dispatches, for a large vocabulary: one workgroup alone cannot read it fast (its loads
 // in flight are too few for the memory's latency), so workgroup c takes the WORKGROUP · BATCH tokens of chunk c,
-// applies steps 0–1 of sample.wgsl to them into `scaled`, and writes the chunk's best token (largest scaled logit,
-// first index among equals) to chunkBest[c]. sample.wgsl then starts from these instead of the logits.
+// applies steps 0–1 of sample.wgsl to them, and writes the chunk's best token (largest scaled logit, first index
+// among equals) to chunkBest[c]. sample.wgsl then starts from these instead of the logits. Greedy picks only: a
+// draw rereads the scaled logits, which a greedy pick leaves unwritten, and runs sample.wgsl alone.
 
 const WORKGROUP: u32 = {{WORKGROUP}}u;
 const BATCH: u32 = {{BATCH}}u;

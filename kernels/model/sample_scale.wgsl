@@ -1,5 +1,5 @@
 // What both sampling kernels share: the settings, steps 0–1 of sample.wgsl on a batch of tokens (written to
-// `scaled`) with the batch's best token, and the argmax over the workgroup. The including kernel declares
+// `scaled` for a draw) with the batch's best token, and the argmax over the workgroup. The including kernel declares
 // `sampling`, `logits`, `scaled`, `seen` and `allowed`, and WORKGROUP and BATCH.
 
 // The logit of a token the mask forbids (step 0), below the lowest starting value of the argmax.
@@ -25,7 +25,7 @@ var<workgroup> reduceValues: array<f32, WORKGROUP>;
 var<workgroup> reduceIndices: array<u32, WORKGROUP>;
 
 // Steps 0–1 for tokens first + b·WORKGROUP (b < BATCH) below the vocabulary's end: their loads go out together,
-// then each scaled logit is written and `best` kept over them, in index order.
+// then `best` is kept over the scaled logits, in index order, and a draw (whose passes read them again) writes them.
 fn scaleBatch(first: u32, best: Best) -> Best {
   let vocab = sampling.vocabSize;
   // Past the vocabulary, the last token again (never used).
@@ -56,7 +56,9 @@ fn scaleBatch(first: u32, best: Best) -> Best {
       if (isAllowed == 0u) {
         l = DISALLOWED;
       }
-      scaled[i] = l;
+      if (sampling.greedy == 0u) {
+        scaled[i] = l;
+      }
       if (l > kept.value) {
         kept = Best(l, i);
       }

@@ -52,7 +52,7 @@ const SEARCH_WAYS = 8;
  * a large vocabulary slowly (too few loads in flight for the memory's latency: BENCHMARKS.md has the H200's
  * figures); a small one stays in one dispatch, which spares the host a dispatch a token.
  */
-export function samplerChunked(vocabSize: number, workgroup: number, batch: number): boolean {
+function samplerChunked(vocabSize: number, workgroup: number, batch: number): boolean {
   return vocabSize > 8 * workgroup * batch;
 }
 
