@@ -51,6 +51,7 @@ const BENCH_DECODE_FLAGS = {
   'decode-depth': { type: 'integer', placeholder: 'N', min: 1, max: 8, help: 'decode steps kept in flight while the host reads the oldest back (default: the engine\'s, 3)' },
   schema: { type: 'text', placeholder: 'FILE', help: 'the JSON schema of the mask rows (default: an object with a free string, so that most steps are inside it)' },
   toggles: { type: 'text', placeholder: 'TOGGLES', help: 'Dawn instance toggles, e.g. enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia (the matrix units on an NVIDIA GPU)' },
+  'skip-mask': { type: 'switch', help: 'no mask rows (for builds whose tokens mean nothing: scripts/build-ablations.mjs)' },
   json: { type: 'switch', help: 'print the rows as JSON on stdout (the log goes to stderr)' },
   quick: { type: 'switch', help: 'a short run: contexts 256,1k, fewer steps, no prefill' },
 } as const satisfies FlagTable;
@@ -60,7 +61,7 @@ type BenchDecodeFlags = FlagValues<typeof BENCH_DECODE_FLAGS>;
 export const BENCH_DECODE: CommandSpec<typeof BENCH_DECODE_FLAGS> = {
   name: 'bench-decode',
   summary: 'time decode steps and prefill for each attention kernel, beside the bandwidth floor',
-  synopsis: 'bench-decode [--model DIR | --shape NAME] [--contexts 1k,32k,128k] [--attention lean,fd,fa2] [--steps N] [--prefill 1k,8k,32k] [--prefill-chunk N] [--decode-depth N] [--grid N] [--attention-unroll N] [--attention-workgroup N] [--schema FILE] [--toggles TOGGLES] [--json] [--quick]',
+  synopsis: 'bench-decode [--model DIR | --shape NAME] [--contexts 1k,32k,128k] [--attention lean,fd,fa2] [--steps N] [--prefill 1k,8k,32k] [--prefill-chunk N] [--decode-depth N] [--grid N] [--attention-unroll N] [--attention-workgroup N] [--schema FILE] [--skip-mask] [--toggles TOGGLES] [--json] [--quick]',
   description: `Times decode steps at each context (KV filled with random values) for each attention kernel, beside the floor:
 (weight bytes + KV bytes of the context) / the measured read bandwidth. Per row: tokens/s and wall time per token
 (steps recorded without timing; the median of three runs, and the slowest and fastest run's tokens/s, and the longest
@@ -300,7 +301,7 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
       const timedSteps = Math.min(steps, 8);
       const stepMs = median((await run(timedSteps, 'step')).timings.map((t) => t.stepMs));
       const attentionMs = median((await run(timedSteps, 'sections')).timings.map((t) => t.attentionMs.reduce((a, b) => a + b, 0)));
-      if (kernel === kernels[0]) {
+      if (kernel === kernels[0] && !flags['skip-mask']) {
         // Masked and free runs take turns, so that a drift in clocks or host load falls on both; each side's fastest
         // run is compared (on the H200, runs of a few hundred milliseconds fall into a fast and a slow mode, for both,
         // and a median of five picks either: BENCHMARKS.md), the runs' spread printed beside it. Free runs decode

@@ -65,6 +65,12 @@ describe('npx lean-decode', () => {
     expect(out.maskRows[0].freeTokensPerSecond).toBeGreaterThan(0);
   });
 
+  it('bench-decode --skip-mask leaves the mask rows out (for builds whose tokens mean nothing)', () => {
+    const out = JSON.parse(lean(['bench-decode', '--quick', '--shape', 'tiny-bench', '--contexts', '64', '--attention', 'fa2', '--steps', '2', '--prefill', '0', '--grid', '8', '--skip-mask', '--json']));
+    expect(out.rows.map((row: { context: number; kernel: string }) => [row.context, row.kernel])).toEqual([[64, 'fa2']]);
+    expect(out.maskRows).toEqual([]);
+  });
+
   it('names what is wrong with a bad model folder, keeping the engine\'s kind of error', () => {
     const { status, stderr } = leanStatus(['generate', '--model', '/nonexistent-model-folder', '--prompt', 'x']);
     expect(stderr).toMatch(/\[missing-file\] .*config\.json/);

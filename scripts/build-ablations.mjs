@@ -1,0 +1,96 @@
+// Builds the decode step's ablations: copies of dist-node/ in which one part of the step is removed or emptied, so
+// that `bench-decode` run from each (beside the plain build, in one GPU call) says what that part costs inside the
+// model. Their outputs are wrong by design: run them with `bench-decode --skip-mask` and read only the times.
+//   node scripts/build-ablations.mjs [NAME...]        (default: all; each into dist-ablate-NAME/)
+// Each ablation is a few text replacements in a copy of the tracked sources; an anchor that no longer matches stops
+// the script, so a refactor cannot silently measure the wrong thing.
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+
+// Uniform in every workgroup and true at run time, but not to a compiler: the kernel's bindings stay in use.
+const RETURN_AT_ONCE = '  if (workgroupId.x < 4000000000u) { return; }\n';
+const ATTENTION = 'kernels/attention/streamed_attention.wgsl';
+const ATTENTION_ENTRY = 'fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workgroupId: vec3<u32>) {\n';
+const NO_ATTENTION = {
+  file: 'engine/model.ts',
+  from: 'encodeAttention = (pass, layer) => attention.encodeInPass(pass, bindings[layer]);',
+  to: 'encodeAttention = () => 0;',
+};
+const EMPTY_PROJECTIONS = { file: 'kernels/model/linear.wgsl', from: '  {{SUBGROUP_BUILTINS}}\n) {\n', to: `  {{SUBGROUP_BUILTINS}}\n) {\n${RETURN_AT_ONCE}` };
+
+const ABLATIONS = {
+  // Decode records no attention dispatch: the step's other 69 (on the 1B shape) alone.
+  'no-attention': [NO_ATTENTION],
+  // The attention kernel returns at once (the merge dispatch still runs): a dispatch's own cost.
+  'empty-attention': [{ file: ATTENTION, from: ATTENTION_ENTRY, to: ATTENTION_ENTRY + RETURN_AT_ONCE }],
+  // The attention kernel skips its loop over the tokens: what the rest of it (plan, queries, merges) costs.
+  'no-token-loop': [
+    {
+      file: ATTENTION,
+      from: 'for (var base = firstToken; base < endToken; base += STEP) {',
+      to: 'for (var base = select(firstToken, endToken, workgroupId.x < 4000000000u); base < endToken; base += STEP) {',
+    },
+  ],
+  // The attention kernel's token loop loads K and V but does no arithmetic on them (each word folded into one
+  // integer): whether the loop is bound by its loads or by its arithmetic.
+  'kv-loads-only': [
+    {
+      file: ATTENTION,
+      from: /      \/\/ Scores q_r · k_u[\s\S]*?\n(    }\n\n    \/\/ Merge the streams)/,
+      to: `      // unroll
+      for (var u = 0u; u < UNROLL; u++) {
+        // unroll
+        for (var w = 0u; w < VECTORS; w++) {
+          loadSink ^= k[u][w].x ^ k[u][w].y ^ k[u][w].z ^ k[u][w].w ^ v[u][w].x ^ v[u][w].y ^ v[u][w].z ^ v[u][w].w;
+        }
+      }
+$1`,
+    },
+    {
+      file: ATTENTION,
+      from: '    for (var base = firstToken; base < endToken; base += STEP) {',
+      to: '    var loadSink = 0u;\n    for (var base = firstToken; base < endToken; base += STEP) {',
+    },
+    {
+      file: ATTENTION,
+      from: '    // Merge the streams in stream order',
+      to: '    if (params.pageSize == 0u) {\n      partials[0] = bitcast<f32>(loadSink);\n    }\n    // Merge the streams in stream order',
+    },
+  ],
+  // Every decode GEMV returns at once: the projections' dispatches without their reading.
+  'empty-projections': [EMPTY_PROJECTIONS],
+  // Both: the fixed cost of the step's remaining dispatches (embedding, norms, sampling run as ever).
+  'empty-projections-no-attention': [NO_ATTENTION, EMPTY_PROJECTIONS],
+};
+
+const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
+const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(ABLATIONS);
+for (const name of names) {
+  if (!(name in ABLATIONS)) throw new Error(`no ablation ${name}; there are: ${Object.keys(ABLATIONS).join(', ')}`);
+}
+
+const tracked = execFileSync('git', ['ls-files', '-z'], { cwd: root, encoding: 'utf8' }).split('\0');
+// The weights stay behind: the build imports only the built-in model's small JSON files.
+const sources = tracked.filter((file) => file && !/^(docs|e2e|app)\//.test(file) && !file.endsWith('.safetensors'));
+for (const name of names) {
+  const copy = mkdtempSync(join(tmpdir(), `ablate-${name}-`));
+  try {
+    for (const file of sources) cpSync(join(root, file), join(copy, file));
+    symlinkSync(join(root, 'node_modules'), join(copy, 'node_modules'));
+    for (const { file, from, to } of ABLATIONS[name]) {
+      const path = join(copy, file);
+      const text = readFileSync(path, 'utf8');
+      if (typeof from === 'string' ? !text.includes(from) : !from.test(text)) {
+        throw new Error(`ablation ${name}: ${file} no longer contains ${typeof from === 'string' ? JSON.stringify(from) : from}`);
+      }
+      writeFileSync(path, text.replace(from, to));
+    }
+    const out = join(root, `dist-ablate-${name}`);
+    execFileSync('npx', ['vite', 'build', '-c', 'vite.node.config.ts', '--outDir', out], { cwd: copy, stdio: ['ignore', 'ignore', 'inherit'] });
+    console.log(`built ${out}`);
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
+  }
+}
