@@ -147,6 +147,7 @@ const REFUSED: Record<string, { command: CommandSpec; valid: string[]; cases: Re
       schema: [['--schema']],
       toggles: [['--toggles']],
       json: [['--json=1']],
+      'skip-mask': [['--skip-mask=true']],
       quick: [['--quick', 'yes']],
     },
   },
@@ -222,7 +223,7 @@ describe('strict flags', () => {
 
   it('bench-decode: lists and sizes are parsed', () => {
     const parsed = parseCommandLine(BENCH_DECODE, ['--attention', 'fd,lean', '--contexts', '1k,200,128K', '--prefill', '4k', '--shape', 'tiny-bench', '--grid', '8']);
-    expect(parsed).toEqual({ help: false, flags: { attention: ['fd', 'lean'], contexts: [1024, 200, 131072], prefill: [4096], shape: 'tiny-bench', grid: 8, json: false, quick: false } });
+    expect(parsed).toEqual({ help: false, flags: { attention: ['fd', 'lean'], contexts: [1024, 200, 131072], prefill: [4096], shape: 'tiny-bench', grid: 8, json: false, quick: false, 'skip-mask': false } });
   });
 
   it('--help wins over anything else on the line', () => {
