@@ -9,9 +9,13 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
-// Uniform in every workgroup and true at run time, but not to a compiler: the kernel's bindings stay in use.
-const RETURN_AT_ONCE = '  if (workgroupId.x < 4000000000u) { return; }\n';
+// Conditions uniform in every workgroup, always true (no grid is that large) or never true (pages hold at least
+// one token) at run time, that no compiler can decide: the code and bindings they bypass stay in the kernel.
+const ALWAYS = 'workgroupId.x < 4000000000u';
+const NEVER = 'params.pageSize == 0u';
+const RETURN_AT_ONCE = `  if (${ALWAYS}) { return; }\n`;
 const ATTENTION = 'kernels/attention/streamed_attention.wgsl';
+const TOKEN_LOOP = '    for (var base = firstToken; base < endToken; base += STEP) {';
 const ATTENTION_ENTRY = 'fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workgroupId: vec3<u32>) {\n';
 const NO_ATTENTION = {
   file: 'engine/model.ts',
@@ -29,8 +33,8 @@ const ABLATIONS = {
   'no-token-loop': [
     {
       file: ATTENTION,
-      from: 'for (var base = firstToken; base < endToken; base += STEP) {',
-      to: 'for (var base = select(firstToken, endToken, workgroupId.x < 4000000000u); base < endToken; base += STEP) {',
+      from: TOKEN_LOOP,
+      to: `    for (var base = select(firstToken, endToken, ${ALWAYS}); base < endToken; base += STEP) {`,
     },
   ],
   // The attention kernel's token loop loads K and V but does no arithmetic on them (each word folded into one
@@ -50,13 +54,13 @@ $1`,
     },
     {
       file: ATTENTION,
-      from: '    for (var base = firstToken; base < endToken; base += STEP) {',
-      to: '    var loadSink = 0u;\n    for (var base = firstToken; base < endToken; base += STEP) {',
+      from: TOKEN_LOOP,
+      to: `    var loadSink = 0u;\n${TOKEN_LOOP}`,
     },
     {
       file: ATTENTION,
       from: '    // Merge the streams in stream order',
-      to: '    if (params.pageSize == 0u) {\n      partials[0] = bitcast<f32>(loadSink);\n    }\n    // Merge the streams in stream order',
+      to: `    if (${NEVER}) {\n      partials[0] = bitcast<f32>(loadSink);\n    }\n    // Merge the streams in stream order`,
     },
   ],
   // Every decode GEMV returns at once: the projections' dispatches without their reading.
