@@ -179,16 +179,18 @@ function openChoices(setup: Setup, batch: Batch): Choice[] {
   const wide = batch.layout.headDim >= 128;
   return [
     { name: 'streamed, default', choice: {} },
-    ...(wide ? [] : [{ name: 'streamed, 8 lanes per row', choice: { lanes: 8 } }]),
+    // Other lanes per K row than the default 8: at d=128 16 (half the registers per invocation), at d=64 4 (each lane
+    // owns one query row whole).
+    { name: `streamed, ${wide ? 16 : 4} lanes per row`, choice: { lanes: wide ? 16 : 4 } },
     { name: 'streamed, unroll 2', choice: { unroll: 2 } },
     { name: 'streamed, unroll 8', choice: { unroll: 8 } },
     { name: 'streamed, workgroup 64', choice: { workgroup: 64 } },
     ...(setup.context.features.subgroupMinSize >= 16 ? [{ name: 'streamed, workgroup 256', choice: { workgroup: 256 } }] : []),
-    // Where a short context's time goes: each of the two dispatches alone, and the smaller kernels.
+    // Where the time goes: each of the two dispatches alone; at short contexts, the smaller kernels too.
+    { name: 'streamed, default, attention dispatch alone', choice: {}, only: 'attention' as const },
+    { name: 'streamed, default, merge dispatch alone', choice: {}, only: 'merge' as const },
     ...(batch.lengths[0] <= 4 * K
       ? [
-          { name: 'streamed, default, attention dispatch alone', choice: {}, only: 'attention' as const },
-          { name: 'streamed, default, merge dispatch alone', choice: {}, only: 'merge' as const },
           { name: 'streamed, unroll 1', choice: { unroll: 1 } },
           { name: 'streamed, unroll 1, workgroup 64', choice: { unroll: 1, workgroup: 64 } },
           ...[32, 64].map((grid) => ({ name: `streamed, grid ${grid}`, choice: {}, grid })),

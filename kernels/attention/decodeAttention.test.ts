@@ -71,6 +71,23 @@ describe('decode attention across kernels', () => {
   });
 });
 
+// The streamed kernel's reduce-scatter of q·k gives each of a K row's lanes its own query rows: with fewer rows than
+// lanes several lanes own each row (group 2 on rows of 4 lanes), and rows are padded to a power of two (groups 3
+// and 6: the padding rows score −∞ and are never written).
+describe.each([2, 3, 6])('decode attention, GQA group %i on the streamed kernel', (group) => {
+  const shape = { name: `d64 g${group} f16 p16`, layout: { headDim: 64, numKvHeads: 2, pageSize: 16, dtype: 'f16' as const }, group, lengths: [37, 300] };
+  const testCase = makeCase(shape);
+
+  it('matches float64, heads whole and split', async () => {
+    for (const grid of [2, 7]) {
+      const { attention, out } = await runAttention(testCase.fixture, testCase.queries, group, { kernel: 'lean', grid });
+      expect(attention.variant.kind).toBe('streamed');
+      const error = relativeError(out, testCase.expected);
+      expect(error, `grid ${grid}: relative error ${error}`).toBeLessThan(1e-4);
+    }
+  });
+});
+
 describe.each(CAUSAL_SHAPES)('causal prefill attention, $name', (shape) => {
   const testCase = makeCausalCase(shape);
 

@@ -9,11 +9,15 @@
 // UNROLL V loads per invocation before the first use of any of them, and (when UNROLL divides the page size) its
 // tokens share one page-table entry.
 // Each stream keeps its own online-softmax state (m, l, o) for all ROWS query rows of the work head: one K and V
-// read serves the whole GQA group (and in prefill, the whole causal block). q·k is summed over a row's LANES with
-// subgroup shuffles (a row's lanes are consecutive invocations, inside one subgroup since LANES divides the
-// subgroup size). At a head boundary the streams' states merge in stream order through workgroup memory, then the
-// head is written whole to `out` or its partial state to a slot for merge_partials.wgsl. Loops over the register
-// arrays (rows, unrolled tokens, a lane's vectors) are marked `// unroll`: the builder unrolls them (unroll.ts).
+// read serves the whole GQA group (and in prefill, the whole causal block). A row's lanes are consecutive
+// invocations inside one subgroup (LANES divides the subgroup size). q·k is summed over them by a reduce-scatter:
+// each shuffle level halves the rows a lane holds, so that a lane ends with the whole scores of its own rows
+// (LANE_ROWS of them) and keeps their running max and sum alone. The softmax is not repeated on every lane: each
+// lane takes the weights of the rows it does not own from their owners by a shuffle, and every lane keeps o for
+// all rows over its own dimensions. At a head boundary the streams' states merge in stream order through workgroup
+// memory, then the head is written whole to `out` or its partial state to a slot for merge_partials.wgsl. Loops
+// over the register arrays (rows, unrolled tokens, a lane's vectors) are marked `// unroll`: the builder unrolls
+// them (unroll.ts).
 // Traffic: every K and V element of a work head read once from memory; q read once per segment.
 enable subgroups;
 
@@ -26,6 +30,12 @@ const LANES: u32 = {{LANES}}u;
 const UNROLL: u32 = {{UNROLL}}u;
 // Tokens per KV page, a constant so that page and slot of a token cost a shift and a mask (power-of-two pages).
 const PAGE_SIZE: u32 = {{PAGE_SIZE}}u;
+// ROWS rounded up to a power of two, for the halving of the reduce-scatter (the rows past ROWS score −∞).
+const PADDED_ROWS: u32 = {{PADDED_ROWS}}u;
+// Rows each lane owns once the reduce-scatter is done, and the shuffle levels that halve the rows held.
+const LANE_ROWS: u32 = max(1u, PADDED_ROWS / LANES);
+const SCATTER_LEVELS: u32 = {{SCATTER_LEVELS}}u;
+const HALF_ROWS: u32 = PADDED_ROWS / 2u;
 const STREAMS: u32 = WORKGROUP / LANES;
 const STEP: u32 = STREAMS * UNROLL;
 const DIMS: u32 = HEAD_DIM / LANES;
@@ -59,13 +69,50 @@ var<workgroup> streamOut: array<vec4<f32>, STREAMS * QUADS>;
 
 {{KV_ACCESS}}
 
-// Σ over the LANES invocations of one K row (a butterfly: every lane ends with the total).
-fn sumAcrossRow(partial: f32) -> f32 {
-  var total = partial;
-  for (var offset = LANES / 2u; offset > 0u; offset /= 2u) {
-    total += subgroupShuffleXor(total, offset);
+// The first row lane `rowLane` owns after the reduce-scatter (rows ownRow .. ownRow + LANE_ROWS − 1).
+fn ownRow(rowLane: u32) -> u32 {
+  return rowLane * PADDED_ROWS / LANES;
+}
+
+// Sums q·k over a row's LANES invocations: `held` comes in with this lane's share of every row's score and leaves
+// with the whole scores of the lane's own rows, ownRow(rowLane) + j, in held[j] (j < LANE_ROWS). Level ℓ pairs
+// lanes whose rowLane differs in bit LANES / 2^(ℓ+1); each keeps half of the rows it holds (the upper half if its
+// bit is set) and adds its partner's share of them. Once a lane holds LANE_ROWS rows, butterflies sum them whole
+// across the lanes that share them.
+fn reduceScatterScores(held: ptr<function, array<f32, PADDED_ROWS>>, rowLane: u32) {
+  // unroll
+  for (var level = 0u; level < SCATTER_LEVELS; level++) {
+    const partner = LANES >> (level + 1u);
+    const half = PADDED_ROWS >> (level + 1u);
+    let upper = (rowLane & partner) != 0u;
+    // unroll
+    for (var j = 0u; j < HALF_ROWS; j++) {
+      if (j < half) {
+        let kept = select((*held)[j], (*held)[j + half], upper);
+        let given = select((*held)[j + half], (*held)[j], upper);
+        (*held)[j] = kept + subgroupShuffleXor(given, partner);
+      }
+    }
   }
-  return total;
+  // unroll
+  for (var j = 0u; j < LANE_ROWS; j++) {
+    for (var partner = LANES >> (SCATTER_LEVELS + 1u); partner > 0u; partner /= 2u) {
+      (*held)[j] += subgroupShuffleXor((*held)[j], partner);
+    }
+  }
+}
+
+// The lane of a K row that owns row r (the first of them where fewer rows than lanes leave several owners).
+fn rowOwner(r: u32) -> u32 {
+  return r * LANES / PADDED_ROWS;
+}
+
+// Row r's value, taken from the lane that owns r: `owned` is this lane's value at index r % LANE_ROWS.
+fn fromRowOwner(owned: f32, r: u32, rowStart: u32) -> f32 {
+  if (LANE_ROWS == PADDED_ROWS) {
+    return owned;
+  }
+  return subgroupShuffle(owned, rowStart + rowOwner(r));
 }
 
 // The quad of the head dimension held as quad j of word w by lane `rowLane` of a row (words rowLane + w·LANES).
@@ -74,11 +121,17 @@ fn laneQuad(rowLane: u32, w: u32, j: u32) -> u32 {
 }
 
 @compute @workgroup_size(WORKGROUP)
-fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workgroupId: vec3<u32>) {
+fn main(
+  @builtin(local_invocation_index) lane: u32,
+  @builtin(subgroup_invocation_id) subgroupLane: u32,
+  @builtin(workgroup_id) workgroupId: vec3<u32>,
+) {
   let range = workRanges[workgroupId.x];
   let rangeEnd = range.y;
   let stream = lane / LANES;
   let rowLane = lane % LANES;
+  // This K row's first lane in the subgroup, for shuffles from a row's owner.
+  let rowStart = subgroupLane - rowLane;
 
   var tile = range.x;
   var headIndex = range.z;
@@ -96,8 +149,9 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
     // This lane's slice of the head's query rows, pre-scaled by 1/sqrt(d).
     var q: array<array<vec4<f32>, LANE_QUADS>, ROWS>;
     var acc: array<array<vec4<f32>, LANE_QUADS>, ROWS>;
-    var runningMax: array<f32, ROWS>;
-    var runningSum: array<f32, ROWS>;
+    // The online softmax's running max and sum of this lane's own rows.
+    var runningMax: array<f32, LANE_ROWS>;
+    var runningSum: array<f32, LANE_ROWS>;
     // unroll
     for (var r = 0u; r < ROWS; r++) {
       // unroll
@@ -108,8 +162,11 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
           acc[r][w * QUADS_PER_VECTOR + j] = vec4<f32>(0.0);
         }
       }
-      runningMax[r] = NEG_BIG;
-      runningSum[r] = 0.0;
+    }
+    // unroll
+    for (var j = 0u; j < LANE_ROWS; j++) {
+      runningMax[j] = NEG_BIG;
+      runningSum[j] = 0.0;
     }
 
     for (var base = firstToken; base < endToken; base += STEP) {
@@ -136,14 +193,15 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
         }
       }
 
-      // Scores q_r · k_u, summed over the row's lanes; −∞ outside the segment and outside row r's causal window.
-      var scores: array<array<f32, ROWS>, UNROLL>;
+      // Scores of this lane's own rows, q_r · k_u summed over the row's lanes; −∞ outside the segment, past ROWS and
+      // outside row r's causal window.
+      var scores: array<array<f32, LANE_ROWS>, UNROLL>;
       // unroll
       for (var u = 0u; u < UNROLL; u++) {
         // Zeroed explicitly: a loop-local var kept its previous iteration's values on SwiftShader.
-        var partial: array<f32, ROWS>;
+        var partial: array<f32, PADDED_ROWS>;
         // unroll
-        for (var r = 0u; r < ROWS; r++) {
+        for (var r = 0u; r < PADDED_ROWS; r++) {
           partial[r] = 0.0;
         }
         // unroll
@@ -157,33 +215,47 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
             }
           }
         }
+        reduceScatterScores(&partial, rowLane);
         // unroll
-        for (var r = 0u; r < ROWS; r++) {
-          let seen = token[u] < endToken && token[u] < visibleLength(head, r);
-          scores[u][r] = select(NEG_BIG, sumAcrossRow(partial[r]), seen);
+        for (var j = 0u; j < LANE_ROWS; j++) {
+          let r = ownRow(rowLane) + j;
+          let seen = r < ROWS && token[u] < endToken && token[u] < visibleLength(head, r);
+          scores[u][j] = select(NEG_BIG, partial[j], seen);
         }
       }
 
-      // Online softmax per row: new running max, rescale what came before, add this step's tokens.
+      // Online softmax of the own rows: new running max, the factor that rescales what came before, the weights p of
+      // this step's tokens.
+      var rescale: array<f32, LANE_ROWS>;
+      var weights: array<array<f32, LANE_ROWS>, UNROLL>;
       // unroll
-      for (var r = 0u; r < ROWS; r++) {
-        var stepMax = scores[0][r];
+      for (var j = 0u; j < LANE_ROWS; j++) {
+        var stepMax = scores[0][j];
         // unroll
         for (var u = 1u; u < UNROLL; u++) {
-          stepMax = max(stepMax, scores[u][r]);
+          stepMax = max(stepMax, scores[u][j]);
         }
-        let newMax = max(runningMax[r], stepMax);
-        let rescale = exp(runningMax[r] - newMax);
-        runningMax[r] = newMax;
-        runningSum[r] *= rescale;
+        let newMax = max(runningMax[j], stepMax);
+        rescale[j] = exp(runningMax[j] - newMax);
+        runningMax[j] = newMax;
+        runningSum[j] *= rescale[j];
+        // unroll
+        for (var u = 0u; u < UNROLL; u++) {
+          weights[u][j] = select(0.0, exp(scores[u][j] - newMax), scores[u][j] > NEG_BIG);
+          runningSum[j] += weights[u][j];
+        }
+      }
+      // Every row's o, on every lane: rescaled, then the weighted V rows added.
+      // unroll
+      for (var r = 0u; r < ROWS; r++) {
+        let rowRescale = fromRowOwner(rescale[r % LANE_ROWS], r, rowStart);
         // unroll
         for (var i = 0u; i < LANE_QUADS; i++) {
-          acc[r][i] *= rescale;
+          acc[r][i] *= rowRescale;
         }
         // unroll
         for (var u = 0u; u < UNROLL; u++) {
-          let p = select(0.0, exp(scores[u][r] - newMax), scores[u][r] > NEG_BIG);
-          runningSum[r] += p;
+          let p = fromRowOwner(weights[u][r % LANE_ROWS], r, rowStart);
           // unroll
           for (var w = 0u; w < VECTORS; w++) {
             let vQuads = vectorQuads(v[u][w]);
@@ -197,11 +269,12 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
     }
 
     // Merge the streams in stream order: m = max_s m_s, l = Σ_s l_s·exp(m_s − m), o = Σ_s o_s·exp(m_s − m).
-    if (rowLane == 0u) {
-      // unroll
-      for (var r = 0u; r < ROWS; r++) {
-        streamMax[stream * ROWS + r] = runningMax[r];
-        streamSum[stream * ROWS + r] = runningSum[r];
+    // unroll
+    for (var j = 0u; j < LANE_ROWS; j++) {
+      let r = ownRow(rowLane) + j;
+      if (r < ROWS && rowOwner(r) == rowLane) {
+        streamMax[stream * ROWS + r] = runningMax[j];
+        streamSum[stream * ROWS + r] = runningSum[j];
       }
     }
     workgroupBarrier();
@@ -217,7 +290,7 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
       for (var s = 0u; s < STREAMS; s++) {
         l += streamSum[s * ROWS + r] * exp(streamMax[s * ROWS + r] - m);
       }
-      let weight = exp(runningMax[r] - m);
+      let weight = exp(streamMax[stream * ROWS + r] - m);
       // unroll
       for (var w = 0u; w < VECTORS; w++) {
         // unroll

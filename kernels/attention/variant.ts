@@ -40,15 +40,12 @@ const STREAMED_ROW_TOKENS = 16;
 /** Streamed kernel: invocations per workgroup. */
 const STREAMED_WORKGROUP = 128;
 /**
- * Streamed kernel: dimensions each invocation of a K row holds at least, which sets the invocations per row
- * (headDim / STREAMED_LANE_DIMS, at most STREAMED_MAX_LANES). Fewer lanes per row cut the work every lane repeats
- * (the softmax, addressing, a shuffle level) at the cost of registers. On the H200: at d=128, 8 lanes of 16
- * dimensions ran 1.33x faster than 16 of 8 at 64k; at d=64, 4 lanes of 16 ran 1.12x faster than 8 of 8 at 64k and
- * 1.29x at 256k (0.85x at 1k), and the 1B model's decode step took 1.847 ms at 32k and 3.136 ms at 128k with them
- * against 1.97 and 3.70 with 8 lanes (BENCHMARKS.md, session of 2026-12-02).
+ * Streamed kernel: invocations per K row (fewer where the head has fewer 16-byte words or the subgroup fewer
+ * invocations). With q·k summed by a reduce-scatter, each lane keeps the softmax of its own rows only, and 8 lanes
+ * ran best on the H200 at both head dims: at d=64, 8 lanes of 8 dimensions 1.31x faster than 4 of 16 at 64k and
+ * 1.22x at 256k; at d=128, 8 lanes of 16 1.01x and 1.07x faster than 16 of 8 (BENCHMARKS.md, 2026-12-03).
  */
-const STREAMED_LANE_DIMS = 16;
-const STREAMED_MAX_LANES = 8;
+const STREAMED_LANES = 8;
 /** Streamed kernel: tokens per stream per step at most (4 measured best at 64k on the H200). */
 const STREAMED_MAX_UNROLL = 4;
 /** Merge: partial states whose loads are issued together before any is used. */
@@ -72,7 +69,7 @@ export interface AttentionVariantRequest {
   workgroup?: number;
   /** Streamed kernel: tokens each stream loads per step before using them (default: what registers allow, ≤ 4). */
   unroll?: number;
-  /** Streamed kernel: at most this many invocations per K row (default: see STREAMED_LANE_DIMS). */
+  /** Streamed kernel: at most this many invocations per K row (default STREAMED_LANES). */
   lanes?: number;
 }
 
@@ -156,7 +153,7 @@ type KernelPart = Pick<AttentionVariant, 'kind' | 'key' | 'tile' | 'attentionCod
 function buildStreamed(request: AttentionVariantRequest, queries: number): KernelPart {
   const { headDim, group, kvDtype, subgroupMinSize, maxWorkgroupStorage } = request;
   const rows = queries * group;
-  const lanes = streamedLanes(headDim, subgroupMinSize, request.lanes ?? Math.min(STREAMED_MAX_LANES, headDim / STREAMED_LANE_DIMS));
+  const lanes = streamedLanes(headDim, subgroupMinSize, request.lanes ?? STREAMED_LANES);
   const workgroup = request.workgroup ?? STREAMED_WORKGROUP;
   if (!(workgroup % lanes === 0 && workgroup >= headDim / 4 && workgroup <= 256 && (workgroup & (workgroup - 1)) === 0)) {
     throw new Error(`streamed attention workgroup ${workgroup} must be a power of two from ${headDim / 4} to 256`);
@@ -171,6 +168,10 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
   const tile = streams * unroll;
   const dimsPerVector = kvDtype === 'f16' ? 8 : 4;
   const laneDims = headDim / lanes;
+  let paddedRows = 1;
+  while (paddedRows < rows) paddedRows *= 2;
+  // The reduce-scatter of q·k halves the rows a lane holds until each of a row's lanes owns its share.
+  const scatterLevels = Math.log2(Math.min(paddedRows, lanes));
   const specialized = specialize(streamedAttentionWgsl, {
     HEAD_DIM: headDim,
     GROUP: group,
@@ -181,10 +182,16 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
     LANES: lanes,
     UNROLL: unroll,
     PAGE_SIZE: request.pageSize,
+    PADDED_ROWS: paddedRows,
+    SCATTER_LEVELS: scatterLevels,
     KV_ACCESS: kvDtype === 'f16' ? kvF16VectorsWgsl : kvF32VectorsWgsl,
   });
   const attentionCode = unrollLoops(specialized, {
     ROWS: rows,
+    PADDED_ROWS: paddedRows,
+    LANE_ROWS: Math.max(1, paddedRows / lanes),
+    HALF_ROWS: Math.floor(paddedRows / 2),
+    SCATTER_LEVELS: scatterLevels,
     UNROLL: unroll,
     LANE_QUADS: laneDims / 4,
     VECTORS: laneDims / dimsPerVector,
