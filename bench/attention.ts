@@ -2,7 +2,7 @@
 //   npm run bench:attention [-- --quick] [-- --json] [-- --grid N] [-- --repeats N] [-- --recalibrate]
 //                           [-- --toggles enable-dawn-features=...]   (diagnosis only: Dawn instance toggles)
 //                           [-- --prefill-only]   (sections 5 and 6 alone: the prefill figures in a short run)
-//                           [-- --choices-only]   (the open design choices alone, at d=128 and d=64, 1k/64k/256k)
+//                           [-- --choices-only]   (the open design choices alone, at d=128 and d=64, 1k/64k/256k, and GQA 8 at 64k)
 // 1. The floor: the adapter's read bandwidth, from a streaming-read kernel.
 // 2. The LeanAttention grid, calibrated on the adapter with the kernel the engine runs (timestamps unquantized).
 // 3. Each schedule for B=1, Hq=32, Hkv=8, D=128, f16 KV over a list of context lengths, a ragged batch of 8
@@ -204,6 +204,20 @@ function openChoices(setup: Setup, batch: Batch): Choice[] {
           ...[32, 64, 512].map((grid) => ({ name: `cold: streamed, grid ${grid}`, choice: {}, grid, cold: true })),
         ]
       : []),
+  ];
+}
+
+/** `--choices-only`, GQA 8 (the 5-KV-head batch): lanes per K row and unroll, where q and o take twice the registers. */
+function groupOf8Choices(): Choice[] {
+  return [
+    { name: 'streamed, default', choice: {} },
+    { name: 'streamed, 8 lanes per row', choice: { lanes: 8 } },
+    { name: 'streamed, 16 lanes per row', choice: { lanes: 16 } },
+    { name: 'streamed, 16 lanes per row, unroll 4', choice: { lanes: 16, unroll: 4 } },
+    { name: 'streamed, 8 lanes per row, unroll 4', choice: { lanes: 8, unroll: 4 } },
+    { name: 'streamed, unroll 1', choice: { unroll: 1 } },
+    { name: 'streamed, default, attention dispatch alone', choice: {}, only: 'attention' as const },
+    { name: 'streamed, default, merge dispatch alone', choice: {}, only: 'merge' as const },
   ];
 }
 
@@ -412,6 +426,8 @@ async function main(): Promise<void> {
       if (syntheticKvFits(context, layout, batch.lengths)) choiceRows.push(...(await benchChoices(setup, batch, openChoices(setup, batch))));
     }
   }
+  const groupOf8 = batches.find((batch) => batch.group === 8)!;
+  if (choicesOnly && syntheticKvFits(context, groupOf8.layout, groupOf8.lengths)) choiceRows.push(...(await benchChoices(setup, groupOf8, groupOf8Choices())));
 
   const prefillRows: PrefillRow[] = [];
   for (const position of choicesOnly ? [] : quick ? QUICK_PREFILL_POSITIONS : FULL_PREFILL_POSITIONS) {

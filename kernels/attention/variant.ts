@@ -42,10 +42,15 @@ const STREAMED_WORKGROUP = 128;
 /**
  * Streamed kernel: invocations per K row (fewer where the head has fewer 16-byte words or the subgroup fewer
  * invocations). With q·k summed by a reduce-scatter, each lane keeps the softmax of its own rows only, and 8 lanes
- * ran best on the H200 at both head dims: at d=64, 8 lanes of 8 dimensions 1.31x faster than 4 of 16 at 64k and
- * 1.22x at 256k; at d=128, 8 lanes of 16 1.01x and 1.07x faster than 16 of 8 (BENCHMARKS.md, 2026-12-03).
+ * ran best on the H200 for GQA 4 at both head dims: at d=64, 8 lanes of 8 dimensions 1.31x faster than 4 of 16 at
+ * 64k and 1.22x at 256k; at d=128, 8 lanes of 16 1.01x and 1.07x faster than 16 of 8 (BENCHMARKS.md, 2026-12-03).
  */
 const STREAMED_LANES = 8;
+/**
+ * Streamed kernel: every lane holds q and o of every row over its dimensions, rows × headDim / lanes values each;
+ * past this many, the lanes per row double (GQA 8 at d=128: 16 lanes of 8 dimensions).
+ */
+const STREAMED_LANE_ROW_VALUES = 64;
 /** Streamed kernel: tokens per stream per step at most (4 measured best at 64k on the H200). */
 const STREAMED_MAX_UNROLL = 4;
 /** Merge: partial states whose loads are issued together before any is used. */
@@ -87,6 +92,13 @@ export interface AttentionVariant {
 
 function streamedKernelRuns(subgroupMinSize: number): boolean {
   return subgroupMinSize >= MIN_STREAMED_SUBGROUP;
+}
+
+/** The streamed kernel's lanes per K row before the head's words and the subgroup bound them. */
+function preferredLanes(headDim: number, rows: number): number {
+  let lanes = STREAMED_LANES;
+  while ((rows * headDim) / lanes > STREAMED_LANE_ROW_VALUES) lanes *= 2;
+  return lanes;
 }
 
 /** Invocations that share one K or V row in the streamed kernel: a power of two dividing headDim / 8, within a subgroup. */
@@ -153,7 +165,7 @@ type KernelPart = Pick<AttentionVariant, 'kind' | 'key' | 'tile' | 'attentionCod
 function buildStreamed(request: AttentionVariantRequest, queries: number): KernelPart {
   const { headDim, group, kvDtype, subgroupMinSize, maxWorkgroupStorage } = request;
   const rows = queries * group;
-  const lanes = streamedLanes(headDim, subgroupMinSize, request.lanes ?? STREAMED_LANES);
+  const lanes = streamedLanes(headDim, subgroupMinSize, request.lanes ?? preferredLanes(headDim, rows));
   const workgroup = request.workgroup ?? STREAMED_WORKGROUP;
   if (!(workgroup % lanes === 0 && workgroup >= headDim / 4 && workgroup <= 256 && (workgroup & (workgroup - 1)) === 0)) {
     throw new Error(`streamed attention workgroup ${workgroup} must be a power of two from ${headDim / 4} to 256`);
