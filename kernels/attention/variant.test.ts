@@ -19,6 +19,17 @@ describe('streamed attention variant', () => {
     expect(variant.key).toContain(`/l${lanes}/`);
   });
 
+  it.each([
+    { headDim: 128, group: 4, unroll: 4 },
+    { headDim: 128, group: 8, unroll: 4 },
+    // Capped at 4 tokens a step, though 4 rows of 8 dimensions leave registers for 8.
+    { headDim: 64, group: 4, unroll: 4 },
+    // Subgroups of 4 leave 32 dimensions a lane: 4 rows of them take 128 values, 2 tokens a step.
+    { headDim: 128, group: 4, unroll: 2, subgroupMinSize: 4 },
+  ])('d=$headDim, GQA $group: $unroll tokens per stream and step', ({ headDim, group, unroll, subgroupMinSize }) => {
+    expect(buildAttentionVariant({ ...H200, headDim, group, subgroupMinSize: subgroupMinSize ?? 32 }).key).toMatch(new RegExp(`/u${unroll}$`));
+  });
+
   it('keeps a K row inside the smallest subgroup', () => {
     expect(buildAttentionVariant({ ...H200, subgroupMinSize: 4, headDim: 128, group: 8 }).key).toContain('/l4/');
   });
