@@ -16,7 +16,8 @@ const NEVER = 'params.pageSize == 0u';
 const RETURN_AT_ONCE = `  if (${ALWAYS}) { return; }\n`;
 const ATTENTION = 'kernels/attention/streamed_attention.wgsl';
 const TOKEN_LOOP = '    for (var base = firstToken; base < endToken; base += STEP) {';
-const ATTENTION_ENTRY = 'fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workgroupId: vec3<u32>) {\n';
+const ATTENTION_ENTRY = '  @builtin(workgroup_id) workgroupId: vec3<u32>,\n) {\n';
+const STREAM_MERGE = /(    \/\/ Merge the streams in stream order[\s\S]*?\n)(    tile = segmentEnd;)/;
 const NO_ATTENTION = {
   file: 'engine/model.ts',
   from: 'encodeAttention = (pass, layer) => attention.encodeInPass(pass, bindings[layer]);',
@@ -42,7 +43,7 @@ const ABLATIONS = {
   'kv-loads-only': [
     {
       file: ATTENTION,
-      from: /      \/\/ Scores q_r · k_u[\s\S]*?\n(    }\n\n    \/\/ Merge the streams)/,
+      from: /      \/\/ Scores of this lane's own rows[\s\S]*?\n(    }\n\n    \/\/ Merge the streams)/,
       to: `      // unroll
       for (var u = 0u; u < UNROLL; u++) {
         // unroll
@@ -61,6 +62,31 @@ $1`,
       file: ATTENTION,
       from: '    // Merge the streams in stream order',
       to: `    if (${NEVER}) {\n      partials[0] = bitcast<f32>(loadSink);\n    }\n    // Merge the streams in stream order`,
+    },
+  ],
+  // The attention kernel skips the merge of its streams at the end of a segment and writes no output or partial
+  // state (o and the softmax state folded into one value that is never written): what that merge costs.
+  'no-stream-merge': [
+    {
+      file: ATTENTION,
+      from: STREAM_MERGE,
+      to: `    var stateSink = 0.0;
+    // unroll
+    for (var j = 0u; j < LANE_ROWS; j++) {
+      stateSink += runningMax[j] + runningSum[j];
+    }
+    // unroll
+    for (var r = 0u; r < ROWS; r++) {
+      // unroll
+      for (var i = 0u; i < LANE_QUADS; i++) {
+        stateSink += dot(acc[r][i], vec4<f32>(1.0));
+      }
+    }
+    if (${NEVER}) {
+      out[0] = stateSink;
+      partials[0] = stateSink;
+    }
+$2`,
     },
   ],
   // Every decode GEMV returns at once: the projections' dispatches without their reading.
