@@ -17,7 +17,7 @@ const RETURN_AT_ONCE = `  if (${ALWAYS}) { return; }\n`;
 const ATTENTION = 'kernels/attention/streamed_attention.wgsl';
 const TOKEN_LOOP = '    for (var base = firstToken; base < endToken; base += STEP) {';
 const ATTENTION_ENTRY = '  @builtin(workgroup_id) workgroupId: vec3<u32>,\n) {\n';
-const STREAM_MERGE = /(    \/\/ Merge the streams in stream order[\s\S]*?\n)(    tile = segmentEnd;)/;
+const STREAM_MERGE = /    \/\/ Merge the streams in stream order[\s\S]*?\n(    tile = segmentEnd;)/;
 const NO_ATTENTION = {
   file: 'engine/model.ts',
   from: 'encodeAttention = (pass, layer) => attention.encodeInPass(pass, bindings[layer]);',
@@ -86,7 +86,7 @@ $1`,
       out[0] = stateSink;
       partials[0] = stateSink;
     }
-$2`,
+$1`,
     },
   ],
   // Every decode GEMV returns at once: the projections' dispatches without their reading.

@@ -174,7 +174,8 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
   if (!(workgroup % lanes === 0 && workgroup >= headDim / 4 && workgroup <= 256 && (workgroup & (workgroup - 1)) === 0)) {
     throw new Error(`streamed attention workgroup ${workgroup} must be a power of two from ${headDim / 4} to 256`);
   }
-  const unroll = request.unroll ?? Math.max(1, Math.min(STREAMED_MAX_UNROLL, Math.floor(STREAMED_STEP_VALUES / (rows * (headDim / lanes)))));
+  const laneDims = headDim / lanes;
+  const unroll = request.unroll ?? Math.max(1, Math.min(STREAMED_MAX_UNROLL, Math.floor(STREAMED_STEP_VALUES / (rows * laneDims))));
   if (!Number.isInteger(unroll) || unroll < 1) throw new Error(`streamed attention unroll ${unroll} must be a positive integer`);
   const streams = workgroup / lanes;
   const bytes = streamedWorkgroupBytes(headDim, rows, streams);
@@ -183,9 +184,7 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
   }
   const tile = streams * unroll;
   const dimsPerVector = kvDtype === 'f16' ? 8 : 4;
-  const laneDims = headDim / lanes;
-  let paddedRows = 1;
-  while (paddedRows < rows) paddedRows *= 2;
+  const paddedRows = 2 ** Math.ceil(Math.log2(rows));
   // The reduce-scatter of q·k halves the rows a lane holds until each of a row's lanes owns its share.
   const scatterLevels = Math.log2(Math.min(paddedRows, lanes));
   const specialized = specialize(streamedAttentionWgsl, {
