@@ -3,6 +3,7 @@
 //                           [-- --toggles enable-dawn-features=...]   (diagnosis only: Dawn instance toggles)
 //                           [-- --prefill-only]   (sections 5 and 6 alone: the prefill figures in a short run)
 //                           [-- --choices-only]   (the open design choices alone, at d=128 and d=64, 1k/64k/256k, and GQA 8 at 64k)
+//                           [-- --lengths 1k,64k] (the main table's single-sequence rows at these lengths alone)
 // 1. The floor: the adapter's read bandwidth, from a streaming-read kernel.
 // 2. The LeanAttention grid, calibrated on the adapter with the kernel the engine runs (timestamps unquantized).
 // 3. Each schedule for B=1, Hq=32, Hkv=8, D=128, f16 KV over a list of context lengths, a ragged batch of 8
@@ -31,7 +32,7 @@ import { causalQueriesPerHead } from '../kernels/attention/variant.ts';
 import { createSyntheticKv, kvBytesRead, syntheticKvFits } from '../kernels/attention/syntheticKv.ts';
 import { fileCalibrationStore } from '../cli/calibrationFile.ts';
 import { exitAfterFlush } from '../cli/exit.ts';
-import { parseFlags } from '../cli/flags.ts';
+import { parseFlags, parseSize } from '../cli/flags.ts';
 import { formatTable } from '../cli/table.ts';
 
 const K = 1024;
@@ -45,6 +46,14 @@ const FULL_PREFILL_POSITIONS = [4 * K, 32 * K];
 const QUICK_PREFILL_POSITIONS = [1 * K, 4 * K];
 const FULL_PREFILL_KERNEL_CHUNKS = [64, 512];
 const QUICK_PREFILL_KERNEL_CHUNKS = [16, 64];
+
+/**
+ * Calls per timed pass in the back-to-back column: how bench/cuda_sdpa.py times cuDNN (CUDA events around 50 calls),
+ * so that column and cuDNN's compare like for like. A single call's column pays the pass's own cost (its two
+ * timestamps and the pass boundary) once per call; in a model, attention runs inside a pass with the layer's other
+ * dispatches.
+ */
+const BACK_TO_BACK_CALLS = 50;
 
 const LAYOUT: PagedKvLayout = { headDim: 128, numKvHeads: 8, pageSize: 16, dtype: 'f16' };
 const GROUP = 4;
@@ -73,6 +82,8 @@ interface Row {
   percentOfFloor: number;
   /** This row's time over LeanAttention's (streamed kernel) on the same batch: above 1, Lean is faster. */
   leanSpeedup: number;
+  /** LeanAttention and FlashDecoding: ms per call of BACK_TO_BACK_CALLS calls in one timed pass. */
+  backToBackMs?: number;
 }
 
 interface Setup {
@@ -91,15 +102,23 @@ async function timeAttention(
   batch: Batch,
   io: { kv: ReturnType<typeof createSyntheticKv>; queries: GPUBuffer; out: GPUBuffer },
   options: Omit<DecodeAttentionOptions, 'layout' | 'group' | 'maxSequences' | 'maxChunk'>,
-  { only, cold }: Pick<Choice, 'only' | 'cold'> = {},
+  { only, cold, calls = 1 }: Pick<Choice, 'only' | 'cold'> & { calls?: number } = {},
 ): Promise<{ ms: number; variant: string; workgroups: number }> {
   const attention = new DecodeAttention(setup.context, { layout: batch.layout, group: batch.group, maxSequences: batch.lengths.length, ...options });
   attention.planBatch(batch.lengths, io.kv.pageTableOffsets);
   const bindings = attention.createBindings({ queries: io.queries, keys: io.kv.keys, values: io.kv.values, pageTable: io.kv.pageTable, out: io.out });
   // The merge alone reads partials: one attention pass leaves them.
   if (only === 'merge') await measurePasses(setup.context, 1, (pass) => attention.encodeInPass(pass, bindings));
-  const { ms } = await measurePasses(setup.context, setup.repeats, (pass) => attention.encodeInPass(pass, bindings, only), WARM_UP_MS, cold ? setup.evictCaches : undefined);
-  const result = { ms, variant: attention.variant.key, workgroups: attention.currentPlan.rangeCount };
+  const { ms } = await measurePasses(
+    setup.context,
+    setup.repeats,
+    (pass) => {
+      for (let call = 0; call < calls; call++) attention.encodeInPass(pass, bindings, only);
+    },
+    WARM_UP_MS,
+    cold ? setup.evictCaches : undefined,
+  );
+  const result = { ms: ms / calls, variant: attention.variant.key, workgroups: attention.currentPlan.rangeCount };
   attention.destroy();
   return result;
 }
@@ -135,7 +154,9 @@ async function benchBatch(setup: Setup, batch: Batch): Promise<Row[]> {
     for (const run of runs) {
       const { ms, variant, workgroups } = await timeAttention(setup, batch, io, run.options);
       const gbPerS = bytes / (ms * 1e6);
-      rows.push({ batch: batch.name, schedule: run.schedule, kernel: run.kernel, variant, workgroups, ms, gbPerS, percentOfFloor: (100 * gbPerS) / setup.floor, leanSpeedup: 1 });
+      const backToBack = run.kernel !== 'fa2' && run.options.streamed !== false;
+      const backToBackMs = backToBack ? (await timeAttention(setup, batch, io, run.options, { calls: BACK_TO_BACK_CALLS })).ms : undefined;
+      rows.push({ batch: batch.name, schedule: run.schedule, kernel: run.kernel, variant, workgroups, ms, gbPerS, percentOfFloor: (100 * gbPerS) / setup.floor, leanSpeedup: 1, backToBackMs });
     }
     for (const row of rows) row.leanSpeedup = row.ms / rows[0].ms;
     return rows;
@@ -406,6 +427,9 @@ async function main(): Promise<void> {
     { name: `${lengthName(misfit)}, pages in order`, layout: LAYOUT, group: GROUP, lengths: [misfit], pageOrder: 'in order' },
     { name: `${lengthName(misfit)}, pages of 256 tokens`, layout: { ...LAYOUT, pageSize: 256 }, group: GROUP, lengths: [misfit] },
   ];
+  const onlyLengths = typeof flags.get('lengths') === 'string' ? (flags.get('lengths') as string).split(',').map(parseSize) : undefined;
+  if (onlyLengths?.some((n) => !(n >= 1))) throw new Error(`--lengths takes sizes like 1k,64k (got "${flags.get('lengths')}")`);
+  if (onlyLengths) batches.splice(0, batches.length, ...onlyLengths.map((n) => ({ name: `N=${lengthName(n)}`, layout: LAYOUT, group: GROUP, lengths: [n] })));
   const prefillOnly = flags.has('prefill-only');
   const choicesOnly = flags.has('choices-only');
   const rows: Row[] = [];
@@ -419,7 +443,7 @@ async function main(): Promise<void> {
   const emptyDispatchMs = await benchEmptyPass(setup, 1);
 
   const choiceRows: ChoiceRow[] = [];
-  for (const n of prefillOnly || choicesOnly ? [] : quick ? [4 * K] : [1 * K, 4 * K, 16 * K, 64 * K]) {
+  for (const n of prefillOnly || choicesOnly || onlyLengths ? [] : quick ? [4 * K] : [1 * K, 4 * K, 16 * K, 64 * K]) {
     choiceRows.push(...(await benchChoices(setup, { name: `N=${lengthName(n)}`, layout: LAYOUT, group: GROUP, lengths: [n] }, allChoices(setup))));
   }
   for (const n of choicesOnly ? (quick ? [4 * K] : [1 * K, 64 * K, 256 * K]) : []) {
@@ -453,8 +477,17 @@ async function main(): Promise<void> {
     console.log('');
     console.log(
       formatTable(
-        ['batch', 'schedule', 'workgroups', 'median µs', 'GB/s', '% of floor', 'Lean speedup'],
-        rows.map((r) => [r.batch, r.schedule, r.workgroups, microseconds(r.ms), +r.gbPerS.toPrecision(4), +r.percentOfFloor.toFixed(1), `${r.leanSpeedup.toFixed(2)}x`]),
+        ['batch', 'schedule', 'workgroups', 'median µs', 'GB/s', '% of floor', 'Lean speedup', `back-to-back µs (${BACK_TO_BACK_CALLS} calls a pass)`],
+        rows.map((r) => [
+          r.batch,
+          r.schedule,
+          r.workgroups,
+          microseconds(r.ms),
+          +r.gbPerS.toPrecision(4),
+          +r.percentOfFloor.toFixed(1),
+          `${r.leanSpeedup.toFixed(2)}x`,
+          r.backToBackMs === undefined ? '' : microseconds(r.backToBackMs),
+        ]),
       ),
     );
     const single = rows.filter((r) => r.batch.startsWith('N='));
@@ -473,7 +506,7 @@ async function main(): Promise<void> {
       ),
     );
   }
-  if (choicesOnly) return;
+  if (choicesOnly || onlyLengths) return;
   const engineBlock = causalQueriesPerHead({ headDim: LAYOUT.headDim, group: GROUP, kvDtype: LAYOUT.dtype, subgroupMinSize: context.features.subgroupMinSize, maxWorkgroupStorage: context.limits.maxComputeWorkgroupStorageSize, pageSize: LAYOUT.pageSize });
   console.log(`\nprefill: causal attention of one ${PREFILL_CHUNK}-token chunk, decode kernel, LeanAttention schedule (before the prefill kernel, the engine ran ${engineBlock} ${engineBlock === 1 ? 'query' : 'queries'} per work head here)`);
   console.log(

@@ -179,7 +179,7 @@ const INTEGER = /^-?\d+$/;
 const NUMBER = /^-?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
 /** `4096` → 4096, `32k` → 32768; anything else → NaN. */
-function parseSize(text: string): number {
+export function parseSize(text: string): number {
   const match = /^(\d+)(k?)$/i.exec(text);
   return match ? Number(match[1]) * (match[2] ? 1024 : 1) : NaN;
 }

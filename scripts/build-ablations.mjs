@@ -17,7 +17,7 @@ const RETURN_AT_ONCE = `  if (${ALWAYS}) { return; }\n`;
 const ATTENTION = 'kernels/attention/streamed_attention.wgsl';
 const TOKEN_LOOP = '    for (var base = firstToken; base < endToken; base += STEP) {';
 const ATTENTION_ENTRY = '  @builtin(workgroup_id) workgroupId: vec3<u32>,\n) {\n';
-const STREAM_MERGE = /    \/\/ Merge the streams in stream order[\s\S]*?\n(    tile = segmentEnd;)/;
+const STREAM_MERGE = /    \/\/ Merge the streams: [\s\S]*?\n(    tile = segmentEnd;)/;
 const NO_ATTENTION = {
   file: 'engine/model.ts',
   from: 'encodeAttention = (pass, layer) => attention.encodeInPass(pass, bindings[layer]);',
@@ -60,8 +60,8 @@ $1`,
     },
     {
       file: ATTENTION,
-      from: '    // Merge the streams in stream order',
-      to: `    if (${NEVER}) {\n      partials[0] = bitcast<f32>(loadSink);\n    }\n    // Merge the streams in stream order`,
+      from: '    // Merge the streams:',
+      to: `    if (${NEVER}) {\n      partials[0] = bitcast<f32>(loadSink);\n    }\n    // Merge the streams:`,
     },
   ],
   // The attention kernel skips the merge of its streams at the end of a segment and writes no output or partial

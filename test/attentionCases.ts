@@ -63,7 +63,7 @@ export async function runAttention(
   fixture: PagedKvFixture,
   queries: Float32Array,
   group: number,
-  options: Pick<DecodeAttentionOptions, 'grid' | 'splits' | 'streamed' | 'workgroup' | 'unroll'> & { kernel: AttentionKernel },
+  options: Pick<DecodeAttentionOptions, 'grid' | 'splits' | 'streamed' | 'workgroup' | 'unroll' | 'lanes'> & { kernel: AttentionKernel },
   what: Queries = { kind: 'decode' },
 ): Promise<Run> {
   const attention = new DecodeAttention(context, {

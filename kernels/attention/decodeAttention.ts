@@ -83,7 +83,6 @@ export class DecodeAttention {
   private readonly splitHeads: GPUBuffer;
   /** Buffers sized by the number of ranges (workgroups) a plan may have; they grow with `generation`. */
   private ranges!: GPUBuffer;
-  private mergeSlots!: GPUBuffer;
   private partials!: GPUBuffer;
   private rangeCapacity = 0;
   private generation = 0;
@@ -145,10 +144,9 @@ export class DecodeAttention {
 
   /** (Re)makes the buffers sized by the range count: ranges, merge slots (2 per range) and partial states. */
   private allocateRanges(ranges: number): void {
-    if (this.rangeCapacity > 0) for (const buffer of [this.ranges, this.mergeSlots, this.partials]) buffer.destroy();
+    if (this.rangeCapacity > 0) for (const buffer of [this.ranges, this.partials]) buffer.destroy();
     const stateBytes = this.variant.queries * this.options.group * (this.options.layout.headDim + 2) * 4;
     this.ranges = createStorageBuffer(this.device, 'attention ranges', 16 * ranges);
-    this.mergeSlots = createStorageBuffer(this.device, 'attention merge slots', 8 * ranges);
     this.partials = createStorageBuffer(this.device, 'attention partials', 2 * ranges * stateBytes);
     this.rangeCapacity = ranges;
     this.generation++;
@@ -182,9 +180,8 @@ export class DecodeAttention {
         { binding: 0, resource: { buffer: this.params } },
         { binding: 1, resource: { buffer: this.heads } },
         { binding: 2, resource: { buffer: this.splitHeads } },
-        { binding: 3, resource: { buffer: this.mergeSlots } },
-        { binding: 4, resource: { buffer: this.partials } },
-        { binding: 5, resource: { buffer: io.out } },
+        { binding: 3, resource: { buffer: this.partials } },
+        { binding: 4, resource: { buffer: io.out } },
       ],
     });
     return { attention, merge };
@@ -257,10 +254,7 @@ export class DecodeAttention {
       // the last head holds the total.
       for (let h = 0; h <= heads; h++) this.headRecords[HEAD_RECORD_WORDS * h] = plan.headFirstTile[h];
       queue.writeBuffer(this.ranges, 0, plan.ranges, 0, 4 * plan.rangeCount);
-      if (plan.splitHeadCount > 0) {
-        queue.writeBuffer(this.splitHeads, 0, plan.splitHeads, 0, 4 * plan.splitHeadCount);
-        queue.writeBuffer(this.mergeSlots, 0, plan.mergeSlots, 0, plan.mergeSlotCount);
-      }
+      if (plan.splitHeadCount > 0) queue.writeBuffer(this.splitHeads, 0, plan.splitHeads, 0, 4 * plan.splitHeadCount);
       this.plannedTiles.set(tiles);
       this.plannedHeads = heads;
       this.plannedKernel = kernel;
@@ -270,7 +264,7 @@ export class DecodeAttention {
   }
 
   destroy(): void {
-    for (const buffer of [this.params, this.heads, this.ranges, this.splitHeads, this.mergeSlots, this.partials]) buffer.destroy();
+    for (const buffer of [this.params, this.heads, this.ranges, this.splitHeads, this.partials]) buffer.destroy();
   }
 
   /** The current plan (for benchmarks and tests that inspect the partition). */

@@ -20,16 +20,21 @@ const NEG_BIG: f32 = -3.0e38;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> heads: array<WorkHead>;
-// (work head, first entry in mergeSlots, end entry, unused) per split head.
+// (work head, its first partial slot, slot count, unused) per split head.
 @group(0) @binding(2) var<storage, read> splitHeads: array<vec4<u32>>;
-@group(0) @binding(3) var<storage, read> mergeSlots: array<u32>;
-@group(0) @binding(4) var<storage, read> partials: array<f32>;
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<storage, read> partials: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
 // Each part's merged state for every quad.
 var<workgroup> partMax: array<f32, WORKGROUP>;
 var<workgroup> partSum: array<f32, WORKGROUP>;
 var<workgroup> partOut: array<vec4<f32>, WORKGROUP>;
+
+// The slot of a split head's state `entry`: after the first range's, the first segment (slot 2w) of each following
+// range w (plan.ts, mergeSlot). Computed, not looked up: one dependent load less before the partials.
+fn mergeSlot(firstSlot: u32, entry: u32) -> u32 {
+  return select(2u * ((firstSlot >> 1u) + entry), firstSlot, entry == 0u);
+}
 
 struct State {
   m: f32,
@@ -59,22 +64,20 @@ fn mergeBatch(state: State, batch: array<State, BATCH>) -> State {
 fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workgroupId: vec3<u32>) {
   let split = splitHeads[workgroupId.x / ROWS];
   let r = workgroupId.x % ROWS;
+  // Needed only at the write: its load goes out beside the partials' instead of before them.
   let head = heads[split.x];
-  if (!rowIsWritten(head, r)) {
-    return;
-  }
   let quad = lane % QUADS;
   let part = lane / QUADS;
 
   var state = State(NEG_BIG, 0.0, vec4<f32>(0.0));
   if (part < PARTS) {
-    for (var entry = split.y + part; entry < split.z; entry += BATCH * PARTS) {
+    for (var entry = part; entry < split.z; entry += BATCH * PARTS) {
       var batch: array<State, BATCH>;
       // unroll
       for (var b = 0u; b < BATCH; b++) {
         // Past the head's last state: re-read it (cached) with weight 0.
         let index = entry + b * PARTS;
-        let base = (mergeSlots[min(index, split.z - 1u)] * ROWS + r) * STATE_SIZE;
+        let base = (mergeSlot(split.y, min(index, split.z - 1u)) * ROWS + r) * STATE_SIZE;
         let first = base + 2u + 4u * quad;
         batch[b] = State(
           select(NEG_BIG, partials[base], index < split.z),
@@ -101,10 +104,12 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
       }
       merged = mergeBatch(merged, batch);
     }
-    let outIndex = queryRowIndex(head, r) * HEAD_DIM + 4u * quad;
-    let normalized = merged.o / merged.l;
-    for (var c = 0u; c < 4u; c++) {
-      out[outIndex + c] = normalized[c];
+    if (rowIsWritten(head, r)) {
+      let outIndex = queryRowIndex(head, r) * HEAD_DIM + 4u * quad;
+      let normalized = merged.o / merged.l;
+      for (var c = 0u; c < 4u; c++) {
+        out[outIndex + c] = normalized[c];
+      }
     }
   }
 }

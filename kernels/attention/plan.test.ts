@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { flashDecodingSplits, MAX_FLASH_DECODING_SPLITS, WorkPlan, type AttentionKernel } from './plan.ts';
+import { flashDecodingSplits, MAX_FLASH_DECODING_SPLITS, mergeSlot, WorkPlan, type AttentionKernel } from './plan.ts';
 
 /** Replays a plan on the CPU: which workgroup segment covers each tile, and what each split head merges. */
 function checkPlan(tilesPerHead: number[], kernel: AttentionKernel, grid: number, splits: number) {
@@ -24,8 +24,8 @@ function checkPlan(tilesPerHead: number[], kernel: AttentionKernel, grid: number
   expect(Array.from(covered).every((c) => c === 1), 'every tile covered exactly once').toBe(true);
   const merged = new Map<number, number[]>();
   for (let s = 0; s < plan.splitHeadCount; s++) {
-    const [head, from, to] = plan.splitHeads.subarray(4 * s, 4 * s + 3);
-    merged.set(head, Array.from(plan.mergeSlots.subarray(from, to)));
+    const [head, firstSlot, count] = plan.splitHeads.subarray(4 * s, 4 * s + 3);
+    merged.set(head, Array.from({ length: count }, (_, entry) => mergeSlot(firstSlot, entry)));
   }
   expect(merged).toEqual(partialSlots);
   return plan;

@@ -9,7 +9,9 @@
  *           for the whole batch, chosen as FlashAttention chooses it (flashDecodingSplits);
  *   - lean: LeanAttention: the whole list cut into `grid` equal shares, stream-K style.
  * A range that covers a head only partly leaves a partial state in slot 2w (its first segment) or 2w + 1 (its
- * last); each split head lists its slots in range order, which fixes the merge order.
+ * last). A head split over ranges w0 … w1 is the first segment of every range after w0, so its slots in range order
+ * (the merge order) are its first one, then 2(w0 + 1), 2(w0 + 2), … 2·w1 (mergeSlot): a split head is its first
+ * slot and a count.
  */
 export type AttentionKernel = 'lean' | 'fd' | 'fa2';
 
@@ -27,6 +29,11 @@ export interface PlanOptions {
   grid: number;
   /** Splits per head for FlashDecoding; by default flashDecodingSplits for the batch. */
   splits?: number;
+}
+
+/** The slot of a split head's partial state `entry` (0 = its first range's), from the slot of the first. */
+export function mergeSlot(firstSlot: number, entry: number): number {
+  return entry === 0 ? firstSlot : 2 * ((firstSlot >> 1) + entry);
 }
 
 /** FlashAttention's cap on splits per head. */
@@ -63,11 +70,9 @@ export class WorkPlan {
   /** Per range: tileBegin, tileEnd, firstHead, first partial slot. */
   ranges: Uint32Array<ArrayBuffer> = new Uint32Array(0);
   rangeCount = 0;
-  /** Per split head: head index, first entry in mergeSlots, end entry, unused. */
+  /** Per split head: head index, its first partial slot, how many slots it merges (see mergeSlot), unused. */
   splitHeads: Uint32Array<ArrayBuffer> = new Uint32Array(0);
   splitHeadCount = 0;
-  mergeSlots: Uint32Array<ArrayBuffer> = new Uint32Array(0);
-  mergeSlotCount = 0;
   /** FlashDecoding's splits in the latest fd plan. */
   splits = 1;
 
@@ -134,13 +139,11 @@ export class WorkPlan {
     }
   }
 
-  /** Fills each range's first head and partial slot, and the merge list of every head split across ranges. */
+  /** Fills each range's first head and partial slot, and the slots of every head split across ranges. */
   private assignHeadsAndSlots(): void {
     const first = this.headFirstTile;
     this.splitHeads = ensure(this.splitHeads, 4 * this.headCount);
-    this.mergeSlots = ensure(this.mergeSlots, 2 * this.rangeCount);
     this.splitHeadCount = 0;
-    this.mergeSlotCount = 0;
     let head = 0;
     for (let w = 0; w < this.rangeCount; w++) {
       const begin = this.ranges[4 * w];
@@ -156,11 +159,10 @@ export class WorkPlan {
         if (startsHere) {
           const s = this.splitHeadCount++;
           this.splitHeads[4 * s] = h;
-          this.splitHeads[4 * s + 1] = this.mergeSlotCount;
+          this.splitHeads[4 * s + 1] = 2 * w + (segment === 0 ? 0 : 1);
+          this.splitHeads[4 * s + 2] = 0;
         }
-        this.mergeSlots[this.mergeSlotCount++] = 2 * w + (segment === 0 ? 0 : 1);
-        const endsHere = first[h + 1] <= end;
-        if (endsHere) this.splitHeads[4 * (this.splitHeadCount - 1) + 2] = this.mergeSlotCount;
+        this.splitHeads[4 * (this.splitHeadCount - 1) + 2]++;
       }
     }
   }

@@ -14,8 +14,8 @@
 // each shuffle level halves the rows a lane holds, so that a lane ends with the whole scores of its own rows
 // (LANE_ROWS of them) and keeps their running max and sum alone. The softmax is not repeated on every lane: each
 // lane takes the weights of the rows it does not own from their owners by a shuffle, and every lane keeps o for
-// all rows over its own dimensions. At a head boundary the streams' states merge in stream order through workgroup
-// memory, then the head is written whole to `out` or its partial state to a slot for merge_partials.wgsl. Loops
+// all rows over its own dimensions. At a head boundary the streams' states merge, those of a subgroup by shuffles,
+// then the subgroups' through workgroup memory, and the head is written whole to `out` or its partial state to a slot for merge_partials.wgsl. Loops
 // over the register arrays (rows, unrolled tokens, a lane's vectors) are marked `// unroll`: the builder unrolls
 // them (unroll.ts).
 // Traffic: every K and V element of a work head read once from memory; q read once per segment.
@@ -47,6 +47,11 @@ const VECTORS: u32 = DIMS / DIMS_PER_VECTOR;
 const ROW_VECTORS: u32 = HEAD_DIM / DIMS_PER_VECTOR;
 // Stands for −∞: exp(NEG_BIG − m) is exactly 0 for any finite m, and arithmetic on it never makes a NaN.
 const NEG_BIG: f32 = -3.0e38;
+// The end-of-segment merge: subgroups a workgroup has at most (of the adapter's smallest size, and at least one
+// K row), and query rows merged per barrier pair, as many as workgroup memory holds.
+const MERGE_SLOTS: u32 = {{MERGE_SLOTS}}u;
+const MERGE_ROWS: u32 = {{MERGE_ROWS}}u;
+const MERGE_ROUNDS: u32 = ROWS / MERGE_ROWS;
 
 {{WORK_HEADS}}
 
@@ -62,10 +67,10 @@ const NEG_BIG: f32 = -3.0e38;
 // Per slot and row: m, l, then HEAD_DIM values of o.
 @group(0) @binding(8) var<storage, read_write> partials: array<f32>;
 
-// Each stream's m and l per row, and one row's o of every stream, for the merge at the end of a segment.
-var<workgroup> streamMax: array<f32, STREAMS * ROWS>;
-var<workgroup> streamSum: array<f32, STREAMS * ROWS>;
-var<workgroup> streamOut: array<vec4<f32>, STREAMS * QUADS>;
+// Each subgroup's m and l per row, and its o of MERGE_ROWS rows, for the merge at the end of a segment.
+var<workgroup> subgroupMax: array<f32, MERGE_SLOTS * ROWS>;
+var<workgroup> subgroupSum: array<f32, MERGE_SLOTS * ROWS>;
+var<workgroup> subgroupOut: array<vec4<f32>, MERGE_SLOTS * MERGE_ROWS * QUADS>;
 
 {{KV_ACCESS}}
 
@@ -124,6 +129,7 @@ fn laneQuad(rowLane: u32, w: u32, j: u32) -> u32 {
 fn main(
   @builtin(local_invocation_index) lane: u32,
   @builtin(subgroup_invocation_id) subgroupLane: u32,
+  @builtin(subgroup_size) subgroupSize: u32,
   @builtin(workgroup_id) workgroupId: vec3<u32>,
 ) {
   let range = workRanges[workgroupId.x];
@@ -268,45 +274,86 @@ fn main(
       }
     }
 
-    // Merge the streams in stream order: m = max_s m_s, l = Σ_s l_s·exp(m_s − m), o = Σ_s o_s·exp(m_s − m).
-    // unroll
-    for (var j = 0u; j < LANE_ROWS; j++) {
-      let r = ownRow(rowLane) + j;
-      if (r < ROWS && rowOwner(r) == rowLane) {
-        streamMax[stream * ROWS + r] = runningMax[j];
-        streamSum[stream * ROWS + r] = runningSum[j];
+    // Merge the streams: m = max_s m_s, l = Σ_s l_s·exp(m_s − m), o = Σ_s o_s·exp(m_s − m). First the streams of
+    // each subgroup in registers, by a butterfly over the stream bits of the subgroup lane (partners hold the same
+    // dimensions and own the same rows), which leaves the subgroup's state on each of its streams; then the
+    // subgroups' states through workgroup memory in subgroup order, MERGE_ROWS rows per barrier pair. The subgroups
+    // are taken to be consecutive invocations, as a row's lanes are.
+    for (var offset = LANES; offset < min(subgroupSize, WORKGROUP); offset *= 2u) {
+      // The factors of this stream's state and of its partner's in their merge, for this lane's own rows.
+      var keep: array<f32, LANE_ROWS>;
+      var take: array<f32, LANE_ROWS>;
+      // unroll
+      for (var j = 0u; j < LANE_ROWS; j++) {
+        let partnerMax = subgroupShuffleXor(runningMax[j], offset);
+        let partnerSum = subgroupShuffleXor(runningSum[j], offset);
+        let m = max(runningMax[j], partnerMax);
+        keep[j] = exp(runningMax[j] - m);
+        take[j] = exp(partnerMax - m);
+        runningMax[j] = m;
+        runningSum[j] = runningSum[j] * keep[j] + partnerSum * take[j];
+      }
+      // unroll
+      for (var r = 0u; r < ROWS; r++) {
+        let rowKeep = fromRowOwner(keep[r % LANE_ROWS], r, rowStart);
+        let rowTake = fromRowOwner(take[r % LANE_ROWS], r, rowStart);
+        // unroll
+        for (var i = 0u; i < LANE_QUADS; i++) {
+          acc[r][i] = acc[r][i] * rowKeep + subgroupShuffleXor(acc[r][i], offset) * rowTake;
+        }
       }
     }
-    workgroupBarrier();
+
+    // The first stream of each subgroup hands its state on; one invocation per (row, quad) merges the subgroups'.
+    let subgroups = max(1u, WORKGROUP / subgroupSize);
+    let subgroupIndex = lane / subgroupSize;
+    let handsOn = subgroupLane < LANES;
+    if (handsOn) {
+      // unroll
+      for (var j = 0u; j < LANE_ROWS; j++) {
+        let r = ownRow(rowLane) + j;
+        if (r < ROWS && rowOwner(r) == rowLane) {
+          subgroupMax[subgroupIndex * ROWS + r] = runningMax[j];
+          subgroupSum[subgroupIndex * ROWS + r] = runningSum[j];
+        }
+      }
+    }
     let wholeHead = tile == head.firstTile && segmentEnd == headEnd;
     let slot = range.w + select(1u, 0u, segment == 0u);
     // unroll
-    for (var r = 0u; r < ROWS; r++) {
-      var m = NEG_BIG;
-      for (var s = 0u; s < STREAMS; s++) {
-        m = max(m, streamMax[s * ROWS + r]);
-      }
-      var l = 0.0;
-      for (var s = 0u; s < STREAMS; s++) {
-        l += streamSum[s * ROWS + r] * exp(streamMax[s * ROWS + r] - m);
-      }
-      let weight = exp(streamMax[stream * ROWS + r] - m);
-      // unroll
-      for (var w = 0u; w < VECTORS; w++) {
+    for (var round = 0u; round < MERGE_ROUNDS; round++) {
+      if (handsOn) {
         // unroll
-        for (var j = 0u; j < QUADS_PER_VECTOR; j++) {
-          streamOut[stream * QUADS + laneQuad(rowLane, w, j)] = acc[r][w * QUADS_PER_VECTOR + j] * weight;
+        for (var i = 0u; i < MERGE_ROWS; i++) {
+          // unroll
+          for (var w = 0u; w < VECTORS; w++) {
+            // unroll
+            for (var j = 0u; j < QUADS_PER_VECTOR; j++) {
+              subgroupOut[(subgroupIndex * MERGE_ROWS + i) * QUADS + laneQuad(rowLane, w, j)] =
+                acc[round * MERGE_ROWS + i][w * QUADS_PER_VECTOR + j];
+            }
+          }
         }
       }
       workgroupBarrier();
-      if (lane < QUADS) {
+      for (var item = lane; item < MERGE_ROWS * QUADS; item += WORKGROUP) {
+        let i = item / QUADS;
+        let quad = item % QUADS;
+        let r = round * MERGE_ROWS + i;
+        var m = NEG_BIG;
+        for (var s = 0u; s < subgroups; s++) {
+          m = max(m, subgroupMax[s * ROWS + r]);
+        }
+        var l = 0.0;
         var o = vec4<f32>(0.0);
-        for (var s = 0u; s < STREAMS; s++) {
-          o += streamOut[s * QUADS + lane];
+        for (var s = 0u; s < subgroups; s++) {
+          let weight = exp(subgroupMax[s * ROWS + r] - m);
+          l += subgroupSum[s * ROWS + r] * weight;
+          o += subgroupOut[(s * MERGE_ROWS + i) * QUADS + quad] * weight;
         }
         if (wholeHead) {
           if (rowIsWritten(head, r)) {
-            let outIndex = queryRowIndex(head, r) * HEAD_DIM + 4u * lane;
+            let outIndex = queryRowIndex(head, r) * HEAD_DIM + 4u * quad;
             let normalized = o / l;
             for (var c = 0u; c < 4u; c++) {
               out[outIndex + c] = normalized[c];
@@ -315,15 +362,16 @@ fn main(
         } else {
           // A row that saw no token of this segment leaves m = −∞ (NEG_BIG), l = 0, o = 0: it weighs 0 in the merge.
           let stateIndex = (slot * ROWS + r) * (HEAD_DIM + 2u);
-          if (lane == 0u) {
+          if (quad == 0u) {
             partials[stateIndex] = m;
             partials[stateIndex + 1u] = l;
           }
           for (var c = 0u; c < 4u; c++) {
-            partials[stateIndex + 2u + 4u * lane + c] = o[c];
+            partials[stateIndex + 2u + 4u * quad + c] = o[c];
           }
         }
       }
+      // Before workgroup memory is written again (the next round, or the next segment's merge).
       workgroupBarrier();
     }
 

@@ -124,9 +124,9 @@ function stagedWorkgroupBytes(headDim: number, rows: number, kvDtype: KvDtype, t
   return queryTile + keyTile + rowBase + probs + outputScratch + reduce;
 }
 
-/** The streamed kernel's workgroup arrays in bytes (restates streamed_attention.wgsl). */
-function streamedWorkgroupBytes(headDim: number, rows: number, streams: number): number {
-  return 2 * streams * rows * 4 + streams * headDim * 4;
+/** The streamed kernel's workgroup arrays in bytes, merging `mergeRows` rows at once (restates streamed_attention.wgsl). */
+function streamedWorkgroupBytes(headDim: number, rows: number, mergeSlots: number, mergeRows: number): number {
+  return 2 * mergeSlots * rows * 4 + mergeSlots * mergeRows * headDim * 4;
 }
 
 /**
@@ -178,7 +178,13 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
   const unroll = request.unroll ?? Math.max(1, Math.min(STREAMED_MAX_UNROLL, Math.floor(STREAMED_STEP_VALUES / (rows * laneDims))));
   if (!Number.isInteger(unroll) || unroll < 1) throw new Error(`streamed attention unroll ${unroll} must be a positive integer`);
   const streams = workgroup / lanes;
-  const bytes = streamedWorkgroupBytes(headDim, rows, streams);
+  // The end-of-segment merge: one state per subgroup, the most rows at once that workgroup memory holds.
+  const mergeSlots = workgroup / Math.max(lanes, subgroupMinSize);
+  let mergeRows = rows;
+  while (mergeRows > 1 && streamedWorkgroupBytes(headDim, rows, mergeSlots, mergeRows) > maxWorkgroupStorage) {
+    mergeRows = largestDivisorBelow(rows, mergeRows);
+  }
+  const bytes = streamedWorkgroupBytes(headDim, rows, mergeSlots, mergeRows);
   if (bytes > maxWorkgroupStorage) {
     throw new Error(`attention for ${rows} query rows per head needs ${bytes} bytes of workgroup memory; this adapter allows ${maxWorkgroupStorage}`);
   }
@@ -199,6 +205,8 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
     PAGE_SIZE: request.pageSize,
     PADDED_ROWS: paddedRows,
     SCATTER_LEVELS: scatterLevels,
+    MERGE_SLOTS: mergeSlots,
+    MERGE_ROWS: mergeRows,
     KV_ACCESS: kvDtype === 'f16' ? kvF16VectorsWgsl : kvF32VectorsWgsl,
   });
   const attentionCode = unrollLoops(specialized, {
@@ -211,9 +219,18 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
     LANE_QUADS: laneDims / 4,
     VECTORS: laneDims / dimsPerVector,
     QUADS_PER_VECTOR: dimsPerVector / 4,
+    MERGE_ROWS: mergeRows,
+    MERGE_ROUNDS: rows / mergeRows,
   });
   const key = `streamed_attention/d${headDim}/g${group}/q${queries}/${kvDtype}kv/p${request.pageSize}/l${lanes}/w${workgroup}/u${unroll}`;
   return { kind: 'streamed', key, tile, attentionCode };
+}
+
+/** The largest divisor of n below `below`. */
+function largestDivisorBelow(n: number, below: number): number {
+  let d = below - 1;
+  while (n % d !== 0) d--;
+  return d;
 }
 
 function buildStaged(request: AttentionVariantRequest, queries: number): KernelPart {
