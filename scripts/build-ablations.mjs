@@ -43,7 +43,7 @@ const ABLATIONS = {
   'kv-loads-only': [
     {
       file: ATTENTION,
-      from: /      \/\/ Scores of this lane's own rows[\s\S]*?\n(      \/\/ K of the next step)/,
+      from: /      \/\/ Scores of this lane's own rows[\s\S]*?\n(    }\n\n    \/\/ Merge the streams)/,
       to: `      // unroll
       for (var u = 0u; u < UNROLL; u++) {
         // unroll
@@ -53,7 +53,6 @@ const ABLATIONS = {
       }
 $1`,
     },
-    { file: ATTENTION, from: /      \/\/ Online softmax of the own rows[\s\S]*?\n(      \/\/ V of the next step)/, to: '$1' },
     {
       file: ATTENTION,
       from: TOKEN_LOOP,

@@ -7,8 +7,7 @@
 // The WORKGROUP / LANES rows a workgroup reads at once are its STREAMS: stream s takes tokens
 // base + s·UNROLL + u (u < UNROLL) of every step of STEP tokens, so a step issues UNROLL independent K loads and
 // UNROLL V loads per invocation before the first use of any of them, and (when UNROLL divides the page size) its
-// tokens share one page-table entry. The loads of a step go out during the step before it (software pipelining
-// in the registers each load replaces), so a stream's computing and its reading overlap.
+// tokens share one page-table entry.
 // Each stream keeps its own online-softmax state (m, l, o) for all ROWS query rows of the work head: one K and V
 // read serves the whole GQA group (and in prefill, the whole causal block). A row's lanes are consecutive
 // invocations inside one subgroup (LANES divides the subgroup size). q·k is summed over them by a reduce-scatter:
@@ -121,23 +120,6 @@ fn fromRowOwner(owned: f32, r: u32, rowStart: u32) -> f32 {
   return subgroupShuffle(owned, rowStart + rowOwner(r));
 }
 
-// The page of a stream's tokens in the step that starts at `stepBase` (they share one when UNROLL divides the page
-// size). Past the segment the stream's reads stay on its last token, which is in the same UNROLL-aligned block.
-fn stepPage(head: WorkHead, stepBase: u32, stream: u32, endToken: u32) -> u32 {
-  return pageTable[head.pageTableOffset + min(stepBase + stream * UNROLL, endToken - 1u) / PAGE_SIZE];
-}
-
-// The pool row of `token`'s K and V (of the segment's last token past its end): row of (page, slot) = page ·
-// numKvHeads · PAGE_SIZE + kvHead · PAGE_SIZE + slot.
-fn kvRow(head: WorkHead, stepPage: u32, token: u32, endToken: u32) -> u32 {
-  let read = min(token, endToken - 1u);
-  var page = stepPage;
-  if (!ONE_PAGE_PER_STEP) {
-    page = pageTable[head.pageTableOffset + read / PAGE_SIZE];
-  }
-  return (page * params.numKvHeads + head.kvHead) * PAGE_SIZE + read % PAGE_SIZE;
-}
-
 // The quad of the head dimension held as quad j of word w by lane `rowLane` of a row (words rowLane + w·LANES).
 fn laneQuad(rowLane: u32, w: u32, j: u32) -> u32 {
   return (rowLane + w * LANES) * QUADS_PER_VECTOR + j;
@@ -166,6 +148,9 @@ fn main(
     let segmentEnd = min(rangeEnd, headEnd);
     let firstToken = (tile - head.firstTile) * TILE;
     let endToken = min((segmentEnd - head.firstTile) * TILE, head.length);
+    // Where the head's K and V rows start in the pool, less the page: row of (page, slot) = pageRow + slot.
+    let kvHeadRow = head.kvHead * PAGE_SIZE;
+    let pageRows = params.numKvHeads * PAGE_SIZE;
 
     // This lane's slice of the head's query rows, pre-scaled by 1/sqrt(d).
     var q: array<array<vec4<f32>, LANE_QUADS>, ROWS>;
@@ -190,29 +175,28 @@ fn main(
       runningSum[j] = 0.0;
     }
 
-    // K and V of the first step. Every step then asks for the next step's rows while it computes: K as soon as its
-    // scores are taken, V once its weighted sum is done, so the memory is never left idle while a stream computes.
-    var k: array<array<vec4<u32>, VECTORS>, UNROLL>;
-    var v: array<array<vec4<u32>, VECTORS>, UNROLL>;
-    let firstPage = stepPage(head, firstToken, stream, endToken);
-    // unroll
-    for (var u = 0u; u < UNROLL; u++) {
-      let row = kvRow(head, firstPage, firstToken + stream * UNROLL + u, endToken);
-      // unroll
-      for (var w = 0u; w < VECTORS; w++) {
-        k[u][w] = keys[row * ROW_VECTORS + rowLane + w * LANES];
-        v[u][w] = values[row * ROW_VECTORS + rowLane + w * LANES];
-      }
-    }
-
     for (var base = firstToken; base < endToken; base += STEP) {
-      let next = base + STEP;
-      // The next step's page entry goes out first: its K loads need it once this step's scores are taken.
-      let nextPage = stepPage(head, next, stream, endToken);
+      // Issue every load of the step before using any: UNROLL rows of K and of V, VECTORS words each.
       var token: array<u32, UNROLL>;
+      var k: array<array<vec4<u32>, VECTORS>, UNROLL>;
+      var v: array<array<vec4<u32>, VECTORS>, UNROLL>;
+      // Past the segment a stream re-reads its last token (kept in cache) and masks it out below; that token is in
+      // the same UNROLL-aligned block, so in the same page.
+      let stepPage = pageTable[head.pageTableOffset + min(base + stream * UNROLL, endToken - 1u) / PAGE_SIZE];
       // unroll
       for (var u = 0u; u < UNROLL; u++) {
         token[u] = base + stream * UNROLL + u;
+        let read = min(token[u], endToken - 1u);
+        var page = stepPage;
+        if (!ONE_PAGE_PER_STEP) {
+          page = pageTable[head.pageTableOffset + read / PAGE_SIZE];
+        }
+        let row = page * pageRows + kvHeadRow + read % PAGE_SIZE;
+        // unroll
+        for (var w = 0u; w < VECTORS; w++) {
+          k[u][w] = keys[row * ROW_VECTORS + rowLane + w * LANES];
+          v[u][w] = values[row * ROW_VECTORS + rowLane + w * LANES];
+        }
       }
 
       // Scores of this lane's own rows, q_r · k_u summed over the row's lanes; −∞ outside the segment, past ROWS and
@@ -243,18 +227,6 @@ fn main(
           let r = ownRow(rowLane) + j;
           let seen = r < ROWS && token[u] < endToken && token[u] < visibleLength(head, r);
           scores[u][j] = select(NEG_BIG, partial[j], seen);
-        }
-      }
-
-      // K of the next step, into the registers the scores are done with (past the segment: its last row again,
-      // from cache, never used).
-      var nextRows: array<u32, UNROLL>;
-      // unroll
-      for (var u = 0u; u < UNROLL; u++) {
-        nextRows[u] = kvRow(head, nextPage, next + stream * UNROLL + u, endToken);
-        // unroll
-        for (var w = 0u; w < VECTORS; w++) {
-          k[u][w] = keys[nextRows[u] * ROW_VECTORS + rowLane + w * LANES];
         }
       }
 
@@ -298,14 +270,6 @@ fn main(
               acc[r][w * QUADS_PER_VECTOR + j] += p * vQuads[j];
             }
           }
-        }
-      }
-      // V of the next step, into the registers the weighted sum is done with.
-      // unroll
-      for (var u = 0u; u < UNROLL; u++) {
-        // unroll
-        for (var w = 0u; w < VECTORS; w++) {
-          v[u][w] = values[nextRows[u] * ROW_VECTORS + rowLane + w * LANES];
         }
       }
     }
