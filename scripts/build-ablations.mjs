@@ -15,6 +15,7 @@ const ALWAYS = 'workgroupId.x < 4000000000u';
 const NEVER = 'params.pageSize == 0u';
 const RETURN_AT_ONCE = `  if (${ALWAYS}) { return; }\n`;
 const ATTENTION = 'kernels/attention/streamed_attention.wgsl';
+const KV_F16_VECTORS = 'kernels/attention/kv_f16_vectors.wgsl';
 const TOKEN_LOOP = '    for (var base = firstToken; base < endToken; base += STEP) {';
 const ATTENTION_ENTRY = '  @builtin(workgroup_id) workgroupId: vec3<u32>,\n) {\n';
 const STREAM_MERGE = /    \/\/ Merge the streams: [\s\S]*?\n(    tile = segmentEnd;)/;
@@ -87,6 +88,40 @@ $1`,
       partials[0] = stateSink;
     }
 $1`,
+    },
+  ],
+  // What parts of the token loop's arithmetic cost (outputs wrong by design except int-unpack's). No rescaling of o
+  // when a row's running max grows (and no shuffle of the factor from the row's owner):
+  'no-rescale': [{ file: ATTENTION, from: '          acc[r][i] *= rowRescale;\n', to: '' }],
+  // q·k not summed across a K row's lanes (each lane keeps its own share): the reduce-scatter's shuffles.
+  'no-score-shuffles': [
+    { file: ATTENTION, from: 'kept + subgroupShuffleXor(given, partner)', to: 'kept + given' },
+    { file: ATTENTION, from: '(*held)[j] += subgroupShuffleXor((*held)[j], partner);', to: '(*held)[j] += (*held)[j];' },
+  ],
+  // K and V words taken as f32 bits, not unpacked from halves: what unpack2x16float costs at most.
+  'no-unpack': [
+    {
+      file: KV_F16_VECTORS,
+      from: /  return array\(\n    vec4<f32>\(unpack2x16float\(word.x\), unpack2x16float\(word.y\)\),\n    vec4<f32>\(unpack2x16float\(word.z\), unpack2x16float\(word.w\)\),\n  \);/,
+      to: '  return array(bitcast<vec4<f32>>(word), bitcast<vec4<f32>>(word.yxwz));',
+    },
+  ],
+  // Halves widened by integer operations (magnitude shifted into an f32's bits, times 2^112, the sign or'ed in), in
+  // place of unpack2x16float: exact for normal halves; whether the conversion instruction is the cost.
+  'int-unpack': [
+    {
+      file: KV_F16_VECTORS,
+      from: /  return array\(\n    vec4<f32>\(unpack2x16float\(word.x\), unpack2x16float\(word.y\)\),\n    vec4<f32>\(unpack2x16float\(word.z\), unpack2x16float\(word.w\)\),\n  \);/,
+      to: `  return array(
+    vec4<f32>(halvesByIntegers(word.x), halvesByIntegers(word.y)),
+    vec4<f32>(halvesByIntegers(word.z), halvesByIntegers(word.w)),
+  );
+}
+
+fn halvesByIntegers(word: u32) -> vec2<f32> {
+  let magnitudes = (vec2<u32>(word, word >> 16u) & vec2<u32>(0x7fffu)) << vec2<u32>(13u);
+  let signs = vec2<u32>(word << 16u, word) & vec2<u32>(0x80000000u);
+  return bitcast<vec2<f32>>(magnitudes | signs) * 5.192296858534828e33;`,
     },
   ],
   // Every decode GEMV returns at once: the projections' dispatches without their reading.
