@@ -90,20 +90,24 @@ describe.each([2, 3, 6])('decode attention, GQA group %i on the streamed kernel'
 
 // The streams of a workgroup merge at the end of a segment first inside each subgroup, by a butterfly of shuffles
 // over the lanes that hold the same dimensions of other streams: with fewer lanes per K row than the subgroup has
-// (1 and 2 here; SwiftShader's subgroups hold 4), one or two levels of it run.
+// (1 and 2 here; SwiftShader's subgroups hold 4), one or two levels of it run. The subgroups' states then merge
+// `mergeRows` query rows per barrier pair, as many as workgroup memory holds.
 describe.each([
-  { lanes: 1, headDim: 64, group: 1 },
-  { lanes: 2, headDim: 128, group: 4 },
-  { lanes: 1, headDim: 128, group: 8 },
-  { lanes: 2, headDim: 64, group: 8 },
-])('decode attention, streams merged by shuffles ($lanes lanes per row, d$headDim, GQA $group)', ({ lanes, headDim, group }) => {
+  { lanes: 1, headDim: 64, group: 1, mergeRows: 1 },
+  { lanes: 2, headDim: 128, group: 4, mergeRows: 1 },
+  { lanes: 1, headDim: 128, group: 8, mergeRows: 1 },
+  { lanes: 2, headDim: 64, group: 8, mergeRows: 2 },
+  // 16 subgroups of 4: every row in one round.
+  { lanes: 2, headDim: 64, group: 4, mergeRows: 4, workgroup: 64 },
+])('decode attention, streams merged by shuffles ($lanes lanes per row, d$headDim, GQA $group, $mergeRows rows a round)', ({ lanes, headDim, group, mergeRows, workgroup }) => {
   const shape = { name: `d${headDim} g${group}`, layout: { headDim, numKvHeads: 2, pageSize: 16, dtype: 'f16' as const }, group, lengths: [5, 133, 290] };
   const testCase = makeCase(shape);
 
   it('matches float64, heads whole and split', async () => {
     for (const grid of [3, 11]) {
-      const { attention, out } = await runAttention(testCase.fixture, testCase.queries, group, { kernel: 'lean', grid, lanes });
+      const { attention, out } = await runAttention(testCase.fixture, testCase.queries, group, { kernel: 'lean', grid, lanes, workgroup });
       expect(attention.variant.key).toContain(`/l${lanes}/`);
+      expect(attention.variant.attentionCode).toContain(`const MERGE_ROWS: u32 = ${mergeRows}u;`);
       const error = relativeError(out, testCase.expected);
       expect(error, `grid ${grid}: relative error ${error}`).toBeLessThan(1e-4);
     }

@@ -142,7 +142,7 @@ export class DecodeAttention {
     this.allocateRanges(maxRanges);
   }
 
-  /** (Re)makes the buffers sized by the range count: ranges, merge slots (2 per range) and partial states. */
+  /** (Re)makes the buffers sized by the range count: ranges and partial states (2 slots per range). */
   private allocateRanges(ranges: number): void {
     if (this.rangeCapacity > 0) for (const buffer of [this.ranges, this.partials]) buffer.destroy();
     const stateBytes = this.variant.queries * this.options.group * (this.options.layout.headDim + 2) * 4;

@@ -15,9 +15,9 @@
 // (LANE_ROWS of them) and keeps their running max and sum alone. The softmax is not repeated on every lane: each
 // lane takes the weights of the rows it does not own from their owners by a shuffle, and every lane keeps o for
 // all rows over its own dimensions. At a head boundary the streams' states merge, those of a subgroup by shuffles,
-// then the subgroups' through workgroup memory, and the head is written whole to `out` or its partial state to a slot for merge_partials.wgsl. Loops
-// over the register arrays (rows, unrolled tokens, a lane's vectors) are marked `// unroll`: the builder unrolls
-// them (unroll.ts).
+// then the subgroups' through workgroup memory, and the head is written whole to `out` or its partial state to a
+// slot for merge_partials.wgsl. Loops over the register arrays (rows, unrolled tokens, a lane's vectors) are marked
+// `// unroll`: the builder unrolls them (unroll.ts).
 // Traffic: every K and V element of a work head read once from memory; q read once per segment.
 enable subgroups;
 
@@ -49,7 +49,7 @@ const ROW_VECTORS: u32 = HEAD_DIM / DIMS_PER_VECTOR;
 const NEG_BIG: f32 = -3.0e38;
 // The end-of-segment merge: subgroups a workgroup has at most (of the adapter's smallest size, and at least one
 // K row), and query rows merged per barrier pair, as many as workgroup memory holds.
-const MERGE_SLOTS: u32 = {{MERGE_SLOTS}}u;
+const MAX_SUBGROUPS: u32 = {{MAX_SUBGROUPS}}u;
 const MERGE_ROWS: u32 = {{MERGE_ROWS}}u;
 const MERGE_ROUNDS: u32 = ROWS / MERGE_ROWS;
 
@@ -68,9 +68,9 @@ const MERGE_ROUNDS: u32 = ROWS / MERGE_ROWS;
 @group(0) @binding(8) var<storage, read_write> partials: array<f32>;
 
 // Each subgroup's m and l per row, and its o of MERGE_ROWS rows, for the merge at the end of a segment.
-var<workgroup> subgroupMax: array<f32, MERGE_SLOTS * ROWS>;
-var<workgroup> subgroupSum: array<f32, MERGE_SLOTS * ROWS>;
-var<workgroup> subgroupOut: array<vec4<f32>, MERGE_SLOTS * MERGE_ROWS * QUADS>;
+var<workgroup> subgroupMax: array<f32, MAX_SUBGROUPS * ROWS>;
+var<workgroup> subgroupSum: array<f32, MAX_SUBGROUPS * ROWS>;
+var<workgroup> subgroupOut: array<vec4<f32>, MAX_SUBGROUPS * MERGE_ROWS * QUADS>;
 
 {{KV_ACCESS}}
 

@@ -125,8 +125,8 @@ function stagedWorkgroupBytes(headDim: number, rows: number, kvDtype: KvDtype, t
 }
 
 /** The streamed kernel's workgroup arrays in bytes, merging `mergeRows` rows at once (restates streamed_attention.wgsl). */
-function streamedWorkgroupBytes(headDim: number, rows: number, mergeSlots: number, mergeRows: number): number {
-  return 2 * mergeSlots * rows * 4 + mergeSlots * mergeRows * headDim * 4;
+function streamedWorkgroupBytes(headDim: number, rows: number, maxSubgroups: number, mergeRows: number): number {
+  return 2 * maxSubgroups * rows * 4 + maxSubgroups * mergeRows * headDim * 4;
 }
 
 /**
@@ -179,12 +179,12 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
   if (!Number.isInteger(unroll) || unroll < 1) throw new Error(`streamed attention unroll ${unroll} must be a positive integer`);
   const streams = workgroup / lanes;
   // The end-of-segment merge: one state per subgroup, the most rows at once that workgroup memory holds.
-  const mergeSlots = workgroup / Math.max(lanes, subgroupMinSize);
+  const maxSubgroups = Math.max(1, workgroup / Math.max(lanes, subgroupMinSize));
   let mergeRows = rows;
-  while (mergeRows > 1 && streamedWorkgroupBytes(headDim, rows, mergeSlots, mergeRows) > maxWorkgroupStorage) {
+  while (mergeRows > 1 && streamedWorkgroupBytes(headDim, rows, maxSubgroups, mergeRows) > maxWorkgroupStorage) {
     mergeRows = largestDivisorBelow(rows, mergeRows);
   }
-  const bytes = streamedWorkgroupBytes(headDim, rows, mergeSlots, mergeRows);
+  const bytes = streamedWorkgroupBytes(headDim, rows, maxSubgroups, mergeRows);
   if (bytes > maxWorkgroupStorage) {
     throw new Error(`attention for ${rows} query rows per head needs ${bytes} bytes of workgroup memory; this adapter allows ${maxWorkgroupStorage}`);
   }
@@ -205,7 +205,7 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
     PAGE_SIZE: request.pageSize,
     PADDED_ROWS: paddedRows,
     SCATTER_LEVELS: scatterLevels,
-    MERGE_SLOTS: mergeSlots,
+    MAX_SUBGROUPS: maxSubgroups,
     MERGE_ROWS: mergeRows,
     KV_ACCESS: kvDtype === 'f16' ? kvF16VectorsWgsl : kvF32VectorsWgsl,
   });
