@@ -7,7 +7,8 @@
 // 1. The floor: the adapter's read bandwidth, from a streaming-read kernel.
 // 2. The LeanAttention grid, calibrated on the adapter with the kernel the engine runs (timestamps unquantized).
 // 3. Each schedule for B=1, Hq=32, Hkv=8, D=128, f16 KV over a list of context lengths, a ragged batch of 8
-//    sequences, and two batches where FlashDecoding's one split count cannot fit the GPU (5 KV heads; 3 sequences).
+//    sequences, and three batches where FlashDecoding's one split count cannot fit the GPU (5 KV heads; 3 sequences;
+//    heads just past one wave of the grid, which it does not split).
 //    The staged kernel (the portable one, and this project's kernel before the streamed one) runs beside them.
 // 4. Design choices, each as a ratio in this run: staged vs streamed, unroll, workgroup size, the calibrated grid.
 // 5. The causal attention of one prefill chunk deep into a context, in query blocks of 1, 2 and 4 queries sharing
@@ -418,11 +419,16 @@ async function main(): Promise<void> {
 
   const ragged = quick ? QUICK_RAGGED : FULL_RAGGED;
   const misfit = quick ? 4 * K : 64 * K;
+  // FlashDecoding splits no head once the heads alone fill 80% of the workgroups the GPU runs at once: a batch whose
+  // heads just pass one such wave leaves its last few heads a wave of their own.
+  const pastOneWave = Math.ceil((1.06 * (await setup.grid(LAYOUT, GROUP, {}))) / LAYOUT.numKvHeads);
+  const pastOneWaveLength = quick ? 1 * K : 8 * K;
   const batches: Batch[] = [
     ...(quick ? QUICK_LENGTHS : FULL_LENGTHS).map((n) => ({ name: `N=${lengthName(n)}`, layout: LAYOUT, group: GROUP, lengths: [n] })),
     { name: `ragged 8×[${ragged.map(lengthName).join(',')}]`, layout: LAYOUT, group: GROUP, lengths: ragged },
     { name: `Hq40/Hkv5 N=${lengthName(misfit)}`, layout: FIVE_KV_HEADS, group: 8, lengths: [misfit] },
     { name: `3 seqs × ${lengthName(misfit)}`, layout: LAYOUT, group: GROUP, lengths: [misfit, misfit, misfit] },
+    { name: `${pastOneWave} seqs × ${lengthName(pastOneWaveLength)}`, layout: LAYOUT, group: GROUP, lengths: Array(pastOneWave).fill(pastOneWaveLength) },
     // The same context with its pages in order, and with pages of 256 tokens: what the page layout costs.
     { name: `${lengthName(misfit)}, pages in order`, layout: LAYOUT, group: GROUP, lengths: [misfit], pageOrder: 'in order' },
     { name: `${lengthName(misfit)}, pages of 256 tokens`, layout: { ...LAYOUT, pageSize: 256 }, group: GROUP, lengths: [misfit] },
