@@ -9,9 +9,7 @@
 // UNROLL V loads per invocation before the first use of any of them, and (when UNROLL divides the page size) its
 // tokens share one page-table entry.
 // Each stream keeps its own online-softmax state (m, l, o) for all ROWS query rows of the work head: one K and V
-// read serves the whole GQA group (and in prefill, the whole causal block). The rows' q lives in workgroup memory,
-// read once a step per quad for all UNROLL tokens: in registers it took as many as o, and registers bound how many
-// workgroups an SM holds. A row's lanes are consecutive
+// read serves the whole GQA group (and in prefill, the whole causal block). A row's lanes are consecutive
 // invocations inside one subgroup (LANES divides the subgroup size). q·k is summed over them by a reduce-scatter:
 // each shuffle level halves the rows a lane holds, so that a lane ends with the whole scores of its own rows
 // (LANE_ROWS of them) and keeps their running max and sum alone. The softmax is not repeated on every lane: each
@@ -20,7 +18,7 @@
 // then the subgroups' through workgroup memory, and the head is written whole to `out` or its partial state to a
 // slot for merge_partials.wgsl. Loops over the register arrays (rows, unrolled tokens, a lane's vectors) are marked
 // `// unroll`: the builder unrolls them (unroll.ts).
-// Traffic: every K and V element of a work head read once from memory; q read once per segment into workgroup memory.
+// Traffic: every K and V element of a work head read once from memory; q read once per segment.
 enable subgroups;
 
 const HEAD_DIM: u32 = {{HEAD_DIM}}u;
@@ -69,8 +67,6 @@ const MERGE_ROUNDS: u32 = ROWS / MERGE_ROWS;
 // Per slot and row: m, l, then HEAD_DIM values of o.
 @group(0) @binding(8) var<storage, read_write> partials: array<f32>;
 
-// The segment's query rows, pre-scaled by 1/sqrt(d): [row][quad].
-var<workgroup> queryTile: array<vec4<f32>, ROWS * QUADS>;
 // Each subgroup's m and l per row, and its o of MERGE_ROWS rows, for the merge at the end of a segment.
 var<workgroup> subgroupMax: array<f32, MAX_SUBGROUPS * ROWS>;
 var<workgroup> subgroupSum: array<f32, MAX_SUBGROUPS * ROWS>;
@@ -156,13 +152,8 @@ fn main(
     let kvHeadRow = head.kvHead * PAGE_SIZE;
     let pageRows = params.numKvHeads * PAGE_SIZE;
 
-    // The previous segment's last barrier has passed: every invocation is done with its queryTile. The barrier that
-    // publishes it waits until the first step's K and V loads are out.
-    for (var item = lane; item < ROWS * QUADS; item += WORKGROUP) {
-      let r = item / QUADS;
-      queryTile[item] = queries[queryRowIndex(head, r) * QUADS + item % QUADS] * params.scale;
-    }
-    // o of every row over this lane's dimensions.
+    // This lane's slice of the head's query rows, pre-scaled by 1/sqrt(d).
+    var q: array<array<vec4<f32>, LANE_QUADS>, ROWS>;
     var acc: array<array<vec4<f32>, LANE_QUADS>, ROWS>;
     // The online softmax's running max and sum of this lane's own rows.
     var runningMax: array<f32, LANE_ROWS>;
@@ -170,8 +161,12 @@ fn main(
     // unroll
     for (var r = 0u; r < ROWS; r++) {
       // unroll
-      for (var i = 0u; i < LANE_QUADS; i++) {
-        acc[r][i] = vec4<f32>(0.0);
+      for (var w = 0u; w < VECTORS; w++) {
+        // unroll
+        for (var j = 0u; j < QUADS_PER_VECTOR; j++) {
+          q[r][w * QUADS_PER_VECTOR + j] = queries[queryRowIndex(head, r) * QUADS + laneQuad(rowLane, w, j)] * params.scale;
+          acc[r][w * QUADS_PER_VECTOR + j] = vec4<f32>(0.0);
+        }
       }
     }
     // unroll
@@ -204,45 +199,28 @@ fn main(
         }
       }
 
-      if (base == firstToken) {
-        workgroupBarrier();
-      }
-
       // Scores of this lane's own rows, q_r · k_u summed over the row's lanes; −∞ outside the segment, past ROWS and
       // outside row r's causal window.
-      // Each quad of q is read once for the step's UNROLL tokens.
-      var scoreShares: array<array<f32, PADDED_ROWS>, UNROLL>;
-      // unroll
-      for (var u = 0u; u < UNROLL; u++) {
-        // unroll
-        for (var r = 0u; r < PADDED_ROWS; r++) {
-          // Zeroed explicitly: a loop-local var kept its previous iteration's values on SwiftShader.
-          scoreShares[u][r] = 0.0;
-        }
-      }
-      // unroll
-      for (var w = 0u; w < VECTORS; w++) {
-        var kQuads: array<array<vec4<f32>, QUADS_PER_VECTOR>, UNROLL>;
-        // unroll
-        for (var u = 0u; u < UNROLL; u++) {
-          kQuads[u] = vectorQuads(k[u][w]);
-        }
-        // unroll
-        for (var j = 0u; j < QUADS_PER_VECTOR; j++) {
-          // unroll
-          for (var r = 0u; r < ROWS; r++) {
-            let q = queryTile[r * QUADS + laneQuad(rowLane, w, j)];
-            // unroll
-            for (var u = 0u; u < UNROLL; u++) {
-              scoreShares[u][r] += dot(q, kQuads[u][j]);
-            }
-          }
-        }
-      }
       var scores: array<array<f32, LANE_ROWS>, UNROLL>;
       // unroll
       for (var u = 0u; u < UNROLL; u++) {
-        var partial = scoreShares[u];
+        // Zeroed explicitly: a loop-local var kept its previous iteration's values on SwiftShader.
+        var partial: array<f32, PADDED_ROWS>;
+        // unroll
+        for (var r = 0u; r < PADDED_ROWS; r++) {
+          partial[r] = 0.0;
+        }
+        // unroll
+        for (var w = 0u; w < VECTORS; w++) {
+          let kQuads = vectorQuads(k[u][w]);
+          // unroll
+          for (var j = 0u; j < QUADS_PER_VECTOR; j++) {
+            // unroll
+            for (var r = 0u; r < ROWS; r++) {
+              partial[r] += dot(q[r][w * QUADS_PER_VECTOR + j], kQuads[j]);
+            }
+          }
+        }
         reduceScatterScores(&partial, rowLane);
         // unroll
         for (var j = 0u; j < LANE_ROWS; j++) {

@@ -126,7 +126,7 @@ function stagedWorkgroupBytes(headDim: number, rows: number, kvDtype: KvDtype, t
 
 /** The streamed kernel's workgroup arrays in bytes, merging `mergeRows` rows at once (restates streamed_attention.wgsl). */
 function streamedWorkgroupBytes(headDim: number, rows: number, maxSubgroups: number, mergeRows: number): number {
-  return rows * headDim * 4 + 2 * maxSubgroups * rows * 4 + maxSubgroups * mergeRows * headDim * 4;
+  return 2 * maxSubgroups * rows * 4 + maxSubgroups * mergeRows * headDim * 4;
 }
 
 /**
