@@ -204,6 +204,8 @@ function openChoices(setup: Setup, batch: Batch): Choice[] {
     // Other lanes per K row than the default 8: at d=128 16 (half the registers per invocation), at d=64 4 (each lane
     // owns one query row whole).
     { name: `streamed, ${wide ? 16 : 4} lanes per row`, choice: { lanes: wide ? 16 : 4 } },
+    // At d=128, 16 lanes leave registers for 8 tokens a stream: twice the loads in flight of 16 lanes at unroll 4.
+    ...(wide ? [{ name: 'streamed, 16 lanes per row, unroll 8', choice: { lanes: 16, unroll: 8 } }] : []),
     { name: 'streamed, unroll 2', choice: { unroll: 2 } },
     { name: 'streamed, unroll 8', choice: { unroll: 8 } },
     { name: 'streamed, workgroup 64', choice: { workgroup: 64 } },
