@@ -3,7 +3,8 @@
 //                           [-- --toggles enable-dawn-features=...]   (diagnosis only: Dawn instance toggles)
 //                           [-- --prefill-only]   (sections 5 and 6 alone: the prefill figures in a short run)
 //                           [-- --choices-only]   (the open design choices alone, at d=128 and d=64, 1k/64k/256k, and GQA 8 at 64k)
-//                           [-- --lengths 1k,64k] (the main table's single-sequence rows at these lengths alone)
+//                           [-- --short-choices 1k,4k]   (the kernels a short context could run, d=128 and d=64, warm and cold)
+//                           [-- --lengths 1k,64k [--head-dim 64]] (the main table's single-sequence rows at these lengths alone)
 // 1. The floor: the adapter's read bandwidth, from a streaming-read kernel.
 // 2. The LeanAttention grid, calibrated on the adapter with the kernel the engine runs (timestamps unquantized).
 // 3. Each schedule for B=1, Hq=32, Hkv=8, D=128, f16 KV over a list of context lengths, a ragged batch of 8
@@ -232,6 +233,28 @@ function openChoices(setup: Setup, batch: Batch): Choice[] {
 }
 
 /**
+ * `--short-choices 1k,4k`: the kernels a short context could run instead of the default, warm and cold (the caches
+ * evicted before each run, as between two layers of a model): fewer tokens a stream per step, and at d=128 twice the
+ * lanes per K row (half the query and output registers per invocation).
+ */
+function shortContextChoices(batch: Batch): Choice[] {
+  const wide = batch.layout.headDim >= 128;
+  const choices: Choice[] = [
+    { name: 'streamed, default', choice: {} },
+    { name: 'streamed, unroll 1', choice: { unroll: 1 } },
+    { name: 'streamed, unroll 2', choice: { unroll: 2 } },
+    ...(wide
+      ? [
+          { name: 'streamed, 16 lanes per row', choice: { lanes: 16 } },
+          { name: 'streamed, 16 lanes per row, unroll 1', choice: { lanes: 16, unroll: 1 } },
+          { name: 'streamed, 16 lanes per row, unroll 2', choice: { lanes: 16, unroll: 2 } },
+        ]
+      : []),
+  ];
+  return [...choices, ...choices.map((c) => ({ ...c, name: `cold: ${c.name}`, cold: true }))];
+}
+
+/**
  * `--choices-only`, GQA 8 (the 5-KV-head batch): lanes per K row and unroll, where q and o take twice the registers
  * (the default at d=128: 16 lanes, unroll 4).
  */
@@ -437,9 +460,14 @@ async function main(): Promise<void> {
   ];
   const onlyLengths = typeof flags.get('lengths') === 'string' ? (flags.get('lengths') as string).split(',').map(parseSize) : undefined;
   if (onlyLengths?.some((n) => !(n >= 1))) throw new Error(`--lengths takes sizes like 1k,64k (got "${flags.get('lengths')}")`);
-  if (onlyLengths) batches.splice(0, batches.length, ...onlyLengths.map((n) => ({ name: `N=${lengthName(n)}`, layout: LAYOUT, group: GROUP, lengths: [n] })));
+  // `--head-dim 64`: those rows at the head dim of the 1B-class models (Llama 3.2 1B, SmolLM, TinyLlama).
+  const lengthsLayout = { ...LAYOUT, headDim: Number(flags.get('head-dim') ?? LAYOUT.headDim) };
+  if (onlyLengths) {
+    const name = (n: number) => `N=${lengthName(n)}${lengthsLayout.headDim === LAYOUT.headDim ? '' : `, d=${lengthsLayout.headDim}`}`;
+    batches.splice(0, batches.length, ...onlyLengths.map((n) => ({ name: name(n), layout: lengthsLayout, group: GROUP, lengths: [n] })));
+  }
   const prefillOnly = flags.has('prefill-only');
-  const choicesOnly = flags.has('choices-only');
+  const choicesOnly = flags.has('choices-only') || flags.has('short-choices');
   const rows: Row[] = [];
   const skipped: string[] = [];
   for (const batch of prefillOnly || choicesOnly ? [] : batches) {
@@ -454,14 +482,21 @@ async function main(): Promise<void> {
   for (const n of prefillOnly || choicesOnly || onlyLengths ? [] : quick ? [4 * K] : [1 * K, 4 * K, 16 * K, 64 * K]) {
     choiceRows.push(...(await benchChoices(setup, { name: `N=${lengthName(n)}`, layout: LAYOUT, group: GROUP, lengths: [n] }, allChoices(setup))));
   }
-  for (const n of choicesOnly ? (quick ? [4 * K] : [1 * K, 64 * K, 256 * K]) : []) {
+  for (const n of flags.has('choices-only') ? (quick ? [4 * K] : [1 * K, 64 * K, 256 * K]) : []) {
     for (const layout of [LAYOUT, { ...LAYOUT, headDim: 64 }]) {
       const batch = { name: `N=${lengthName(n)}, d=${layout.headDim}`, layout, group: GROUP, lengths: [n] };
       if (syntheticKvFits(context, layout, batch.lengths)) choiceRows.push(...(await benchChoices(setup, batch, openChoices(setup, batch))));
     }
   }
+  const shortLengths = typeof flags.get('short-choices') === 'string' ? (flags.get('short-choices') as string).split(',').map(parseSize) : [];
+  for (const n of shortLengths) {
+    for (const layout of [LAYOUT, { ...LAYOUT, headDim: 64 }]) {
+      const batch = { name: `N=${lengthName(n)}, d=${layout.headDim}`, layout, group: GROUP, lengths: [n] };
+      choiceRows.push(...(await benchChoices(setup, batch, shortContextChoices(batch))));
+    }
+  }
   const groupOf8 = batches.find((batch) => batch.group === 8)!;
-  if (choicesOnly && syntheticKvFits(context, groupOf8.layout, groupOf8.lengths)) choiceRows.push(...(await benchChoices(setup, groupOf8, groupOf8Choices())));
+  if (flags.has('choices-only') && syntheticKvFits(context, groupOf8.layout, groupOf8.lengths)) choiceRows.push(...(await benchChoices(setup, groupOf8, groupOf8Choices())));
 
   const prefillRows: PrefillRow[] = [];
   for (const position of choicesOnly ? [] : quick ? QUICK_PREFILL_POSITIONS : FULL_PREFILL_POSITIONS) {

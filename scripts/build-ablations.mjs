@@ -26,6 +26,104 @@ const NO_ATTENTION = {
 };
 const EMPTY_PROJECTIONS = { file: 'kernels/model/linear.wgsl', from: '  {{SUBGROUP_BUILTINS}}\n) {\n', to: `  {{SUBGROUP_BUILTINS}}\n) {\n${RETURN_AT_ONCE}` };
 
+const STAGGER_ANCHOR = '  let rowStart = subgroupLane - rowLane;\n';
+/** The anchor, then `spins` dependent multiply-adds in odd subgroups whose result the query scale depends on. */
+function staggered(spins) {
+  return `${STAGGER_ANCHOR}  var spin = params.scale;
+  if (((lane / subgroupSize) & 1u) == 1u) {
+    for (var i = 0u; i < ${spins}u; i++) {
+      spin = fma(spin, 1.0000001, 1e-7);
+    }
+  }
+  let queryScale = select(params.scale, 0.5, spin == -1.0);
+`;
+}
+
+const DECODE_ATTENTION = 'kernels/attention/decodeAttention.ts';
+const MERGE = 'kernels/attention/merge_partials.wgsl';
+const RANGE_CLAIMS = '@group(0) @binding(9) var<storage, read_write> rangeClaims: array<atomic<u32>, 4>;';
+/** The ablation's replacements: ranges claimed at run time, `k` ranges per workgroup of the calibrated grid. */
+function claimedRanges(k) {
+  return [
+    {
+      file: ATTENTION,
+      from: '@group(0) @binding(8) var<storage, read_write> partials: array<f32>;\n',
+      to: `@group(0) @binding(8) var<storage, read_write> partials: array<f32>;
+// (next ticket, ranges, workgroups dispatched, unused)
+${RANGE_CLAIMS}
+var<workgroup> claimed: u32;
+`,
+    },
+    {
+      file: ATTENTION,
+      from: '  let range = workRanges[workgroupId.x];\n  let rangeEnd = range.y;\n',
+      to: `  if (lane == 0u) {
+    claimed = atomicLoad(&rangeClaims[1]);
+  }
+  let rangeCount = workgroupUniformLoad(&claimed);
+  if (lane == 0u) {
+    claimed = atomicLoad(&rangeClaims[2]);
+  }
+  let dispatched = workgroupUniformLoad(&claimed);
+  var rangeIndex = workgroupId.x;
+  while (rangeIndex < rangeCount) {
+  if (lane == 0u) {
+    claimed = atomicAdd(&rangeClaims[0], 1u);
+  }
+  let range = workRanges[rangeIndex];
+  let rangeEnd = range.y;
+`,
+    },
+    {
+      file: ATTENTION,
+      from: '    segment += 1u;\n  }\n}\n',
+      to: '    segment += 1u;\n  }\n  rangeIndex = dispatched + workgroupUniformLoad(&claimed);\n  }\n}\n',
+    },
+    { file: MERGE, from: '@group(0) @binding(4) var<storage, read_write> out: array<f32>;\n', to: `@group(0) @binding(4) var<storage, read_write> out: array<f32>;\n${RANGE_CLAIMS.replace('binding(9)', 'binding(5)')}\n` },
+    {
+      file: MERGE,
+      from: '  let split = splitHeads[workgroupId.x / ROWS];\n',
+      to: '  if (workgroupId.x == 0u && lane == 0u) {\n    atomicStore(&rangeClaims[0], 0u);\n  }\n  let split = splitHeads[workgroupId.x / ROWS];\n',
+    },
+    { file: DECODE_ATTENTION, from: '  private readonly splitHeads: GPUBuffer;\n', to: '  private readonly splitHeads: GPUBuffer;\n  private readonly rangeClaims: GPUBuffer;\n' },
+    {
+      file: DECODE_ATTENTION,
+      from: "    this.splitHeads = createStorageBuffer(device, 'attention split heads', 16 * maxHeads);\n",
+      to: "    this.splitHeads = createStorageBuffer(device, 'attention split heads', 16 * maxHeads);\n    this.rangeClaims = createStorageBuffer(device, 'range claims', 16);\n",
+    },
+    {
+      file: DECODE_ATTENTION,
+      from: '        { binding: 8, resource: { buffer: this.partials } },\n',
+      to: "        { binding: 8, resource: { buffer: this.partials } },\n        ...(this.variant.kind === 'streamed' ? [{ binding: 9, resource: { buffer: this.rangeClaims } }] : []),\n",
+    },
+    {
+      file: DECODE_ATTENTION,
+      from: '        { binding: 4, resource: { buffer: io.out } },\n',
+      to: '        { binding: 4, resource: { buffer: io.out } },\n        { binding: 5, resource: { buffer: this.rangeClaims } },\n',
+    },
+    {
+      file: DECODE_ATTENTION,
+      from: '      const plan = this.plan.build(tiles, { kernel, grid: this.grid, splits: this.splits });\n',
+      to: `      const plan = this.plan.build(tiles, { kernel, grid: kernel === 'lean' ? ${k} * this.grid : this.grid, splits: this.splits });\n`,
+    },
+    {
+      file: DECODE_ATTENTION,
+      from: '    queue.writeBuffer(this.heads, 0, this.headRecords',
+      to: '    queue.writeBuffer(this.rangeClaims, 0, new Uint32Array([0, this.plan.rangeCount, this.dispatchedRanges(), 0]));\n    queue.writeBuffer(this.heads, 0, this.headRecords',
+    },
+    {
+      file: DECODE_ATTENTION,
+      from: '      pass.dispatchWorkgroups(this.plan.rangeCount);\n',
+      to: '      pass.dispatchWorkgroups(this.dispatchedRanges());\n',
+    },
+    {
+      file: DECODE_ATTENTION,
+      from: '  destroy(): void {\n',
+      to: "  private dispatchedRanges(): number {\n    return this.kernel === 'lean' && this.variant.kind === 'streamed' ? Math.min(this.plan.rangeCount, this.grid) : this.plan.rangeCount;\n  }\n\n  destroy(): void {\n",
+    },
+  ];
+}
+
 const ABLATIONS = {
   // Decode records no attention dispatch: the step's other 69 (on the 1B shape) alone.
   'no-attention': [NO_ATTENTION],
@@ -124,6 +222,19 @@ fn halvesByIntegers(word: u32) -> vec2<f32> {
   return bitcast<vec2<f32>>(magnitudes | signs) * 5.192296858534828e33;`,
     },
   ],
+  // Odd subgroups spin (a chain of dependent multiply-adds) before their first load: whether every workgroup
+  // starting its loads and its arithmetic in step is what the token loop's fixed cost is made of.
+  ...Object.fromEntries([100, 300, 1000].map((spins) => [
+    `stagger-${spins}`,
+    [
+      { file: ATTENTION, from: STAGGER_ANCHOR, to: staggered(spins) },
+      { file: ATTENTION, from: 'laneQuad(rowLane, w, j)] * params.scale;', to: 'laneQuad(rowLane, w, j)] * queryScale;' },
+    ],
+  ])),
+  // LeanAttention's grid cut into K times as many ranges as workgroups: each workgroup takes its own range, then
+  // claims the next free one with an atomic counter (reset by the merge dispatch), so a workgroup that ran ahead takes
+  // work a slower one would have had: whether the workgroups finishing apart (a tail) is the token loop's fixed cost.
+  ...Object.fromEntries([2, 4].map((k) => [`claimed-ranges-${k}`, claimedRanges(k)])),
   // Every decode GEMV returns at once: the projections' dispatches without their reading.
   'empty-projections': [EMPTY_PROJECTIONS],
   // Both: the fixed cost of the step's remaining dispatches (embedding, norms, sampling run as ever).
