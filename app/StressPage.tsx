@@ -112,7 +112,13 @@ export function StressPage(props: {
         </button>
       </div>
       <p className="calibration" data-testid="calibration">
-        LeanAttention grid: <strong>{model?.grid ?? 256}</strong> workgroups{' '}
+        LeanAttention grid: <strong>{model?.grid ?? 256}</strong> workgroups
+        {model?.shortGrid !== undefined && (
+          <>
+            {' '}
+            (short contexts, on their own kernel: <strong>{model.shortGrid}</strong>)
+          </>
+        )}{' '}
         {typeof props.calibration === 'object' && (
           <span className="muted">
             (calibrated on this adapter: {props.calibration.timings.map((t) => `${t.grid}: ${formatMs(t.ms)}`).join(', ')})

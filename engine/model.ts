@@ -40,6 +40,8 @@ export interface RunnerOptions {
   maxSequences?: number;
   /** LeanAttention grid (see calibrateGrid). */
   grid?: number;
+  /** The short-context kernel's grid (calibrateGrid's shortGrid); without it every context runs the one kernel. */
+  shortGrid?: number;
   /** The decode attention kernel's tuning (benchmarks compare them in the model; default: DecodeAttention's). */
   attentionTuning?: AttentionTuning;
   profiling?: ProfilingMode;
@@ -303,7 +305,7 @@ export class ModelRunner {
     this.decodeKernels = forward('decode');
     this.prefillKernels = forward('prefill');
     this.prefillOnMatrixUnits = prefillGemmsOnMatrixUnits > 0;
-    this.decodeAttention = this.buildDecodeAttention(options.grid);
+    this.decodeAttention = this.buildDecodeAttention(options.grid, options.shortGrid);
     const group = numHeads / numKvHeads;
     if (!causalMatrixUnitsProblem(context, this.layout, group)) {
       this.prefillAttention = {
@@ -332,7 +334,7 @@ export class ModelRunner {
     return this.kv.keyPools.map((keys, i) => ({ queries: this.queries, keys, values: this.kv.valuePools[i], pageTable: this.kv.pageTable, out: this.attentionOut }));
   }
 
-  private buildDecodeAttention(grid: number | undefined): DecodeAttentionSet[] {
+  private buildDecodeAttention(grid: number | undefined, shortGrid: number | undefined): DecodeAttentionSet[] {
     return Array.from({ length: this.readbacks.slots }, () => {
       const attention = new DecodeAttention(this.context, {
         maxSequences: 1,
@@ -340,6 +342,7 @@ export class ModelRunner {
         group: this.config.numHeads / this.config.numKvHeads,
         kernel: this.defaultAttention,
         grid,
+        shortGrid,
         ...this.attentionTuning,
       });
       return { attention, bindings: this.layerAttentionIo().map((io) => attention.createBindings(io)) };
@@ -351,14 +354,23 @@ export class ModelRunner {
     return this.decodeAttention[0].attention.grid;
   }
 
-  /** Runs LeanAttention with a new grid (a calibration's choice): plan buffers and bindings are made again. */
-  setGrid(grid: number): void {
+  /** The short-context kernel's grid, where it runs (see DecodeAttention's shortGrid). */
+  get shortGrid(): number | undefined {
+    return this.decodeAttention[0].attention.shortGrid;
+  }
+
+  /** Runs LeanAttention with new grids (a calibration's choice): plan buffers and bindings are made again. */
+  setGrid(grid: number, shortGrid?: number): void {
     for (const { attention } of this.decodeAttention) attention.destroy();
-    this.decodeAttention = this.buildDecodeAttention(grid);
+    this.decodeAttention = this.buildDecodeAttention(grid, shortGrid);
   }
 
   get variantKey(): string {
     return this.decodeAttention[0].attention.variant.key;
+  }
+
+  get shortVariantKey(): string | undefined {
+    return this.decodeAttention[0].attention.shortVariant?.key;
   }
 
   /** Writes token ids at positions [from, from + ids.length) of the token buffer the embedding reads. */
