@@ -112,6 +112,11 @@ describe('decode attention, the short-context kernel', () => {
     }
     expect(new Uint32Array(outs[2].buffer, outs[2].byteOffset, outs[2].length)).toEqual(new Uint32Array(outs[0].buffer, outs[0].byteOffset, outs[0].length));
     expect(new Uint32Array(outs[3].buffer, outs[3].byteOffset, outs[3].length)).toEqual(new Uint32Array(outs[1].buffer, outs[1].byteOffset, outs[1].length));
+    // FA2-style (a workgroup per head) keeps the long-context kernel, whose workgroups hold twice the streams.
+    attention.planBatch(short, testCase.fixture.pageTableOffsets);
+    expect(attention.activeVariant.lanes).toBe(4);
+    attention.planBatch(short, testCase.fixture.pageTableOffsets, 'fa2');
+    expect(attention.activeVariant.lanes).toBe(2);
     attention.destroy();
   });
 

@@ -22,7 +22,8 @@ export type DecodeAttentionOptions = AttentionCapacity & {
   grid?: number;
   /**
    * The grid of the short-context variant (calibrateGrid's `shortGrid`): given, decode batches short enough for it
-   * (SHORT_CONTEXT_TOKENS_PER_WORKGROUP) run that variant, where the adapter has one (shortContextLanes).
+   * (SHORT_CONTEXT_TOKENS_PER_WORKGROUP) run that variant on the lean and fd schedules, where the adapter has one
+   * (shortContextLanes).
    */
   shortGrid?: number;
   /** FlashDecoding splits per head; by default FlashAttention's heuristic per batch (flashDecodingSplits). */
@@ -234,7 +235,8 @@ export class DecodeAttention {
     }
     let tokens = 0;
     for (let s = 0; s < sequences; s++) tokens += lengths[s] * this.options.layout.numKvHeads;
-    this.short = this.shortVariant !== undefined && tokens <= SHORT_CONTEXT_TOKENS_PER_WORKGROUP * this.grid;
+    // FA2-style gives each head one workgroup, whose streams the short-context kernel would halve: it keeps the other.
+    this.short = this.shortVariant !== undefined && kernel !== 'fa2' && tokens <= SHORT_CONTEXT_TOKENS_PER_WORKGROUP * this.grid;
     for (let s = 0; s < sequences; s++) this.setBlock(s, s, 1, lengths[s], pageTableOffsets[s]);
     this.upload(sequences, kernel);
   }
