@@ -20,6 +20,25 @@ export const MODEL_SHAPES: Record<string, ModelConfig> = {
     qkvBias: false,
     eosTokenIds: [128001, 128008, 128009],
   },
+  // The 8B class at d=128 (Llama 3.1 8B; Mistral 7B and Qwen2 7B share its head dim): where decode attention runs
+  // its short-context kernel (twice the lanes per K row), which d=64 heads have no words for.
+  'llama-3.1-8b': {
+    architecture: 'llama',
+    hiddenSize: 4096,
+    intermediateSize: 14336,
+    numLayers: 32,
+    numHeads: 32,
+    numKvHeads: 8,
+    headDim: 128,
+    vocabSize: 128256,
+    rmsNormEps: 1e-5,
+    ropeTheta: 500000,
+    ropeScaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 },
+    maxPositionEmbeddings: 131072,
+    tieWordEmbeddings: false,
+    qkvBias: false,
+    eosTokenIds: [128001, 128008, 128009],
+  },
   // The built-in model: the shape every test that loads a model decodes on SwiftShader, read from its own config.
   'pydoc-chat-6m': parseModelConfig(JSON.parse(pydocChatConfig)),
   // Small enough for a CPU adapter (SwiftShader): the same code paths at a size that runs in seconds.
