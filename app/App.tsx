@@ -298,7 +298,7 @@ export function App() {
     const result = await remote.calibrate();
     if (result.ok) {
       setCalibration(result.value);
-      setLoad((l) => (l.kind === 'loaded' ? { ...l, info: { ...l.info, grid: result.value.grid, shortGrid: result.value.shortGrid } } : l));
+      setLoad((l) => (l.kind === 'loaded' ? { ...l, info: { ...l.info, grid: result.value.grid } } : l));
     } else {
       setCalibration(reportEngineError(result.error));
     }

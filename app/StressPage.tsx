@@ -112,13 +112,7 @@ export function StressPage(props: {
         </button>
       </div>
       <p className="calibration" data-testid="calibration">
-        LeanAttention grid: <strong>{model?.grid ?? 256}</strong> workgroups
-        {model?.shortGrid !== undefined && (
-          <>
-            {' '}
-            (short contexts, on their own kernel: <strong>{model.shortGrid}</strong>)
-          </>
-        )}{' '}
+        LeanAttention grid: <strong>{model?.grid ?? 256}</strong> workgroups{' '}
         {typeof props.calibration === 'object' && (
           <span className="muted">
             (calibrated on this adapter: {props.calibration.timings.map((t) => `${t.grid}: ${formatMs(t.ms)}`).join(', ')})

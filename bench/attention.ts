@@ -94,8 +94,6 @@ interface Setup {
   repeats: number;
   /** Calibrated LeanAttention grid per (layout, group, kernel choice). */
   grid(layout: PagedKvLayout, group: number, choice: KernelChoice): Promise<number>;
-  /** The short-context kernel's grid from the same calibration (undefined where there is none, or with --grid). */
-  shortGrid(layout: PagedKvLayout, group: number, choice: KernelChoice): Promise<number | undefined>;
   /** Reads more than the GPU's caches hold: what a model's other kernels do between two layers' attention. */
   evictCaches(pass: GPUComputePassEncoder): void;
 }
@@ -122,7 +120,7 @@ async function timeAttention(
     WARM_UP_MS,
     cold ? setup.evictCaches : undefined,
   );
-  const result = { ms: ms / calls, variant: attention.activeVariant.key, workgroups: attention.currentPlan.rangeCount };
+  const result = { ms: ms / calls, variant: attention.variant.key, workgroups: attention.currentPlan.rangeCount };
   attention.destroy();
   return result;
 }
@@ -148,12 +146,10 @@ async function withBatch<T>(setup: Setup, batch: Batch, body: (io: Parameters<ty
 async function benchBatch(setup: Setup, batch: Batch): Promise<Row[]> {
   const bytes = kvBytesRead(batch.layout, batch.lengths);
   const grid = await setup.grid(batch.layout, batch.group, {});
-  const shortGrid = await setup.shortGrid(batch.layout, batch.group, {});
   const stagedGrid = await setup.grid(batch.layout, batch.group, { streamed: false });
   return withBatch(setup, batch, async (io) => {
-    // The three schedules on the kernels the engine runs: short batches on the short-context one.
     const runs: { schedule: string; kernel: AttentionKernel; options: Parameters<typeof timeAttention>[3] }[] = [
-      ...ATTENTION_KERNELS.map((kernel) => ({ schedule: KERNEL_LABELS[kernel], kernel, options: { kernel, grid, shortGrid } })),
+      ...ATTENTION_KERNELS.map((kernel) => ({ schedule: KERNEL_LABELS[kernel], kernel, options: { kernel, grid } })),
       { schedule: `${KERNEL_LABELS.lean} (staged kernel)`, kernel: 'lean' as const, options: { kernel: 'lean' as const, grid: stagedGrid, streamed: false } },
     ];
     const rows: Row[] = [];
@@ -421,36 +417,28 @@ async function main(): Promise<void> {
   log(`streaming read (the floor): ${floor.toPrecision(3)} GB/s over ${(bandwidthBytes / 1024 ** 2).toFixed(0)} MiB`);
 
   const fixedGrid = Number(flags.get('grid') ?? 0);
-  const calibrations = new Map<string, Promise<{ grid: number; shortGrid?: number }>>();
+  const calibrations = new Map<string, Promise<number>>();
   // Over twice the H200's 50 MB of L2 (a CPU adapter's --quick run reads 8 MiB).
   const evictBytes = (quick ? 8 : 128) * 1024 ** 2;
   const evictRead = new StreamRead(context.device, createStorageBuffer(context.device, 'cache eviction', evictBytes), evictBytes, quick ? 64 : 2048, streamReadWorkgroup(context.adapter.isCpu));
-  const timingsText = (timings: { grid: number; ms: number }[]) => timings.map((t) => `${t.grid}: ${microseconds(t.ms)} µs`).join(', ');
-  const calibration = (layout: PagedKvLayout, group: number, choice: KernelChoice): Promise<{ grid: number; shortGrid?: number }> => {
-    if (fixedGrid) return Promise.resolve({ grid: fixedGrid });
-    const key = JSON.stringify([layout, group, choice]);
-    if (!calibrations.has(key)) {
-      calibrations.set(
-        key,
-        calibrateGrid(context, { layout, group, kernelOptions: choice, contextLength: quick ? 8 * K : 64 * K, store: fileCalibrationStore(), force: flags.has('recalibrate') }).then((c) => {
-          log(`grid for ${c.key.split('#')[1]}: ${c.grid}  [${timingsText(c.timings)}]`);
-          if (c.shortTimings) log(`  short contexts: ${c.shortGrid}  [${timingsText(c.shortTimings)}]`);
-          return c;
-        }),
-      );
-    }
-    return calibrations.get(key)!;
-  };
   const setup: Setup = {
     context,
     floor,
     repeats,
     evictCaches: (pass) => evictRead.encode(pass),
-    async grid(layout, group, choice) {
-      return (await calibration(layout, group, choice)).grid;
-    },
-    async shortGrid(layout, group, choice) {
-      return (await calibration(layout, group, choice)).shortGrid;
+    grid(layout, group, choice) {
+      if (fixedGrid) return Promise.resolve(fixedGrid);
+      const key = JSON.stringify([layout, group, choice]);
+      if (!calibrations.has(key)) {
+        calibrations.set(
+          key,
+          calibrateGrid(context, { layout, group, kernelOptions: choice, contextLength: quick ? 8 * K : 64 * K, store: fileCalibrationStore(), force: flags.has('recalibrate') }).then((c) => {
+            log(`grid for ${c.key.split('#')[1]}: ${c.grid}  [${c.timings.map((t) => `${t.grid}: ${microseconds(t.ms)} µs`).join(', ')}]`);
+            return c.grid;
+          }),
+        );
+      }
+      return calibrations.get(key)!;
     },
   };
 

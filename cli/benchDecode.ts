@@ -45,7 +45,7 @@ const BENCH_DECODE_FLAGS = {
   steps: { type: 'integer', placeholder: 'N', min: 1, help: 'decode steps per row (default 64; --quick: 8)' },
   'prefill-chunk': { type: 'integer', placeholder: 'N', min: 1, max: 4096, help: 'tokens per prefill forward call (default: the engine\'s, 1024 on a GPU, 64 on a CPU adapter)' },
   prefill: { type: 'sizes', placeholder: 'N[,N...]', min: 0, help: 'prompt lengths to time prefill with, with the first attention kernel; 0 skips it (default 1k,8k,32k; --quick: 0)' },
-  grid: { type: 'integer', placeholder: 'N', min: 1, help: 'LeanAttention grid (default: calibrated on this adapter, kept in ~/.cache/lean-decode; given, short contexts run the same kernel as long ones)' },
+  grid: { type: 'integer', placeholder: 'N', min: 1, help: 'LeanAttention grid (default: calibrated on this adapter, kept in ~/.cache/lean-decode)' },
   'attention-unroll': { type: 'integer', placeholder: 'N', min: 1, max: 8, help: 'decode attention kernel tuning: tokens per stream per step (default: the kernel\'s)' },
   'attention-workgroup': { type: 'integer', placeholder: 'N', min: 32, max: 256, help: 'decode attention kernel tuning: invocations per workgroup (default: the kernel\'s)' },
   'decode-depth': { type: 'integer', placeholder: 'N', min: 1, max: 8, help: 'decode steps kept in flight while the host reads the oldest back (default: the engine\'s, 3)' },
@@ -243,10 +243,8 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
   if (!grid) {
     const calibration = await calibrateGrid(context, { layout: runner.layout, group: runner.config.numHeads / runner.config.numKvHeads, contextLength: quick ? 2048 : 32768, kernelOptions: attentionTuning(flags), store: fileCalibrationStore() });
     grid = calibration.grid;
-    runner.setGrid(grid, calibration.shortGrid);
-    const timings = (list: { grid: number; ms: number }[]) => list.map((t) => `${t.grid}: ${t.ms.toFixed(3)} ms`).join(', ');
-    log(`LeanAttention grid (calibrated on this adapter): ${grid}  [${timings(calibration.timings)}]`);
-    if (calibration.shortTimings) log(`  short contexts (${runner.shortVariantKey}): ${calibration.shortGrid}  [${timings(calibration.shortTimings)}]`);
+    runner.setGrid(grid);
+    log(`LeanAttention grid (calibrated on this adapter): ${grid}  [${calibration.timings.map((t) => `${t.grid}: ${t.ms.toFixed(3)} ms`).join(', ')}]`);
   }
   log(`model: ${name}; weights ${(runner.weights.bytes / 1e9).toFixed(3)} GB; ${steps} steps per row, ${runner.decodeDepth} in flight`);
   const matrixUnits = context.features.matrixUnits;

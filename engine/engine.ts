@@ -35,9 +35,6 @@ export interface ModelInfo {
   attention: AttentionKernel;
   attentionVariant: string;
   grid: number;
-  /** The kernel short contexts run and its grid, after a calibration found one (see DecodeAttention's shortGrid). */
-  shortAttentionVariant?: string;
-  shortGrid?: number;
   hasChatTemplate: boolean;
   profiling: string;
 }
@@ -229,8 +226,6 @@ export class Engine {
       attention: runner.defaultAttention,
       attentionVariant: runner.variantKey,
       grid: runner.grid,
-      shortAttentionVariant: runner.shortVariantKey,
-      shortGrid: runner.shortGrid,
       hasChatTemplate: codec.hasChatTemplate,
       profiling: runner.profiling,
     };
@@ -357,9 +352,9 @@ export class Engine {
       contextLength,
       store,
     });
-    runner.setGrid(calibration.grid, calibration.shortGrid);
-    this.info = { ...this.info!, grid: runner.grid, shortGrid: runner.shortGrid, shortAttentionVariant: runner.shortVariantKey };
-    this.source = { ...this.source!, options: { ...this.source!.options, grid: calibration.grid, shortGrid: calibration.shortGrid } };
+    runner.setGrid(calibration.grid);
+    this.info = { ...this.info!, grid: calibration.grid };
+    this.source = { ...this.source!, options: { ...this.source!.options, grid: calibration.grid } };
     return calibration;
   }
 

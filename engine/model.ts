@@ -40,8 +40,6 @@ export interface RunnerOptions {
   maxSequences?: number;
   /** LeanAttention grid (see calibrateGrid). */
   grid?: number;
-  /** The short-context kernel's grid (calibrateGrid's shortGrid); without it every context runs the one kernel. */
-  shortGrid?: number;
   /** The decode attention kernel's tuning (benchmarks compare them in the model; default: DecodeAttention's). */
   attentionTuning?: AttentionTuning;
   profiling?: ProfilingMode;
@@ -305,7 +303,7 @@ export class ModelRunner {
     this.decodeKernels = forward('decode');
     this.prefillKernels = forward('prefill');
     this.prefillOnMatrixUnits = prefillGemmsOnMatrixUnits > 0;
-    this.decodeAttention = this.buildDecodeAttention(options.grid, options.shortGrid);
+    this.decodeAttention = this.buildDecodeAttention(options.grid);
     const group = numHeads / numKvHeads;
     if (!causalMatrixUnitsProblem(context, this.layout, group)) {
       this.prefillAttention = {
@@ -334,7 +332,7 @@ export class ModelRunner {
     return this.kv.keyPools.map((keys, i) => ({ queries: this.queries, keys, values: this.kv.valuePools[i], pageTable: this.kv.pageTable, out: this.attentionOut }));
   }
 
-  private buildDecodeAttention(grid: number | undefined, shortGrid: number | undefined): DecodeAttentionSet[] {
+  private buildDecodeAttention(grid: number | undefined): DecodeAttentionSet[] {
     return Array.from({ length: this.readbacks.slots }, () => {
       const attention = new DecodeAttention(this.context, {
         maxSequences: 1,
@@ -342,7 +340,6 @@ export class ModelRunner {
         group: this.config.numHeads / this.config.numKvHeads,
         kernel: this.defaultAttention,
         grid,
-        shortGrid,
         ...this.attentionTuning,
       });
       return { attention, bindings: this.layerAttentionIo().map((io) => attention.createBindings(io)) };
@@ -354,23 +351,14 @@ export class ModelRunner {
     return this.decodeAttention[0].attention.grid;
   }
 
-  /** The short-context kernel's grid, where it runs (see DecodeAttention's shortGrid). */
-  get shortGrid(): number | undefined {
-    return this.decodeAttention[0].attention.shortGrid;
-  }
-
-  /** Runs LeanAttention with new grids (a calibration's choice): plan buffers and bindings are made again. */
-  setGrid(grid: number, shortGrid?: number): void {
+  /** Runs LeanAttention with a new grid (a calibration's choice): plan buffers and bindings are made again. */
+  setGrid(grid: number): void {
     for (const { attention } of this.decodeAttention) attention.destroy();
-    this.decodeAttention = this.buildDecodeAttention(grid, shortGrid);
+    this.decodeAttention = this.buildDecodeAttention(grid);
   }
 
   get variantKey(): string {
     return this.decodeAttention[0].attention.variant.key;
-  }
-
-  get shortVariantKey(): string | undefined {
-    return this.decodeAttention[0].attention.shortVariant?.key;
   }
 
   /** Writes token ids at positions [from, from + ids.length) of the token buffer the embedding reads. */

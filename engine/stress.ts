@@ -36,7 +36,7 @@ export async function stressSynthetic(
   shape: SyntheticShape,
   contexts: number[],
   kernels: AttentionKernel[],
-  grids: { grid: number; shortGrid?: number },
+  grid: number,
   onEvent: (event: StressEvent) => void,
 ): Promise<void> {
   const layout: PagedKvLayout = { headDim: shape.headDim, numKvHeads: shape.numKvHeads, pageSize: shape.pageSize, dtype: 'f16' };
@@ -51,7 +51,7 @@ export async function stressSynthetic(
   const out = createStorageBuffer(context.device, 'stress out', queryCount * 4);
   try {
     for (const kernel of kernels) {
-      const attention = new DecodeAttention(context, { layout, group: shape.group, maxSequences: 1, ...grids, kernel });
+      const attention = new DecodeAttention(context, { layout, group: shape.group, maxSequences: 1, grid, kernel });
       const bindings = attention.createBindings({ queries, keys: kv.keys, values: kv.values, pageTable: kv.pageTable, out });
       for (const n of contexts) {
         attention.planBatch([n], kv.pageTableOffsets);

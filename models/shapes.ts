@@ -20,8 +20,8 @@ export const MODEL_SHAPES: Record<string, ModelConfig> = {
     qkvBias: false,
     eosTokenIds: [128001, 128008, 128009],
   },
-  // The 8B class at d=128 (Llama 3.1 8B; Mistral 7B and Qwen2 7B share its head dim): where decode attention runs
-  // its short-context kernel (twice the lanes per K row), which d=64 heads have no words for.
+  // The 8B class at d=128 (Llama 3.1 8B; Mistral 7B and Qwen2 7B share its head dim): decode attention inside a model
+  // at the head dim of bench:attention's table (the 1B shape's heads are d=64).
   'llama-3.1-8b': {
     architecture: 'llama',
     hiddenSize: 4096,

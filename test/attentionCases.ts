@@ -63,7 +63,7 @@ export async function runAttention(
   fixture: PagedKvFixture,
   queries: Float32Array,
   group: number,
-  options: Pick<DecodeAttentionOptions, 'grid' | 'shortGrid' | 'splits' | 'streamed' | 'workgroup' | 'unroll' | 'lanes'> & { kernel: AttentionKernel },
+  options: Pick<DecodeAttentionOptions, 'grid' | 'splits' | 'streamed' | 'workgroup' | 'unroll' | 'lanes'> & { kernel: AttentionKernel },
   what: Queries = { kind: 'decode' },
 ): Promise<Run> {
   const attention = new DecodeAttention(context, {
@@ -108,8 +108,7 @@ export async function runCausalChunk(
 }
 
 /** Runs `encode` on the fixture's buffers with `out` poisoned with NaN, SPARE_ROWS rows past the queries included. */
-/** Runs `encode` on fresh buffers whose `out` is poisoned (NaN) with SPARE_ROWS rows past the queries' own. */
-export async function runWithPoisonedOut(
+async function runWithPoisonedOut(
   context: GpuContext,
   fixture: PagedKvFixture,
   queries: Float32Array,

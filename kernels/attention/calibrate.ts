@@ -31,13 +31,10 @@ export interface GridTiming {
 }
 
 export interface GridCalibration {
-  /** `adapter key # variant key` (`+ short-context variant key` where there is one): what the choice is valid for. */
+  /** `adapter key # variant key`: what the choice is valid for. */
   key: string;
   grid: number;
   timings: GridTiming[];
-  /** The short-context variant's grid and timings (DecodeAttention's `shortGrid`), where the adapter has one. */
-  shortGrid?: number;
-  shortTimings?: GridTiming[];
   contextLength: number;
   method: 'timestamp-query' | 'wall-clock';
 }
@@ -91,15 +88,11 @@ export interface CalibrateOptions {
   force?: boolean;
 }
 
-/**
- * The calibrated LeanAttention grid for this adapter and shape (from the store when known), and the grid of the
- * variant short contexts run, where there is one: each kernel's own, as they hold different registers.
- */
+/** The calibrated LeanAttention grid for this adapter and shape (from the store when known). */
 export async function calibrateGrid(context: GpuContext, options: CalibrateOptions): Promise<GridCalibration> {
   const { layout, group } = options;
-  const probe = new DecodeAttention(context, { layout, group, maxSequences: 1, grid: 1, shortGrid: 1, ...options.kernelOptions });
-  const shortLanes = probe.shortVariant?.lanes;
-  const key = `${context.adapter.key}#${probe.variant.key}${probe.shortVariant ? `+${probe.shortVariant.key}` : ''}/p${layout.pageSize}/h${layout.numKvHeads}`;
+  const probe = new DecodeAttention(context, { layout, group, maxSequences: 1, grid: 1, ...options.kernelOptions });
+  const key = `${context.adapter.key}#${probe.variant.key}/p${layout.pageSize}/h${layout.numKvHeads}`;
   probe.destroy();
   const stored = options.force ? undefined : options.store?.load(key);
   if (stored) return stored;
@@ -115,8 +108,8 @@ export async function calibrateGrid(context: GpuContext, options: CalibrateOptio
   let method: GridCalibration['method'] = 'wall-clock';
   let warmUpMs = CALIBRATION_WARM_UP_MS;
   /** One timing of `grid`; undefined where the context has fewer tiles than the grid has workgroups. */
-  const time = async (grid: number, kernelOptions: CalibrateOptions['kernelOptions']): Promise<number | undefined> => {
-    const attention = new DecodeAttention(context, { layout, group, maxSequences: 1, grid, kernel: 'lean', ...kernelOptions });
+  const time = async (grid: number): Promise<number | undefined> => {
+    const attention = new DecodeAttention(context, { layout, group, maxSequences: 1, grid, kernel: 'lean', ...options.kernelOptions });
     try {
       attention.planBatch([contextLength], kv.pageTableOffsets);
       if (attention.currentPlan.rangeCount < grid) return undefined;
@@ -129,35 +122,26 @@ export async function calibrateGrid(context: GpuContext, options: CalibrateOptio
       attention.destroy();
     }
   };
-  /** The fastest grid for one kernel, and every candidate's median. */
-  const fastestGrid = async (kernelOptions: CalibrateOptions['kernelOptions']): Promise<{ grid: number; timings: GridTiming[] }> => {
-    const samples = new Map<number, number[]>();
-    for (const grid of candidates) {
-      const ms = await time(grid, kernelOptions);
-      if (ms === undefined) break;
-      samples.set(grid, [ms]);
-    }
-    if (samples.size === 0) throw new Error(`calibration context ${contextLength} is too short for any candidate grid`);
-    // One slow second (on the H200, every grid read up to 2.7x slower in one calibration) must not pick the grid: the
-    // leaders of the first pass are timed again, in turns, and each keeps the median of its timings.
-    const leaders = [...samples].sort((a, b) => a[1][0] - b[1][0]).slice(0, LEADERS_RETIMED).map(([grid]) => grid);
-    for (let round = 0; round < LEADER_RETIMINGS; round++) {
-      for (const grid of leaders) samples.get(grid)!.push((await time(grid, kernelOptions))!);
-    }
-    const timings: GridTiming[] = [...samples].map(([grid, ms]) => ({ grid, ms: median(ms) }));
-    return { grid: timings.reduce((a, b) => (b.ms < a.ms ? b : a)).grid, timings };
-  };
-  let long: Awaited<ReturnType<typeof fastestGrid>>;
-  let short: Awaited<ReturnType<typeof fastestGrid>> | undefined;
-  try {
-    long = await fastestGrid(options.kernelOptions);
-    short = shortLanes === undefined ? undefined : await fastestGrid({ ...options.kernelOptions, lanes: shortLanes });
-  } finally {
-    kv.destroy();
-    queries.destroy();
-    out.destroy();
+  const samples = new Map<number, number[]>();
+  for (const grid of candidates) {
+    const ms = await time(grid);
+    if (ms === undefined) break;
+    samples.set(grid, [ms]);
   }
-  const calibration: GridCalibration = { key, ...long, ...(short && { shortGrid: short.grid, shortTimings: short.timings }), contextLength, method };
+  // One slow second (on the H200, every grid read up to 2.7x slower in one calibration) must not pick the grid: the
+  // leaders of the first pass are timed again, in turns, and each keeps the median of its timings.
+  const leaders = [...samples].sort((a, b) => a[1][0] - b[1][0]).slice(0, LEADERS_RETIMED).map(([grid]) => grid);
+  for (let round = 0; round < LEADER_RETIMINGS; round++) {
+    for (const grid of leaders) samples.get(grid)!.push((await time(grid))!);
+  }
+  kv.destroy();
+  queries.destroy();
+  out.destroy();
+  if (samples.size === 0) throw new Error(`calibration context ${contextLength} is too short for any candidate grid`);
+
+  const timings: GridTiming[] = [...samples].map(([grid, ms]) => ({ grid, ms: median(ms) }));
+  const best = timings.reduce((a, b) => (b.ms < a.ms ? b : a));
+  const calibration: GridCalibration = { key, grid: best.grid, timings, contextLength, method };
   options.store?.save(calibration);
   return calibration;
 }

@@ -6,15 +6,12 @@ import {
   makeCase,
   makeCausalCase,
   runAttention as runOnGpu,
-  runWithPoisonedOut,
   SCHEDULES,
   SHAPES,
   type Queries,
   type Run,
 } from '../../test/attentionCases.ts';
 import { testGpu } from '../../test/gpu.ts';
-import { DecodeAttention } from './decodeAttention.ts';
-import { SHORT_CONTEXT_TOKENS_PER_WORKGROUP } from './variant.ts';
 
 /** Runs a case on the test adapter; nothing may be written past the last query's rows. */
 async function runAttention(fixture: PagedKvFixture, queries: Float32Array, group: number, options: Parameters<typeof runOnGpu>[4], what?: Queries): Promise<Run> {
@@ -71,64 +68,6 @@ describe('decode attention across kernels', () => {
       expect(relativeError(lean.out, fa2.out)).toBeLessThan(1e-5);
       expect(relativeError(fd.out, fa2.out)).toBeLessThan(1e-5);
     }
-  });
-});
-
-// Short decode batches run a second kernel with twice the lanes per K row (DecodeAttention's shortGrid; on the H200,
-// 16 lanes at d=128 where long contexts run 8). SwiftShader's subgroups of 4 hold 2 and 4: with 2 pinned, one
-// DecodeAttention runs a batch that gives its grid's workgroups more than SHORT_CONTEXT_TOKENS_PER_WORKGROUP tokens
-// on 2 lanes, a shorter one on 4, and the long one again, each on the grid of its kernel.
-describe('decode attention, the short-context kernel', () => {
-  const shape = SHAPES[0];
-  const testCase = makeCase(shape);
-  const rowFloats = shape.layout.numKvHeads * shape.group * shape.layout.headDim;
-  const tokens = (lengths: number[]) => lengths.reduce((a, b) => a + b) * shape.layout.numKvHeads;
-  const grid = Math.floor(tokens(shape.lengths) / SHORT_CONTEXT_TOKENS_PER_WORKGROUP);
-  const shortGrid = 7;
-
-  it('runs short batches with twice the lanes and long ones without, each matching float64, the same bits twice', async () => {
-    const context = await testGpu();
-    const attention = new DecodeAttention(context, { layout: shape.layout, group: shape.group, maxSequences: shape.lengths.length, kernel: 'lean', grid, shortGrid, lanes: 2 });
-    expect(attention.shortVariant?.lanes).toBe(4);
-    const run = (lengths: number[]) =>
-      runWithPoisonedOut(context, testCase.fixture, testCase.queries, shape.group, (io, encoder) => {
-        attention.planBatch(lengths, testCase.fixture.pageTableOffsets.slice(0, lengths.length));
-        attention.encode(encoder, attention.createBindings(io));
-      });
-    // The first three sequences (1,018 tokens a KV head) are short for the grid; all four (5,115) are not.
-    const short = shape.lengths.slice(0, 3);
-    expect(tokens(short)).toBeLessThanOrEqual(SHORT_CONTEXT_TOKENS_PER_WORKGROUP * grid);
-    const outs: Float32Array[] = [];
-    for (const lengths of [shape.lengths, short, shape.lengths, short]) {
-      const { out } = await run(lengths);
-      const isShort = lengths.length === short.length;
-      expect(attention.activeVariant.lanes).toBe(isShort ? 4 : 2);
-      expect(attention.currentPlan.rangeCount).toBe(isShort ? shortGrid : grid);
-      expect(attention.currentPlan.splitHeadCount, 'heads split, so the merge runs too').toBeGreaterThan(0);
-      const written = out.subarray(0, lengths.length * rowFloats);
-      const error = relativeError(written, testCase.expected.subarray(0, written.length));
-      expect(error, `${lengths.length} sequences: relative error ${error}`).toBeLessThan(1e-4);
-      outs.push(written);
-    }
-    expect(new Uint32Array(outs[2].buffer, outs[2].byteOffset, outs[2].length)).toEqual(new Uint32Array(outs[0].buffer, outs[0].byteOffset, outs[0].length));
-    expect(new Uint32Array(outs[3].buffer, outs[3].byteOffset, outs[3].length)).toEqual(new Uint32Array(outs[1].buffer, outs[1].byteOffset, outs[1].length));
-    // FA2-style (a workgroup per head) keeps the long-context kernel, whose workgroups hold twice the streams.
-    attention.planBatch(short, testCase.fixture.pageTableOffsets);
-    expect(attention.activeVariant.lanes).toBe(4);
-    attention.planBatch(short, testCase.fixture.pageTableOffsets, 'fa2');
-    expect(attention.activeVariant.lanes).toBe(2);
-    attention.destroy();
-  });
-
-  it('is not built where the lanes cannot double, nor without a short-context grid', async () => {
-    const context = await testGpu();
-    const withoutGrid = new DecodeAttention(context, { layout: shape.layout, group: shape.group, maxSequences: 1, grid, lanes: 2 });
-    expect(withoutGrid.shortVariant).toBeUndefined();
-    // A head of 64 dimensions has 8 words of 16 bytes: 8 lanes a row at most, whatever the subgroup (the H200's d=64
-    // models run their one kernel at every context).
-    const allWords = new DecodeAttention(context, { layout: { ...shape.layout, headDim: 64 }, group: shape.group, maxSequences: 1, grid, shortGrid, lanes: 8 });
-    expect(allWords.shortVariant).toBeUndefined();
-    for (const attention of [withoutGrid, allWords]) attention.destroy();
   });
 });
 

@@ -4,7 +4,7 @@ import { cachedComputePipeline } from '../gpu/pipelineCache.ts';
 import { uniformView } from '../gpu/uniforms.ts';
 import { validateLayout, type PagedKvLayout } from './pagedKv.ts';
 import { WorkPlan, type AttentionKernel } from './plan.ts';
-import { buildAttentionVariant, causalQueriesPerHead, SHORT_CONTEXT_TOKENS_PER_WORKGROUP, shortContextLanes, type AttentionVariant } from './variant.ts';
+import { buildAttentionVariant, causalQueriesPerHead, type AttentionVariant } from './variant.ts';
 
 /**
  * What one plan holds, sizing the plan buffers once: decode batches of up to `maxSequences` sequences, or prefill
@@ -20,12 +20,6 @@ export type DecodeAttentionOptions = AttentionCapacity & {
   kernel?: AttentionKernel;
   /** LeanAttention grid; see calibrateGrid. */
   grid?: number;
-  /**
-   * The grid of the short-context variant (calibrateGrid's `shortGrid`): given, decode batches short enough for it
-   * (SHORT_CONTEXT_TOKENS_PER_WORKGROUP) run that variant on the lean and fd schedules, where the adapter has one
-   * (shortContextLanes).
-   */
-  shortGrid?: number;
   /** FlashDecoding splits per head; by default FlashAttention's heuristic per batch (flashDecodingSplits). */
   splits?: number;
   /** Staged kernel: tokens per tile. */
@@ -56,8 +50,6 @@ export interface AttentionIo {
 export interface AttentionBindings {
   io: AttentionIo;
   attention: GPUBindGroup;
-  /** The short-context variant's, where there is one. */
-  shortAttention: GPUBindGroup | undefined;
   merge: GPUBindGroup;
   /** The range buffers' generation the bind groups were made for. */
   generation: number;
@@ -76,12 +68,8 @@ const HEAD_RECORD_WORDS = 6;
  * FlashDecoding plan needs more ranges than any before it (its split count depends on the batch).
  */
 export class DecodeAttention {
-  /** The kernel for long contexts, causal chunks, and every batch where there is no short-context variant. */
   readonly variant: AttentionVariant;
   readonly grid: number;
-  /** The kernel short decode batches run, and its grid (both undefined without `shortGrid` or such a variant). */
-  readonly shortVariant: AttentionVariant | undefined;
-  readonly shortGrid: number | undefined;
   readonly splits: number | undefined;
   /** Query blocks one plan holds: sequences (decode) or ceil(maxChunk / variant.queries). */
   readonly maxBlocks: number;
@@ -89,9 +77,6 @@ export class DecodeAttention {
 
   private readonly device: GPUDevice;
   private readonly attentionPipeline: GPUComputePipeline;
-  private readonly shortAttentionPipeline: GPUComputePipeline | undefined;
-  /** Whether the current plan runs the short-context variant. */
-  private short = false;
   private readonly mergePipeline: GPUComputePipeline;
   private readonly params: GPUBuffer;
   private readonly heads: GPUBuffer;
@@ -111,7 +96,6 @@ export class DecodeAttention {
   private readonly plannedTiles: Uint32Array<ArrayBuffer>;
   private plannedHeads = 0;
   private plannedKernel: AttentionKernel | undefined;
-  private plannedShort = false;
 
   constructor(
     context: GpuContext,
@@ -136,15 +120,11 @@ export class DecodeAttention {
     };
     const queries = 'maxChunk' in options ? (options.queriesPerHead ?? causalQueriesPerHead(request)) : 1;
     this.variant = buildAttentionVariant({ ...request, queries, tile: options.tile });
-    const shortLanes = options.shortGrid === undefined ? undefined : shortContextLanes({ ...request, queries });
-    this.shortVariant = shortLanes === undefined ? undefined : buildAttentionVariant({ ...request, queries, lanes: shortLanes });
-    this.shortGrid = this.shortVariant && options.shortGrid;
     this.maxBlocks = 'maxChunk' in options ? Math.ceil(options.maxChunk / queries) : options.maxSequences;
     const maxHeads = this.maxBlocks * layout.numKvHeads;
 
     const device = this.device;
     this.attentionPipeline = cachedComputePipeline(device, this.variant.key, this.variant.attentionCode);
-    this.shortAttentionPipeline = this.shortVariant && cachedComputePipeline(device, this.shortVariant.key, this.shortVariant.attentionCode);
     this.mergePipeline = cachedComputePipeline(device, this.variant.mergeKey, this.variant.mergeCode);
 
     const params = uniformView(this.variant.attentionCode, 'params');
@@ -153,7 +133,7 @@ export class DecodeAttention {
     writeBuffer(device, this.params, new Uint8Array(params.arrayBuffer));
 
     // FlashDecoding's split count is known per batch: its buffers start at one split's worth and grow in upload.
-    const maxRanges = WorkPlan.maxRanges(maxHeads, { grid: Math.max(this.grid, this.shortGrid ?? 0), splits: this.splits ?? 1 });
+    const maxRanges = WorkPlan.maxRanges(maxHeads, { grid: this.grid, splits: this.splits ?? 1 });
     this.tilesPerHead = new Uint32Array(maxHeads);
     this.plannedTiles = new Uint32Array(maxHeads);
     this.headRecords = new Uint32Array(HEAD_RECORD_WORDS * (maxHeads + 1));
@@ -177,25 +157,22 @@ export class DecodeAttention {
     return { io, ...this.bindGroups(io), generation: this.generation };
   }
 
-  private bindGroups(io: AttentionIo): Pick<AttentionBindings, 'attention' | 'shortAttention' | 'merge'> {
-    const attentionBindGroup = (variant: AttentionVariant, pipeline: GPUComputePipeline) =>
-      this.device.createBindGroup({
-        label: `${variant.key} bindings`,
-        layout: pipeline.getBindGroupLayout(0),
-        entries: [
-          { binding: 0, resource: { buffer: this.params } },
-          { binding: 1, resource: { buffer: io.queries } },
-          { binding: 2, resource: { buffer: io.keys } },
-          { binding: 3, resource: { buffer: io.values } },
-          { binding: 4, resource: { buffer: io.pageTable } },
-          { binding: 5, resource: { buffer: this.heads } },
-          { binding: 6, resource: { buffer: this.ranges } },
-          { binding: 7, resource: { buffer: io.out } },
-          { binding: 8, resource: { buffer: this.partials } },
-        ],
-      });
-    const attention = attentionBindGroup(this.variant, this.attentionPipeline);
-    const shortAttention = this.shortVariant && attentionBindGroup(this.shortVariant, this.shortAttentionPipeline!);
+  private bindGroups(io: AttentionIo): Pick<AttentionBindings, 'attention' | 'merge'> {
+    const attention = this.device.createBindGroup({
+      label: `${this.variant.key} bindings`,
+      layout: this.attentionPipeline.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: { buffer: this.params } },
+        { binding: 1, resource: { buffer: io.queries } },
+        { binding: 2, resource: { buffer: io.keys } },
+        { binding: 3, resource: { buffer: io.values } },
+        { binding: 4, resource: { buffer: io.pageTable } },
+        { binding: 5, resource: { buffer: this.heads } },
+        { binding: 6, resource: { buffer: this.ranges } },
+        { binding: 7, resource: { buffer: io.out } },
+        { binding: 8, resource: { buffer: this.partials } },
+      ],
+    });
     const merge = this.device.createBindGroup({
       label: 'merge_partials bindings',
       layout: this.mergePipeline.getBindGroupLayout(0),
@@ -207,17 +184,7 @@ export class DecodeAttention {
         { binding: 4, resource: { buffer: io.out } },
       ],
     });
-    return { attention, shortAttention, merge };
-  }
-
-  /** The kernel the current plan runs. */
-  get activeVariant(): AttentionVariant {
-    return this.short ? this.shortVariant! : this.variant;
-  }
-
-  /** The LeanAttention grid of the current plan's kernel (FlashDecoding's count of concurrent workgroups too). */
-  get activeGrid(): number {
-    return this.short ? this.shortGrid! : this.grid;
+    return { attention, merge };
   }
 
   /**
@@ -233,10 +200,6 @@ export class DecodeAttention {
     for (let s = 0; s < sequences; s++) {
       if (!(lengths[s] >= 1)) throw new Error(`sequence ${s} has context length ${lengths[s]}: decode needs at least 1`);
     }
-    let tokens = 0;
-    for (let s = 0; s < sequences; s++) tokens += lengths[s] * this.options.layout.numKvHeads;
-    // FA2-style gives each head one workgroup, whose streams the short-context kernel would halve: it keeps the other.
-    this.short = this.shortVariant !== undefined && kernel !== 'fa2' && tokens <= SHORT_CONTEXT_TOKENS_PER_WORKGROUP * this.grid;
     for (let s = 0; s < sequences; s++) this.setBlock(s, s, 1, lengths[s], pageTableOffsets[s]);
     this.upload(sequences, kernel);
   }
@@ -250,7 +213,6 @@ export class DecodeAttention {
   planCausalChunk(position: number, count: number, pageTableOffset: number, kernel: AttentionKernel = this.kernel): void {
     if (!(count >= 1)) throw new Error(`a causal chunk needs at least one query, got ${count}`);
     const queries = this.variant.queries;
-    this.short = false;
     const blocks = Math.ceil(count / queries);
     if (blocks > this.maxBlocks) {
       throw new Error(`a chunk of ${count} queries needs ${blocks} blocks of ${queries}; this attention holds ${this.maxBlocks}`);
@@ -265,7 +227,7 @@ export class DecodeAttention {
   /** Query block b: `queryCount` queries from row `firstQuery`, the last of which sees `length` tokens. */
   private setBlock(b: number, firstQuery: number, queryCount: number, length: number, pageTableOffset: number): void {
     const { numKvHeads } = this.options.layout;
-    const tiles = Math.ceil(length / this.activeVariant.tile);
+    const tiles = Math.ceil(length / this.variant.tile);
     for (let kvHead = 0; kvHead < numKvHeads; kvHead++) {
       const h = b * numKvHeads + kvHead;
       this.tilesPerHead[h] = tiles;
@@ -284,10 +246,9 @@ export class DecodeAttention {
     this.kernel = kernel;
     const queue = this.device.queue;
     const tiles = this.tilesPerHead.subarray(0, heads);
-    const samePlan =
-      kernel === this.plannedKernel && this.short === this.plannedShort && heads === this.plannedHeads && tiles.every((t, h) => t === this.plannedTiles[h]);
+    const samePlan = kernel === this.plannedKernel && heads === this.plannedHeads && tiles.every((t, h) => t === this.plannedTiles[h]);
     if (!samePlan) {
-      const plan = this.plan.build(tiles, { kernel, grid: this.activeGrid, splits: this.splits });
+      const plan = this.plan.build(tiles, { kernel, grid: this.grid, splits: this.splits });
       if (plan.rangeCount > this.rangeCapacity) this.allocateRanges(plan.rangeCount);
       // firstTile comes from the plan; the kernel reads heads[h + 1].firstTile as head h's end, so the record after
       // the last head holds the total.
@@ -297,7 +258,6 @@ export class DecodeAttention {
       this.plannedTiles.set(tiles);
       this.plannedHeads = heads;
       this.plannedKernel = kernel;
-      this.plannedShort = this.short;
     }
     queue.writeBuffer(this.heads, 0, this.headRecords, 0, HEAD_RECORD_WORDS * (heads + 1));
     this.planned = true;
@@ -328,8 +288,8 @@ export class DecodeAttention {
     if (bindings.generation !== this.generation) Object.assign(bindings, this.bindGroups(bindings.io), { generation: this.generation });
     let dispatches = 0;
     if (only !== 'merge') {
-      pass.setPipeline(this.short ? this.shortAttentionPipeline! : this.attentionPipeline);
-      pass.setBindGroup(0, this.short ? bindings.shortAttention! : bindings.attention);
+      pass.setPipeline(this.attentionPipeline);
+      pass.setBindGroup(0, bindings.attention);
       pass.dispatchWorkgroups(this.plan.rangeCount);
       dispatches++;
     }

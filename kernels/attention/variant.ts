@@ -57,13 +57,6 @@ const STREAMED_LANES = 8;
 const STREAMED_LANE_ROW_VALUES = 64;
 /** Streamed kernel: tokens per stream per step at most (4 measured best at 64k on the H200). */
 const STREAMED_MAX_UNROLL = 4;
-/**
- * Streamed kernel, short contexts: a decode batch whose lean grid gives each workgroup at most this many tokens runs
- * the short-context variant (twice the lanes per K row, see shortContextLanes). On the H200 at d=128, 16 lanes a row
- * ran 1.07–1.12x faster than 8 from 1k to 16k (512 tokens a workgroup at 16k; 1.14–1.32x with the caches evicted,
- * as between a model's layers) and 1–7% slower from 64k (2,048 a workgroup) on (BENCHMARKS.md, 2026-12-03).
- */
-export const SHORT_CONTEXT_TOKENS_PER_WORKGROUP = 1024;
 /** Merge: partial states whose loads are issued together before any is used. */
 const MERGE_BATCH = 4;
 
@@ -96,8 +89,6 @@ export interface AttentionVariant {
   mergeKey: string;
   /** Tokens per tile: the unit the planner shares out. */
   tile: number;
-  /** Streamed kernel: invocations per K row (undefined for the staged kernel). */
-  lanes?: number;
   queries: number;
   attentionCode: string;
   mergeCode: string;
@@ -119,24 +110,6 @@ function streamedLanes(headDim: number, subgroupMinSize: number, maxLanes: numbe
   let lanes = 1;
   while (lanes * 2 <= Math.min(subgroupMinSize, maxLanes) && (headDim / 8) % (lanes * 2) === 0) lanes *= 2;
   return lanes;
-}
-
-/** The streamed kernel's lanes per K row for a request (the preferred count, bounded by the head and the subgroup). */
-function requestLanes(request: AttentionVariantRequest, rows: number): number {
-  return streamedLanes(request.headDim, request.subgroupMinSize, request.lanes ?? preferredLanes(request.headDim, rows));
-}
-
-/**
- * Lanes per K row of the variant that short decode contexts run: twice the request's, where the head's 16-byte
- * words and the subgroup allow it; undefined where they do not or the streamed kernel does not run. With half the
- * query and output registers per invocation, a workgroup starts and ends its share sooner (the query loads, the
- * streams' merge), which is most of a short context's time; its q·k sums take one shuffle level more per byte, which
- * a long context pays for.
- */
-export function shortContextLanes(request: AttentionVariantRequest): number | undefined {
-  if (!streamedKernelRuns(request.subgroupMinSize) || (request.queries ?? 1) !== 1) return undefined;
-  const lanes = requestLanes(request, request.group);
-  return streamedLanes(request.headDim, request.subgroupMinSize, 2 * lanes) === 2 * lanes ? 2 * lanes : undefined;
 }
 
 /** The staged kernel's workgroup arrays in bytes (restates staged_attention.wgsl and reduce_workgroup.wgsl). */
@@ -191,12 +164,12 @@ export function buildAttentionVariant(request: AttentionVariantRequest): Attenti
   return { ...kernel, queries, mergeKey, mergeCode };
 }
 
-type KernelPart = Pick<AttentionVariant, 'kind' | 'key' | 'tile' | 'lanes' | 'attentionCode'>;
+type KernelPart = Pick<AttentionVariant, 'kind' | 'key' | 'tile' | 'attentionCode'>;
 
 function buildStreamed(request: AttentionVariantRequest, queries: number): KernelPart {
   const { headDim, group, kvDtype, subgroupMinSize, maxWorkgroupStorage } = request;
   const rows = queries * group;
-  const lanes = requestLanes(request, rows);
+  const lanes = streamedLanes(headDim, subgroupMinSize, request.lanes ?? preferredLanes(headDim, rows));
   const workgroup = request.workgroup ?? STREAMED_WORKGROUP;
   if (!(workgroup % lanes === 0 && workgroup >= headDim / 4 && workgroup <= 256 && (workgroup & (workgroup - 1)) === 0)) {
     throw new Error(`streamed attention workgroup ${workgroup} must be a power of two from ${headDim / 4} to 256`);
@@ -250,7 +223,7 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
     MERGE_ROUNDS: rows / mergeRows,
   });
   const key = `streamed_attention/d${headDim}/g${group}/q${queries}/${kvDtype}kv/p${request.pageSize}/l${lanes}/w${workgroup}/u${unroll}`;
-  return { kind: 'streamed', key, tile, lanes, attentionCode };
+  return { kind: 'streamed', key, tile, attentionCode };
 }
 
 /** The largest divisor of n below `below`. */
