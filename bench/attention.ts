@@ -458,8 +458,15 @@ async function main(): Promise<void> {
     { name: `${lengthName(misfit)}, pages in order`, layout: LAYOUT, group: GROUP, lengths: [misfit], pageOrder: 'in order' },
     { name: `${lengthName(misfit)}, pages of 256 tokens`, layout: { ...LAYOUT, pageSize: 256 }, group: GROUP, lengths: [misfit] },
   ];
-  const onlyLengths = typeof flags.get('lengths') === 'string' ? (flags.get('lengths') as string).split(',').map(parseSize) : undefined;
-  if (onlyLengths?.some((n) => !(n >= 1))) throw new Error(`--lengths takes sizes like 1k,64k (got "${flags.get('lengths')}")`);
+  /** A flag's comma-separated sizes (`--lengths 1k,64k`), undefined where the flag is absent. */
+  const sizeList = (name: string): number[] | undefined => {
+    const value = flags.get(name);
+    if (typeof value !== 'string') return undefined;
+    const sizes = value.split(',').map(parseSize);
+    if (sizes.some((n) => !(n >= 1))) throw new Error(`--${name} takes sizes like 1k,64k (got "${value}")`);
+    return sizes;
+  };
+  const onlyLengths = sizeList('lengths');
   // `--head-dim 64`: those rows at the head dim of the 1B-class models (Llama 3.2 1B, SmolLM, TinyLlama).
   const lengthsLayout = { ...LAYOUT, headDim: Number(flags.get('head-dim') ?? LAYOUT.headDim) };
   if (onlyLengths) {
@@ -467,7 +474,9 @@ async function main(): Promise<void> {
     batches.splice(0, batches.length, ...onlyLengths.map((n) => ({ name: name(n), layout: lengthsLayout, group: GROUP, lengths: [n] })));
   }
   const prefillOnly = flags.has('prefill-only');
-  const choicesOnly = flags.has('choices-only') || flags.has('short-choices');
+  const openChoicesOnly = flags.has('choices-only');
+  const shortLengths = sizeList('short-choices') ?? [];
+  const choicesOnly = openChoicesOnly || shortLengths.length > 0;
   const rows: Row[] = [];
   const skipped: string[] = [];
   for (const batch of prefillOnly || choicesOnly ? [] : batches) {
@@ -482,21 +491,17 @@ async function main(): Promise<void> {
   for (const n of prefillOnly || choicesOnly || onlyLengths ? [] : quick ? [4 * K] : [1 * K, 4 * K, 16 * K, 64 * K]) {
     choiceRows.push(...(await benchChoices(setup, { name: `N=${lengthName(n)}`, layout: LAYOUT, group: GROUP, lengths: [n] }, allChoices(setup))));
   }
-  for (const n of flags.has('choices-only') ? (quick ? [4 * K] : [1 * K, 64 * K, 256 * K]) : []) {
+  /** One context at d=128 and at d=64, each under the choices `choicesFor` lists for it. */
+  const benchBothHeadDims = async (n: number, choicesFor: (batch: Batch) => Choice[]) => {
     for (const layout of [LAYOUT, { ...LAYOUT, headDim: 64 }]) {
       const batch = { name: `N=${lengthName(n)}, d=${layout.headDim}`, layout, group: GROUP, lengths: [n] };
-      if (syntheticKvFits(context, layout, batch.lengths)) choiceRows.push(...(await benchChoices(setup, batch, openChoices(setup, batch))));
+      if (syntheticKvFits(context, layout, batch.lengths)) choiceRows.push(...(await benchChoices(setup, batch, choicesFor(batch))));
     }
-  }
-  const shortLengths = typeof flags.get('short-choices') === 'string' ? (flags.get('short-choices') as string).split(',').map(parseSize) : [];
-  for (const n of shortLengths) {
-    for (const layout of [LAYOUT, { ...LAYOUT, headDim: 64 }]) {
-      const batch = { name: `N=${lengthName(n)}, d=${layout.headDim}`, layout, group: GROUP, lengths: [n] };
-      choiceRows.push(...(await benchChoices(setup, batch, shortContextChoices(batch))));
-    }
-  }
+  };
+  for (const n of openChoicesOnly ? (quick ? [4 * K] : [1 * K, 64 * K, 256 * K]) : []) await benchBothHeadDims(n, (batch) => openChoices(setup, batch));
+  for (const n of shortLengths) await benchBothHeadDims(n, shortContextChoices);
   const groupOf8 = batches.find((batch) => batch.group === 8)!;
-  if (flags.has('choices-only') && syntheticKvFits(context, groupOf8.layout, groupOf8.lengths)) choiceRows.push(...(await benchChoices(setup, groupOf8, groupOf8Choices())));
+  if (openChoicesOnly && syntheticKvFits(context, groupOf8.layout, groupOf8.lengths)) choiceRows.push(...(await benchChoices(setup, groupOf8, groupOf8Choices())));
 
   const prefillRows: PrefillRow[] = [];
   for (const position of choicesOnly ? [] : quick ? QUICK_PREFILL_POSITIONS : FULL_PREFILL_POSITIONS) {
