@@ -16,6 +16,7 @@ export default defineConfig({
     rollupOptions: {
       input: {
         attention: 'bench/attention.ts',
+        bandwidth: 'bench/bandwidth.ts',
         checkAttention: 'bench/checkAttention.ts',
         checkModels: 'bench/checkModels.ts',
         linear: 'bench/linear.ts',

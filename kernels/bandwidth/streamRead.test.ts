@@ -3,18 +3,25 @@ import { testGpu } from '../../test/gpu.ts';
 import { createStorageBuffer, readBuffer } from '../gpu/buffers.ts';
 import { StreamRead, streamReadWorkgroup } from './streamRead.ts';
 
-// A GPU's workgroup and a CPU adapter's, both checked on whichever adapter runs the tests.
-describe.each([streamReadWorkgroup(false), streamReadWorkgroup(true)])('stream_read.wgsl, workgroup of %i', (workgroupSize) => {
+// A GPU's workgroup and a CPU adapter's, both checked on whichever adapter runs the tests, with one load in flight
+// per invocation and with several (whose last round runs past the end of the buffer).
+describe.each([
+  { workgroupSize: streamReadWorkgroup(false), loads: 1 },
+  { workgroupSize: streamReadWorkgroup(true), loads: 1 },
+  { workgroupSize: streamReadWorkgroup(false), loads: 4 },
+  { workgroupSize: streamReadWorkgroup(true), loads: 3 },
+])('stream_read.wgsl, workgroup of $workgroupSize, $loads loads in flight', ({ workgroupSize, loads }) => {
   it.each([
     { words: 4 * 1000, grid: 7 },
     { words: 4 * 65_536, grid: 64 },
     { words: 4 * 3, grid: 5 },
+    { words: 4 * 50_000, grid: 9 },
   ])('sums $words random words over a grid of $grid like the CPU', async ({ words, grid }) => {
     const { device } = await testGpu();
     const data = new Uint32Array(words);
     for (let i = 0; i < words; i++) data[i] = (Math.random() * 2 ** 32) >>> 0;
     const source = createStorageBuffer(device, 'source', data);
-    const kernel = new StreamRead(device, source, data.byteLength, grid, workgroupSize);
+    const kernel = new StreamRead(device, source, data.byteLength, grid, workgroupSize, loads);
     device.queue.writeBuffer(kernel.sums, 0, new Uint32Array(grid).fill(0xdeadbeef));
 
     const encoder = device.createCommandEncoder();

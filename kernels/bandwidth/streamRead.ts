@@ -1,5 +1,7 @@
 import { createStorageBuffer, createUniformBuffer, writeBuffer } from '../gpu/buffers.ts';
+import { specialize } from '../gpu/specialize.ts';
 import { uniformView } from '../gpu/uniforms.ts';
+import { unrollLoops } from '../gpu/unroll.ts';
 import streamReadWgsl from './stream_read.wgsl?raw';
 
 /**
@@ -10,7 +12,10 @@ export function streamReadWorkgroup(cpuAdapter: boolean): number {
   return cpuAdapter ? 16 : 256;
 }
 
-/** The streaming-read kernel bound to one source buffer, one grid size and one workgroup size (a power of two). */
+/**
+ * The streaming-read kernel bound to one source buffer, one grid size, one workgroup size (a power of two) and the
+ * loads each invocation issues before using the first.
+ */
 export class StreamRead {
   readonly sums: GPUBuffer;
   private readonly pipeline: GPUComputePipeline;
@@ -22,18 +27,20 @@ export class StreamRead {
     readonly byteLength: number,
     readonly grid: number,
     readonly workgroup: number,
+    readonly loads = 1,
   ) {
     if (byteLength % 16 !== 0) throw new Error(`stream read length ${byteLength} is not a multiple of 16 bytes`);
-    const params = uniformView(streamReadWgsl, 'params');
+    const code = unrollLoops(specialize(streamReadWgsl, { LOADS: loads }), { LOADS: loads });
+    const params = uniformView(code, 'params');
     params.set({ vec4Count: byteLength / 16 });
     const paramsBuffer = createUniformBuffer(device, 'stream-read params', params.arrayBuffer.byteLength);
     writeBuffer(device, paramsBuffer, new Uint8Array(params.arrayBuffer));
     this.sums = createStorageBuffer(device, 'stream-read sums', grid * 4);
     this.pipeline = device.createComputePipeline({
-      label: 'stream_read',
+      label: `stream_read/l${loads}`,
       layout: 'auto',
       compute: {
-        module: device.createShaderModule({ label: 'stream_read.wgsl', code: streamReadWgsl }),
+        module: device.createShaderModule({ label: 'stream_read.wgsl', code }),
         entryPoint: 'main',
         constants: { WORKGROUP_SIZE: workgroup },
       },

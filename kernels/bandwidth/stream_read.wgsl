@@ -1,10 +1,12 @@
 // Streaming read: the adapter's achievable memory read bandwidth, the floor every decode kernel is measured against.
 // Grid: any number of workgroups of WORKGROUP_SIZE; invocation i reads vec4 words i, i + stride, i + 2·stride, ...
-// (grid-stride, so neighbouring invocations read neighbouring 16-byte words: fully coalesced).
+// (grid-stride, so neighbouring invocations read neighbouring 16-byte words: fully coalesced), LOADS of them issued
+// before the first is used: the bytes in flight are what bounds the rate (Little's law).
 // Each workgroup writes the wrapping u32 sum of what it read, so the reads cannot be optimised away and the result
 // can be checked on the CPU. Traffic: every byte of `words` read once.
 
 override WORKGROUP_SIZE: u32 = 256;
+const LOADS: u32 = {{LOADS}}u;
 
 struct Params {
   vec4Count: u32,
@@ -24,8 +26,20 @@ fn main(
 ) {
   let stride = grid.x * WORKGROUP_SIZE;
   var acc = vec4<u32>(0u);
-  for (var i = workgroupId.x * WORKGROUP_SIZE + lane; i < params.vec4Count; i += stride) {
-    acc += words[i];
+  for (var first = workgroupId.x * WORKGROUP_SIZE + lane; first < params.vec4Count; first += LOADS * stride) {
+    var loaded: array<vec4<u32>, LOADS>;
+    // unroll
+    for (var u = 0u; u < LOADS; u++) {
+      // Past the end a load re-reads the round's first word (in cache); it is not added below.
+      let word = first + u * stride;
+      loaded[u] = words[select(first, word, word < params.vec4Count)];
+    }
+    // unroll
+    for (var u = 0u; u < LOADS; u++) {
+      if (first + u * stride < params.vec4Count) {
+        acc += loaded[u];
+      }
+    }
   }
   partialSums[lane] = acc.x + acc.y + acc.z + acc.w;
   workgroupBarrier();
