@@ -175,14 +175,16 @@ fn main(
       runningSum[j] = 0.0;
     }
 
+    // The page of this stream's tokens of the next step, read a step ahead so that the step's K and V loads do not
+    // wait for it. Past the segment a stream re-reads its last token (kept in cache) and masks it out below; that
+    // token is in the same UNROLL-aligned block, so in the same page.
+    var nextPage = pageTable[head.pageTableOffset + min(firstToken + stream * UNROLL, endToken - 1u) / PAGE_SIZE];
     for (var base = firstToken; base < endToken; base += STEP) {
       // Issue every load of the step before using any: UNROLL rows of K and of V, VECTORS words each.
       var token: array<u32, UNROLL>;
       var k: array<array<vec4<u32>, VECTORS>, UNROLL>;
       var v: array<array<vec4<u32>, VECTORS>, UNROLL>;
-      // Past the segment a stream re-reads its last token (kept in cache) and masks it out below; that token is in
-      // the same UNROLL-aligned block, so in the same page.
-      let stepPage = pageTable[head.pageTableOffset + min(base + stream * UNROLL, endToken - 1u) / PAGE_SIZE];
+      let stepPage = nextPage;
       // unroll
       for (var u = 0u; u < UNROLL; u++) {
         token[u] = base + stream * UNROLL + u;
@@ -198,6 +200,7 @@ fn main(
           v[u][w] = values[row * ROW_VECTORS + rowLane + w * LANES];
         }
       }
+      nextPage = pageTable[head.pageTableOffset + min(base + STEP + stream * UNROLL, endToken - 1u) / PAGE_SIZE];
 
       // Scores of this lane's own rows, q_r · k_u summed over the row's lanes; −∞ outside the segment, past ROWS and
       // outside row r's causal window.
