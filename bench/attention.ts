@@ -206,7 +206,15 @@ function openChoices(setup: Setup, batch: Batch): Choice[] {
     // owns one query row whole).
     { name: `streamed, ${wide ? 16 : 4} lanes per row`, choice: { lanes: wide ? 16 : 4 } },
     // At d=128, 16 lanes leave registers for 8 tokens a stream: twice the loads in flight of 16 lanes at unroll 4.
-    ...(wide ? [{ name: 'streamed, 16 lanes per row, unroll 8', choice: { lanes: 16, unroll: 8 } }] : []),
+    // And fewer: more resident invocations each with fewer loads in flight, which the streaming read prefers
+    // (bench:bandwidth: 16 warps an SM of 4 loads each outread 8 warps of 8).
+    ...(wide
+      ? [
+          { name: 'streamed, 16 lanes per row, unroll 8', choice: { lanes: 16, unroll: 8 } },
+          { name: 'streamed, 16 lanes per row, unroll 2', choice: { lanes: 16, unroll: 2 } },
+          { name: 'streamed, 16 lanes per row, unroll 1', choice: { lanes: 16, unroll: 1 } },
+        ]
+      : []),
     { name: 'streamed, unroll 2', choice: { unroll: 2 } },
     { name: 'streamed, unroll 8', choice: { unroll: 8 } },
     { name: 'streamed, workgroup 64', choice: { workgroup: 64 } },
