@@ -3,8 +3,9 @@
 # Here, first:  npm ci && npm run build:node && bash scripts/pack-gpu.sh   (then carry .gpu and dist-node)
 # On the GPU machine, from the project root:  bash scripts/gpu-bench.sh [OUT_DIR] [attention|projections|decode|matrixunits|all]
 # Writes OUT_DIR (default gpu-results/):
-#   attention:   the attention kernels' float64 checks on that GPU, bench:attention (Dawn's defaults, then a
-#                labelled diagnostic run without robustness), PyTorch's SDPA on the same GPU;
+#   attention:   the attention kernels' float64 checks on that GPU, the read ceiling (WGSL, and PyTorch's reads),
+#                bench:attention (Dawn's defaults, then a labelled diagnostic run without robustness), PyTorch's SDPA
+#                on the same GPU;
 #   matrixunits: with Dawn's toggles for subgroup matrices and f16 on NVIDIA: the prefill GEMM on the matrix units
 #                against float64 and the portable tiles, the reference models' checks (prefill on the matrix units
 #                where the KV is f16), time to the first token for 1k-32k prompts, and the portable prefill
@@ -23,6 +24,8 @@ dawn=.gpu/webgpu/dist/linux-x64/dawn.node
 run() { bash .gpu/run.sh .gpu "$@"; }
 if [ "$part" = attention ] || [ "$part" = all ]; then
   run dist-node/checkAttention.mjs > "$out/check.txt" 2>&1; tail -1 "$out/check.txt"
+  run dist-node/bandwidth.mjs 2>&1 | tee "$out/bandwidth.txt"
+  python3 bench/cuda_read.py 2>&1 | tee "$out/cuda-read.txt"
   run dist-node/attention.mjs --recalibrate 2>&1 | tee "$out/attention.txt"
   run dist-node/attention.mjs --toggles enable-dawn-features=disable_robustness,disable_workgroup_init,skip_validation \
     > "$out/attention-diagnostic.txt" 2>&1
