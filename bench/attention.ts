@@ -33,7 +33,7 @@ import { ATTENTION_KERNELS, KERNEL_LABELS, type AttentionKernel } from '../kerne
 import { causalQueriesPerHead } from '../kernels/attention/variant.ts';
 import { createSyntheticKv, kvBytesRead, syntheticKvFits } from '../kernels/attention/syntheticKv.ts';
 import { fileCalibrationStore } from '../cli/calibrationFile.ts';
-import { exitAfterFlush } from '../cli/exit.ts';
+import { runProgram } from '../cli/exit.ts';
 import { parseFlags, parseSize } from '../cli/flags.ts';
 import { formatTable } from '../cli/table.ts';
 
@@ -581,10 +581,4 @@ async function main(): Promise<void> {
   if (skipped.length) console.log(`skipped (does not fit this adapter's buffer limits): ${skipped.join(', ')}`);
 }
 
-main().then(
-  () => exitAfterFlush(0),
-  (error) => {
-    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
-    return exitAfterFlush(1);
-  },
-);
+runProgram(main);

@@ -5,7 +5,7 @@
 // of `measureReadBandwidth`'s few shapes). The decode kernels cannot read faster than the best cell here.
 import { createNodeGpuContext } from '../kernels/gpu/node.ts';
 import { createReadSource, maxReadGrid, measureReadBandwidth, readBandwidthBytes, timeStreamRead, type StreamReadShape } from '../kernels/bandwidth/measureBandwidth.ts';
-import { exitAfterFlush } from '../cli/exit.ts';
+import { runProgram } from '../cli/exit.ts';
 import { parseFlags } from '../cli/flags.ts';
 import { formatTable } from '../cli/table.ts';
 
@@ -58,10 +58,4 @@ async function main(): Promise<void> {
   context.device.destroy();
 }
 
-main().then(
-  () => exitAfterFlush(0),
-  (error) => {
-    console.error(error);
-    exitAfterFlush(1);
-  },
-);
+runProgram(main);

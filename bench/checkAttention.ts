@@ -12,7 +12,7 @@ import { parseFlags } from '../cli/flags.ts';
 import { relativeError } from '../test/pagedKvFixture.ts';
 import { CAUSAL_SCHEDULES, CAUSAL_SHAPES, makeCase, makeCausalCase, PREFILL_SHAPES, runAttention, runCausalChunk, runCausalMatrixUnits, SCHEDULES, SHAPES, type CausalShape } from '../test/attentionCases.ts';
 import { CPU_CAUSAL_TILE, GPU_CAUSAL_TILE, GPU_CAUSAL_TILE_IN_32K, GPU_SMALL_CAUSAL_TILE, causalTileProblem } from '../kernels/attention/causalChunkVariant.ts';
-import { exitAfterFlush } from '../cli/exit.ts';
+import { runProgram } from '../cli/exit.ts';
 import { CheckTally } from './checkTally.ts';
 
 const TOLERANCE = 1e-4;
@@ -95,10 +95,4 @@ async function main(): Promise<number> {
   return tally.finish();
 }
 
-main().then(
-  (code) => exitAfterFlush(code),
-  (error) => {
-    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
-    return exitAfterFlush(1);
-  },
-);
+runProgram(main);

@@ -1,28 +1,16 @@
-# The CUDA side of bench/bandwidth.ts on the same GPU: how fast PyTorch's reductions read 1 GiB of f16, the CUDA
-# read ceiling that cuDNN's attention (bench/cuda_sdpa.py) is bounded by. GB/s from CUDA events, median of 7 × 20
-# calls after a warm-up.
+# The CUDA side of bench/bandwidth.ts on the same GPU: how fast PyTorch's reductions read 1 GiB of f16 (on the H200
+# cuDNN's attention, bench/cuda_sdpa.py, outreads them all at 512k). GB/s from CUDA events, median of
+# 7 × 20 calls after a warm-up (cuda_sdpa.py's timing).
 #   python3 bench/cuda_read.py
-import statistics
-
 import torch
+
+from cuda_sdpa import time_call
 
 BYTES = 1 << 30
 
 
-def gbps(call, calls=20, rounds=7):
-    for _ in range(5):
-        call()
-    torch.cuda.synchronize()
-    samples = []
-    for _ in range(rounds):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        for _ in range(calls):
-            call()
-        end.record()
-        torch.cuda.synchronize()
-        samples.append(start.elapsed_time(end) / 1000 / calls)
-    return BYTES / statistics.median(samples) / 1e9
+def gbps(call):
+    return BYTES / (time_call(call, calls=20) * 1e-6) / 1e9
 
 
 def main():

@@ -18,7 +18,7 @@ import { bindLinear, linearSchedule, reducedPartialSums, type LinearSchedule } f
 import { bindRmsNorm } from '../kernels/model/rmsNorm.ts';
 import { GREEDY, Sampler, samplerBatch, samplerWorkgroup } from '../kernels/model/sampler.ts';
 import { StepUniform } from '../kernels/model/stepUniform.ts';
-import { exitAfterFlush } from '../cli/exit.ts';
+import { runProgram } from '../cli/exit.ts';
 import { parseFlags } from '../cli/flags.ts';
 import { projectionBenchFlags } from './benchFlags.ts';
 import { formatTable } from '../cli/table.ts';
@@ -216,10 +216,4 @@ async function main(): Promise<void> {
   context.device.destroy();
 }
 
-main().then(
-  () => exitAfterFlush(0),
-  (error) => {
-    console.error(error);
-    exitAfterFlush(1);
-  },
-);
+runProgram(main);

@@ -22,7 +22,7 @@ import { bindMatmul, MATMUL_TILES, matmulTile, parseTile, tileName, tileProblem,
 import { StepUniform } from '../kernels/model/stepUniform.ts';
 import { bindMatrixUnitMatmul, MATRIX_UNIT_TILES, matrixUnitProblem, matrixUnitTile, matrixUnitTileName, type MatrixUnitTile } from '../kernels/model/matrixUnitMatmul.ts';
 import { relativeError } from '../test/pagedKvFixture.ts';
-import { exitAfterFlush } from '../cli/exit.ts';
+import { runProgram } from '../cli/exit.ts';
 import { parseFlags } from '../cli/flags.ts';
 import beforeWgsl from './matmul_before.wgsl?raw';
 import { projectionBenchFlags } from './benchFlags.ts';
@@ -240,10 +240,4 @@ async function main(): Promise<void> {
   device.destroy();
 }
 
-main().then(
-  () => exitAfterFlush(0),
-  (error) => {
-    console.error(error);
-    exitAfterFlush(1);
-  },
-);
+runProgram(main);

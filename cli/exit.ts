@@ -33,3 +33,17 @@ export async function exitAfterFlush(code: number): Promise<never> {
   await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
   process.exit(code);
 }
+
+/**
+ * Runs a command-line program's `main` and exits once its output is flushed: with the code `main` returns (0 where
+ * it returns none), or with 1 after printing what it threw.
+ */
+export function runProgram(main: () => Promise<number | void>): void {
+  main().then(
+    (code) => exitAfterFlush(code ?? 0),
+    (error) => {
+      console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+      return exitAfterFlush(1);
+    },
+  );
+}
