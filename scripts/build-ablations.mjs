@@ -222,16 +222,19 @@ fn halvesByIntegers(word: u32) -> vec2<f32> {
   return bitcast<vec2<f32>>(magnitudes | signs) * 5.192296858534828e33;`,
     },
   ],
-  // K and V rows wrapped into the pool's first 2,048 (512 KiB of each at d=128), so that after the first touch they
-  // come from the L2 cache, not from memory: the kernel's time when its loads hardly wait, i.e. what its arithmetic
-  // costs on its own.
-  'kv-in-cache': [
-    {
-      file: ATTENTION,
-      from: '        let row = page * pageRows + kvHeadRow + read % PAGE_SIZE;\n',
-      to: '        let row = (page * pageRows + kvHeadRow + read % PAGE_SIZE) % 2048u;\n',
-    },
-  ],
+  // K and V rows wrapped into the pool's first N (64: 16 KiB of each at d=128, within an SM's L1; 2,048: 512 KiB,
+  // within the L2), so that after the first touch they come from a cache, not from memory: the kernel's time when
+  // its loads hardly wait, i.e. what its arithmetic costs on its own.
+  ...Object.fromEntries([64, 2048].map((rows) => [
+    `kv-rows-${rows}`,
+    [
+      {
+        file: ATTENTION,
+        from: '        let row = page * pageRows + kvHeadRow + read % PAGE_SIZE;\n',
+        to: `        let row = (page * pageRows + kvHeadRow + read % PAGE_SIZE) % ${rows}u;\n`,
+      },
+    ],
+  ])),
   // Odd subgroups spin (a chain of dependent multiply-adds) before their first load: whether every workgroup
   // starting its loads and its arithmetic in step is what the token loop's fixed cost is made of.
   ...Object.fromEntries([100, 300, 1000].map((spins) => [
