@@ -2,6 +2,7 @@
 // that `bench-decode` run from each (beside the plain build, in one GPU call) says what that part costs inside the
 // model. Their outputs are wrong by design: run them with `bench-decode --skip-mask` and read only the times.
 //   node scripts/build-ablations.mjs [NAME...]        (default: all; each into dist-ablate-NAME/)
+//   NAME may join several with '+' (kv-rows-64+no-unpack): their replacements applied in turn, in one build.
 // Each ablation is a few text replacements in a copy of the tracked sources; an anchor that no longer matches stops
 // the script, so a refactor cannot silently measure the wrong thing.
 import { execFileSync } from 'node:child_process';
@@ -196,6 +197,11 @@ $1`,
     { file: ATTENTION, from: 'kept + subgroupShuffleXor(given, partner)', to: 'kept + given' },
     { file: ATTENTION, from: '(*held)[j] += subgroupShuffleXor((*held)[j], partner);', to: '(*held)[j] += (*held)[j];' },
   ],
+  // Each lane uses its own rows' softmax values for every row instead of taking them from the rows' owners: the
+  // shuffles that hand the weights and the rescaling factors on.
+  'no-weight-shuffles': [
+    { file: ATTENTION, from: '  return subgroupShuffle(owned, rowStart + rowOwner(r));\n', to: '  return owned;\n' },
+  ],
   // K and V words taken as f32 bits, not unpacked from halves: what unpack2x16float costs at most.
   'no-unpack': [
     {
@@ -256,9 +262,14 @@ fn halvesByIntegers(word: u32) -> vec2<f32> {
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
 const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(ABLATIONS);
-for (const name of names) {
-  if (!(name in ABLATIONS)) throw new Error(`no ablation ${name}; there are: ${Object.keys(ABLATIONS).join(', ')}`);
+/** The replacements of a name, or of each of the names it joins with '+', in turn. */
+function replacementsOf(name) {
+  return name.split('+').flatMap((part) => {
+    if (!(part in ABLATIONS)) throw new Error(`no ablation ${part}; there are: ${Object.keys(ABLATIONS).join(', ')}`);
+    return ABLATIONS[part];
+  });
 }
+const replacements = new Map(names.map((name) => [name, replacementsOf(name)]));
 
 const tracked = execFileSync('git', ['ls-files', '-z'], { cwd: root, encoding: 'utf8' }).split('\0');
 // The weights stay behind: the build imports only the built-in model's small JSON files.
@@ -268,7 +279,7 @@ for (const name of names) {
   try {
     for (const file of sources) cpSync(join(root, file), join(copy, file));
     symlinkSync(join(root, 'node_modules'), join(copy, 'node_modules'));
-    for (const { file, from, to } of ABLATIONS[name]) {
+    for (const { file, from, to } of replacements.get(name)) {
       const path = join(copy, file);
       const text = readFileSync(path, 'utf8');
       if (typeof from === 'string' ? !text.includes(from) : !from.test(text)) {
