@@ -35,6 +35,7 @@ import { createSyntheticKv, kvBytesRead, syntheticKvFits } from '../kernels/atte
 import { fileCalibrationStore } from '../cli/calibrationFile.ts';
 import { runProgram } from '../cli/exit.ts';
 import { parseFlags, parseSize } from '../cli/flags.ts';
+import { toggleFlags } from './benchFlags.ts';
 import { formatTable } from '../cli/table.ts';
 
 const K = 1024;
@@ -414,7 +415,7 @@ async function main(): Promise<void> {
   const quick = flags.has('quick');
   const json = flags.has('json');
   const repeats = Number(flags.get('repeats') ?? (quick ? 5 : 20));
-  const toggles = typeof flags.get('toggles') === 'string' ? [flags.get('toggles') as string] : [];
+  const toggles = toggleFlags(flags);
   const log = (line: string) => (json ? process.stderr.write(`${line}\n`) : console.log(line));
 
   const context = await createNodeGpuContext(toggles);

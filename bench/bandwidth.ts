@@ -7,6 +7,7 @@ import { createNodeGpuContext } from '../kernels/gpu/node.ts';
 import { createReadSource, maxReadGrid, measureReadBandwidth, readBandwidthBytes, timeStreamRead, type StreamReadShape } from '../kernels/bandwidth/measureBandwidth.ts';
 import { runProgram } from '../cli/exit.ts';
 import { parseFlags } from '../cli/flags.ts';
+import { toggleFlags } from './benchFlags.ts';
 import { formatTable } from '../cli/table.ts';
 
 const WORKGROUPS = [128, 256, 512, 1024];
@@ -21,7 +22,7 @@ async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
   const quick = flags.has('quick');
   const repeats = Number(flags.get('repeats') ?? (quick ? 3 : 20));
-  const toggles = typeof flags.get('toggles') === 'string' ? [flags.get('toggles') as string] : [];
+  const toggles = toggleFlags(flags);
   const context = await createNodeGpuContext(toggles);
   console.log(`adapter: ${context.adapter.description} (${context.adapter.vendor})`);
   if (toggles.length) console.log(`DIAGNOSTIC RUN with Dawn toggles ${toggles.join(' ')}: not what Chrome runs`);

@@ -30,15 +30,14 @@ fn main(
     var loaded: array<vec4<u32>, LOADS>;
     // unroll
     for (var u = 0u; u < LOADS; u++) {
-      // Past the end a load re-reads the round's first word (in cache); it is not added below.
+      // Past the end a load re-reads the round's first word (in cache) and counts as zero.
       let word = first + u * stride;
-      loaded[u] = words[select(first, word, word < params.vec4Count)];
+      let inside = word < params.vec4Count;
+      loaded[u] = select(vec4<u32>(0u), words[select(first, word, inside)], inside);
     }
     // unroll
     for (var u = 0u; u < LOADS; u++) {
-      if (first + u * stride < params.vec4Count) {
-        acc += loaded[u];
-      }
+      acc += loaded[u];
     }
   }
   partialSums[lane] = acc.x + acc.y + acc.z + acc.w;
