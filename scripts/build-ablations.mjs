@@ -1,6 +1,7 @@
 // Builds the decode step's ablations: copies of dist-node/ in which one part of the step is removed or emptied, so
 // that `bench-decode` run from each (beside the plain build, in one GPU call) says what that part costs inside the
-// model. Their outputs are wrong by design: run them with `bench-decode --skip-mask` and read only the times.
+// model. Their outputs are wrong by design (but those of the exact alternatives, marked so): run them with
+// `bench-decode --skip-mask` and read only the times.
 //   node scripts/build-ablations.mjs [NAME...]        (default: all; each into dist-ablate-NAME/)
 //   NAME may join several with '+' (kv-rows-64+no-unpack): their replacements applied in turn, in one build.
 // Each ablation is a few text replacements in a copy of the tracked sources; an anchor that no longer matches stops
@@ -191,10 +192,11 @@ $1`,
   ],
   // What parts of the token loop's arithmetic cost (outputs wrong by design except int-unpack's). No rescaling of o
   // when a row's running max grows (and no shuffle of the factor from the row's owner):
-  'no-rescale': [{ file: ATTENTION, from: '          acc[r][i] *= rowRescale;\n', to: '' }],
+  'no-rescale': [{ file: ATTENTION, from: '            acc[r][i] *= rowRescale;\n', to: '' }],
   // q·k not summed across a K row's lanes (each lane keeps its own share): the reduce-scatter's shuffles.
   'no-score-shuffles': [
     { file: ATTENTION, from: 'kept + subgroupShuffleXor(given, partner)', to: 'kept + given' },
+    { file: ATTENTION, from: '(*held)[j] += subgroupShuffleXor((*held)[j + half], partner);', to: '(*held)[j] += (*held)[j + half];' },
     { file: ATTENTION, from: '(*held)[j] += subgroupShuffleXor((*held)[j], partner);', to: '(*held)[j] += (*held)[j];' },
   ],
   // Each lane uses its own rows' softmax values for every row instead of taking them from the rows' owners: the
@@ -228,6 +230,10 @@ fn halvesByIntegers(word: u32) -> vec2<f32> {
   return bitcast<vec2<f32>>(magnitudes | signs) * 5.192296858534828e33;`,
     },
   ],
+  // Exact alternatives (outputs right): o and l rescaled in every step, as before the running max got its slack;
+  // and the query rows held in row order by every lane, the reduce-scatter selecting the rows it keeps.
+  'always-rescale': [{ file: ATTENTION, from: '      if (subgroupAny(grows)) {\n', to: '      if (true) {\n' }],
+  'rows-in-order': [{ file: ATTENTION, from: 'const ROWS_PERMUTED: bool = ROWS == PADDED_ROWS;', to: 'const ROWS_PERMUTED: bool = false;' }],
   // K and V rows wrapped into the pool's first N (64: 16 KiB of each at d=128, within an SM's L1; 2,048: 512 KiB,
   // within the L2), so that after the first touch they come from a cache, not from memory: the kernel's time when
   // its loads hardly wait, i.e. what its arithmetic costs on its own.

@@ -20,16 +20,21 @@ const NAN_F32 = 0x7fc00000;
 /**
  * Fills a pool with random values in [-1, 1]: pages are handed out in a shuffled order (so the page table matters),
  * a few pages stay unused, and every slot no sequence owns holds NaN, so a kernel that reads past a sequence's
- * length turns its output into NaN.
+ * length turns its output into NaN. `keyAt`, where given, says what key element (sequence, token, d) holds instead,
+ * from its random draw.
  */
-export function makePagedKv(layout: PagedKvLayout, lengths: number[], random: () => number = Math.random): PagedKvFixture {
+export function makePagedKv(
+  layout: PagedKvLayout,
+  lengths: number[],
+  keyAt: (sequence: number, token: number, d: number, drawn: number) => number = (_s, _t, _d, drawn) => drawn,
+): PagedKvFixture {
   const { pageSize, numKvHeads, headDim, dtype } = layout;
   const pagesPerSeq = lengths.map((n) => Math.ceil(n / pageSize));
   const usedPages = pagesPerSeq.reduce((a, b) => a + b, 0);
   const poolPages = usedPages + 3;
   const order = Array.from({ length: poolPages }, (_, i) => i);
   for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
+    const j = Math.floor(Math.random() * (i + 1));
     [order[i], order[j]] = [order[j], order[i]];
   }
   const pageTable = new Uint32Array(usedPages);
@@ -47,12 +52,12 @@ export function makePagedKv(layout: PagedKvLayout, lengths: number[], random: ()
   const f32 = new Float32Array(1);
   const f32Bits = new Uint32Array(f32.buffer);
 
-  const fill = (target: Uint32Array, s: number, kvHead: number, token: number): Float64Array => {
+  const fill = (target: Uint32Array, s: number, kvHead: number, token: number, valueAt = (_d: number, drawn: number) => drawn): Float64Array => {
     const page = pageTable[pageTableOffsets[s] + Math.floor(token / pageSize)];
     const base = rowWordOffset(layout, page, kvHead, token % pageSize);
     const row = new Float64Array(headDim);
     for (let d = 0; d < headDim; d++) {
-      const value = random() * 2 - 1;
+      const value = valueAt(d, Math.random() * 2 - 1);
       if (dtype === 'f16') {
         const bits = float32ToFloat16Bits(value);
         row[d] = float16BitsToFloat32(bits);
@@ -76,7 +81,7 @@ export function makePagedKv(layout: PagedKvLayout, lengths: number[], random: ()
       const k = new Float64Array(lengths[s] * headDim);
       const v = new Float64Array(lengths[s] * headDim);
       for (let t = 0; t < lengths[s]; t++) {
-        k.set(fill(keyWords, s, h, t), t * headDim);
+        k.set(fill(keyWords, s, h, t, (d, drawn) => keyAt(s, t, d, drawn)), t * headDim);
         v.set(fill(valueWords, s, h, t), t * headDim);
       }
       keyHeads.push(k);

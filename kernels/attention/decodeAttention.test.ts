@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { relativeError, type PagedKvFixture } from '../../test/pagedKvFixture.ts';
+import { decodeWindows, makePagedKv, randomFloat32, referenceAttention, relativeError, type PagedKvFixture } from '../../test/pagedKvFixture.ts';
 import {
   CAUSAL_SCHEDULES,
   CAUSAL_SHAPES,
@@ -112,6 +112,29 @@ describe.each([
       expect(error, `grid ${grid}: relative error ${error}`).toBeLessThan(1e-4);
     }
   });
+});
+
+// The streamed kernel moves a row's running max only when a score passes it by more than its slack (8), so between
+// rescales the weights exp(s − m) are computed against a max that lags. Here the scores climb by ~100 along the
+// context (key dimension 0 falls from −100 to 0 against a query dimension 0 of 8, at 1/√64): a stream whose max
+// stayed at its first tokens' would reach e^100 and overflow.
+describe('decode attention, scores climbing by 100 along the context', () => {
+  const layout = { headDim: 64, numKvHeads: 2, pageSize: 16, dtype: 'f16' as const };
+  const lengths = [700, 261];
+  const group = 4;
+  const fixture = makePagedKv(layout, lengths, (sequence, token, d, drawn) => (d === 0 ? -100 * (1 - token / (lengths[sequence] - 1)) : drawn));
+  const queries = randomFloat32(lengths.length * layout.numKvHeads * group * layout.headDim).map((x, i) => (i % layout.headDim === 0 ? 8 : 3 * x));
+  const expected = referenceAttention(fixture, queries, group, decodeWindows(lengths));
+
+  for (const streamed of [true, false]) {
+    it(`${streamed ? 'streamed' : 'staged'} kernel: matches float64, heads whole and split`, async () => {
+      for (const grid of [2, 9]) {
+        const { out } = await runAttention(fixture, queries, group, { kernel: 'lean', grid, streamed });
+        const error = relativeError(out, expected);
+        expect(error, `grid ${grid}: relative error ${error}`).toBeLessThan(1e-4);
+      }
+    });
+  }
 });
 
 describe.each(CAUSAL_SHAPES)('causal prefill attention, $name', (shape) => {

@@ -20,6 +20,9 @@
 // `// unroll`: the builder unrolls them (unroll.ts).
 // Traffic: every K and V element of a work head read once from memory; q read once per segment.
 enable subgroups;
+// subgroupAny's result is the same on every invocation of a subgroup, so the shuffles under `if (subgroupAny(..))`
+// run in subgroup-uniform control flow; WGSL's analysis does not know that of subgroupAny.
+diagnostic(off, subgroup_uniformity);
 
 const HEAD_DIM: u32 = {{HEAD_DIM}}u;
 const GROUP: u32 = {{GROUP}}u;
@@ -36,6 +39,9 @@ const PADDED_ROWS: u32 = {{PADDED_ROWS}}u;
 const LANE_ROWS: u32 = max(1u, PADDED_ROWS / LANES);
 const SCATTER_LEVELS: u32 = {{SCATTER_LEVELS}}u;
 const HALF_ROWS: u32 = PADDED_ROWS / 2u;
+// With a power-of-two row count each lane holds its rows' q and scores in its own order (rowSlot), so that the
+// reduce-scatter never selects; padding rows have no q to hold, so other counts keep the rows in order and select.
+const ROWS_PERMUTED: bool = ROWS == PADDED_ROWS;
 const STREAMS: u32 = WORKGROUP / LANES;
 const STEP: u32 = STREAMS * UNROLL;
 const DIMS: u32 = HEAD_DIM / LANES;
@@ -47,6 +53,9 @@ const VECTORS: u32 = DIMS / DIMS_PER_VECTOR;
 const ROW_VECTORS: u32 = HEAD_DIM / DIMS_PER_VECTOR;
 // Stands for −∞: exp(NEG_BIG − m) is exactly 0 for any finite m, and arithmetic on it never makes a NaN.
 const NEG_BIG: f32 = -3.0e38;
+// How far a score may pass the running max before o and l are rescaled: weights stay below e^8 ≈ 3,000 (no f32
+// overflow in o or l), and most steps skip the rescale once the max has settled.
+const RESCALE_SLACK: f32 = 8.0;
 // The end-of-segment merge: subgroups a workgroup has at most (of the adapter's smallest size, and at least one
 // K row), and query rows merged per barrier pair, as many as workgroup memory holds.
 const MAX_SUBGROUPS: u32 = {{MAX_SUBGROUPS}}u;
@@ -79,11 +88,21 @@ fn ownRow(rowLane: u32) -> u32 {
   return rowLane * PADDED_ROWS / LANES;
 }
 
-// Sums q·k over a row's LANES invocations: `held` comes in with this lane's share of every row's score and leaves
-// with the whole scores of the lane's own rows, ownRow(rowLane) + j, in held[j] (j < LANE_ROWS). Level ℓ pairs
-// lanes whose rowLane differs in bit LANES / 2^(ℓ+1); each keeps half of the rows it holds (the upper half if its
-// bit is set) and adds its partner's share of them. Once a lane holds LANE_ROWS rows, butterflies sum them whole
-// across the lanes that share them.
+// Where row r's q and score sit in the arrays of lane `rowLane`: slot r XOR ownRow(rowLane) where ROWS_PERMUTED
+// (an involution: the slot's row is found the same way), slot r otherwise.
+fn rowSlot(r: u32, rowLane: u32) -> u32 {
+  if (ROWS_PERMUTED) {
+    return r ^ ownRow(rowLane);
+  }
+  return r;
+}
+
+// Sums q·k over a row's LANES invocations: `held` comes in with this lane's share of every row's score, in slot
+// order, and leaves with the whole scores of the lane's own rows, ownRow(rowLane) + j, in held[j] (j < LANE_ROWS).
+// Level ℓ pairs lanes whose rowLane differs in bit LANES / 2^(ℓ+1) (ownRow's bit PADDED_ROWS / 2^(ℓ+1)); each keeps
+// half of the rows it holds (the upper half if its bit is set) and adds its partner's share of them. In permuted
+// slots the kept rows are always slots [0, half) and the partner's share of them its slots [half, 2·half). Once a
+// lane holds LANE_ROWS rows, butterflies sum them whole across the lanes that share them.
 fn reduceScatterScores(held: ptr<function, array<f32, PADDED_ROWS>>, rowLane: u32) {
   // unroll
   for (var level = 0u; level < SCATTER_LEVELS; level++) {
@@ -93,9 +112,13 @@ fn reduceScatterScores(held: ptr<function, array<f32, PADDED_ROWS>>, rowLane: u3
     // unroll
     for (var j = 0u; j < HALF_ROWS; j++) {
       if (j < half) {
-        let kept = select((*held)[j], (*held)[j + half], upper);
-        let given = select((*held)[j + half], (*held)[j], upper);
-        (*held)[j] = kept + subgroupShuffleXor(given, partner);
+        if (ROWS_PERMUTED) {
+          (*held)[j] += subgroupShuffleXor((*held)[j + half], partner);
+        } else {
+          let kept = select((*held)[j], (*held)[j + half], upper);
+          let given = select((*held)[j + half], (*held)[j], upper);
+          (*held)[j] = kept + subgroupShuffleXor(given, partner);
+        }
       }
     }
   }
@@ -152,7 +175,7 @@ fn main(
     let kvHeadRow = head.kvHead * PAGE_SIZE;
     let pageRows = params.numKvHeads * PAGE_SIZE;
 
-    // This lane's slice of the head's query rows, pre-scaled by 1/sqrt(d).
+    // This lane's slice of the head's query rows, pre-scaled by 1/sqrt(d), in slot order; o in row order.
     var q: array<array<vec4<f32>, LANE_QUADS>, ROWS>;
     var acc: array<array<vec4<f32>, LANE_QUADS>, ROWS>;
     // The online softmax's running max and sum of this lane's own rows.
@@ -164,15 +187,19 @@ fn main(
       for (var w = 0u; w < VECTORS; w++) {
         // unroll
         for (var j = 0u; j < QUADS_PER_VECTOR; j++) {
-          q[r][w * QUADS_PER_VECTOR + j] = queries[queryRowIndex(head, r) * QUADS + laneQuad(rowLane, w, j)] * params.scale;
+          q[r][w * QUADS_PER_VECTOR + j] = queries[queryRowIndex(head, rowSlot(r, rowLane)) * QUADS + laneQuad(rowLane, w, j)] * params.scale;
           acc[r][w * QUADS_PER_VECTOR + j] = vec4<f32>(0.0);
         }
       }
     }
+    // The tokens an own row sees in this segment: [firstToken, rowEnd); none for the padding rows past ROWS.
+    var rowEnd: array<u32, LANE_ROWS>;
     // unroll
     for (var j = 0u; j < LANE_ROWS; j++) {
       runningMax[j] = NEG_BIG;
       runningSum[j] = 0.0;
+      let r = ownRow(rowLane) + j;
+      rowEnd[j] = select(0u, min(endToken, visibleLength(head, r)), r < ROWS);
     }
 
     // The page of this stream's tokens of the next step, read a step ahead so that the step's K and V loads do not
@@ -219,49 +246,62 @@ fn main(
           // unroll
           for (var j = 0u; j < QUADS_PER_VECTOR; j++) {
             // unroll
-            for (var r = 0u; r < ROWS; r++) {
-              partial[r] += dot(q[r][w * QUADS_PER_VECTOR + j], kQuads[j]);
+            for (var slot = 0u; slot < ROWS; slot++) {
+              partial[slot] += dot(q[slot][w * QUADS_PER_VECTOR + j], kQuads[j]);
             }
           }
         }
         reduceScatterScores(&partial, rowLane);
         // unroll
         for (var j = 0u; j < LANE_ROWS; j++) {
-          let r = ownRow(rowLane) + j;
-          let seen = r < ROWS && token[u] < endToken && token[u] < visibleLength(head, r);
-          scores[u][j] = select(NEG_BIG, partial[j], seen);
+          scores[u][j] = select(NEG_BIG, partial[j], token[u] < rowEnd[j]);
         }
       }
 
-      // Online softmax of the own rows: new running max, the factor that rescales what came before, the weights p of
-      // this step's tokens.
-      var rescale: array<f32, LANE_ROWS>;
+      // Online softmax of the own rows. The running max m only moves when some score of the subgroup's rows passes
+      // m + RESCALE_SLACK: o and l are then rescaled by exp(m_old − m_new). Otherwise the weights exp(s − m) stay
+      // below e^RESCALE_SLACK and o, l keep their scale, which cancels in o / l and in the merge (m is kept with them).
+      var stepMax: array<f32, LANE_ROWS>;
+      var grows = false;
+      // unroll
+      for (var j = 0u; j < LANE_ROWS; j++) {
+        stepMax[j] = scores[0][j];
+        // unroll
+        for (var u = 1u; u < UNROLL; u++) {
+          stepMax[j] = max(stepMax[j], scores[u][j]);
+        }
+        grows = grows || stepMax[j] > runningMax[j] + RESCALE_SLACK;
+      }
+      if (subgroupAny(grows)) {
+        var rescale: array<f32, LANE_ROWS>;
+        // unroll
+        for (var j = 0u; j < LANE_ROWS; j++) {
+          let newMax = max(runningMax[j], stepMax[j]);
+          rescale[j] = exp(runningMax[j] - newMax);
+          runningMax[j] = newMax;
+          runningSum[j] *= rescale[j];
+        }
+        // unroll
+        for (var r = 0u; r < ROWS; r++) {
+          let rowRescale = fromRowOwner(rescale[r % LANE_ROWS], r, rowStart);
+          // unroll
+          for (var i = 0u; i < LANE_QUADS; i++) {
+            acc[r][i] *= rowRescale;
+          }
+        }
+      }
       var weights: array<array<f32, LANE_ROWS>, UNROLL>;
       // unroll
       for (var j = 0u; j < LANE_ROWS; j++) {
-        var stepMax = scores[0][j];
-        // unroll
-        for (var u = 1u; u < UNROLL; u++) {
-          stepMax = max(stepMax, scores[u][j]);
-        }
-        let newMax = max(runningMax[j], stepMax);
-        rescale[j] = exp(runningMax[j] - newMax);
-        runningMax[j] = newMax;
-        runningSum[j] *= rescale[j];
         // unroll
         for (var u = 0u; u < UNROLL; u++) {
-          weights[u][j] = select(0.0, exp(scores[u][j] - newMax), scores[u][j] > NEG_BIG);
+          weights[u][j] = select(0.0, exp(scores[u][j] - runningMax[j]), scores[u][j] > NEG_BIG);
           runningSum[j] += weights[u][j];
         }
       }
-      // Every row's o, on every lane: rescaled, then the weighted V rows added.
+      // Every row's o, on every lane: the weighted V rows added.
       // unroll
       for (var r = 0u; r < ROWS; r++) {
-        let rowRescale = fromRowOwner(rescale[r % LANE_ROWS], r, rowStart);
-        // unroll
-        for (var i = 0u; i < LANE_QUADS; i++) {
-          acc[r][i] *= rowRescale;
-        }
         // unroll
         for (var u = 0u; u < UNROLL; u++) {
           let p = fromRowOwner(weights[u][r % LANE_ROWS], r, rowStart);
