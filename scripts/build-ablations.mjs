@@ -192,7 +192,7 @@ $1`,
   ],
   // What parts of the token loop's arithmetic cost (outputs wrong by design except int-unpack's). No rescaling of o
   // when a row's running max grows (and no shuffle of the factor from the row's owner):
-  'no-rescale': [{ file: ATTENTION, from: '            acc[r][i] *= rowRescale;\n', to: '' }],
+  'no-rescale': [{ file: ATTENTION, from: '          acc[r][i] *= rowRescale;\n', to: '' }],
   // q·k not summed across a K row's lanes (each lane keeps its own share): the reduce-scatter's shuffles.
   'no-score-shuffles': [
     { file: ATTENTION, from: 'kept + subgroupShuffleXor(given, partner)', to: 'kept + given' },
@@ -230,9 +230,8 @@ fn halvesByIntegers(word: u32) -> vec2<f32> {
   return bitcast<vec2<f32>>(magnitudes | signs) * 5.192296858534828e33;`,
     },
   ],
-  // Exact alternatives (outputs right): o and l rescaled in every step, as before the running max got its slack;
-  // and the query rows held in row order by every lane, the reduce-scatter selecting the rows it keeps.
-  'always-rescale': [{ file: ATTENTION, from: '      if (subgroupAny(grows)) {\n', to: '      if (true) {\n' }],
+  // An exact alternative (outputs right): every lane holds the query rows in row order, the reduce-scatter selecting
+  // the rows it keeps (as before the per-lane order).
   'rows-in-order': [{ file: ATTENTION, from: 'const ROWS_PERMUTED: bool = ROWS == PADDED_ROWS;', to: 'const ROWS_PERMUTED: bool = false;' }],
   // K and V rows wrapped into the pool's first N (64: 16 KiB of each at d=128, within an SM's L1; 2,048: 512 KiB,
   // within the L2), so that after the first touch they come from a cache, not from memory: the kernel's time when

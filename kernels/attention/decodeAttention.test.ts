@@ -114,10 +114,9 @@ describe.each([
   });
 });
 
-// The streamed kernel moves a row's running max only when a score passes it by more than its slack (8), so between
-// rescales the weights exp(s − m) are computed against a max that lags. Here the scores climb by ~100 along the
-// context (key dimension 0 falls from −100 to 0 against a query dimension 0 of 8, at 1/√64): a stream whose max
-// stayed at its first tokens' would reach e^100 and overflow.
+// Scores that climb by ~100 along the context (key dimension 0 falls from −100 to 0 against a query dimension 0 of 8,
+// at 1/√64): every stream's running max moves many times, and weights taken against a max that lags its scores
+// (e^100) overflow f32.
 describe('decode attention, scores climbing by 100 along the context', () => {
   const layout = { headDim: 64, numKvHeads: 2, pageSize: 16, dtype: 'f16' as const };
   const lengths = [700, 261];

@@ -20,9 +20,6 @@
 // `// unroll`: the builder unrolls them (unroll.ts).
 // Traffic: every K and V element of a work head read once from memory; q read once per segment.
 enable subgroups;
-// subgroupAny's result is the same on every invocation of a subgroup, so the shuffles under `if (subgroupAny(..))`
-// run in subgroup-uniform control flow; WGSL's analysis does not know that of subgroupAny.
-diagnostic(off, subgroup_uniformity);
 
 const HEAD_DIM: u32 = {{HEAD_DIM}}u;
 const GROUP: u32 = {{GROUP}}u;
@@ -53,9 +50,6 @@ const VECTORS: u32 = DIMS / DIMS_PER_VECTOR;
 const ROW_VECTORS: u32 = HEAD_DIM / DIMS_PER_VECTOR;
 // Stands for −∞: exp(NEG_BIG − m) is exactly 0 for any finite m, and arithmetic on it never makes a NaN.
 const NEG_BIG: f32 = -3.0e38;
-// How far a score may pass the running max before o and l are rescaled: weights stay below e^8 ≈ 3,000 (no f32
-// overflow in o or l), and most steps skip the rescale once the max has settled.
-const RESCALE_SLACK: f32 = 8.0;
 // The end-of-segment merge: subgroups a workgroup has at most (of the adapter's smallest size, and at least one
 // K row), and query rows merged per barrier pair, as many as workgroup memory holds.
 const MAX_SUBGROUPS: u32 = {{MAX_SUBGROUPS}}u;
@@ -108,13 +102,13 @@ fn reduceScatterScores(held: ptr<function, array<f32, PADDED_ROWS>>, rowLane: u3
   for (var level = 0u; level < SCATTER_LEVELS; level++) {
     const partner = LANES >> (level + 1u);
     const half = PADDED_ROWS >> (level + 1u);
-    let upper = (rowLane & partner) != 0u;
     // unroll
     for (var j = 0u; j < HALF_ROWS; j++) {
       if (j < half) {
         if (ROWS_PERMUTED) {
           (*held)[j] += subgroupShuffleXor((*held)[j + half], partner);
         } else {
+          let upper = (rowLane & partner) != 0u;
           let kept = select((*held)[j], (*held)[j + half], upper);
           let given = select((*held)[j + half], (*held)[j], upper);
           (*held)[j] = kept + subgroupShuffleXor(given, partner);
@@ -258,50 +252,35 @@ fn main(
         }
       }
 
-      // Online softmax of the own rows. The running max m only moves when some score of the subgroup's rows passes
-      // m + RESCALE_SLACK: o and l are then rescaled by exp(m_old − m_new). Otherwise the weights exp(s − m) stay
-      // below e^RESCALE_SLACK and o, l keep their scale, which cancels in o / l and in the merge (m is kept with them).
-      var stepMax: array<f32, LANE_ROWS>;
-      var grows = false;
-      // unroll
-      for (var j = 0u; j < LANE_ROWS; j++) {
-        stepMax[j] = scores[0][j];
-        // unroll
-        for (var u = 1u; u < UNROLL; u++) {
-          stepMax[j] = max(stepMax[j], scores[u][j]);
-        }
-        grows = grows || stepMax[j] > runningMax[j] + RESCALE_SLACK;
-      }
-      if (subgroupAny(grows)) {
-        var rescale: array<f32, LANE_ROWS>;
-        // unroll
-        for (var j = 0u; j < LANE_ROWS; j++) {
-          let newMax = max(runningMax[j], stepMax[j]);
-          rescale[j] = exp(runningMax[j] - newMax);
-          runningMax[j] = newMax;
-          runningSum[j] *= rescale[j];
-        }
-        // unroll
-        for (var r = 0u; r < ROWS; r++) {
-          let rowRescale = fromRowOwner(rescale[r % LANE_ROWS], r, rowStart);
-          // unroll
-          for (var i = 0u; i < LANE_QUADS; i++) {
-            acc[r][i] *= rowRescale;
-          }
-        }
-      }
+      // Online softmax of the own rows: new running max, the factor that rescales what came before, the weights p of
+      // this step's tokens.
+      var rescale: array<f32, LANE_ROWS>;
       var weights: array<array<f32, LANE_ROWS>, UNROLL>;
       // unroll
       for (var j = 0u; j < LANE_ROWS; j++) {
+        var stepMax = scores[0][j];
+        // unroll
+        for (var u = 1u; u < UNROLL; u++) {
+          stepMax = max(stepMax, scores[u][j]);
+        }
+        let newMax = max(runningMax[j], stepMax);
+        rescale[j] = exp(runningMax[j] - newMax);
+        runningMax[j] = newMax;
+        runningSum[j] *= rescale[j];
         // unroll
         for (var u = 0u; u < UNROLL; u++) {
-          weights[u][j] = select(0.0, exp(scores[u][j] - runningMax[j]), scores[u][j] > NEG_BIG);
+          weights[u][j] = select(0.0, exp(scores[u][j] - newMax), scores[u][j] > NEG_BIG);
           runningSum[j] += weights[u][j];
         }
       }
-      // Every row's o, on every lane: the weighted V rows added.
+      // Every row's o, on every lane: rescaled, then the weighted V rows added.
       // unroll
       for (var r = 0u; r < ROWS; r++) {
+        let rowRescale = fromRowOwner(rescale[r % LANE_ROWS], r, rowStart);
+        // unroll
+        for (var i = 0u; i < LANE_QUADS; i++) {
+          acc[r][i] *= rowRescale;
+        }
         // unroll
         for (var u = 0u; u < UNROLL; u++) {
           let p = fromRowOwner(weights[u][r % LANE_ROWS], r, rowStart);
