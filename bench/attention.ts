@@ -14,8 +14,8 @@
 // 4. Design choices, each as a ratio in this run: staged vs streamed, unroll, workgroup size, the calibrated grid.
 // 5. The causal attention of one prefill chunk deep into a context, in query blocks of 1, 2 and 4 queries sharing
 //    each K and V read.
-// 6. The prefill kernel (causal_chunk_attention.wgsl, what the engine runs for prefill) on chunks of 64 and 512
-//    tokens after 4k and 32k, beside the decode kernel the engine ran before (its causal blocks), as a ratio, with
+// 6. The prefill kernel (causal_chunk_attention.wgsl, what the engine runs for prefill) on chunks of 64, 512 and
+//    1,024 tokens (the engine's chunk on a GPU) after 4k and 32k, beside the decode kernel the engine ran before (its causal blocks), as a ratio, with
 //    its TFLOP/s (4·Hq·d flops per visible key of each query).
 import { createNodeGpuContext } from '../kernels/gpu/node.ts';
 import type { GpuContext } from '../kernels/gpu/context.ts';
@@ -47,7 +47,7 @@ const QUICK_RAGGED = FULL_RAGGED.map((n) => n / 16);
 const PREFILL_CHUNK = 64;
 const FULL_PREFILL_POSITIONS = [4 * K, 32 * K];
 const QUICK_PREFILL_POSITIONS = [1 * K, 4 * K];
-const FULL_PREFILL_KERNEL_CHUNKS = [64, 512];
+const FULL_PREFILL_KERNEL_CHUNKS = [64, 512, 1024];
 const QUICK_PREFILL_KERNEL_CHUNKS = [16, 64];
 
 /**
