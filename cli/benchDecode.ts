@@ -8,7 +8,7 @@ import type { GpuContext } from '../kernels/gpu/context.ts';
 import { createNodeGpuContext } from '../kernels/gpu/node.ts';
 import { bytesPerPage } from '../engine/kvCache.ts';
 import { nodeModelFiles } from '../engine/loader/nodeFiles.ts';
-import { ModelRunner, type StepTiming } from '../engine/model.ts';
+import { ModelRunner, PREFILL_ATTENTION_KERNELS, type StepTiming } from '../engine/model.ts';
 import { TextCodec } from '../engine/tokenizer.ts';
 import type { TimingLevel } from '../engine/stepRecorder.ts';
 import { randomWeights } from '../engine/randomWeights.ts';
@@ -45,6 +45,7 @@ const BENCH_DECODE_FLAGS = {
   steps: { type: 'integer', placeholder: 'N', min: 1, help: 'decode steps per row (default 64; --quick: 8)' },
   'prefill-chunk': { type: 'integer', placeholder: 'N', min: 1, max: 4096, help: 'tokens per prefill forward call (default: the engine\'s, 1024 on a GPU, 64 on a CPU adapter)' },
   prefill: { type: 'sizes', placeholder: 'N[,N...]', min: 0, help: 'prompt lengths to time prefill with, with the first attention kernel; 0 skips it (default 1k,8k,32k; --quick: 0)' },
+  'prefill-attention': { type: 'choice', choices: PREFILL_ATTENTION_KERNELS, help: 'the kernel of prefill\'s causal attention where the matrix units do not take it: chunk (causal_chunk_attention.wgsl) or decode (the decode kernel); default: the engine\'s' },
   grid: { type: 'integer', placeholder: 'N', min: 1, help: 'LeanAttention grid (default: calibrated on this adapter, kept in ~/.cache/lean-decode)' },
   'attention-unroll': { type: 'integer', placeholder: 'N', min: 1, max: 8, help: 'decode attention kernel tuning: tokens per stream per step (default: the kernel\'s)' },
   'attention-workgroup': { type: 'integer', placeholder: 'N', min: 32, max: 256, help: 'decode attention kernel tuning: invocations per workgroup (default: the kernel\'s)' },
@@ -61,7 +62,7 @@ type BenchDecodeFlags = FlagValues<typeof BENCH_DECODE_FLAGS>;
 export const BENCH_DECODE: CommandSpec<typeof BENCH_DECODE_FLAGS> = {
   name: 'bench-decode',
   summary: 'time decode steps and prefill for each attention kernel, beside the bandwidth floor',
-  synopsis: 'bench-decode [--model DIR | --shape NAME] [--contexts 1k,32k,128k] [--attention lean,fd,fa2] [--steps N] [--prefill 1k,8k,32k] [--prefill-chunk N] [--decode-depth N] [--grid N] [--attention-unroll N] [--attention-workgroup N] [--schema FILE] [--skip-mask] [--toggles TOGGLES] [--json] [--quick]',
+  synopsis: 'bench-decode [--model DIR | --shape NAME] [--contexts 1k,32k,128k] [--attention lean,fd,fa2] [--steps N] [--prefill 1k,8k,32k] [--prefill-chunk N] [--prefill-attention chunk|decode] [--decode-depth N] [--grid N] [--attention-unroll N] [--attention-workgroup N] [--schema FILE] [--skip-mask] [--toggles TOGGLES] [--json] [--quick]',
   description: `Times decode steps at each context (KV filled with random values) for each attention kernel, beside the floor:
 (weight bytes + KV bytes of the context) / the measured read bandwidth. Per row: tokens/s and wall time per token
 (steps recorded without timing; the median of three runs, and the slowest and fastest run's tokens/s, and the longest
@@ -201,7 +202,7 @@ async function runnerFor(context: GpuContext, flags: BenchDecodeFlags, maxContex
   if (model) {
     const files = nodeModelFiles(model);
     const config = parseModelConfig(await readJson(files, 'config.json'));
-    const { runner, codec } = await loadModel(context, files, { maxContext, kvBudgetBytes: layoutBytes(config), maxSequences: 1, grid, attentionTuning: attentionTuning(flags), prefillChunk: flags['prefill-chunk'], decodeDepth: flags['decode-depth'] });
+    const { runner, codec } = await loadModel(context, files, { maxContext, kvBudgetBytes: layoutBytes(config), maxSequences: 1, grid, attentionTuning: attentionTuning(flags), prefillChunk: flags['prefill-chunk'], prefillAttention: flags['prefill-attention'], decodeDepth: flags['decode-depth'] });
     return { runner, name: model, codec };
   }
   const shapeName = flags.shape!;
@@ -214,6 +215,7 @@ async function runnerFor(context: GpuContext, flags: BenchDecodeFlags, maxContex
     grid,
     attentionTuning: attentionTuning(flags),
     prefillChunk: flags['prefill-chunk'],
+    prefillAttention: flags['prefill-attention'],
     decodeDepth: flags['decode-depth'],
   });
   // The mask rows need a tokenizer: the built-in model's stands in (grammarTokenizerInfo masks out the ids past it).

@@ -5,6 +5,7 @@ import { CpuReferenceModel } from '../test/cpuForward.ts';
 import { makeTinyModel } from '../test/tinyModel.ts';
 import { ATTENTION_KERNELS } from '../kernels/attention/plan.ts';
 import { Engine, type GenerationEvent } from './engine.ts';
+import { PREFILL_ATTENTION_KERNELS } from './model.ts';
 import { blobModelFiles } from './loader/blobFiles.ts';
 
 async function drain(events: AsyncIterable<GenerationEvent>) {
@@ -56,12 +57,12 @@ describe.each(SPECS)('tiny random model: $name', (spec) => {
 
 describe.each(SPECS)('tiny random model, a long prompt: $name', (spec) => {
   // 75 tokens in chunks of 48: a chunk spans two of the GEMM's 32-token tiles and several causal query blocks, and
-  // the second chunk attends to the first one's KV.
-  it('prompt logits match a float64 CPU forward', async () => {
+  // the second chunk attends to the first one's KV. Prefill's causal attention on either portable kernel.
+  it.each(PREFILL_ATTENTION_KERNELS)('prefill attention on the %s kernel: prompt logits match a float64 CPU forward', async (prefillAttention) => {
     const files = blobModelFiles('tiny model', makeTinyModel(spec));
     const reference = await CpuReferenceModel.load(files);
     const engine = new Engine(await testGpu());
-    await engine.load(files, { kvDtype: 'f32', attention: 'lean', maxContext: 128, prefillChunk: 48, pageSize: 16, grid: 5 });
+    await engine.load(files, { kvDtype: 'f32', attention: 'lean', maxContext: 128, prefillChunk: 48, pageSize: 16, grid: 5, prefillAttention });
     const prompt = Array.from({ length: 75 }, (_, i) => (i * 37 + 5) % spec.vocabSize);
     const events = await drain(engine.generate({ promptIds: prompt, maxTokens: 1, ignoreEos: true, captureLogits: true }));
     const first = events[0];

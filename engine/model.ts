@@ -1,7 +1,7 @@
 import type { ModelConfig } from '../models/config.ts';
 import { ropeInverseFrequencies } from '../models/config.ts';
 import { bindCausalMatrixUnits, causalMatrixUnitsProblem } from '../kernels/attention/causalMatrixUnits.ts';
-import { CausalChunkAttention, type CausalChunkBindings } from '../kernels/attention/causalChunkAttention.ts';
+import { CausalChunkAttention } from '../kernels/attention/causalChunkAttention.ts';
 import { DecodeAttention, type AttentionBindings, type AttentionIo, type AttentionTuning } from '../kernels/attention/decodeAttention.ts';
 import type { KvDtype, PagedKvLayout } from '../kernels/attention/pagedKv.ts';
 import type { AttentionKernel } from '../kernels/attention/plan.ts';
@@ -42,6 +42,12 @@ export interface RunnerOptions {
   grid?: number;
   /** The decode attention kernel's tuning (benchmarks compare them in the model; default: DecodeAttention's). */
   attentionTuning?: AttentionTuning;
+  /**
+   * The kernel of a prefill chunk's causal attention where the matrix units do not take it (default `chunk`):
+   * `chunk`, causal_chunk_attention.wgsl (a block of the chunk's queries shares each staged K and V tile), or
+   * `decode`, the decode attention kernel (LeanAttention, one query a work head).
+   */
+  prefillAttention?: PrefillAttentionKernel;
   profiling?: ProfilingMode;
   /**
    * Decode steps in flight while the host waits for the oldest one's token (default 3). The GPU samples each token
@@ -123,10 +129,13 @@ interface DecodeAttentionSet {
   bindings: AttentionBindings[];
 }
 
-/** A prefill chunk's causal attention (the schedule does not apply), and its per-layer bindings. */
+export const PREFILL_ATTENTION_KERNELS = ['chunk', 'decode'] as const;
+export type PrefillAttentionKernel = (typeof PREFILL_ATTENTION_KERNELS)[number];
+
+/** A prefill chunk's causal attention on the portable path: planned per chunk, then encoded per layer. */
 interface PrefillAttentionSet {
-  attention: CausalChunkAttention;
-  bindings: CausalChunkBindings[];
+  attention: CausalChunkAttention | DecodeAttention;
+  encodeLayer: (pass: GPUComputePassEncoder, layer: number) => number;
 }
 
 /**
@@ -309,9 +318,14 @@ export class ModelRunner {
       this.prefillAttention = {
         matrixUnits: this.layerAttentionIo().map((io, i) => bindCausalMatrixUnits(context, `L${i} causal attention (matrix units)`, this.layout, group, { ...io, step: stepBuffer })),
       };
+    } else if ((options.prefillAttention ?? 'chunk') === 'chunk') {
+      const attention = new CausalChunkAttention(context, { layout: this.layout, group, maxChunk: T });
+      const bindings = this.layerAttentionIo().map((io) => attention.createBindings(io));
+      this.prefillAttention = { attention, encodeLayer: (pass, layer) => attention.encodeInPass(pass, bindings[layer]) };
     } else {
-      const prefillAttention = new CausalChunkAttention(context, { layout: this.layout, group, maxChunk: T });
-      this.prefillAttention = { attention: prefillAttention, bindings: this.layerAttentionIo().map((io) => prefillAttention.createBindings(io)) };
+      const attention = new DecodeAttention(context, { layout: this.layout, group, maxChunk: T, grid: options.grid, kernel: 'lean', ...this.attentionTuning });
+      const bindings = this.layerAttentionIo().map((io) => attention.createBindings(io));
+      this.prefillAttention = { attention, encodeLayer: (pass, layer) => attention.encodeInPass(pass, bindings[layer]) };
     }
     this.finalNorm = bindRmsNorm(device, { label: 'final norm', features: hiddenSize, eps: rmsNormEps, step: stepBuffer, x: hidden, weight: weights.finalNorm, y: normed, lastRowOnly: true });
     this.lmHead = bindLinear(context, {
@@ -423,9 +437,8 @@ export class ModelRunner {
         return 1;
       };
     } else {
-      const { attention, bindings } = this.prefillAttention;
-      attention.planCausalChunk(position, count, pageTableOffset);
-      encodeAttention = (pass, layer) => attention.encodeInPass(pass, bindings[layer]);
+      this.prefillAttention.attention.planCausalChunk(position, count, pageTableOffset);
+      encodeAttention = this.prefillAttention.encodeLayer;
     }
 
     const timing = readback?.timing ?? 'none';
