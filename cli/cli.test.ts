@@ -140,6 +140,7 @@ const REFUSED: Record<string, { command: CommandSpec; valid: string[]; cases: Re
       steps: [['--steps', '0'], ['--steps', '2.5'], ['--steps', 'x']],
       prefill: [['--prefill', '1k,-2'], ['--prefill', '-1'], ['--prefill', '4q']],
       'prefill-chunk': [['--prefill-chunk', '0'], ['--prefill-chunk', '5000'], ['--prefill-chunk', '1.5']],
+      'prefill-attention': [['--prefill-attention', 'fast'], ['--prefill-attention', 'chunk,decode'], ['--prefill-attention']],
       'decode-depth': [['--decode-depth', '0'], ['--decode-depth', '9'], ['--decode-depth', 'deep']],
       grid: [['--grid', '0'], ['--grid', 'x']],
       'attention-unroll': [['--attention-unroll', '0'], ['--attention-unroll', '9'], ['--attention-unroll', 'x']],
