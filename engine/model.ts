@@ -45,7 +45,8 @@ export interface RunnerOptions {
   /**
    * The kernel of a prefill chunk's causal attention where the matrix units do not take it (default `chunk`):
    * `chunk`, causal_chunk_attention.wgsl (a block of the chunk's queries shares each staged K and V tile), or
-   * `decode`, the decode attention kernel (LeanAttention, one query a work head).
+   * `decode`, the decode attention kernel (LeanAttention, one query a work head). On the H200 prefill on the decode
+   * kernel took as long at d=128 and 7–15% longer at d=64 (BENCHMARKS.md, 2026-12-03 sixth session).
    */
   prefillAttention?: PrefillAttentionKernel;
   profiling?: ProfilingMode;
