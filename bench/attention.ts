@@ -15,8 +15,8 @@
 // 5. The causal attention of one prefill chunk deep into a context, in query blocks of 1, 2 and 4 queries sharing
 //    each K and V read.
 // 6. The prefill kernel (causal_chunk_attention.wgsl, what the engine runs for prefill) on chunks of 64, 512 and
-//    1,024 tokens (the engine's chunk on a GPU) after 4k and 32k, beside the decode kernel the engine ran before (its causal blocks), as a ratio, with
-//    its TFLOP/s (4·Hq·d flops per visible key of each query).
+//    1,024 tokens (the engine's chunk on a GPU) after 4k and 32k, beside the decode kernel the engine ran before (its
+//    causal blocks), as a ratio, with its TFLOP/s (4·Hq·d flops per visible key of each query).
 import { createNodeGpuContext } from '../kernels/gpu/node.ts';
 import type { GpuContext } from '../kernels/gpu/context.ts';
 import { measureReadBandwidth } from '../kernels/bandwidth/measureBandwidth.ts';

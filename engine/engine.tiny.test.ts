@@ -63,6 +63,8 @@ describe.each(SPECS)('tiny random model, a long prompt: $name', (spec) => {
     const reference = await CpuReferenceModel.load(files);
     const engine = new Engine(await testGpu());
     await engine.load(files, { kvDtype: 'f32', attention: 'lean', maxContext: 128, prefillChunk: 48, pageSize: 16, grid: 5, prefillAttention });
+    // A calibration's grid (a stored one, not timed) remakes LeanAttention's plans, prefill's too on the decode kernel.
+    await engine.calibrate({ load: (key) => ({ key, grid: 7, timings: [], contextLength: 0, method: 'wall-clock' }), save: () => {} });
     const prompt = Array.from({ length: 75 }, (_, i) => (i * 37 + 5) % spec.vocabSize);
     const events = await drain(engine.generate({ promptIds: prompt, maxTokens: 1, ignoreEos: true, captureLogits: true }));
     const first = events[0];

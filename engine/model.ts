@@ -46,7 +46,7 @@ export interface RunnerOptions {
    * The kernel of a prefill chunk's causal attention where the matrix units do not take it (default `chunk`):
    * `chunk`, causal_chunk_attention.wgsl (a block of the chunk's queries shares each staged K and V tile), or
    * `decode`, the decode attention kernel (LeanAttention, one query a work head). On the H200 prefill on the decode
-   * kernel took as long at d=128 and 7–15% longer at d=64 (BENCHMARKS.md, 2026-12-03 sixth session).
+   * kernel took within 3% as long at d=128 and 7–15% longer at d=64 (BENCHMARKS.md, 2026-12-03 sixth session).
    */
   prefillAttention?: PrefillAttentionKernel;
   profiling?: ProfilingMode;
@@ -135,6 +135,7 @@ export type PrefillAttentionKernel = (typeof PREFILL_ATTENTION_KERNELS)[number];
 
 /** A prefill chunk's causal attention on the portable path: planned per chunk, then encoded per layer. */
 interface PrefillAttentionSet {
+  kernel: PrefillAttentionKernel;
   attention: CausalChunkAttention | DecodeAttention;
   encodeLayer: (pass: GPUComputePassEncoder, layer: number) => number;
 }
@@ -179,7 +180,7 @@ export class ModelRunner {
    */
   private decodeAttention: DecodeAttentionSet[];
   /** Prefill's causal attention: on the matrix units where the adapter has them and the KV is f16, else the portable kernel. */
-  private readonly prefillAttention: PrefillAttentionSet | { matrixUnits: BoundKernel[] };
+  private prefillAttention: PrefillAttentionSet | { matrixUnits: BoundKernel[] };
   private readonly queries: GPUBuffer;
   private readonly attentionOut: GPUBuffer;
   private readonly finalNorm: BoundKernel;
@@ -319,14 +320,8 @@ export class ModelRunner {
       this.prefillAttention = {
         matrixUnits: this.layerAttentionIo().map((io, i) => bindCausalMatrixUnits(context, `L${i} causal attention (matrix units)`, this.layout, group, { ...io, step: stepBuffer })),
       };
-    } else if ((options.prefillAttention ?? 'chunk') === 'chunk') {
-      const attention = new CausalChunkAttention(context, { layout: this.layout, group, maxChunk: T });
-      const bindings = this.layerAttentionIo().map((io) => attention.createBindings(io));
-      this.prefillAttention = { attention, encodeLayer: (pass, layer) => attention.encodeInPass(pass, bindings[layer]) };
     } else {
-      const attention = new DecodeAttention(context, { layout: this.layout, group, maxChunk: T, grid: options.grid, kernel: 'lean', ...this.attentionTuning });
-      const bindings = this.layerAttentionIo().map((io) => attention.createBindings(io));
-      this.prefillAttention = { attention, encodeLayer: (pass, layer) => attention.encodeInPass(pass, bindings[layer]) };
+      this.prefillAttention = this.buildPortablePrefillAttention(options.prefillAttention ?? 'chunk', options.grid);
     }
     this.finalNorm = bindRmsNorm(device, { label: 'final norm', features: hiddenSize, eps: rmsNormEps, step: stepBuffer, x: hidden, weight: weights.finalNorm, y: normed, lastRowOnly: true });
     this.lmHead = bindLinear(context, {
@@ -361,15 +356,35 @@ export class ModelRunner {
     });
   }
 
+  /** Prefill's causal attention on `kernel`; `grid` is LeanAttention's where that is the decode kernel. */
+  private buildPortablePrefillAttention(kernel: PrefillAttentionKernel, grid: number | undefined): PrefillAttentionSet {
+    const options = { layout: this.layout, group: this.config.numHeads / this.config.numKvHeads, maxChunk: this.prefillChunk };
+    if (kernel === 'chunk') {
+      const attention = new CausalChunkAttention(this.context, options);
+      const bindings = this.layerAttentionIo().map((io) => attention.createBindings(io));
+      return { kernel, attention, encodeLayer: (pass, layer) => attention.encodeInPass(pass, bindings[layer]) };
+    }
+    const attention = new DecodeAttention(this.context, { ...options, grid, kernel: 'lean', ...this.attentionTuning });
+    const bindings = this.layerAttentionIo().map((io) => attention.createBindings(io));
+    return { kernel, attention, encodeLayer: (pass, layer) => attention.encodeInPass(pass, bindings[layer]) };
+  }
+
   /** The grid the LeanAttention schedule runs with. */
   get grid(): number {
     return this.decodeAttention[0].attention.grid;
   }
 
-  /** Runs LeanAttention with a new grid (a calibration's choice): plan buffers and bindings are made again. */
+  /**
+   * Runs LeanAttention with a new grid (a calibration's choice), in decode and where prefill runs on the decode
+   * kernel: plan buffers and bindings are made again.
+   */
   setGrid(grid: number): void {
     for (const { attention } of this.decodeAttention) attention.destroy();
     this.decodeAttention = this.buildDecodeAttention(grid);
+    if ('kernel' in this.prefillAttention && this.prefillAttention.kernel === 'decode') {
+      this.prefillAttention.attention.destroy();
+      this.prefillAttention = this.buildPortablePrefillAttention('decode', grid);
+    }
   }
 
   get variantKey(): string {
