@@ -42,6 +42,7 @@ function staggered(spins) {
 }
 
 const DECODE_ATTENTION = 'kernels/attention/decodeAttention.ts';
+const LINEAR = 'kernels/model/linear.ts';
 const MERGE = 'kernels/attention/merge_partials.wgsl';
 const RANGE_CLAIMS = '@group(0) @binding(9) var<storage, read_write> rangeClaims: array<atomic<u32>, 4>;';
 /** The ablation's replacements: ranges claimed at run time, `k` ranges per workgroup of the calibrated grid. */
@@ -259,6 +260,19 @@ fn halvesByIntegers(word: u32) -> vec2<f32> {
   // claims the next free one with an atomic counter (reset by the merge dispatch), so a workgroup that ran ahead takes
   // work a slower one would have had: whether the workgroups finishing apart (a tail) is the token loop's fixed cost.
   ...Object.fromEntries([2, 4].map((k) => [`claimed-ranges-${k}`, claimedRanges(k)])),
+  // Exact alternatives: one schedule for every decode GEMV of a kind (linearSchedule's rules, whatever the row width),
+  // to compare inside the step; a single GEMV timed alone (bench/linear.ts) reads at whatever clock the GPU dropped to
+  // between rows.
+  ...Object.fromEntries([
+    ['gated', /^  if \(b\.gated\) return .*;$/m, [[64, 4, 1], [256, 4, 1], [128, 2, 8]]],
+    ['long-rows', /^  if \(b\.inFeatures >= 8192\) return .*;$/m, [[128, 2, 8], [256, 2, 4]]],
+    ['lm-head', /^  if \(b\.outFeatures >= 65536\) return .*;$/m, [[256, 2, 4], [128, 2, 8]]],
+    ['other', /^  return [^;]*batchSteps[^;]*;$/m, [[128, 4, 2], [64, 2, 8]]],
+  ].flatMap(([kind, rule, schedules]) => schedules.map(([workgroup, rows, batchSteps]) => {
+    const schedule = `{ workgroup: ${workgroup}, rows: ${rows}, batchSteps: ${batchSteps} }`;
+    const line = kind === 'other' ? `  return ${schedule};` : `${rule.source.slice(1, rule.source.indexOf(' return')).replaceAll('\\', '')} return ${schedule};`;
+    return [`linear-${kind}-w${workgroup}-r${rows}-b${batchSteps}`, [{ file: LINEAR, from: rule, to: line }]];
+  }))),
   // Every decode GEMV returns at once: the projections' dispatches without their reading.
   'empty-projections': [EMPTY_PROJECTIONS],
   // Both: the fixed cost of the step's remaining dispatches (embedding, norms, sampling run as ever).
