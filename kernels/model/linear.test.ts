@@ -6,7 +6,7 @@ import { createStorageBuffer, readBuffer, readFloat32 } from '../gpu/buffers.ts'
 import { bfloat16BitsToFloat32, float16BitsToFloat32, float32ToFloat16Bits } from '../gpu/half.ts';
 import { rowWordOffset, rowWords, type KvDtype, type PagedKvLayout } from '../attention/pagedKv.ts';
 import { dispatch, type BoundKernel, type WeightDtype } from './boundKernel.ts';
-import { bindLinear, decodeFusesRopeKv, type LinearSchedule } from './linear.ts';
+import { bindLinear, decodeFusesRopeKv, linearSchedule, type LinearSchedule } from './linear.ts';
 import { bindMatmul, MATMUL_TILES, tileName, tileProblem, type MatmulTile } from './matmul.ts';
 import { bindRopeKv, toRopePairedOrder } from './ropeKv.ts';
 import { StepUniform } from './stepUniform.ts';
@@ -196,6 +196,25 @@ describe.each(CASES)('linear layer, $name', (testCase) => {
   }
 });
 
+// The schedules linearSchedule picks on a GPU, for each kind of matrix at the widths its rules tell apart (rows of
+// 2,048 features, the 1B shape's, and of 4,096 and more, the 8B's): a CI without a GPU runs them nowhere else. Few
+// output rows, none a multiple of the schedule's.
+const GPU_RULE_CASES: Case[] = [
+  { name: 'q/k/v, 1 token, 2048 → 27, RMS norm', tokens: 1, inFeatures: 2048, outFeatures: 27, dtype: 'f16', bias: false, accumulate: false, normed: true },
+  { name: 'o, 1 token, 2048 → 21, residual add', tokens: 1, inFeatures: 2048, outFeatures: 21, dtype: 'f16', bias: false, accumulate: true },
+  { name: 'q/k/v, 1 token, 4096 → 27, RMS norm + bias', tokens: 1, inFeatures: 4096, outFeatures: 27, dtype: 'bf16', bias: true, accumulate: false, normed: true },
+  { name: 'o, 2 tokens, 4096 → 21, residual add', tokens: 2, inFeatures: 4096, outFeatures: 21, dtype: 'f16', bias: false, accumulate: true },
+  { name: 'gate/up, 1 token, 2048 → 13, RMS norm + gated', tokens: 1, inFeatures: 2048, outFeatures: 13, dtype: 'f16', bias: false, accumulate: false, gated: true, normed: true },
+  { name: 'gate/up, 1 token, 4096 → 13, RMS norm + gated', tokens: 1, inFeatures: 4096, outFeatures: 13, dtype: 'f32', bias: false, accumulate: false, gated: true, normed: true },
+  { name: 'down, 1 token, 14336 → 9, residual add', tokens: 1, inFeatures: 14336, outFeatures: 9, dtype: 'f16', bias: false, accumulate: true },
+];
+
+describe.each(GPU_RULE_CASES)('linear layer on the schedule a GPU gets, $name', (testCase) => {
+  const schedule = linearSchedule(testCase, false);
+  it(`decode GEMV (workgroup ${schedule.workgroup}, ${schedule.rows} rows, batches of ${schedule.batchSteps}) matches float64 and writes only its rows`, async () =>
+    expectMatch(await run(testCase, 'gemv', schedule)));
+});
+
 describe.each(GEMM_CASES)('prefill GEMM, $name', (testCase) => {
   it("the adapter's tile matches float64 and writes only its rows", async () => expectMatch(await run(testCase, 'gemm')));
 });
@@ -236,7 +255,7 @@ const ROPE_CASES: RopeCase[] = [
 ];
 
 // The adapter's schedule (rows adjusted to whole quads within a head) and explicit ones.
-const ROPE_SCHEDULES: (LinearSchedule | undefined)[] = [undefined, { workgroup: 128, rows: 4, batchSteps: 2 }, { workgroup: 64, rows: 8, batchSteps: 1 }, { workgroup: 64, rows: 32, batchSteps: 3 }];
+const ROPE_SCHEDULES: (LinearSchedule | undefined)[] = [undefined, { workgroup: 128, rows: 4, batchSteps: 2 }, { workgroup: 128, rows: 4, batchSteps: 4 }, { workgroup: 64, rows: 8, batchSteps: 1 }, { workgroup: 64, rows: 32, batchSteps: 3 }];
 
 const POISON_F16_WORD = 0x7e007e00;
 const POISON_F32_WORD = 0x7fc00000;
