@@ -361,12 +361,16 @@ export class ModelRunner {
     const options = { layout: this.layout, group: this.config.numHeads / this.config.numKvHeads, maxChunk: this.prefillChunk };
     if (kernel === 'chunk') {
       const attention = new CausalChunkAttention(this.context, options);
-      const bindings = this.layerAttentionIo().map((io) => attention.createBindings(io));
-      return { kernel, attention, encodeLayer: (pass, layer) => attention.encodeInPass(pass, bindings[layer]) };
+      return { kernel, attention, encodeLayer: this.layerEncoder(attention) };
     }
     const attention = new DecodeAttention(this.context, { ...options, grid, kernel: 'lean', ...this.attentionTuning });
+    return { kernel, attention, encodeLayer: this.layerEncoder(attention) };
+  }
+
+  /** Binds `attention` to every layer's KV pools; the result encodes one layer's dispatches. */
+  private layerEncoder<B>(attention: { createBindings(io: AttentionIo): B; encodeInPass(pass: GPUComputePassEncoder, bindings: B): number }): PrefillAttentionSet['encodeLayer'] {
     const bindings = this.layerAttentionIo().map((io) => attention.createBindings(io));
-    return { kernel, attention, encodeLayer: (pass, layer) => attention.encodeInPass(pass, bindings[layer]) };
+    return (pass, layer) => attention.encodeInPass(pass, bindings[layer]);
   }
 
   /** The grid the LeanAttention schedule runs with. */

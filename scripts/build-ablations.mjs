@@ -264,15 +264,15 @@ fn halvesByIntegers(word: u32) -> vec2<f32> {
   // to compare inside the step; a single GEMV timed alone (bench/linear.ts) reads at whatever clock the GPU dropped to
   // between rows.
   ...Object.fromEntries([
-    ['gated', /^  if \(b\.gated\) return .*;$/m, [[64, 4, 1], [256, 4, 1], [128, 2, 8], [256, 2, 2], [128, 4, 2], [128, 2, 2], [64, 4, 2]]],
-    ['long-rows', /^  if \(b\.inFeatures >= 8192\) return .*;$/m, [[128, 2, 8], [256, 2, 4], [128, 4, 4]]],
-    ['lm-head', /^  if \(b\.outFeatures >= 65536\) return .*;$/m, [[256, 2, 4], [128, 2, 8]]],
-    ['other', /^  return [^;]*batchSteps[^;]*;$/m, [[128, 4, 2], [64, 2, 8], [128, 4, 4], [128, 2, 2], [64, 4, 4]]],
-  ].flatMap(([kind, rule, schedules]) => schedules.map(([workgroup, rows, batchSteps]) => {
-    const schedule = `{ workgroup: ${workgroup}, rows: ${rows}, batchSteps: ${batchSteps} }`;
-    const line = kind === 'other' ? `  return ${schedule};` : `${rule.source.slice(1, rule.source.indexOf(' return')).replaceAll('\\', '')} return ${schedule};`;
-    return [`linear-${kind}-w${workgroup}-r${rows}-b${batchSteps}`, [{ file: LINEAR, from: rule, to: line }]];
-  }))),
+    ['gated', /^(  if \(b\.gated\) return ).*;$/m, [[64, 4, 1], [256, 4, 1], [128, 2, 8], [256, 2, 2], [128, 4, 2], [128, 2, 2], [64, 4, 2]]],
+    ['long-rows', /^(  if \(b\.inFeatures >= 8192\) return ).*;$/m, [[128, 2, 8], [256, 2, 4], [128, 4, 4]]],
+    ['lm-head', /^(  if \(b\.outFeatures >= 65536\) return ).*;$/m, [[256, 2, 4], [128, 2, 8]]],
+    ['other', /^(  return )[^;]*batchSteps[^;]*;$/m, [[128, 4, 2], [64, 2, 8], [128, 4, 4], [128, 2, 2], [64, 4, 4]]],
+  ].flatMap(([kind, rule, schedules]) => schedules.map(([workgroup, rows, batchSteps]) => [
+    `linear-${kind}-w${workgroup}-r${rows}-b${batchSteps}`,
+    // $1: the rule's line up to its schedule.
+    [{ file: LINEAR, from: rule, to: `$1{ workgroup: ${workgroup}, rows: ${rows}, batchSteps: ${batchSteps} };` }],
+  ]))),
   // Every decode GEMV returns at once: the projections' dispatches without their reading.
   'empty-projections': [EMPTY_PROJECTIONS],
   // Both: the fixed cost of the step's remaining dispatches (embedding, norms, sampling run as ever).

@@ -30,15 +30,16 @@ const WIDE_ROW = 4096;
 export function linearSchedule(b: { outFeatures: number; inFeatures: number; gated?: boolean }, cpuAdapter: boolean): LinearSchedule {
   if (cpuAdapter) return cpuLinearSchedule(b);
   // Gate and up: two rows per output, so fewer per workgroup. Rows of 4,096 (the 8B shape) read faster in two batches
-  // of 2 loads a row: the 8B step 2.8% shorter than with the 1B's 8 batches of 1 (whose step they make 3% longer).
+  // a row than in the narrow rows' 8 batches of 1 (64 invocations): the 8B step 1.8% shorter with 256 invocations of 1
+  // load, 1% shorter again with 128 of 2; the 1B's (rows of 2,048) 1% longer with 128 of 2 (BENCHMARKS.md).
   if (b.gated) return b.inFeatures >= WIDE_ROW ? { workgroup: 128, rows: 4, batchSteps: 2 } : { workgroup: 64, rows: 4, batchSteps: 1 };
   // Long rows (the down projection): fewer rows, more loads per row in flight.
   if (b.inFeatures >= 8192) return { workgroup: 128, rows: 2, batchSteps: 4 };
   // Many rows (the LM head): wide workgroups over many rows each.
   if (b.outFeatures >= 65536) return { workgroup: 256, rows: 8, batchSteps: 1 };
-  // q/k/v and o: one batch covers a row (256 octs at 2,048 features; 512 at 4,096, in 4 loads an invocation a row:
-  // the 8B step 2% shorter; the 1B's 2% longer with 64 invocations of 8). At 2,048, o on 2 rows a workgroup: the 1B
-  // step 1% shorter than on 4 (q/k/v's rotary epilogue keeps 4, whole quads).
+  // q/k/v and o: one batch covers a row (256 octs at 2,048 features; 512 at 4,096: the 8B step 1.4% shorter with 64
+  // invocations of 8 loads a row, 0.5% shorter again with 128 of 4; the 1B's 2% longer with 64 of 8). At 2,048, o on
+  // 2 rows a workgroup: the 1B step 0.3–1% shorter than on 4 (q/k/v's rotary epilogue keeps 4, whole quads).
   return b.inFeatures >= WIDE_ROW ? { workgroup: 128, rows: 4, batchSteps: 4 } : { workgroup: 128, rows: 2, batchSteps: 2 };
 }
 
