@@ -6,6 +6,7 @@ import type { ChatCompletionCreateParamsStreaming, LeanDecodeTimings } from '../
 import type { TestFault } from '../engine/testFaults.ts';
 import type { Result, StressRequest } from '../engine/worker.ts';
 import type { StressEvent } from '../engine/stress.ts';
+import { defaultGrid } from '../kernels/attention/plan.ts';
 import { abortable } from './abortable.ts';
 import { AttentionPanel } from './AttentionPanel.tsx';
 import type { TimedStep } from './attentionBreakdown.ts';
@@ -374,7 +375,7 @@ export function App() {
           (server ? (
             <NeedsEngine page="The long-context stress sweep" server={server} />
           ) : (
-            <StressPage model={model} state={stress} onRun={runStress} calibration={calibration} onCalibrate={calibrate} />
+            <StressPage model={model} defaultGrid={gpu.kind === 'ready' ? defaultGrid(gpu.report.adapter) : undefined} state={stress} onRun={runStress} calibration={calibration} onCalibrate={calibrate} />
           ))}
       </main>
     </div>

@@ -27,6 +27,8 @@ function toCsv(points: StressPoint[]): string {
 /** The long-context sweep: attention time vs context length for each kernel, on the model or on synthetic KV. */
 export function StressPage(props: {
   model?: ModelInfo;
+  /** LeanAttention's grid on this adapter before a model is loaded (defaultGrid). */
+  defaultGrid?: number;
   state: StressState;
   onRun: (request: StressRequest) => void;
   calibration?: { grid: number; timings: { grid: number; ms: number }[] } | string;
@@ -112,7 +114,7 @@ export function StressPage(props: {
         </button>
       </div>
       <p className="calibration" data-testid="calibration">
-        LeanAttention grid: <strong>{model?.grid ?? 256}</strong> workgroups{' '}
+        LeanAttention grid: <strong>{model?.grid ?? props.defaultGrid ?? '…'}</strong> workgroups{' '}
         {typeof props.calibration === 'object' && (
           <span className="muted">
             (calibrated on this adapter: {props.calibration.timings.map((t) => `${t.grid}: ${formatMs(t.ms)}`).join(', ')})

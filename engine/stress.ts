@@ -36,7 +36,8 @@ export async function stressSynthetic(
   shape: SyntheticShape,
   contexts: number[],
   kernels: AttentionKernel[],
-  grid: number,
+  /** LeanAttention's grid (default: the adapter's, defaultGrid). */
+  grid: number | undefined,
   onEvent: (event: StressEvent) => void,
 ): Promise<void> {
   const layout: PagedKvLayout = { headDim: shape.headDim, numKvHeads: shape.numKvHeads, pageSize: shape.pageSize, dtype: 'f16' };

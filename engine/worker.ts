@@ -129,7 +129,7 @@ const api = {
     return attempt(async () => {
       const e = await engine();
       if (request.synthetic) {
-        await stressSynthetic(e.context, request.synthetic, request.contexts, request.kernels, e.model?.grid ?? 256, onEvent);
+        await stressSynthetic(e.context, request.synthetic, request.contexts, request.kernels, e.model?.grid, onEvent);
       } else {
         if (!e.model) throw new EngineError('invalid-argument', 'no model is loaded: load one, or choose synthetic KV');
         await e.stress(request.contexts, request.kernels, onEvent);

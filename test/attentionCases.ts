@@ -63,12 +63,14 @@ export async function runAttention(
   fixture: PagedKvFixture,
   queries: Float32Array,
   group: number,
-  options: Pick<DecodeAttentionOptions, 'grid' | 'splits' | 'streamed' | 'workgroup' | 'unroll' | 'lanes'> & { kernel: AttentionKernel },
+  options: Pick<DecodeAttentionOptions, 'grid' | 'splits' | 'streamed' | 'workgroup' | 'unroll' | 'lanes' | 'defaultsFor'> & { kernel: AttentionKernel },
   what: Queries = { kind: 'decode' },
 ): Promise<Run> {
   const attention = new DecodeAttention(context, {
     layout: fixture.layout,
     group,
+    // The variants a GPU runs, on whatever adapter runs the tests, unless a case asks for a CPU adapter's.
+    defaultsFor: 'gpu',
     ...(what.kind === 'causal' ? { maxChunk: what.count } : { maxSequences: fixture.lengths.length }),
     ...options,
   });

@@ -13,6 +13,13 @@ import { createSyntheticKv } from './syntheticKv.ts';
  */
 export const GRID_CANDIDATES = [32, 64, 128, 256, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144, 8192];
 
+/** A CPU adapter runs one workgroup per core at a time (see defaultGrid): grids of 1 up to 4 a core. */
+function cpuGridCandidates(hostCores: number): number[] {
+  const grids = [];
+  for (let grid = 1; grid <= 4 * hostCores; grid *= 2) grids.push(grid);
+  return grids;
+}
+
 /** The fastest grids of the first pass, timed LEADER_RETIMINGS more times each before one is chosen. */
 const LEADERS_RETIMED = 3;
 const LEADER_RETIMINGS = 2;
@@ -98,7 +105,7 @@ export async function calibrateGrid(context: GpuContext, options: CalibrateOptio
   if (stored) return stored;
 
   const contextLength = options.contextLength ?? 32_768;
-  const candidates = options.candidates ?? GRID_CANDIDATES;
+  const candidates = options.candidates ?? (context.adapter.isCpu ? cpuGridCandidates(context.adapter.hostCores) : GRID_CANDIDATES);
   const kv = createSyntheticKv(context, layout, [contextLength]);
   const queryCount = layout.numKvHeads * group * layout.headDim;
   const queries = createStorageBuffer(context.device, 'calibration queries', queryCount * 4);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { flashDecodingSplits, MAX_FLASH_DECODING_SPLITS, mergeSlot, WorkPlan, type AttentionKernel } from './plan.ts';
+import { defaultGrid, flashDecodingSplits, MAX_FLASH_DECODING_SPLITS, mergeSlot, WorkPlan, type AttentionKernel } from './plan.ts';
 
 /** Replays a plan on the CPU: which workgroup segment covers each tile, and what each split head merges. */
 function checkPlan(tilesPerHead: number[], kernel: AttentionKernel, grid: number, splits: number) {
@@ -104,5 +104,12 @@ describe('flashDecodingSplits (FlashAttention-2 num_splits_heuristic)', () => {
     const plan = new WorkPlan().build([40, 40, 40, 40, 40], { kernel: 'fd', grid: 8 });
     expect(plan.splits).toBe(flashDecodingSplits(5, 8, 40));
     expect(plan.rangeCount).toBe(5 * plan.splits);
+  });
+});
+
+describe('defaultGrid', () => {
+  it('is one workgroup per core on a CPU adapter, 256 on a GPU until a calibration says otherwise', () => {
+    expect(defaultGrid({ isCpu: true, hostCores: 6 })).toBe(6);
+    expect(defaultGrid({ isCpu: false, hostCores: 6 })).toBe(256);
   });
 });

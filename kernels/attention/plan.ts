@@ -13,6 +13,8 @@
  * (the merge order) are its first one, then 2(w0 + 1), 2(w0 + 2), … 2·w1 (mergeSlot): a split head is its first
  * slot and a count.
  */
+import type { AdapterDescription } from '../gpu/context.ts';
+
 export type AttentionKernel = 'lean' | 'fd' | 'fa2';
 
 export const ATTENTION_KERNELS: readonly AttentionKernel[] = ['lean', 'fd', 'fa2'];
@@ -29,6 +31,17 @@ export interface PlanOptions {
   grid: number;
   /** Splits per head for FlashDecoding; by default flashDecodingSplits for the batch. */
   splits?: number;
+}
+
+/** A GPU's LeanAttention grid until a calibration says otherwise (the H200 runs 264 of its workgroups at once). */
+const GPU_GRID = 256;
+
+/**
+ * LeanAttention's grid before any calibration: the workgroups the adapter runs at once, as far as that is known
+ * (a CPU adapter runs one on each core; see DecodeAttention's CPU_TUNING).
+ */
+export function defaultGrid(adapter: Pick<AdapterDescription, 'isCpu' | 'hostCores'>): number {
+  return adapter.isCpu ? adapter.hostCores : GPU_GRID;
 }
 
 /** The slot of a split head's partial state `entry` (0 = its first range's), from the slot of the first. */

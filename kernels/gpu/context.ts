@@ -23,6 +23,8 @@ export interface AdapterDescription {
   key: string;
   /** A CPU implementation (SwiftShader, llvmpipe): few cores, so kernels prefer fewer, larger workgroups. */
   isCpu: boolean;
+  /** The host's logical cores: a CPU adapter runs one workgroup on each at a time (SwiftShader's scheduler uses them all). */
+  hostCores: number;
 }
 
 export interface GpuFeatures {
@@ -70,17 +72,20 @@ export function isCpuAdapterInfo(info: GPUAdapterInfo): boolean {
   return /swiftshader|llvmpipe|lavapipe|warp/i.test([info.vendor, info.architecture, info.device, info.description].join(' '));
 }
 
-export function describeAdapter(adapter: GPUAdapter): AdapterDescription {
+export function describeAdapter(adapter: GPUAdapter, hostCores = globalThis.navigator?.hardwareConcurrency ?? 1): AdapterDescription {
   const info = adapter.info;
   const vendor = info.vendor || 'unknown vendor';
   const architecture = info.architecture || '';
   const device = info.device || '';
   const description = info.description || [vendor, architecture, device].filter(Boolean).join(' ');
-  return { vendor, architecture, device, description, key: [vendor, architecture, device, description].join('|'), isCpu: isCpuAdapterInfo(info) };
+  return { vendor, architecture, device, description, key: [vendor, architecture, device, description].join('|'), isCpu: isCpuAdapterInfo(info), hostCores };
 }
 
-/** Opens a device on `adapter` with every wanted feature it has and its largest limits. */
-export async function createGpuContext(adapter: GPUAdapter): Promise<GpuContext> {
+/**
+ * Opens a device on `adapter` with every wanted feature it has and its largest limits. `hostCores`: the host's
+ * logical cores where `navigator` does not say (Node before 21).
+ */
+export async function createGpuContext(adapter: GPUAdapter, hostCores?: number): Promise<GpuContext> {
   const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
   const requiredLimits: Record<string, number> = {};
   for (const name of MAXED_LIMITS) requiredLimits[name] = adapter.limits[name];
@@ -115,7 +120,7 @@ export async function createGpuContext(adapter: GPUAdapter): Promise<GpuContext>
   const adapterInfo = adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number; subgroupMatrixConfigs?: SubgroupMatrixConfig[] };
   return {
     device,
-    adapter: describeAdapter(adapter),
+    adapter: describeAdapter(adapter, hostCores),
     features: {
       timestampQuery: device.features.has('timestamp-query'),
       subgroups,

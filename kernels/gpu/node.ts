@@ -1,5 +1,5 @@
 import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create, globals } from 'webgpu';
 import { EngineError } from '../../errors/engineError.ts';
@@ -46,5 +46,5 @@ export async function requestNodeAdapter(extraToggles: string[] = []): Promise<G
 
 /** A device on the first adapter Dawn finds; `extraToggles` are Dawn instance toggles (`enable-dawn-features=...`). */
 export async function createNodeGpuContext(extraToggles: string[] = []): Promise<GpuContext> {
-  return createGpuContext(await requestNodeAdapter(extraToggles));
+  return createGpuContext(await requestNodeAdapter(extraToggles), availableParallelism());
 }
