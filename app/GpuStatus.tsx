@@ -27,6 +27,14 @@ export function GpuStatus({ state }: { state: GpuState }) {
         {' '}
         · {featureNames.join(', ') || 'no optional features'} · max buffer {formatBytes(limits.maxBufferSize)}
       </span>
+      {adapter.isCpu && (
+        <span className="cpu-adapter" data-testid="cpu-adapter">
+          {' '}
+          · This adapter runs on the CPU ({adapter.hostCores} cores): the browser found no GPU it can use, so models decode
+          many times slower. If this machine has a GPU, turn on “Use graphics acceleration when available” in the
+          browser's settings and see chrome://gpu for what blocks it.
+        </span>
+      )}
     </p>
   );
 }
