@@ -378,7 +378,7 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
             +r.stepMs.toFixed(3),
             +r.attentionMs.toFixed(3),
             +r.restMs.toFixed(3),
-            +r.restGBps.toFixed(0),
+            +r.restGBps.toPrecision(3),
             r.dispatches,
             lean ? `${(lean.tokensPerSecond / r.tokensPerSecond).toFixed(2)}x` : '',
           ];
