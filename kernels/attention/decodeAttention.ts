@@ -62,10 +62,11 @@ export interface AttentionBindings {
 
 /**
  * A CPU adapter (SwiftShader) runs one workgroup on each core at a time, its invocations a subgroup of 4 after
- * another, and spends about a millisecond on a dispatch of any size: there, one workgroup per core (a head is split,
- * and merged, only where the cores outnumber the heads), of 32 invocations that each load one token a step. On
- * SwiftShader (2 cores), the built-in pydoc-chat-6m decoded a token at 16 / 1,000 / 3,000 tokens of context in
- * 61 / 69 / 86 ms with these against 87 / 272 / 529 ms with a GPU's (grid 256, workgroups of 128, 4 tokens a step).
+ * another, and spends about half a millisecond on a dispatch of any size: there, one workgroup per core (a head is
+ * split, and merged, only where the cores outnumber the heads), of 32 invocations that each load one token a step. On
+ * SwiftShader (2 cores), the built-in pydoc-chat-6m's attention took 3.6 / 9.9 / 27.4 ms a step at 256 / 1k / 3k
+ * tokens with these against 69.4 / 174.9 / 401.6 ms with a GPU's (grid 256, workgroups of 128, 4 tokens a step;
+ * `bench-decode --quick`, BENCHMARKS.md, 2026-12-04).
  */
 const CPU_TUNING = { workgroup: 32, unroll: 1 } as const satisfies AttentionTuning;
 

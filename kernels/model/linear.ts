@@ -52,9 +52,8 @@ const DEFAULT_MAX_WORKGROUPS = 65535;
  * SwiftShader (2 shared cores), a decode step of the built-in pydoc-chat-6m took 2.5–3.4x less wall time with 8
  * invocations of 2 rows than with 64 of 16, and less than with 16 of 4 or 32 of 4; with 8 of 3 the rest of its step
  * (all but attention) took 2–10% less than with 8 of 2 in each of six alternating runs, and less than with 4 rows
- * (BENCHMARKS.md, 2026-12-04).
- * Rows grow only where a vocabulary would need more row groups than a dispatch may have; the workgroup then holds
- * every partial sum to reduce (a row's gate and up, and the norm's).
+ * (BENCHMARKS.md, 2026-12-04). Rows grow only where a vocabulary would need more row groups than a dispatch may
+ * have; the workgroup then holds every partial sum to reduce (a row's gate and up, and the norm's).
  */
 function cpuLinearSchedule(b: { outFeatures: number; gated?: boolean }): LinearSchedule {
   const rows = Math.max(3, Math.ceil(b.outFeatures / DEFAULT_MAX_WORKGROUPS));
