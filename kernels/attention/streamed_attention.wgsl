@@ -137,6 +137,12 @@ fn fromRowOwner(owned: f32, r: u32, rowStart: u32) -> f32 {
   return subgroupShuffle(owned, rowStart + rowOwner(r));
 }
 
+// acc + a·b as one fused multiply-add per product: `acc + dot(a, b)` costs a multiply and an add more (the add
+// cannot join the dot's chain without reassociating it).
+fn addDot(acc: f32, a: vec4<f32>, b: vec4<f32>) -> f32 {
+  return fma(a.w, b.w, fma(a.z, b.z, fma(a.y, b.y, fma(a.x, b.x, acc))));
+}
+
 // The quad of the head dimension held as quad j of word w by lane `rowLane` of a row (words rowLane + w·LANES).
 fn laneQuad(rowLane: u32, w: u32, j: u32) -> u32 {
   return (rowLane + w * LANES) * QUADS_PER_VECTOR + j;
@@ -241,7 +247,7 @@ fn main(
           for (var j = 0u; j < QUADS_PER_VECTOR; j++) {
             // unroll
             for (var slot = 0u; slot < ROWS; slot++) {
-              partial[slot] += dot(q[slot][w * QUADS_PER_VECTOR + j], kQuads[j]);
+              partial[slot] = addDot(partial[slot], q[slot][w * QUADS_PER_VECTOR + j], kQuads[j]);
             }
           }
         }
@@ -289,7 +295,7 @@ fn main(
             let vQuads = vectorQuads(v[u][w]);
             // unroll
             for (var j = 0u; j < QUADS_PER_VECTOR; j++) {
-              acc[r][w * QUADS_PER_VECTOR + j] += p * vQuads[j];
+              acc[r][w * QUADS_PER_VECTOR + j] = fma(vec4<f32>(p), vQuads[j], acc[r][w * QUADS_PER_VECTOR + j]);
             }
           }
         }
