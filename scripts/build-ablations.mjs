@@ -44,6 +44,7 @@ function staggered(spins) {
 const DECODE_ATTENTION = 'kernels/attention/decodeAttention.ts';
 const LINEAR = 'kernels/model/linear.ts';
 const MERGE = 'kernels/attention/merge_partials.wgsl';
+const VARIANT = 'kernels/attention/variant.ts';
 const RANGE_CLAIMS = '@group(0) @binding(9) var<storage, read_write> rangeClaims: array<atomic<u32>, 4>;';
 /** The ablation's replacements: ranges claimed at run time, `k` ranges per workgroup of the calibrated grid. */
 function claimedRanges(k) {
@@ -260,6 +261,15 @@ fn halvesByIntegers(word: u32) -> vec2<f32> {
   // claims the next free one with an atomic counter (reset by the merge dispatch), so a workgroup that ran ahead takes
   // work a slower one would have had: whether the workgroups finishing apart (a tail) is the token loop's fixed cost.
   ...Object.fromEntries([2, 4].map((k) => [`claimed-ranges-${k}`, claimedRanges(k)])),
+  // Exact alternatives: streamed workgroups of 160 or 192 invocations (5 or 6 subgroups of 32): whether two of them
+  // still fit an SM's registers, i.e. whether the kernel's residency can grow past 8 subgroups an SM.
+  ...Object.fromEntries([160, 192].map((workgroup) => [
+    `workgroup-${workgroup}`,
+    [
+      { file: VARIANT, from: 'const STREAMED_WORKGROUP = 128;', to: `const STREAMED_WORKGROUP = ${workgroup};` },
+      { file: VARIANT, from: '(workgroup & (workgroup - 1)) === 0', to: 'workgroup % 32 === 0' },
+    ],
+  ])),
   // Exact alternatives: one schedule for every decode GEMV of a kind (linearSchedule's rules, whatever the row width),
   // to compare inside the step; a single GEMV timed alone (bench/linear.ts) reads at whatever clock the GPU dropped to
   // between rows.
