@@ -261,6 +261,26 @@ fn halvesByIntegers(word: u32) -> vec2<f32> {
   // claims the next free one with an atomic counter (reset by the merge dispatch), so a workgroup that ran ahead takes
   // work a slower one would have had: whether the workgroups finishing apart (a tail) is the token loop's fixed cost.
   ...Object.fromEntries([2, 4].map((k) => [`claimed-ranges-${k}`, claimedRanges(k)])),
+  // An exact alternative: a step's V loads issued once its scores are taken, into registers its K loads no longer
+  // need, so that K and V of a step are never held at once: whether fewer registers buy a third workgroup an SM
+  // (run it at a grid of 3 a SM) worth the V loads' latency it no longer hides behind the scores.
+  'v-after-scores': [
+    { file: ATTENTION, from: '      var v: array<array<vec4<u32>, VECTORS>, UNROLL>;\n', to: '      var v: array<array<vec4<u32>, VECTORS>, UNROLL>;\n      var kvRow: array<u32, UNROLL>;\n' },
+    { file: ATTENTION, from: '          v[u][w] = values[row * ROW_VECTORS + rowLane + w * LANES];\n', to: '' },
+    { file: ATTENTION, from: '        let row = page * pageRows + kvHeadRow + read % PAGE_SIZE;\n', to: '        let row = page * pageRows + kvHeadRow + read % PAGE_SIZE;\n        kvRow[u] = row;\n' },
+    {
+      file: ATTENTION,
+      from: '      // Online softmax of the own rows:',
+      to: `      // unroll
+      for (var u = 0u; u < UNROLL; u++) {
+        // unroll
+        for (var w = 0u; w < VECTORS; w++) {
+          v[u][w] = values[kvRow[u] * ROW_VECTORS + rowLane + w * LANES];
+        }
+      }
+      // Online softmax of the own rows:`,
+    },
+  ],
   // Exact alternatives: streamed workgroups of 160 or 192 invocations (5 or 6 subgroups of 32): whether two of them
   // still fit an SM's registers, i.e. whether the kernel's residency can grow past 8 subgroups an SM.
   ...Object.fromEntries([160, 192].map((workgroup) => [
