@@ -57,6 +57,11 @@ const QUICK_PREFILL_KERNEL_CHUNKS = [16, 64];
  * dispatches.
  */
 const BACK_TO_BACK_CALLS = 50;
+/**
+ * `--quick`'s calls per back-to-back pass: a run that checks the harness (on a CPU adapter a call at 16k takes ~0.2 s,
+ * and 50 of them per pass made that column most of a 10-minute run).
+ */
+const QUICK_BACK_TO_BACK_CALLS = 4;
 
 const LAYOUT: PagedKvLayout = { headDim: 128, numKvHeads: 8, pageSize: 16, dtype: 'f16' };
 const GROUP = 4;
@@ -85,7 +90,7 @@ interface Row {
   percentOfFloor: number;
   /** This row's time over LeanAttention's (streamed kernel) on the same batch: above 1, Lean is faster. */
   leanSpeedup: number;
-  /** LeanAttention and FlashDecoding: ms per call of BACK_TO_BACK_CALLS calls in one timed pass. */
+  /** LeanAttention and FlashDecoding: ms per call of Setup.backToBackCalls calls in one timed pass. */
   backToBackMs?: number;
 }
 
@@ -93,6 +98,8 @@ interface Setup {
   context: GpuContext;
   floor: number;
   repeats: number;
+  /** Calls per timed pass in the back-to-back column. */
+  backToBackCalls: number;
   /** Calibrated LeanAttention grid per (layout, group, kernel choice). */
   grid(layout: PagedKvLayout, group: number, choice: KernelChoice): Promise<number>;
   /** Reads more than the GPU's caches hold: what a model's other kernels do between two layers' attention. */
@@ -158,7 +165,7 @@ async function benchBatch(setup: Setup, batch: Batch): Promise<Row[]> {
       const { ms, variant, workgroups } = await timeAttention(setup, batch, io, run.options);
       const gbPerS = bytes / (ms * 1e6);
       const backToBack = run.kernel !== 'fa2' && run.options.streamed !== false;
-      const backToBackMs = backToBack ? (await timeAttention(setup, batch, io, run.options, { calls: BACK_TO_BACK_CALLS })).ms : undefined;
+      const backToBackMs = backToBack ? (await timeAttention(setup, batch, io, run.options, { calls: setup.backToBackCalls })).ms : undefined;
       rows.push({ batch: batch.name, schedule: run.schedule, kernel: run.kernel, variant, workgroups, ms, gbPerS, percentOfFloor: (100 * gbPerS) / setup.floor, leanSpeedup: 1, backToBackMs });
     }
     for (const row of rows) row.leanSpeedup = row.ms / rows[0].ms;
@@ -434,6 +441,7 @@ async function main(): Promise<void> {
     context,
     floor,
     repeats,
+    backToBackCalls: quick ? QUICK_BACK_TO_BACK_CALLS : BACK_TO_BACK_CALLS,
     evictCaches: (pass) => evictRead.encode(pass),
     grid(layout, group, choice) {
       if (fixedGrid) return Promise.resolve(fixedGrid);
@@ -534,7 +542,7 @@ async function main(): Promise<void> {
     console.log('');
     console.log(
       formatTable(
-        ['batch', 'schedule', 'workgroups', 'median µs', 'GB/s', '% of floor', 'Lean speedup', `back-to-back µs (${BACK_TO_BACK_CALLS} calls a pass)`],
+        ['batch', 'schedule', 'workgroups', 'median µs', 'GB/s', '% of floor', 'Lean speedup', `back-to-back µs (${setup.backToBackCalls} calls a pass)`],
         rows.map((r) => [
           r.batch,
           r.schedule,
