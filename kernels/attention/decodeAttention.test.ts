@@ -98,10 +98,12 @@ describe.each([2, 3, 6])('decode attention, GQA group %i on the streamed kernel'
   });
 });
 
-// The streams of a workgroup merge at the end of a segment first inside each subgroup, by a butterfly of shuffles
-// over the lanes that hold the same dimensions of other streams: with fewer lanes per K row than the subgroup has
-// (1 and 2 here; SwiftShader's subgroups hold 4), one or two levels of it run. The subgroups' states then merge
-// `mergeRows` query rows per barrier pair, as many as workgroup memory holds.
+// The streams of a workgroup merge at the end of a segment first inside each subgroup, by shuffles between the lanes
+// that hold the same dimensions of other streams: with fewer lanes per K row than the subgroup has (1 and 2 here;
+// SwiftShader's subgroups hold 4), one or two levels run. While a lane's quads of o halve evenly a level keeps half
+// of them on each partner (d=8 with 1 lane: 2 quads, one such level and then a butterfly; d=24: 6 quads, 3 kept);
+// the subgroup's o then lies spread over its streams. The subgroups' states merge `mergeRows` query rows per barrier
+// pair, as many as workgroup memory holds.
 describe.each([
   { lanes: 1, headDim: 64, group: 1, mergeRows: 1 },
   { lanes: 2, headDim: 128, group: 4, mergeRows: 1 },
@@ -109,6 +111,8 @@ describe.each([
   { lanes: 2, headDim: 64, group: 8, mergeRows: 2 },
   // 16 subgroups of 4: every row in one round.
   { lanes: 2, headDim: 64, group: 4, mergeRows: 4, workgroup: 64 },
+  { lanes: 1, headDim: 8, group: 4, mergeRows: 4 },
+  { lanes: 1, headDim: 24, group: 2, mergeRows: 2 },
 ])('decode attention, streams merged by shuffles ($lanes lanes per row, d$headDim, GQA $group, $mergeRows rows a round)', ({ lanes, headDim, group, mergeRows, workgroup }) => {
   const shape = { name: `d${headDim} g${group}`, layout: { headDim, numKvHeads: 2, pageSize: 16, dtype: 'f16' as const }, group, lengths: [5, 133, 290] };
   const testCase = makeCase(shape);

@@ -55,6 +55,12 @@ const NEG_BIG: f32 = -3.0e38;
 const MAX_SUBGROUPS: u32 = {{MAX_SUBGROUPS}}u;
 const MERGE_ROWS: u32 = {{MERGE_ROWS}}u;
 const MERGE_ROUNDS: u32 = ROWS / MERGE_ROWS;
+// Levels of the streams' merge inside a subgroup, one per stream bit of a workgroup (the subgroup's width decides
+// how many run), and the first of them that also halve the quads of o a lane holds, as far as those halve evenly.
+const STREAM_LEVELS: u32 = {{STREAM_LEVELS}}u;
+const QUAD_LEVELS: u32 = {{QUAD_LEVELS}}u;
+const HALF_QUADS: u32 = LANE_QUADS / 2u;
+const HELD_QUADS: u32 = LANE_QUADS >> QUAD_LEVELS;
 
 {{WORK_HEADS}}
 
@@ -303,36 +309,70 @@ fn main(
     }
 
     // Merge the streams: m = max_s m_s, l = Σ_s l_s·exp(m_s − m), o = Σ_s o_s·exp(m_s − m). First the streams of
-    // each subgroup in registers, by a butterfly over the stream bits of the subgroup lane (partners hold the same
-    // dimensions and own the same rows), which leaves the subgroup's state on each of its streams; then the
-    // subgroups' states through workgroup memory in subgroup order, MERGE_ROWS rows per barrier pair. The subgroups
-    // are taken to be consecutive invocations, as a row's lanes are.
-    for (var offset = LANES; offset < min(subgroupSize, WORKGROUP); offset *= 2u) {
-      // The factors of this stream's state and of its partner's in their merge, for this lane's own rows.
-      var keep: array<f32, LANE_ROWS>;
-      var take: array<f32, LANE_ROWS>;
-      // unroll
-      for (var j = 0u; j < LANE_ROWS; j++) {
-        let partnerMax = subgroupShuffleXor(runningMax[j], offset);
-        let partnerSum = subgroupShuffleXor(runningSum[j], offset);
-        let m = max(runningMax[j], partnerMax);
-        keep[j] = exp(runningMax[j] - m);
-        take[j] = exp(partnerMax - m);
-        runningMax[j] = m;
-        runningSum[j] = runningSum[j] * keep[j] + partnerSum * take[j];
-      }
-      // unroll
-      for (var r = 0u; r < ROWS; r++) {
-        let rowKeep = fromRowOwner(keep[r % LANE_ROWS], r, rowStart);
-        let rowTake = fromRowOwner(take[r % LANE_ROWS], r, rowStart);
+    // each subgroup in registers, level by level over the stream bits of the subgroup lane (partners hold the same
+    // dimensions and own the same rows; the levels past the subgroup's width do not run). m and l end whole on every
+    // lane. The first QUAD_LEVELS levels also halve the quads of o a lane holds: each partner keeps half of them (the
+    // upper half, moved to its first slots, if its stream bit is set) and adds its partner's share of that half, so
+    // that each level moves half the values of the one before; the later levels leave both partners the whole sum.
+    // Then the subgroups' states through workgroup memory in subgroup order, MERGE_ROWS rows per barrier pair. The
+    // subgroups are taken to be consecutive invocations, as a row's lanes are.
+    let streamWidth = min(subgroupSize, WORKGROUP);
+    // unroll
+    for (var level = 0u; level < STREAM_LEVELS; level++) {
+      let offset = LANES << level;
+      if (offset < streamWidth) {
+        // The factors of this stream's state and of its partner's in their merge, for this lane's own rows.
+        var keep: array<f32, LANE_ROWS>;
+        var take: array<f32, LANE_ROWS>;
         // unroll
-        for (var i = 0u; i < LANE_QUADS; i++) {
-          acc[r][i] = acc[r][i] * rowKeep + subgroupShuffleXor(acc[r][i], offset) * rowTake;
+        for (var j = 0u; j < LANE_ROWS; j++) {
+          let partnerMax = subgroupShuffleXor(runningMax[j], offset);
+          let partnerSum = subgroupShuffleXor(runningSum[j], offset);
+          let m = max(runningMax[j], partnerMax);
+          keep[j] = exp(runningMax[j] - m);
+          take[j] = exp(partnerMax - m);
+          runningMax[j] = m;
+          runningSum[j] = runningSum[j] * keep[j] + partnerSum * take[j];
+        }
+        let upper = (subgroupLane & offset) != 0u;
+        // unroll
+        for (var r = 0u; r < ROWS; r++) {
+          let rowKeep = fromRowOwner(keep[r % LANE_ROWS], r, rowStart);
+          let rowTake = fromRowOwner(take[r % LANE_ROWS], r, rowStart);
+          if (level < QUAD_LEVELS) {
+            let half = LANE_QUADS >> (level + 1u);
+            // unroll
+            for (var i = 0u; i < HALF_QUADS; i++) {
+              if (i < half) {
+                let kept = select(acc[r][i], acc[r][i + half], upper);
+                let given = select(acc[r][i + half], acc[r][i], upper);
+                acc[r][i] = kept * rowKeep + subgroupShuffleXor(given, offset) * rowTake;
+              }
+            }
+          } else {
+            // unroll
+            for (var i = 0u; i < HELD_QUADS; i++) {
+              acc[r][i] = acc[r][i] * rowKeep + subgroupShuffleXor(acc[r][i], offset) * rowTake;
+            }
+          }
         }
       }
     }
 
-    // The first stream of each subgroup hands its state on; one invocation per (row, quad) merges the subgroups'.
+    // The quads of o this lane holds now: heldQuads slots from lane quad firstQuad (the upper half at each quad level
+    // whose stream bit is set). The streams whose bits past the quad levels are 0 hand them on (the others hold
+    // copies), the first stream of each subgroup hands on m and l; one invocation per (row, quad) merges the
+    // subgroups'.
+    let streamInSubgroup = subgroupLane / LANES;
+    let quadLevelsRun = min(countTrailingZeros(streamWidth / LANES), QUAD_LEVELS);
+    let heldQuads = LANE_QUADS >> quadLevelsRun;
+    var firstQuad = 0u;
+    for (var level = 0u; level < quadLevelsRun; level++) {
+      if ((streamInSubgroup & (1u << level)) != 0u) {
+        firstQuad += LANE_QUADS >> (level + 1u);
+      }
+    }
+    let handsOnQuads = (streamInSubgroup >> quadLevelsRun) == 0u;
     let subgroups = max(1u, WORKGROUP / subgroupSize);
     let subgroupIndex = lane / subgroupSize;
     let handsOn = subgroupLane < LANES;
@@ -350,15 +390,15 @@ fn main(
     let slot = range.w + select(1u, 0u, segment == 0u);
     // unroll
     for (var round = 0u; round < MERGE_ROUNDS; round++) {
-      if (handsOn) {
+      if (handsOnQuads) {
         // unroll
         for (var i = 0u; i < MERGE_ROWS; i++) {
           // unroll
-          for (var w = 0u; w < VECTORS; w++) {
-            // unroll
-            for (var j = 0u; j < QUADS_PER_VECTOR; j++) {
-              subgroupOut[(subgroupIndex * MERGE_ROWS + i) * QUADS + laneQuad(rowLane, w, j)] =
-                acc[round * MERGE_ROWS + i][w * QUADS_PER_VECTOR + j];
+          for (var slot = 0u; slot < LANE_QUADS; slot++) {
+            if (slot < heldQuads) {
+              let quad = firstQuad + slot;
+              subgroupOut[(subgroupIndex * MERGE_ROWS + i) * QUADS + laneQuad(rowLane, quad / QUADS_PER_VECTOR, quad % QUADS_PER_VECTOR)] =
+                acc[round * MERGE_ROWS + i][slot];
             }
           }
         }

@@ -193,6 +193,11 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
   const paddedRows = 2 ** Math.ceil(Math.log2(rows));
   // The reduce-scatter of q·k halves the rows a lane holds until each of a row's lanes owns its share.
   const scatterLevels = Math.log2(Math.min(paddedRows, lanes));
+  // The streams' merge: a level per stream bit; the first ones also halve a lane's quads of o while they halve evenly.
+  const laneQuads = laneDims / 4;
+  const streamLevels = Math.log2(streams);
+  let quadLevels = 0;
+  while (quadLevels < streamLevels && (laneQuads >> quadLevels) % 2 === 0) quadLevels++;
   const specialized = specialize(streamedAttentionWgsl, {
     HEAD_DIM: headDim,
     GROUP: group,
@@ -205,6 +210,8 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
     PAGE_SIZE: request.pageSize,
     PADDED_ROWS: paddedRows,
     SCATTER_LEVELS: scatterLevels,
+    STREAM_LEVELS: streamLevels,
+    QUAD_LEVELS: quadLevels,
     MAX_SUBGROUPS: maxSubgroups,
     MERGE_ROWS: mergeRows,
     KV_ACCESS: kvDtype === 'f16' ? kvF16VectorsWgsl : kvF32VectorsWgsl,
@@ -216,7 +223,10 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
     HALF_ROWS: Math.floor(paddedRows / 2),
     SCATTER_LEVELS: scatterLevels,
     UNROLL: unroll,
-    LANE_QUADS: laneDims / 4,
+    LANE_QUADS: laneQuads,
+    HALF_QUADS: Math.floor(laneQuads / 2),
+    HELD_QUADS: laneQuads >> quadLevels,
+    STREAM_LEVELS: streamLevels,
     VECTORS: laneDims / dimsPerVector,
     QUADS_PER_VECTOR: dimsPerVector / 4,
     MERGE_ROWS: mergeRows,
