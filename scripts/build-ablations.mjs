@@ -20,6 +20,15 @@ const ATTENTION = 'kernels/attention/streamed_attention.wgsl';
 const KV_F16_VECTORS = 'kernels/attention/kv_f16_vectors.wgsl';
 const TOKEN_LOOP = '    for (var base = firstToken; base < endToken; base += STEP) {';
 const ATTENTION_ENTRY = '  @builtin(workgroup_id) workgroupId: vec3<u32>,\n) {\n';
+// A step's V loads, issued after its K loads.
+const V_LOADS = `      // unroll
+      for (var u = 0u; u < UNROLL; u++) {
+        // unroll
+        for (var w = 0u; w < VECTORS; w++) {
+          v[u][w] = values[firstWord[u] + w * LANES];
+        }
+      }
+`;
 const STREAM_MERGE = /    \/\/ Merge the streams: [\s\S]*?\n(    tile = segmentEnd;)/;
 const NO_ATTENTION = {
   file: 'engine/model.ts',
@@ -265,21 +274,8 @@ fn halvesByIntegers(word: u32) -> vec2<f32> {
   // need, so that K and V of a step are never held at once: whether fewer registers buy a third workgroup an SM
   // (run it at a grid of 3 a SM) worth the V loads' latency it no longer hides behind the scores.
   'v-after-scores': [
-    { file: ATTENTION, from: '      var v: array<array<vec4<u32>, VECTORS>, UNROLL>;\n', to: '      var v: array<array<vec4<u32>, VECTORS>, UNROLL>;\n      var kvRow: array<u32, UNROLL>;\n' },
-    { file: ATTENTION, from: '          v[u][w] = values[row * ROW_VECTORS + rowLane + w * LANES];\n', to: '' },
-    { file: ATTENTION, from: '        let row = page * pageRows + kvHeadRow + read % PAGE_SIZE;\n', to: '        let row = page * pageRows + kvHeadRow + read % PAGE_SIZE;\n        kvRow[u] = row;\n' },
-    {
-      file: ATTENTION,
-      from: '      // Online softmax of the own rows:',
-      to: `      // unroll
-      for (var u = 0u; u < UNROLL; u++) {
-        // unroll
-        for (var w = 0u; w < VECTORS; w++) {
-          v[u][w] = values[kvRow[u] * ROW_VECTORS + rowLane + w * LANES];
-        }
-      }
-      // Online softmax of the own rows:`,
-    },
+    { file: ATTENTION, from: V_LOADS, to: '' },
+    { file: ATTENTION, from: '      // Online softmax of the own rows:', to: `${V_LOADS}      // Online softmax of the own rows:` },
   ],
   // Exact alternatives: streamed workgroups of 160 or 192 invocations (5 or 6 subgroups of 32): whether two of them
   // still fit an SM's registers, i.e. whether the kernel's residency can grow past 8 subgroups an SM.

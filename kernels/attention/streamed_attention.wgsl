@@ -213,10 +213,13 @@ fn main(
     // token is in the same UNROLL-aligned block, so in the same page.
     var nextPage = pageTable[head.pageTableOffset + min(firstToken + stream * UNROLL, endToken - 1u) / PAGE_SIZE];
     for (var base = firstToken; base < endToken; base += STEP) {
-      // Issue every load of the step before using any: UNROLL rows of K and of V, VECTORS words each.
+      // Issue every load of the step before using any: UNROLL rows of K, then of V (the scores need K alone, so they
+      // start while V is still arriving), VECTORS words each.
       var token: array<u32, UNROLL>;
       var k: array<array<vec4<u32>, VECTORS>, UNROLL>;
       var v: array<array<vec4<u32>, VECTORS>, UNROLL>;
+      // Where each token's row of this lane's words starts in `keys` and `values`.
+      var firstWord: array<u32, UNROLL>;
       let stepPage = nextPage;
       // unroll
       for (var u = 0u; u < UNROLL; u++) {
@@ -227,10 +230,17 @@ fn main(
           page = pageTable[head.pageTableOffset + read / PAGE_SIZE];
         }
         let row = page * pageRows + kvHeadRow + read % PAGE_SIZE;
+        firstWord[u] = row * ROW_VECTORS + rowLane;
         // unroll
         for (var w = 0u; w < VECTORS; w++) {
-          k[u][w] = keys[row * ROW_VECTORS + rowLane + w * LANES];
-          v[u][w] = values[row * ROW_VECTORS + rowLane + w * LANES];
+          k[u][w] = keys[firstWord[u] + w * LANES];
+        }
+      }
+      // unroll
+      for (var u = 0u; u < UNROLL; u++) {
+        // unroll
+        for (var w = 0u; w < VECTORS; w++) {
+          v[u][w] = values[firstWord[u] + w * LANES];
         }
       }
       nextPage = pageTable[head.pageTableOffset + min(base + STEP + stream * UNROLL, endToken - 1u) / PAGE_SIZE];
