@@ -59,7 +59,7 @@ const QUICK_PREFILL_KERNEL_CHUNKS = [16, 64];
 const BACK_TO_BACK_CALLS = 50;
 /**
  * `--quick`'s calls per back-to-back pass: a run that checks the harness (on a CPU adapter a call at 16k takes ~0.2 s,
- * and 50 of them per pass made that column most of a 10-minute run).
+ * and 50 of them per pass made that column most of a 14-minute run).
  */
 const QUICK_BACK_TO_BACK_CALLS = 4;
 
