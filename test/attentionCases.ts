@@ -110,7 +110,7 @@ export async function runCausalChunk(
 }
 
 /** Runs `encode` on the fixture's buffers with `out` poisoned with NaN, SPARE_ROWS rows past the queries included. */
-async function runWithPoisonedOut(
+export async function runWithPoisonedOut(
   context: GpuContext,
   fixture: PagedKvFixture,
   queries: Float32Array,

@@ -6,12 +6,14 @@ import {
   makeCase,
   makeCausalCase,
   runAttention as runOnGpu,
+  runWithPoisonedOut,
   SCHEDULES,
   SHAPES,
   type Queries,
   type Run,
 } from '../../test/attentionCases.ts';
 import { testGpu } from '../../test/gpu.ts';
+import { DecodeAttention } from './decodeAttention.ts';
 
 /** Runs a case on the test adapter; nothing may be written past the last query's rows. */
 async function runAttention(fixture: PagedKvFixture, queries: Float32Array, group: number, options: Parameters<typeof runOnGpu>[4], what?: Queries): Promise<Run> {
@@ -58,6 +60,23 @@ describe('decode attention across kernels', () => {
     expect(fd.attention.currentPlan.splits).toBe(4);
     expect(fd.attention.currentPlan.rangeCount).toBeGreaterThan(11);
     expect(relativeError(fd.out, testCase.expected)).toBeLessThan(1e-4);
+  });
+
+  it('a step whose heads keep their tile counts reuses the plan and reads the new lengths', async () => {
+    const context = await testGpu();
+    const attention = new DecodeAttention(context, { layout: shape.layout, group: shape.group, maxSequences: shape.lengths.length, defaultsFor: 'gpu', kernel: 'lean', grid: 7 });
+    // Each sequence's first token of its last tile: as many tiles as the lengths the case attends to.
+    const tile = attention.variant.tile;
+    const earlier = shape.lengths.map((n) => n - ((n - 1) % tile));
+    expect(earlier).not.toEqual(shape.lengths);
+    const { out, spareRowsKept } = await runWithPoisonedOut(context, testCase.fixture, testCase.queries, shape.group, (io, encoder) => {
+      attention.planBatch(earlier, testCase.fixture.pageTableOffsets);
+      attention.planBatch(testCase.fixture.lengths, testCase.fixture.pageTableOffsets);
+      attention.encode(encoder, attention.createBindings(io));
+    });
+    attention.destroy();
+    expect(spareRowsKept).toBe(true);
+    expect(relativeError(out, testCase.expected)).toBeLessThan(1e-4);
   });
 
   it("a CPU adapter's defaults (a workgroup per core, 32 invocations a token a step) match float64, lean, fd and fa2", async () => {
