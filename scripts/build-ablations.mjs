@@ -244,6 +244,9 @@ fn halvesByIntegers(word: u32) -> vec2<f32> {
   // An exact alternative (outputs right): every lane holds the query rows in row order, the reduce-scatter selecting
   // the rows it keeps (as before the per-lane order).
   'rows-in-order': [{ file: ATTENTION, from: 'const ROWS_PERMUTED: bool = ROWS == PADDED_ROWS;', to: 'const ROWS_PERMUTED: bool = false;' }],
+  // An exact alternative: the merge loads 8 partial states a part at once, not 4 (a head split 33 ways at d=128 is
+  // one round of loads for every part, not two for the first).
+  'merge-batch-8': [{ file: VARIANT, from: 'const MERGE_BATCH = 4;', to: 'const MERGE_BATCH = 8;' }],
   // K and V rows wrapped into the pool's first N (64: 16 KiB of each at d=128, within an SM's L1; 2,048: 512 KiB,
   // within the L2), so that after the first touch they come from a cache, not from memory: the kernel's time when
   // its loads hardly wait, i.e. what its arithmetic costs on its own.
