@@ -74,12 +74,6 @@ const CPU_TUNING = { workgroup: 32, unroll: 1 } as const satisfies AttentionTuni
 const HEAD_RECORD_WORDS = 6;
 
 /**
- * Words per range record (work_heads.wgsl's WorkRange): the plan's tileBegin, tileEnd, firstHead and first partial
- * slot, then the first head's record and its end tile.
- */
-const RANGE_RECORD_WORDS = 4 + HEAD_RECORD_WORDS + 1;
-
-/**
  * Attention over a paged KV cache with a choice of schedule (LeanAttention, FlashDecoding, FA2-style): decode
  * for a batch of sequences (`planBatch`), or the causal attention of a prefill chunk (`planCausalChunk`).
  * Planning decides the work partition and uploads it; `encode` only records dispatches. Pipelines and plan
@@ -103,15 +97,15 @@ export class DecodeAttention {
   /** Buffers sized by the number of ranges (workgroups) a plan may have; they grow with `generation`. */
   private ranges!: GPUBuffer;
   private partials!: GPUBuffer;
-  private rangeRecords!: Uint32Array<ArrayBuffer>;
   private rangeCapacity = 0;
   private generation = 0;
   private readonly plan = new WorkPlan();
   private readonly tilesPerHead: Uint32Array<ArrayBuffer>;
   private readonly headRecords: Uint32Array<ArrayBuffer>;
   private planned = false;
-  // What the current plan was built from: a decode step whose heads keep their tile counts (all but one step in a
-  // tile's worth) reuses it and only refreshes the head records (and their copies in the range records).
+  // What the uploaded ranges were planned from: a decode step whose heads keep their tile counts (all but one step
+  // in a tile's worth) reuses them and uploads only the head records, so the host's part of a step does not grow
+  // with the grid.
   private readonly plannedTiles: Uint32Array<ArrayBuffer>;
   private plannedHeads = 0;
   private plannedKernel: AttentionKernel | undefined;
@@ -167,8 +161,7 @@ export class DecodeAttention {
   private allocateRanges(ranges: number): void {
     if (this.rangeCapacity > 0) for (const buffer of [this.ranges, this.partials]) buffer.destroy();
     const stateBytes = this.variant.queries * this.options.group * (this.options.layout.headDim + 2) * 4;
-    this.rangeRecords = new Uint32Array(RANGE_RECORD_WORDS * ranges);
-    this.ranges = createStorageBuffer(this.device, 'attention ranges', this.rangeRecords.byteLength);
+    this.ranges = createStorageBuffer(this.device, 'attention ranges', 16 * ranges);
     this.partials = createStorageBuffer(this.device, 'attention partials', 2 * ranges * stateBytes);
     this.rangeCapacity = ranges;
     this.generation++;
@@ -275,27 +268,14 @@ export class DecodeAttention {
       // firstTile comes from the plan; the kernel reads heads[h + 1].firstTile as head h's end, so the record after
       // the last head holds the total.
       for (let h = 0; h <= heads; h++) this.headRecords[HEAD_RECORD_WORDS * h] = plan.headFirstTile[h];
+      queue.writeBuffer(this.ranges, 0, plan.ranges, 0, 4 * plan.rangeCount);
       if (plan.splitHeadCount > 0) queue.writeBuffer(this.splitHeads, 0, plan.splitHeads, 0, 4 * plan.splitHeadCount);
       this.plannedTiles.set(tiles);
       this.plannedHeads = heads;
       this.plannedKernel = kernel;
     }
     queue.writeBuffer(this.heads, 0, this.headRecords, 0, HEAD_RECORD_WORDS * (heads + 1));
-    this.writeRangeRecords();
     this.planned = true;
-  }
-
-  /** Uploads each range of the plan with a copy of its first head's record (the lengths change every step). */
-  private writeRangeRecords(): void {
-    const { plan, rangeRecords, headRecords } = this;
-    for (let w = 0; w < plan.rangeCount; w++) {
-      const record = RANGE_RECORD_WORDS * w;
-      for (let i = 0; i < 4; i++) rangeRecords[record + i] = plan.ranges[4 * w + i];
-      const head = HEAD_RECORD_WORDS * plan.ranges[4 * w + 2];
-      rangeRecords.set(headRecords.subarray(head, head + HEAD_RECORD_WORDS), record + 4);
-      rangeRecords[record + 4 + HEAD_RECORD_WORDS] = headRecords[head + HEAD_RECORD_WORDS];
-    }
-    this.device.queue.writeBuffer(this.ranges, 0, rangeRecords, 0, RANGE_RECORD_WORDS * plan.rangeCount);
   }
 
   destroy(): void {

@@ -42,7 +42,8 @@ const NEG_BIG: f32 = -3.0e38;
 @group(0) @binding(3) var<storage, read> values: array<u32>;
 @group(0) @binding(4) var<storage, read> pageTable: array<u32>;
 @group(0) @binding(5) var<storage, read> heads: array<WorkHead>;
-@group(0) @binding(6) var<storage, read> workRanges: array<WorkRange>;
+// (tileBegin, tileEnd, firstHead, first partial slot) per workgroup.
+@group(0) @binding(6) var<storage, read> workRanges: array<vec4<u32>>;
 @group(0) @binding(7) var<storage, read_write> out: array<f32>;
 // Per slot and row: m, l, then HEAD_DIM values of o.
 @group(0) @binding(8) var<storage, read_write> partials: array<f32>;
@@ -63,18 +64,17 @@ fn main(
   @builtin(workgroup_id) workgroupId: vec3<u32>,
 ) {
   let range = workRanges[workgroupId.x];
-  let rangeEnd = range.tileEnd;
+  let rangeEnd = range.y;
   let pairColumn = lane % PAIRS;
   let tokenGroup = lane / PAIRS;
   let ownsPair = tokenGroup < TOKEN_GROUPS;
 
-  var tile = range.tileBegin;
-  var headIndex = range.firstHead;
+  var tile = range.x;
+  var headIndex = range.z;
   var segment = 0u;
-  // The first head's record came with the range; each later head's is read once the segment before it is done.
-  var head = range.head;
-  var headEnd = range.headEnd;
   while (tile < rangeEnd) {
+    let head = heads[headIndex];
+    let headEnd = heads[headIndex + 1u].firstTile;
     let segmentEnd = min(rangeEnd, headEnd);
 
     // The head's query rows, pre-scaled by 1/sqrt(d).
@@ -170,7 +170,7 @@ fn main(
     workgroupBarrier();
 
     let wholeHead = tile == head.firstTile && segmentEnd == headEnd;
-    let slot = range.firstSlot + select(1u, 0u, segment == 0u);
+    let slot = range.w + select(1u, 0u, segment == 0u);
     if (lane < PAIRS) {
       for (var r = 0u; r < ROWS; r++) {
         var o = vec2<f32>(0.0);
@@ -200,9 +200,5 @@ fn main(
     tile = segmentEnd;
     headIndex += 1u;
     segment += 1u;
-    if (tile < rangeEnd) {
-      head = heads[headIndex];
-      headEnd = heads[headIndex + 1u].firstTile;
-    }
   }
 }

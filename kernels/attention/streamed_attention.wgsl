@@ -70,7 +70,8 @@ const HELD_QUADS: u32 = LANE_QUADS >> QUAD_LEVELS;
 @group(0) @binding(3) var<storage, read> values: array<vec4<u32>>;
 @group(0) @binding(4) var<storage, read> pageTable: array<u32>;
 @group(0) @binding(5) var<storage, read> heads: array<WorkHead>;
-@group(0) @binding(6) var<storage, read> workRanges: array<WorkRange>;
+// (tileBegin, tileEnd, firstHead, first partial slot) per workgroup.
+@group(0) @binding(6) var<storage, read> workRanges: array<vec4<u32>>;
 @group(0) @binding(7) var<storage, read_write> out: array<f32>;
 // Per slot and row: m, l, then HEAD_DIM values of o.
 @group(0) @binding(8) var<storage, read_write> partials: array<f32>;
@@ -161,19 +162,18 @@ fn main(
   @builtin(workgroup_id) workgroupId: vec3<u32>,
 ) {
   let range = workRanges[workgroupId.x];
-  let rangeEnd = range.tileEnd;
+  let rangeEnd = range.y;
   let stream = lane / LANES;
   let rowLane = lane % LANES;
   // This K row's first lane in the subgroup, for shuffles from a row's owner.
   let rowStart = subgroupLane - rowLane;
 
-  var tile = range.tileBegin;
-  var headIndex = range.firstHead;
+  var tile = range.x;
+  var headIndex = range.z;
   var segment = 0u;
-  // The first head's record came with the range; each later head's is read once the segment before it is done.
-  var head = range.head;
-  var headEnd = range.headEnd;
   while (tile < rangeEnd) {
+    let head = heads[headIndex];
+    let headEnd = heads[headIndex + 1u].firstTile;
     let segmentEnd = min(rangeEnd, headEnd);
     let firstToken = (tile - head.firstTile) * TILE;
     let endToken = min((segmentEnd - head.firstTile) * TILE, head.length);
@@ -397,7 +397,7 @@ fn main(
       }
     }
     let wholeHead = tile == head.firstTile && segmentEnd == headEnd;
-    let slot = range.firstSlot + select(1u, 0u, segment == 0u);
+    let slot = range.w + select(1u, 0u, segment == 0u);
     // unroll
     for (var round = 0u; round < MERGE_ROUNDS; round++) {
       if (handsOnQuads) {
@@ -456,9 +456,5 @@ fn main(
     tile = segmentEnd;
     headIndex += 1u;
     segment += 1u;
-    if (tile < rangeEnd) {
-      head = heads[headIndex];
-      headEnd = heads[headIndex + 1u].firstTile;
-    }
   }
 }

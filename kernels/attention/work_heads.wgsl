@@ -22,18 +22,6 @@ struct WorkHead {
   pageTableOffset: u32,
 }
 
-// A workgroup's contiguous range of the flat tile list, [tileBegin, tileEnd), starting in work head firstHead, and its
-// first partial slot. The record of that first head (and the head's end) travels with it, so that the range's first
-// segment needs no dependent load of `heads` before its first K row; later segments read theirs.
-struct WorkRange {
-  tileBegin: u32,
-  tileEnd: u32,
-  firstHead: u32,
-  firstSlot: u32,
-  head: WorkHead,
-  headEnd: u32,
-}
-
 // The query of row `row` within its block (rows past queryCount repeat the last query: computed, never written).
 fn blockQuery(head: WorkHead, row: u32) -> u32 {
   return min(row / GROUP, head.queryCount - 1u);
