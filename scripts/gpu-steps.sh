@@ -1,0 +1,47 @@
+# Sourced by a device plan (scripts/gpu-compare.sh): `step NAME LIMIT CMD...` runs CMD for at most LIMIT seconds and
+# appends its output to $OUT/all.txt under "### NAME: CMD", then its exit status and wall time, while nvidia-smi
+# samples the SM and memory clocks, power and utilization every 100 ms; `finish_steps` appends each step's median
+# clocks over the samples with the GPU busy (a step that ran at low clocks says so). One file: the device tool
+# brings back only a few from $OUT.
+out_dir=${OUT:-gpu-results}
+mkdir -p "$out_dir"
+steps_log="$out_dir/all.txt"
+steps_clocks="$out_dir/clocks.txt"
+: > "$steps_clocks"
+dawn=.gpu/webgpu/dist/linux-x64/dawn.node
+[ -f "$dawn.xz" ] && [ ! -f "$dawn" ] && xz -dk "$dawn.xz"
+# What the caller wrote in .gpu/COMMIT (the commits of the builds carried), then the GPU.
+[ -f .gpu/COMMIT ] && cat .gpu/COMMIT >> "$steps_log"
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,clocks.max.memory --format=csv >> "$steps_log" 2>&1
+
+# The median of column $2 of the samples in file $1 taken with the GPU busy (utilization, column 4, above 0).
+busy_median() {
+  awk -F', ' -v c="$2" '$4 > 0 {print $c}' "$1" | sort -n | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}'
+}
+
+step() {
+  local name=$1 limit=$2
+  shift 2
+  local samples="$out_dir/clocks-$name.txt"
+  echo "### $name: $*" >> "$steps_log"
+  nvidia-smi --query-gpu=clocks.sm,clocks.mem,power.draw,utilization.gpu --format=csv,noheader,nounits -lms 100 \
+    > "$samples" 2>/dev/null &
+  local sampler=$! start=$(date +%s%N)
+  timeout "$limit" "$@" >> "$steps_log" 2>&1
+  local rc=$?
+  kill "$sampler" 2>/dev/null
+  wait "$sampler" 2>/dev/null
+  echo "rc=$rc wall=$((($(date +%s%N) - start) / 1000000)) ms" >> "$steps_log"
+  local busy
+  busy=$(awk -F', ' '$4 > 0' "$samples" | wc -l)
+  if [ "$busy" -gt 0 ]; then
+    echo "$name: $busy busy samples, SM $(busy_median "$samples" 1) MHz, memory $(busy_median "$samples" 2) MHz, power $(busy_median "$samples" 3) W" \
+      >> "$steps_clocks"
+  fi
+  rm -f "$samples"
+}
+
+finish_steps() {
+  echo "### clocks: per step, the median over samples with the GPU busy (utilization > 0)" >> "$steps_log"
+  cat "$steps_clocks" >> "$steps_log"
+}
