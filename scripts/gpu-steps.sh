@@ -7,6 +7,7 @@ out_dir=${OUT:-gpu-results}
 mkdir -p "$out_dir"
 steps_log="$out_dir/all.txt"
 steps_clocks="$out_dir/clocks.txt"
+: > "$steps_log"
 : > "$steps_clocks"
 dawn=.gpu/webgpu/dist/linux-x64/dawn.node
 [ -f "$dawn.xz" ] && [ ! -f "$dawn" ] && xz -dk "$dawn.xz"
