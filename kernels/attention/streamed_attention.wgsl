@@ -404,11 +404,11 @@ fn main(
         // unroll
         for (var i = 0u; i < MERGE_ROWS; i++) {
           // unroll
-          for (var slot = 0u; slot < LANE_QUADS; slot++) {
-            if (slot < heldQuads) {
-              let quad = firstQuad + slot;
+          for (var held = 0u; held < LANE_QUADS; held++) {
+            if (held < heldQuads) {
+              let quad = firstQuad + held;
               subgroupOut[(subgroupIndex * MERGE_ROWS + i) * QUADS + laneQuad(rowLane, quad / QUADS_PER_VECTOR, quad % QUADS_PER_VECTOR)] =
-                acc[round * MERGE_ROWS + i][slot];
+                acc[round * MERGE_ROWS + i][held];
             }
           }
         }
