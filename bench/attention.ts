@@ -5,6 +5,7 @@
 //                           [-- --choices-only]   (the open design choices alone, at d=128 and d=64, 1k/64k/256k, and GQA 8 at 64k)
 //                           [-- --short-choices 1k,4k]   (the kernels a short context could run, d=128 and d=64, warm and cold)
 //                           [-- --lengths 1k,64k [--head-dim 64]] (the main table's single-sequence rows at these lengths alone)
+//                           [-- --batches-only]   (the main table's batches of several sequences or odd head counts alone)
 // 1. The floor: the adapter's read bandwidth, from a streaming-read kernel.
 // 2. The LeanAttention grid, calibrated on the adapter with the kernel the engine runs (timestamps unquantized).
 // 3. Each schedule for B=1, Hq=32, Hkv=8, D=128, f16 KV over a list of context lengths, a ragged batch of 8
@@ -465,12 +466,16 @@ async function main(): Promise<void> {
   // heads just pass one such wave leaves its last few heads a wave of their own.
   const pastOneWave = Math.ceil((1.06 * (await setup.grid(LAYOUT, GROUP, {}))) / LAYOUT.numKvHeads);
   const pastOneWaveLength = quick ? 1 * K : 8 * K;
-  const batches: Batch[] = [
-    ...(quick ? QUICK_LENGTHS : FULL_LENGTHS).map((n) => ({ name: `N=${lengthName(n)}`, layout: LAYOUT, group: GROUP, lengths: [n] })),
+  // The batches where a split count chosen per batch may not fit the GPU (the paper's comparison).
+  const misfitBatches: Batch[] = [
     { name: `ragged 8×[${ragged.map(lengthName).join(',')}]`, layout: LAYOUT, group: GROUP, lengths: ragged },
     { name: `Hq40/Hkv5 N=${lengthName(misfit)}`, layout: FIVE_KV_HEADS, group: 8, lengths: [misfit] },
     { name: `3 seqs × ${lengthName(misfit)}`, layout: LAYOUT, group: GROUP, lengths: [misfit, misfit, misfit] },
     { name: `${pastOneWave} seqs × ${lengthName(pastOneWaveLength)}`, layout: LAYOUT, group: GROUP, lengths: Array(pastOneWave).fill(pastOneWaveLength) },
+  ];
+  const batches: Batch[] = [
+    ...(quick ? QUICK_LENGTHS : FULL_LENGTHS).map((n) => ({ name: `N=${lengthName(n)}`, layout: LAYOUT, group: GROUP, lengths: [n] })),
+    ...misfitBatches,
     // The same context with its pages in order, and with pages of 256 tokens: what the page layout costs.
     { name: `${lengthName(misfit)}, pages in order`, layout: LAYOUT, group: GROUP, lengths: [misfit], pageOrder: 'in order' },
     { name: `${lengthName(misfit)}, pages of 256 tokens`, layout: { ...LAYOUT, pageSize: 256 }, group: GROUP, lengths: [misfit] },
@@ -490,6 +495,8 @@ async function main(): Promise<void> {
     const name = (n: number) => `N=${lengthName(n)}${lengthsLayout.headDim === LAYOUT.headDim ? '' : `, d=${lengthsLayout.headDim}`}`;
     batches.splice(0, batches.length, ...onlyLengths.map((n) => ({ name: name(n), layout: lengthsLayout, group: GROUP, lengths: [n] })));
   }
+  const batchesOnly = flags.has('batches-only');
+  if (batchesOnly) batches.splice(0, batches.length, ...misfitBatches);
   const prefillOnly = flags.has('prefill-only');
   const openChoicesOnly = flags.has('choices-only');
   const shortLengths = sizeList('short-choices') ?? [];
@@ -505,7 +512,7 @@ async function main(): Promise<void> {
   const emptyDispatchMs = await benchEmptyPass(setup, 1);
 
   const choiceRows: ChoiceRow[] = [];
-  for (const n of prefillOnly || choicesOnly || onlyLengths ? [] : quick ? [4 * K] : [1 * K, 4 * K, 16 * K, 64 * K]) {
+  for (const n of prefillOnly || choicesOnly || onlyLengths || batchesOnly ? [] : quick ? [4 * K] : [1 * K, 4 * K, 16 * K, 64 * K]) {
     choiceRows.push(...(await benchChoices(setup, { name: `N=${lengthName(n)}`, layout: LAYOUT, group: GROUP, lengths: [n] }, allChoices(setup))));
   }
   /** One context at d=128 and at d=64, each under the choices `choicesFor` lists for it. */
@@ -561,17 +568,19 @@ async function main(): Promise<void> {
       return speedups.reduce((a, b) => a + b, 0) / Math.max(1, speedups.length);
     };
     console.log(`\nkernels: ${[...new Set(rows.map((r) => r.variant))].join(', ')}`);
-    console.log(`Lean over FA2-style, mean over N: ${meanSpeedup(KERNEL_LABELS.fa2).toFixed(2)}x; over FlashDecoding: ${meanSpeedup(KERNEL_LABELS.fd).toFixed(2)}x; over the staged kernel: ${meanSpeedup(`${KERNEL_LABELS.lean} (staged kernel)`).toFixed(2)}x`);
+    if (single.length) console.log(`Lean over FA2-style, mean over N: ${meanSpeedup(KERNEL_LABELS.fa2).toFixed(2)}x; over FlashDecoding: ${meanSpeedup(KERNEL_LABELS.fd).toFixed(2)}x; over the staged kernel: ${meanSpeedup(`${KERNEL_LABELS.lean} (staged kernel)`).toFixed(2)}x`);
     console.log(`fixed cost of one pass with two empty dispatches (512 and 32 workgroups): ${microseconds(emptyPassMs)} µs; with one (512): ${microseconds(emptyDispatchMs)} µs`);
-    console.log('\ndesign choices: LeanAttention under each choice, speedup over the first row of its batch');
-    console.log(
-      formatTable(
-        ['batch', 'choice', 'grid', 'median µs', '% of floor', 'speedup'],
-        choiceRows.map((r) => [r.batch, r.choice, r.grid, microseconds(r.ms), +r.percentOfFloor.toFixed(1), `${r.speedup.toFixed(2)}x`]),
-      ),
-    );
+    if (choiceRows.length) {
+      console.log('\ndesign choices: LeanAttention under each choice, speedup over the first row of its batch');
+      console.log(
+        formatTable(
+          ['batch', 'choice', 'grid', 'median µs', '% of floor', 'speedup'],
+          choiceRows.map((r) => [r.batch, r.choice, r.grid, microseconds(r.ms), +r.percentOfFloor.toFixed(1), `${r.speedup.toFixed(2)}x`]),
+        ),
+      );
+    }
   }
-  if (choicesOnly || onlyLengths) return;
+  if (choicesOnly || onlyLengths || batchesOnly) return;
   const engineBlock = causalQueriesPerHead({ headDim: LAYOUT.headDim, group: GROUP, kvDtype: LAYOUT.dtype, subgroupMinSize: context.features.subgroupMinSize, maxWorkgroupStorage: context.limits.maxComputeWorkgroupStorageSize, pageSize: LAYOUT.pageSize });
   console.log(`\nprefill: causal attention of one ${PREFILL_CHUNK}-token chunk, decode kernel, LeanAttention schedule (before the prefill kernel, the engine ran ${engineBlock} ${engineBlock === 1 ? 'query' : 'queries'} per work head here)`);
   console.log(

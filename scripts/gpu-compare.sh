@@ -5,7 +5,8 @@
 #   git stash; npm run build:node; cp -r dist-node dist-before; git stash pop; npm run build:node; bash scripts/pack-gpu.sh
 # (or node scripts/build-ablations.mjs NAME for a dist-ablate-NAME/), then on the GPU machine, carrying .gpu and both:
 #   OUT=$OUT bash scripts/gpu-compare.sh NEW_DIST OLD_DIST [--no-models]
-# Writes $OUT/all.txt: the single-sequence rows of bench:attention at d=128 and d=64 (new, old, new, old), the 8B
+# Writes $OUT/all.txt: the single-sequence rows of bench:attention at d=128, its batches of several sequences or odd
+# head counts, and the single-sequence rows at d=64 (each new, old, new, old), the 8B
 # and 1B shapes' decode steps (new, old, new), then checkAttention and checkModels (the reference models of
 # .gpu/models; --no-models skips them where .gpu/models stayed behind to fit the 64 MiB that travel) on the new build.
 set -uo pipefail
@@ -22,6 +23,10 @@ lengths=(--lengths 1k,4k,16k,64k,128k,256k,512k)
 for pass in 1 2; do
   step "d128-new-$pass" 120 "${run[@]}" "$new/attention.mjs" "${lengths[@]}" --grid 256
   step "d128-old-$pass" 120 "${run[@]}" "$old/attention.mjs" "${lengths[@]}" --grid 256
+done
+for pass in 1 2; do
+  step "batches-new-$pass" 150 "${run[@]}" "$new/attention.mjs" --batches-only --grid 256
+  step "batches-old-$pass" 150 "${run[@]}" "$old/attention.mjs" --batches-only --grid 256
 done
 for pass in 1 2; do
   step "d64-new-$pass" 90 "${run[@]}" "$new/attention.mjs" "${lengths[@]}" --head-dim 64 --grid 512
