@@ -154,31 +154,6 @@ fn laneQuad(rowLane: u32, w: u32, j: u32) -> u32 {
   return (rowLane + w * LANES) * QUADS_PER_VECTOR + j;
 }
 
-// This lane's slice of a work head's query rows, pre-scaled by 1/sqrt(d), in slot order.
-fn loadQueries(q: ptr<function, array<array<vec4<f32>, LANE_QUADS>, ROWS>>, head: WorkHead, rowLane: u32) {
-  // unroll
-  for (var r = 0u; r < ROWS; r++) {
-    // unroll
-    for (var w = 0u; w < VECTORS; w++) {
-      // unroll
-      for (var j = 0u; j < QUADS_PER_VECTOR; j++) {
-        (*q)[r][w * QUADS_PER_VECTOR + j] = queries[queryRowIndex(head, rowSlot(r, rowLane)) * QUADS + laneQuad(rowLane, w, j)] * params.scale;
-      }
-    }
-  }
-}
-
-// The tokens [first, end) of a work head that tiles [tile, segmentEnd) hold.
-fn segmentTokens(head: WorkHead, tile: u32, segmentEnd: u32) -> vec2<u32> {
-  return vec2<u32>((tile - head.firstTile) * TILE, min((segmentEnd - head.firstTile) * TILE, head.length));
-}
-
-// The page of a stream's first step of a segment. Past the segment a stream re-reads its last token (kept in cache)
-// and masks it out: that token is in the same UNROLL-aligned block, so in the same page.
-fn firstPage(head: WorkHead, tokens: vec2<u32>, stream: u32) -> u32 {
-  return pageTable[head.pageTableOffset + min(tokens.x + stream * UNROLL, tokens.y - 1u) / PAGE_SIZE];
-}
-
 @compute @workgroup_size(WORKGROUP)
 fn main(
   @builtin(local_invocation_index) lane: u32,
@@ -196,26 +171,18 @@ fn main(
   var tile = range.x;
   var headIndex = range.z;
   var segment = 0u;
-  // The segment's work head, the first tile of the head after it, this lane's slice of its query rows and the page
-  // of this stream's first step. A later segment's are read as the segment before it ends (below), so that they
-  // arrive while that segment's streams merge instead of delaying its first K row by three dependent loads.
-  var head = heads[headIndex];
-  var headEnd = heads[headIndex + 1u].firstTile;
-  var q: array<array<vec4<f32>, LANE_QUADS>, ROWS>;
-  loadQueries(&q, head, rowLane);
-  // The page of this stream's tokens of the next step, read a step ahead so that the step's K and V loads do not
-  // wait for it.
-  var nextPage = firstPage(head, segmentTokens(head, tile, min(rangeEnd, headEnd)), stream);
   while (tile < rangeEnd) {
+    let head = heads[headIndex];
+    let headEnd = heads[headIndex + 1u].firstTile;
     let segmentEnd = min(rangeEnd, headEnd);
-    let tokens = segmentTokens(head, tile, segmentEnd);
-    let firstToken = tokens.x;
-    let endToken = tokens.y;
+    let firstToken = (tile - head.firstTile) * TILE;
+    let endToken = min((segmentEnd - head.firstTile) * TILE, head.length);
     // Where the head's K and V rows start in the pool, less the page: row of (page, slot) = pageRow + slot.
     let kvHeadRow = head.kvHead * PAGE_SIZE;
     let pageRows = params.numKvHeads * PAGE_SIZE;
 
-    // o of every row over this lane's dimensions, in row order.
+    // This lane's slice of the head's query rows, pre-scaled by 1/sqrt(d), in slot order; o in row order.
+    var q: array<array<vec4<f32>, LANE_QUADS>, ROWS>;
     var acc: array<array<vec4<f32>, LANE_QUADS>, ROWS>;
     // The online softmax's running max and sum of this lane's own rows.
     var runningMax: array<f32, LANE_ROWS>;
@@ -223,8 +190,12 @@ fn main(
     // unroll
     for (var r = 0u; r < ROWS; r++) {
       // unroll
-      for (var i = 0u; i < LANE_QUADS; i++) {
-        acc[r][i] = vec4<f32>(0.0);
+      for (var w = 0u; w < VECTORS; w++) {
+        // unroll
+        for (var j = 0u; j < QUADS_PER_VECTOR; j++) {
+          q[r][w * QUADS_PER_VECTOR + j] = queries[queryRowIndex(head, rowSlot(r, rowLane)) * QUADS + laneQuad(rowLane, w, j)] * params.scale;
+          acc[r][w * QUADS_PER_VECTOR + j] = vec4<f32>(0.0);
+        }
       }
     }
     // The tokens an own row sees in this segment: [firstToken, rowEnd); none for the padding rows past ROWS.
@@ -237,6 +208,10 @@ fn main(
       rowEnd[j] = select(0u, min(endToken, visibleLength(head, r)), r < ROWS);
     }
 
+    // The page of this stream's tokens of the next step, read a step ahead so that the step's K and V loads do not
+    // wait for it. Past the segment a stream re-reads its last token (kept in cache) and masks it out below; that
+    // token is in the same UNROLL-aligned block, so in the same page.
+    var nextPage = pageTable[head.pageTableOffset + min(firstToken + stream * UNROLL, endToken - 1u) / PAGE_SIZE];
     for (var base = firstToken; base < endToken; base += STEP) {
       // Issue every load of the step before using any: UNROLL rows of K, then of V (the scores need K alone, so they
       // start while V is still arriving), VECTORS words each.
@@ -343,16 +318,6 @@ fn main(
       }
     }
 
-    // The next segment's head record, read before the streams' merge so that its query rows and first page can be
-    // asked for in the middle of it; this segment's head stays for the merge's writes.
-    let segmentHead = head;
-    let wholeHead = tile == head.firstTile && segmentEnd == headEnd;
-    let nextSegment = segmentEnd < rangeEnd;
-    if (nextSegment) {
-      head = heads[headIndex + 1u];
-      headEnd = heads[headIndex + 2u].firstTile;
-    }
-
     // Merge the streams: m = max_s m_s, l = Σ_s l_s·exp(m_s − m), o = Σ_s o_s·exp(m_s − m). First the streams of
     // each subgroup in registers, level by level over the stream bits of the subgroup lane (partners hold the same
     // dimensions and own the same rows; the levels past the subgroup's width do not run). m and l end whole on every
@@ -404,11 +369,6 @@ fn main(
       }
     }
 
-    if (nextSegment) {
-      loadQueries(&q, head, rowLane);
-      nextPage = firstPage(head, segmentTokens(head, segmentEnd, min(rangeEnd, headEnd)), stream);
-    }
-
     // The quads of o this lane holds now: heldQuads slots from lane quad firstQuad (the upper half at each quad level
     // whose stream bit is set). The streams whose bits past the quad levels are 0 hand them on (the others hold
     // copies), the first stream of each subgroup hands on m and l; one invocation per (row, quad) merges the
@@ -436,6 +396,7 @@ fn main(
         }
       }
     }
+    let wholeHead = tile == head.firstTile && segmentEnd == headEnd;
     let slot = range.w + select(1u, 0u, segment == 0u);
     // unroll
     for (var round = 0u; round < MERGE_ROUNDS; round++) {
@@ -469,8 +430,8 @@ fn main(
           o += subgroupOut[(s * MERGE_ROWS + i) * QUADS + quad] * weight;
         }
         if (wholeHead) {
-          if (rowIsWritten(segmentHead, r)) {
-            let outIndex = queryRowIndex(segmentHead, r) * HEAD_DIM + 4u * quad;
+          if (rowIsWritten(head, r)) {
+            let outIndex = queryRowIndex(head, r) * HEAD_DIM + 4u * quad;
             let normalized = o / l;
             for (var c = 0u; c < 4u; c++) {
               out[outIndex + c] = normalized[c];
