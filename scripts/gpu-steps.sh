@@ -7,8 +7,8 @@ out_dir=${OUT:-gpu-results}
 mkdir -p "$out_dir"
 steps_log="$out_dir/all.txt"
 steps_clocks="$out_dir/clocks.txt"
-: > "$steps_log"
-: > "$steps_clocks"
+# Appended to, never emptied: the device hands each call an empty $OUT, and a plan that sources this file again after
+# gpu-compare.sh (for steps of its own) must not wipe what the comparison wrote.
 dawn=.gpu/webgpu/dist/linux-x64/dawn.node
 [ -f "$dawn.xz" ] && [ ! -f "$dawn" ] && xz -dk "$dawn.xz"
 # What the caller wrote in .gpu/COMMIT (the commits of the builds carried), then the GPU.
@@ -44,5 +44,7 @@ step() {
 
 finish_steps() {
   echo "### clocks: per step, the median over samples with the GPU busy (utilization > 0)" >> "$steps_log"
-  cat "$steps_clocks" >> "$steps_log"
+  cat "$steps_clocks" >> "$steps_log" 2>/dev/null
+  # Each finish lists the steps since the one before.
+  rm -f "$steps_clocks"
 }
