@@ -5,7 +5,9 @@
 //                           [-- --choices-only]   (the open design choices alone, at d=128 and d=64, 1k/64k/256k, and GQA 8 at 64k)
 //                           [-- --short-choices 1k,4k]   (the kernels a short context could run, d=128 and d=64, warm and cold)
 //                           [-- --lengths 1k,64k [--head-dim 64]] (the main table's single-sequence rows at these lengths alone)
-//                           [-- --batches-only]   (the main table's batches of several sequences or odd head counts alone)
+//                           [-- --batches-only]   (the main table's batches of several sequences or odd head counts alone,
+//                                                   then the batch just past one wave against one sequence as long, each
+//                                                   dispatch alone)
 // 1. The floor: the adapter's read bandwidth, from a streaming-read kernel.
 // 2. The LeanAttention grid, calibrated on the adapter with the kernel the engine runs (timestamps unquantized).
 // 3. Each schedule for B=1, Hq=32, Hkv=8, D=128, f16 KV over a list of context lengths, a ragged batch of 8
@@ -206,6 +208,12 @@ function allChoices(setup: Setup): Choice[] {
   ];
 }
 
+/** Where a call's time goes: each of its two dispatches alone, beside the whole call. */
+const DISPATCHES_ALONE: Choice[] = [
+  { name: 'streamed, default, attention dispatch alone', choice: {}, only: 'attention' },
+  { name: 'streamed, default, merge dispatch alone', choice: {}, only: 'merge' },
+];
+
 /** `--choices-only`: the choices still open, on the shapes where they matter (d=128 and the 1B model's d=64). */
 function openChoices(setup: Setup, batch: Batch): Choice[] {
   const wide = batch.layout.headDim >= 128;
@@ -229,8 +237,7 @@ function openChoices(setup: Setup, batch: Batch): Choice[] {
     { name: 'streamed, workgroup 64', choice: { workgroup: 64 } },
     ...(setup.context.features.subgroupMinSize >= 16 ? [{ name: 'streamed, workgroup 256', choice: { workgroup: 256 } }] : []),
     // Where the time goes: each of the two dispatches alone; at short contexts, the smaller kernels too.
-    { name: 'streamed, default, attention dispatch alone', choice: {}, only: 'attention' as const },
-    { name: 'streamed, default, merge dispatch alone', choice: {}, only: 'merge' as const },
+    ...DISPATCHES_ALONE,
     ...(batch.lengths[0] <= 4 * K
       ? [
           { name: 'streamed, unroll 1', choice: { unroll: 1 } },
@@ -282,8 +289,7 @@ function groupOf8Choices(): Choice[] {
     { name: 'streamed, 8 lanes per row, unroll 2', choice: { lanes: 8, unroll: 2 } },
     { name: 'streamed, 8 lanes per row, unroll 4', choice: { lanes: 8, unroll: 4 } },
     { name: 'streamed, unroll 1', choice: { unroll: 1 } },
-    { name: 'streamed, default, attention dispatch alone', choice: {}, only: 'attention' as const },
-    { name: 'streamed, default, merge dispatch alone', choice: {}, only: 'merge' as const },
+    ...DISPATCHES_ALONE,
   ];
 }
 
@@ -524,6 +530,16 @@ async function main(): Promise<void> {
   };
   for (const n of openChoicesOnly ? (quick ? [4 * K] : [1 * K, 64 * K, 256 * K]) : []) await benchBothHeadDims(n, (batch) => openChoices(setup, batch));
   for (const n of shortLengths) await benchBothHeadDims(n, shortContextChoices);
+  if (batchesOnly) {
+    // The batch just past one wave against one sequence of as many tokens: what its heads cost beyond their bytes, and
+    // in which dispatch.
+    const pastOneWaveBatch = misfitBatches[misfitBatches.length - 1];
+    const tokens = pastOneWaveBatch.lengths.reduce((a, b) => a + b, 0);
+    const oneSequence = { name: `N=${lengthName(tokens)} (one sequence)`, layout: LAYOUT, group: GROUP, lengths: [tokens] };
+    for (const batch of [pastOneWaveBatch, oneSequence]) {
+      if (syntheticKvFits(context, batch.layout, batch.lengths)) choiceRows.push(...(await benchChoices(setup, batch, [{ name: 'streamed, default', choice: {} }, ...DISPATCHES_ALONE])));
+    }
+  }
   const groupOf8 = batches.find((batch) => batch.group === 8)!;
   if (openChoicesOnly && syntheticKvFits(context, groupOf8.layout, groupOf8.lengths)) choiceRows.push(...(await benchChoices(setup, groupOf8, groupOf8Choices())));
 
