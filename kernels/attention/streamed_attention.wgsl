@@ -154,17 +154,6 @@ fn laneQuad(rowLane: u32, w: u32, j: u32) -> u32 {
   return (rowLane + w * LANES) * QUADS_PER_VECTOR + j;
 }
 
-// The tokens [first, end) of a work head that tiles [tile, segmentEnd) hold.
-fn segmentTokens(head: WorkHead, tile: u32, segmentEnd: u32) -> vec2<u32> {
-  return vec2<u32>((tile - head.firstTile) * TILE, min((segmentEnd - head.firstTile) * TILE, head.length));
-}
-
-// The page of a stream's first step of a segment's tokens. Past the segment a stream re-reads its last token (kept
-// in cache) and masks it out: that token is in the same UNROLL-aligned block, so in the same page.
-fn firstPage(head: WorkHead, tokens: vec2<u32>, stream: u32) -> u32 {
-  return pageTable[head.pageTableOffset + min(tokens.x + stream * UNROLL, tokens.y - 1u) / PAGE_SIZE];
-}
-
 @compute @workgroup_size(WORKGROUP)
 fn main(
   @builtin(local_invocation_index) lane: u32,
@@ -182,18 +171,12 @@ fn main(
   var tile = range.x;
   var headIndex = range.z;
   var segment = 0u;
-  // The segment's work head, the first tile of the head after it, and the page of this stream's tokens of the next
-  // step (read a step ahead, so that a step's K and V loads do not wait for it). A later segment's head and first
-  // page are read as the segment before it ends, so that they arrive during its merge: its first K rows then wait
-  // for no load but their own, issued beside the query rows'.
-  var head = heads[headIndex];
-  var headEnd = heads[headIndex + 1u].firstTile;
-  var nextPage = firstPage(head, segmentTokens(head, tile, min(rangeEnd, headEnd)), stream);
   while (tile < rangeEnd) {
+    let head = heads[headIndex];
+    let headEnd = heads[headIndex + 1u].firstTile;
     let segmentEnd = min(rangeEnd, headEnd);
-    let tokens = segmentTokens(head, tile, segmentEnd);
-    let firstToken = tokens.x;
-    let endToken = tokens.y;
+    let firstToken = (tile - head.firstTile) * TILE;
+    let endToken = min((segmentEnd - head.firstTile) * TILE, head.length);
     // Where the head's K and V rows start in the pool, less the page: row of (page, slot) = pageRow + slot.
     let kvHeadRow = head.kvHead * PAGE_SIZE;
     let pageRows = params.numKvHeads * PAGE_SIZE;
@@ -225,6 +208,10 @@ fn main(
       rowEnd[j] = select(0u, min(endToken, visibleLength(head, r)), r < ROWS);
     }
 
+    // The page of this stream's tokens of the next step, read a step ahead so that the step's K and V loads do not
+    // wait for it. Past the segment a stream re-reads its last token (kept in cache) and masks it out below; that
+    // token is in the same UNROLL-aligned block, so in the same page.
+    var nextPage = pageTable[head.pageTableOffset + min(firstToken + stream * UNROLL, endToken - 1u) / PAGE_SIZE];
     for (var base = firstToken; base < endToken; base += STEP) {
       // Issue every load of the step before using any: UNROLL rows of K, then of V (the scores need K alone, so they
       // start while V is still arriving), VECTORS words each.
@@ -331,15 +318,6 @@ fn main(
       }
     }
 
-    // The next segment's head and first page, asked for before the merge; this segment's head stays for its writes.
-    let segmentHead = head;
-    let wholeHead = tile == head.firstTile && segmentEnd == headEnd;
-    if (segmentEnd < rangeEnd) {
-      head = heads[headIndex + 1u];
-      headEnd = heads[headIndex + 2u].firstTile;
-      nextPage = firstPage(head, segmentTokens(head, segmentEnd, min(rangeEnd, headEnd)), stream);
-    }
-
     // Merge the streams: m = max_s m_s, l = Σ_s l_s·exp(m_s − m), o = Σ_s o_s·exp(m_s − m). First the streams of
     // each subgroup in registers, level by level over the stream bits of the subgroup lane (partners hold the same
     // dimensions and own the same rows; the levels past the subgroup's width do not run). m and l end whole on every
@@ -418,6 +396,7 @@ fn main(
         }
       }
     }
+    let wholeHead = tile == head.firstTile && segmentEnd == headEnd;
     let slot = range.w + select(1u, 0u, segment == 0u);
     // unroll
     for (var round = 0u; round < MERGE_ROUNDS; round++) {
@@ -451,8 +430,8 @@ fn main(
           o += subgroupOut[(s * MERGE_ROWS + i) * QUADS + quad] * weight;
         }
         if (wholeHead) {
-          if (rowIsWritten(segmentHead, r)) {
-            let outIndex = queryRowIndex(segmentHead, r) * HEAD_DIM + 4u * quad;
+          if (rowIsWritten(head, r)) {
+            let outIndex = queryRowIndex(head, r) * HEAD_DIM + 4u * quad;
             let normalized = o / l;
             for (var c = 0u; c < 4u; c++) {
               out[outIndex + c] = normalized[c];
