@@ -20,7 +20,8 @@ export default defineConfig({
   timeout: 300_000,
   expect: { timeout: 60_000 },
   // Two specs side by side: one alone leaves ~45% of a 2-core machine idle (the page waits on SwiftShader's single
-  // compile thread); two took the suite from ~7.8 to 6.4 minutes here. Every spec has its own page, context and ports.
+  // compile thread); two took the suite from 8.0 to 6.0–6.4 minutes here. Every spec has its own page, context and
+  // ports.
   fullyParallel: true,
   workers: 2,
   reporter: 'list',

@@ -503,6 +503,8 @@ async function main(): Promise<void> {
   }
   const batchesOnly = flags.has('batches-only');
   if (batchesOnly) batches.splice(0, batches.length, ...misfitBatches);
+  // Some rows of the main table alone: no design choices, no prefill sections.
+  const tableRowsOnly = onlyLengths !== undefined || batchesOnly;
   const prefillOnly = flags.has('prefill-only');
   const openChoicesOnly = flags.has('choices-only');
   const shortLengths = sizeList('short-choices') ?? [];
@@ -518,7 +520,7 @@ async function main(): Promise<void> {
   const emptyDispatchMs = await benchEmptyPass(setup, 1);
 
   const choiceRows: ChoiceRow[] = [];
-  for (const n of prefillOnly || choicesOnly || onlyLengths || batchesOnly ? [] : quick ? [4 * K] : [1 * K, 4 * K, 16 * K, 64 * K]) {
+  for (const n of prefillOnly || choicesOnly || tableRowsOnly ? [] : quick ? [4 * K] : [1 * K, 4 * K, 16 * K, 64 * K]) {
     choiceRows.push(...(await benchChoices(setup, { name: `N=${lengthName(n)}`, layout: LAYOUT, group: GROUP, lengths: [n] }, allChoices(setup))));
   }
   /** One context at d=128 and at d=64, each under the choices `choicesFor` lists for it. */
@@ -540,7 +542,7 @@ async function main(): Promise<void> {
       if (syntheticKvFits(context, batch.layout, batch.lengths)) choiceRows.push(...(await benchChoices(setup, batch, [{ name: 'streamed, default', choice: {} }, ...DISPATCHES_ALONE])));
     }
   }
-  const groupOf8 = batches.find((batch) => batch.group === 8)!;
+  const groupOf8 = misfitBatches.find((batch) => batch.group === 8)!;
   if (openChoicesOnly && syntheticKvFits(context, groupOf8.layout, groupOf8.lengths)) choiceRows.push(...(await benchChoices(setup, groupOf8, groupOf8Choices())));
 
   const prefillRows: PrefillRow[] = [];
@@ -596,7 +598,7 @@ async function main(): Promise<void> {
       );
     }
   }
-  if (choicesOnly || onlyLengths || batchesOnly) return;
+  if (choicesOnly || tableRowsOnly) return;
   const engineBlock = causalQueriesPerHead({ headDim: LAYOUT.headDim, group: GROUP, kvDtype: LAYOUT.dtype, subgroupMinSize: context.features.subgroupMinSize, maxWorkgroupStorage: context.limits.maxComputeWorkgroupStorageSize, pageSize: LAYOUT.pageSize });
   console.log(`\nprefill: causal attention of one ${PREFILL_CHUNK}-token chunk, decode kernel, LeanAttention schedule (before the prefill kernel, the engine ran ${engineBlock} ${engineBlock === 1 ? 'query' : 'queries'} per work head here)`);
   console.log(

@@ -6,9 +6,9 @@
 # (or node scripts/build-ablations.mjs NAME for a dist-ablate-NAME/), then on the GPU machine, carrying .gpu and both:
 #   OUT=$OUT bash scripts/gpu-compare.sh NEW_DIST OLD_DIST [--no-models]
 # Writes $OUT/all.txt: the single-sequence rows of bench:attention at d=128, its batches of several sequences or odd
-# head counts, and the single-sequence rows at d=64 (each new, old, new, old), the 8B
-# and 1B shapes' decode steps (new, old, new), then checkAttention and checkModels (the reference models of
-# .gpu/models; --no-models skips them where .gpu/models stayed behind to fit the 64 MiB that travel) on the new build.
+# head counts (--batches-only), and the single-sequence rows at d=64 (each new, old, new, old), the 8B and 1B shapes'
+# decode steps (new, old, new), then checkAttention and checkModels (the reference models of .gpu/models; --no-models
+# skips them where .gpu/models stayed behind to fit the 64 MiB that travel) on the new build.
 set -uo pipefail
 new=${1:?usage: gpu-compare.sh NEW_DIST OLD_DIST [--no-models]}
 old=${2:?usage: gpu-compare.sh NEW_DIST OLD_DIST [--no-models]}
