@@ -5,6 +5,8 @@
 //                           [-- --choices-only]   (the open design choices alone, at d=128 and d=64, 1k/64k/256k, and GQA 8 at 64k)
 //                           [-- --short-choices 1k,4k]   (the kernels a short context could run, d=128 and d=64, warm and cold)
 //                           [-- --lengths 1k,64k [--head-dim 64]] (the main table's single-sequence rows at these lengths alone)
+//                           [-- --pass-timing 1k,64k]   (what a timed pass adds to a call: its stamps, the pass before it,
+//                                                   calls a pass, each pass submitted alone)
 //                           [-- --batches-only]   (the main table's batches of several sequences or odd head counts alone,
 //                                                   then the batch just past one wave against one sequence as long, each
 //                                                   dispatch alone)
@@ -25,7 +27,7 @@ import type { GpuContext } from '../kernels/gpu/context.ts';
 import { measureReadBandwidth } from '../kernels/bandwidth/measureBandwidth.ts';
 import { createStorageBuffer } from '../kernels/gpu/buffers.ts';
 import { fillRandom } from '../kernels/gpu/fillRandom.ts';
-import { measurePasses, WARM_UP_MS } from '../kernels/gpu/timing.ts';
+import { measurePasses, type Measurement, type PassOptions } from '../kernels/gpu/timing.ts';
 import { StreamRead, streamReadWorkgroup } from '../kernels/bandwidth/streamRead.ts';
 import { calibrateGrid } from '../kernels/attention/calibrate.ts';
 import { CausalChunkAttention } from '../kernels/attention/causalChunkAttention.ts';
@@ -115,23 +117,22 @@ async function timeAttention(
   batch: Batch,
   io: { kv: ReturnType<typeof createSyntheticKv>; queries: GPUBuffer; out: GPUBuffer },
   options: Omit<DecodeAttentionOptions, 'layout' | 'group' | 'maxSequences' | 'maxChunk'>,
-  { only, cold, calls = 1 }: Pick<Choice, 'only' | 'cold'> & { calls?: number } = {},
-): Promise<{ ms: number; variant: string; workgroups: number }> {
+  { only, cold, calls = 1, separateSubmissions }: Pick<Choice, 'only' | 'cold'> & { calls?: number; separateSubmissions?: boolean } = {},
+): Promise<{ ms: number; pass: Measurement; variant: string; workgroups: number }> {
   const attention = new DecodeAttention(setup.context, { layout: batch.layout, group: batch.group, maxSequences: batch.lengths.length, ...options });
   attention.planBatch(batch.lengths, io.kv.pageTableOffsets);
   const bindings = attention.createBindings({ queries: io.queries, keys: io.kv.keys, values: io.kv.values, pageTable: io.kv.pageTable, out: io.out });
   // The merge alone reads partials: one attention pass leaves them.
   if (only === 'merge') await measurePasses(setup.context, 1, (pass) => attention.encodeInPass(pass, bindings));
-  const { ms } = await measurePasses(
+  const pass = await measurePasses(
     setup.context,
     setup.repeats,
     (pass) => {
       for (let call = 0; call < calls; call++) attention.encodeInPass(pass, bindings, only);
     },
-    WARM_UP_MS,
-    cold ? setup.evictCaches : undefined,
+    { beforeRun: cold ? setup.evictCaches : undefined, separateSubmissions },
   );
-  const result = { ms: ms / calls, variant: attention.variant.key, workgroups: attention.currentPlan.rangeCount };
+  const result = { ms: pass.ms / calls, pass, variant: attention.variant.key, workgroups: attention.currentPlan.rangeCount };
   attention.destroy();
   return result;
 }
@@ -405,20 +406,70 @@ async function benchPrefillKernel(setup: Setup, position: number, chunk: number)
   };
 }
 
-/** The fixed cost of what every decode attention call encodes: one pass with `dispatches` (1 or 2) dispatches of an empty kernel. */
-async function benchEmptyPass(setup: Setup, dispatches: 1 | 2): Promise<number> {
+/**
+ * The fixed cost of what every decode attention call encodes: one pass with `dispatches` (1 or 2) dispatches of an
+ * empty kernel; with none, what the pass's two timestamps measure of themselves.
+ */
+async function benchEmptyPass(setup: Setup, dispatches: 0 | 1 | 2, options?: PassOptions): Promise<Measurement> {
   const { device } = setup.context;
   const pipeline = device.createComputePipeline({
     label: 'empty kernel',
     layout: 'auto',
     compute: { module: device.createShaderModule({ code: '@compute @workgroup_size(128) fn main() {}' }), entryPoint: 'main' },
   });
-  const { ms } = await measurePasses(setup.context, setup.repeats, (pass) => {
-    pass.setPipeline(pipeline);
-    pass.dispatchWorkgroups(512);
-    if (dispatches === 2) pass.dispatchWorkgroups(32);
-  });
-  return ms;
+  return measurePasses(
+    setup.context,
+    setup.repeats,
+    (pass) => {
+      if (dispatches === 0) return;
+      pass.setPipeline(pipeline);
+      pass.dispatchWorkgroups(512);
+      if (dispatches === 2) pass.dispatchWorkgroups(32);
+    },
+    options,
+  );
+}
+
+interface PassTimingRow {
+  what: string;
+  /** Per pass, timed as every table here times: passes back to back in one submission. */
+  passMs: number;
+  /** How long the pass's begin stamp came before the end stamp of the pass before it (median). */
+  overlapMs: number;
+  /** From the later of its begin stamp and the end of the pass before it, to its end (median). */
+  exclusiveMs: number;
+  /** Per pass, each pass in a submission of its own. */
+  separateMs: number;
+}
+
+/** Calls per pass in `--pass-timing`'s LeanAttention rows: what a pass adds once, against what a call adds. */
+const PASS_TIMING_CALLS = [1, 2, 8];
+
+/**
+ * `--pass-timing`: what the timed pass adds to a single call's time. Each workload timed as the tables time it, and
+ * again with each pass submitted alone once the one before is done, so that nothing before it overlaps its stamps.
+ */
+async function benchPassTiming(setup: Setup, lengths: number[]): Promise<PassTimingRow[]> {
+  const rows: PassTimingRow[] = [];
+  for (const dispatches of [0, 1, 2] as const) {
+    const inOne = await benchEmptyPass(setup, dispatches);
+    const alone = await benchEmptyPass(setup, dispatches, { separateSubmissions: true });
+    const what = dispatches === 0 ? 'a pass with no dispatch (its timestamps alone)' : `a pass with ${dispatches} empty dispatch${dispatches === 1 ? '' : 'es'}`;
+    rows.push({ what, passMs: inOne.ms, overlapMs: inOne.overlapMs ?? 0, exclusiveMs: inOne.exclusiveMs ?? inOne.ms, separateMs: alone.ms });
+  }
+  const grid = await setup.grid(LAYOUT, GROUP, {});
+  for (const n of lengths) {
+    const batch: Batch = { name: `N=${lengthName(n)}`, layout: LAYOUT, group: GROUP, lengths: [n] };
+    if (!syntheticKvFits(setup.context, batch.layout, batch.lengths)) continue;
+    await withBatch(setup, batch, async (io) => {
+      for (const calls of PASS_TIMING_CALLS) {
+        const inOne = await timeAttention(setup, batch, io, { kernel: 'lean', grid }, { calls });
+        const alone = await timeAttention(setup, batch, io, { kernel: 'lean', grid }, { calls, separateSubmissions: true });
+        rows.push({ what: `LeanAttention ${batch.name}, ${calls} call${calls === 1 ? '' : 's'} a pass`, passMs: inOne.pass.ms, overlapMs: inOne.pass.overlapMs ?? 0, exclusiveMs: inOne.pass.exclusiveMs ?? inOne.pass.ms, separateMs: alone.pass.ms });
+      }
+    });
+  }
+  return rows;
 }
 
 const lengthName = (n: number) => (n >= K ? `${n / K}k` : `${n}`);
@@ -508,7 +559,9 @@ async function main(): Promise<void> {
   const prefillOnly = flags.has('prefill-only');
   const openChoicesOnly = flags.has('choices-only');
   const shortLengths = sizeList('short-choices') ?? [];
-  const choicesOnly = openChoicesOnly || shortLengths.length > 0;
+  const passTimingLengths = sizeList('pass-timing');
+  // `--pass-timing` and the choices: their own sections alone.
+  const choicesOnly = openChoicesOnly || shortLengths.length > 0 || passTimingLengths !== undefined;
   const rows: Row[] = [];
   const skipped: string[] = [];
   for (const batch of prefillOnly || choicesOnly ? [] : batches) {
@@ -516,8 +569,9 @@ async function main(): Promise<void> {
     else skipped.push(batch.name);
   }
 
-  const emptyPassMs = await benchEmptyPass(setup, 2);
-  const emptyDispatchMs = await benchEmptyPass(setup, 1);
+  const emptyPassMs = (await benchEmptyPass(setup, 2)).ms;
+  const emptyDispatchMs = (await benchEmptyPass(setup, 1)).ms;
+  const passTimingRows = passTimingLengths ? await benchPassTiming(setup, passTimingLengths) : [];
 
   const choiceRows: ChoiceRow[] = [];
   for (const n of prefillOnly || choicesOnly || tableRowsOnly ? [] : quick ? [4 * K] : [1 * K, 4 * K, 16 * K, 64 * K]) {
@@ -560,7 +614,7 @@ async function main(): Promise<void> {
   }
 
   if (json) {
-    console.log(JSON.stringify({ adapter: context.adapter, toggles, floorGBps: floor, emptyPassMs, emptyDispatchMs, skipped, rows, choiceRows, prefillRows, prefillKernelRows }, null, 2));
+    console.log(JSON.stringify({ adapter: context.adapter, toggles, floorGBps: floor, emptyPassMs, emptyDispatchMs, passTimingRows, skipped, rows, choiceRows, prefillRows, prefillKernelRows }, null, 2));
     return;
   }
   if (!prefillOnly) {
@@ -588,6 +642,15 @@ async function main(): Promise<void> {
     console.log(`\nkernels: ${[...new Set(rows.map((r) => r.variant))].join(', ')}`);
     if (single.length) console.log(`Lean over FA2-style, mean over N: ${meanSpeedup(KERNEL_LABELS.fa2).toFixed(2)}x; over FlashDecoding: ${meanSpeedup(KERNEL_LABELS.fd).toFixed(2)}x; over the staged kernel: ${meanSpeedup(`${KERNEL_LABELS.lean} (staged kernel)`).toFixed(2)}x`);
     console.log(`fixed cost of one pass with two empty dispatches (512 and 32 workgroups): ${microseconds(emptyPassMs)} µs; with one (512): ${microseconds(emptyDispatchMs)} µs`);
+    if (passTimingRows.length) {
+      console.log(`\nwhat a timed pass adds: µs per pass as the tables time it (${setup.repeats} passes back to back in one submission), how long each pass's begin stamp came before the end stamp of the pass before it, the pass's time from the later of the two, and each pass in a submission of its own (medians)`);
+      console.log(
+        formatTable(
+          ['pass', 'µs per pass', 'overlap with the pass before', 'µs after the pass before ended', 'µs per pass, submitted alone'],
+          passTimingRows.map((r) => [r.what, microseconds(r.passMs), microseconds(r.overlapMs), microseconds(r.exclusiveMs), microseconds(r.separateMs)]),
+        ),
+      );
+    }
     if (choiceRows.length) {
       console.log('\ndesign choices: LeanAttention under each choice, speedup over the first row of its batch');
       console.log(

@@ -121,7 +121,7 @@ export async function calibrateGrid(context: GpuContext, options: CalibrateOptio
       attention.planBatch([contextLength], kv.pageTableOffsets);
       if (attention.currentPlan.rangeCount < grid) return undefined;
       const bindings = attention.createBindings({ queries, keys: kv.keys, values: kv.values, pageTable: kv.pageTable, out });
-      const measured = await measurePasses(context, options.repeats ?? 5, (pass) => attention.encodeInPass(pass, bindings), warmUpMs);
+      const measured = await measurePasses(context, options.repeats ?? 5, (pass) => attention.encodeInPass(pass, bindings), { warmUpMs });
       warmUpMs = WARM_UP_MS;
       method = measured.method;
       return measured.ms;

@@ -57,12 +57,16 @@ export class PassTimer {
 
   /** Durations in milliseconds of the first `slots` passes, once the submission that resolved them is done. */
   async read(slots: number): Promise<number[]> {
+    const stamps = await this.stamps(slots);
+    return Array.from({ length: slots }, (_, i) => Number(stamps[2 * i + 1] - stamps[2 * i]) / 1e6);
+  }
+
+  /** The first `slots` passes' begin and end stamps in nanoseconds (begin of slot i at 2i, its end at 2i + 1). */
+  async stamps(slots: number): Promise<bigint[]> {
     await this.readBuffer.mapAsync(GPUMapMode.READ, 0, 16 * slots);
-    const stamps = new BigUint64Array(this.readBuffer.getMappedRange(0, 16 * slots));
-    const durations: number[] = [];
-    for (let i = 0; i < slots; i++) durations.push(Number(stamps[2 * i + 1] - stamps[2 * i]) / 1e6);
+    const stamps = [...new BigUint64Array(this.readBuffer.getMappedRange(0, 16 * slots))];
     this.readBuffer.unmap();
-    return durations;
+    return stamps;
   }
 
   destroy(): void {
@@ -82,6 +86,30 @@ export interface Measurement {
   /** Median milliseconds per run. */
   ms: number;
   method: 'timestamp-query' | 'wall-clock';
+  /**
+   * Timed passes in one submission only: the median time by which a pass's begin stamp came before the end stamp of
+   * the pass before it (0 where it came after). Dawn writes a pass's begin stamp at the top of the pipe, before the
+   * barrier that makes its first dispatch wait for the pass before, so a pass can be stamped as begun while the one
+   * before it still runs.
+   */
+  overlapMs?: number;
+  /** Timed passes in one submission only: the median time from the later of a pass's begin stamp and the end stamp of the pass before it to its own end. */
+  exclusiveMs?: number;
+}
+
+export interface PassOptions {
+  /** How long the GPU is kept busy before timing (WARM_UP_MS). */
+  warmUpMs?: number;
+  /**
+   * Work recorded ahead of every run in a pass of its own, outside the timestamps (a wall-clock measurement counts
+   * it): a benchmark's cache eviction, as a model's other kernels evict the caches between two layers' attention.
+   */
+  beforeRun?: (pass: GPUComputePassEncoder) => void;
+  /**
+   * Each timed run in a submission of its own, submitted once the one before is done, so that nothing else is on
+   * the GPU when its begin stamp is written (the host's wait between runs leaves the GPU idle for a moment).
+   */
+  separateSubmissions?: boolean;
 }
 
 /**
@@ -94,16 +122,13 @@ export const WARM_UP_MS = 50;
 /**
  * Median GPU time of `encodeRun` over `repeats` runs, after warm-up runs that keep the GPU busy for `warmUpMs`
  * (one run where a run alone lasts that long, as on a CPU adapter). With timestamps, every run is its own timed
- * pass; without, each run is its own submission timed by wall clock to `onSubmittedWorkDone`. `beforeRun` records
- * work ahead of every run in a pass of its own, outside the timestamps (a wall-clock measurement counts it): a
- * benchmark's cache eviction, as a model's other kernels evict the caches between two layers' attention.
+ * pass; without, each run is its own submission timed by wall clock to `onSubmittedWorkDone`.
  */
 export async function measurePasses(
   context: GpuContext,
   repeats: number,
   encodeRun: (pass: GPUComputePassEncoder) => void,
-  warmUpMs = WARM_UP_MS,
-  beforeRun?: (pass: GPUComputePassEncoder) => void,
+  { warmUpMs = WARM_UP_MS, beforeRun, separateSubmissions = false }: PassOptions = {},
 ): Promise<Measurement> {
   const { device } = context;
   const run = (timestampWrites?: GPUComputePassTimestampWrites) => {
@@ -127,6 +152,18 @@ export async function measurePasses(
 
   const timer = PassTimer.create(context, repeats);
   if (timer) {
+    if (separateSubmissions) {
+      for (let i = 0; i < repeats; i++) {
+        device.queue.submit([run(timer.writes(i)).finish()]);
+        await device.queue.onSubmittedWorkDone();
+      }
+      const encoder = device.createCommandEncoder();
+      timer.resolve(encoder, repeats);
+      device.queue.submit([encoder.finish()]);
+      const durations = await timer.read(repeats);
+      timer.destroy();
+      return { ms: median(durations), method: 'timestamp-query' };
+    }
     const encoders: GPUCommandBuffer[] = [];
     for (let i = 0; i < repeats; i++) {
       const encoder = run(timer.writes(i));
@@ -134,9 +171,13 @@ export async function measurePasses(
       encoders.push(encoder.finish());
     }
     device.queue.submit(encoders);
-    const durations = await timer.read(repeats);
+    const stamps = await timer.stamps(repeats);
     timer.destroy();
-    return { ms: median(durations), method: 'timestamp-query' };
+    const durations = Array.from({ length: repeats }, (_, i) => Number(stamps[2 * i + 1] - stamps[2 * i]) / 1e6);
+    // Pass i's begin at 2i, its end at 2i + 1; the pass before it ended at 2i − 1.
+    const overlaps = Array.from({ length: repeats - 1 }, (_, i) => Math.max(0, Number(stamps[2 * i + 1] - stamps[2 * i + 2]) / 1e6));
+    const exclusive = Array.from({ length: repeats }, (_, i) => Number(stamps[2 * i + 1] - (i > 0 && stamps[2 * i - 1] > stamps[2 * i] ? stamps[2 * i - 1] : stamps[2 * i])) / 1e6);
+    return { ms: median(durations), method: 'timestamp-query', overlapMs: overlaps.length ? median(overlaps) : 0, exclusiveMs: median(exclusive) };
   }
   const durations: number[] = [];
   for (let i = 0; i < repeats; i++) {
