@@ -5,8 +5,9 @@
 //                           [-- --choices-only]   (the open design choices alone, at d=128 and d=64, 1k/64k/256k, and GQA 8 at 64k)
 //                           [-- --short-choices 1k,4k]   (the kernels a short context could run, d=128 and d=64, warm and cold)
 //                           [-- --lengths 1k,64k [--head-dim 64]] (the main table's single-sequence rows at these lengths alone)
-//                           [-- --pass-timing 1k,64k]   (what a timed pass adds to a call: its stamps, the pass before it,
-//                                                   calls a pass, each pass submitted alone)
+//                           [-- --pass-timing 1k,64k]   (what a timed pass adds to a call: its stamps, the run before it,
+//                                                   calls a pass, a dispatch before the call, passes a call, each run
+//                                                   submitted alone)
 //                           [-- --batches-only]   (the main table's batches of several sequences or odd head counts alone,
 //                                                   then the batch just past one wave against one sequence as long, each
 //                                                   dispatch alone)
@@ -117,22 +118,34 @@ async function timeAttention(
   batch: Batch,
   io: { kv: ReturnType<typeof createSyntheticKv>; queries: GPUBuffer; out: GPUBuffer },
   options: Omit<DecodeAttentionOptions, 'layout' | 'group' | 'maxSequences' | 'maxChunk'>,
-  { only, cold, calls = 1, separateSubmissions }: Pick<Choice, 'only' | 'cold'> & { calls?: number; separateSubmissions?: boolean } = {},
-): Promise<{ ms: number; pass: Measurement; variant: string; workgroups: number }> {
+  {
+    only,
+    cold,
+    calls = 1,
+    passes,
+    separateSubmissions,
+    lead,
+  }: Pick<Choice, 'only' | 'cold'> & Pick<PassOptions, 'passes' | 'separateSubmissions'> & {
+    calls?: number;
+    /** Recorded at the start of every pass, before its calls. */
+    lead?: (pass: GPUComputePassEncoder) => void;
+  } = {},
+): Promise<{ ms: number; overlapMs?: number; variant: string; workgroups: number }> {
   const attention = new DecodeAttention(setup.context, { layout: batch.layout, group: batch.group, maxSequences: batch.lengths.length, ...options });
   attention.planBatch(batch.lengths, io.kv.pageTableOffsets);
   const bindings = attention.createBindings({ queries: io.queries, keys: io.kv.keys, values: io.kv.values, pageTable: io.kv.pageTable, out: io.out });
   // The merge alone reads partials: one attention pass leaves them.
   if (only === 'merge') await measurePasses(setup.context, 1, (pass) => attention.encodeInPass(pass, bindings));
-  const pass = await measurePasses(
+  const { ms, overlapMs } = await measurePasses(
     setup.context,
     setup.repeats,
     (pass) => {
+      lead?.(pass);
       for (let call = 0; call < calls; call++) attention.encodeInPass(pass, bindings, only);
     },
-    { beforeRun: cold ? setup.evictCaches : undefined, separateSubmissions },
+    { beforeRun: cold ? setup.evictCaches : undefined, separateSubmissions, passes },
   );
-  const result = { ms: pass.ms / calls, pass, variant: attention.variant.key, workgroups: attention.currentPlan.rangeCount };
+  const result = { ms: ms / (calls * (passes ?? 1)), overlapMs, variant: attention.variant.key, workgroups: attention.currentPlan.rangeCount };
   attention.destroy();
   return result;
 }
@@ -406,17 +419,21 @@ async function benchPrefillKernel(setup: Setup, position: number, chunk: number)
   };
 }
 
+/** An empty kernel's pipeline: what a pass's fixed cost is measured with. */
+function emptyKernel(device: GPUDevice): GPUComputePipeline {
+  return device.createComputePipeline({
+    label: 'empty kernel',
+    layout: 'auto',
+    compute: { module: device.createShaderModule({ code: '@compute @workgroup_size(128) fn main() {}' }), entryPoint: 'main' },
+  });
+}
+
 /**
  * The fixed cost of what every decode attention call encodes: one pass with `dispatches` (1 or 2) dispatches of an
  * empty kernel; with none, what the pass's two timestamps measure of themselves.
  */
 async function benchEmptyPass(setup: Setup, dispatches: 0 | 1 | 2, options?: PassOptions): Promise<Measurement> {
-  const { device } = setup.context;
-  const pipeline = device.createComputePipeline({
-    label: 'empty kernel',
-    layout: 'auto',
-    compute: { module: device.createShaderModule({ code: '@compute @workgroup_size(128) fn main() {}' }), entryPoint: 'main' },
-  });
+  const pipeline = emptyKernel(setup.context.device);
   return measurePasses(
     setup.context,
     setup.repeats,
@@ -432,40 +449,55 @@ async function benchEmptyPass(setup: Setup, dispatches: 0 | 1 | 2, options?: Pas
 
 interface PassTimingRow {
   what: string;
-  /** Per pass, timed as every table here times: passes back to back in one submission. */
-  passMs: number;
-  /** How long the pass's begin stamp came before the end stamp of the pass before it (median). */
+  /** Per call (or per pass, for the empty passes), timed as every table here times: runs back to back in one submission. */
+  ms: number;
+  /** How long a run's begin stamp came before the end stamp of the run before it (median). */
   overlapMs: number;
-  /** From the later of its begin stamp and the end of the pass before it, to its end (median). */
-  exclusiveMs: number;
-  /** Per pass, each pass in a submission of its own. */
+  /** The same, each run in a submission of its own. */
   separateMs: number;
 }
 
-/** Calls per pass in `--pass-timing`'s LeanAttention rows: what a pass adds once, against what a call adds. */
-const PASS_TIMING_CALLS = [1, 2, 8];
+/** Calls a pass (or passes of a call each) in `--pass-timing`'s LeanAttention rows: what a pass adds once, against what a call adds. */
+const PASS_TIMING_CALLS = 8;
 
 /**
- * `--pass-timing`: what the timed pass adds to a single call's time. Each workload timed as the tables time it, and
- * again with each pass submitted alone once the one before is done, so that nothing before it overlaps its stamps.
+ * `--pass-timing`: what a timed pass adds to a single call's time. Each workload timed as the tables time it (its
+ * overlap with the run before says whether a begin stamp waits for it), and again with each run submitted alone once
+ * the one before is done. For LeanAttention at each length: a call in its own pass (the tables' single call), calls
+ * back to back in one pass, a call after an empty dispatch in its pass (less that pass alone), and calls in passes of
+ * their own between one begin and one end stamp.
  */
 async function benchPassTiming(setup: Setup, lengths: number[]): Promise<PassTimingRow[]> {
   const rows: PassTimingRow[] = [];
+  const emptyDispatchPass: number[] = [];
   for (const dispatches of [0, 1, 2] as const) {
     const inOne = await benchEmptyPass(setup, dispatches);
     const alone = await benchEmptyPass(setup, dispatches, { separateSubmissions: true });
+    if (dispatches === 1) emptyDispatchPass.push(inOne.ms, alone.ms);
     const what = dispatches === 0 ? 'a pass with no dispatch (its timestamps alone)' : `a pass with ${dispatches} empty dispatch${dispatches === 1 ? '' : 'es'}`;
-    rows.push({ what, passMs: inOne.ms, overlapMs: inOne.overlapMs ?? 0, exclusiveMs: inOne.exclusiveMs ?? inOne.ms, separateMs: alone.ms });
+    rows.push({ what, ms: inOne.ms, overlapMs: inOne.overlapMs ?? 0, separateMs: alone.ms });
   }
   const grid = await setup.grid(LAYOUT, GROUP, {});
+  const empty = emptyKernel(setup.context.device);
+  const emptyDispatch = (pass: GPUComputePassEncoder) => {
+    pass.setPipeline(empty);
+    pass.dispatchWorkgroups(512);
+  };
+  const shapes: { what: string; options: Parameters<typeof timeAttention>[4]; less?: number[] }[] = [
+    { what: 'a call in a pass of its own (the single call)', options: {} },
+    { what: `${PASS_TIMING_CALLS} calls in one pass, a call`, options: { calls: PASS_TIMING_CALLS } },
+    { what: 'a call after an empty dispatch in its pass, less that pass alone', options: { lead: emptyDispatch }, less: emptyDispatchPass },
+    { what: `${PASS_TIMING_CALLS} passes of a call each between two stamps, a call`, options: { passes: PASS_TIMING_CALLS } },
+  ];
   for (const n of lengths) {
     const batch: Batch = { name: `N=${lengthName(n)}`, layout: LAYOUT, group: GROUP, lengths: [n] };
     if (!syntheticKvFits(setup.context, batch.layout, batch.lengths)) continue;
     await withBatch(setup, batch, async (io) => {
-      for (const calls of PASS_TIMING_CALLS) {
-        const inOne = await timeAttention(setup, batch, io, { kernel: 'lean', grid }, { calls });
-        const alone = await timeAttention(setup, batch, io, { kernel: 'lean', grid }, { calls, separateSubmissions: true });
-        rows.push({ what: `LeanAttention ${batch.name}, ${calls} call${calls === 1 ? '' : 's'} a pass`, passMs: inOne.pass.ms, overlapMs: inOne.pass.overlapMs ?? 0, exclusiveMs: inOne.pass.exclusiveMs ?? inOne.pass.ms, separateMs: alone.pass.ms });
+      for (const shape of shapes) {
+        const inOne = await timeAttention(setup, batch, io, { kernel: 'lean', grid }, shape.options);
+        const alone = await timeAttention(setup, batch, io, { kernel: 'lean', grid }, { ...shape.options, separateSubmissions: true });
+        const [less, lessAlone] = shape.less ?? [0, 0];
+        rows.push({ what: `LeanAttention ${batch.name}: ${shape.what}`, ms: inOne.ms - less, overlapMs: inOne.overlapMs ?? 0, separateMs: alone.ms - lessAlone });
       }
     });
   }
@@ -643,11 +675,11 @@ async function main(): Promise<void> {
     if (single.length) console.log(`Lean over FA2-style, mean over N: ${meanSpeedup(KERNEL_LABELS.fa2).toFixed(2)}x; over FlashDecoding: ${meanSpeedup(KERNEL_LABELS.fd).toFixed(2)}x; over the staged kernel: ${meanSpeedup(`${KERNEL_LABELS.lean} (staged kernel)`).toFixed(2)}x`);
     console.log(`fixed cost of one pass with two empty dispatches (512 and 32 workgroups): ${microseconds(emptyPassMs)} µs; with one (512): ${microseconds(emptyDispatchMs)} µs`);
     if (passTimingRows.length) {
-      console.log(`\nwhat a timed pass adds: µs per pass as the tables time it (${setup.repeats} passes back to back in one submission), how long each pass's begin stamp came before the end stamp of the pass before it, the pass's time from the later of the two, and each pass in a submission of its own (medians)`);
+      console.log(`\nwhat a timed pass adds to a call: µs as the tables time it (${setup.repeats} runs back to back in one submission), how long each run's begin stamp came before the end stamp of the run before it, and µs with each run in a submission of its own (medians)`);
       console.log(
         formatTable(
-          ['pass', 'µs per pass', 'overlap with the pass before', 'µs after the pass before ended', 'µs per pass, submitted alone'],
-          passTimingRows.map((r) => [r.what, microseconds(r.passMs), microseconds(r.overlapMs), microseconds(r.exclusiveMs), microseconds(r.separateMs)]),
+          ['run', 'µs', 'overlap with the run before', 'µs, submitted alone'],
+          passTimingRows.map((r) => [r.what, microseconds(r.ms), microseconds(r.overlapMs), microseconds(r.separateMs)]),
         ),
       );
     }

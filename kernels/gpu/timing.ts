@@ -93,8 +93,6 @@ export interface Measurement {
    * before it still runs.
    */
   overlapMs?: number;
-  /** Timed passes in one submission only: the median time from the later of a pass's begin stamp and the end stamp of the pass before it to its own end. */
-  exclusiveMs?: number;
 }
 
 export interface PassOptions {
@@ -110,6 +108,8 @@ export interface PassOptions {
    * the GPU when its begin stamp is written (the host's wait between runs leaves the GPU idle for a moment).
    */
   separateSubmissions?: boolean;
+  /** Passes a run records `encodeRun` into, one after another; its begin stamp is in the first, its end in the last. */
+  passes?: number;
 }
 
 /**
@@ -122,25 +122,39 @@ export const WARM_UP_MS = 50;
 /**
  * Median GPU time of `encodeRun` over `repeats` runs, after warm-up runs that keep the GPU busy for `warmUpMs`
  * (one run where a run alone lasts that long, as on a CPU adapter). With timestamps, every run is its own timed
- * pass; without, each run is its own submission timed by wall clock to `onSubmittedWorkDone`.
+ * pass (or `passes` of them); without, each run is its own submission timed by wall clock to `onSubmittedWorkDone`.
  */
 export async function measurePasses(
   context: GpuContext,
   repeats: number,
   encodeRun: (pass: GPUComputePassEncoder) => void,
-  { warmUpMs = WARM_UP_MS, beforeRun, separateSubmissions = false }: PassOptions = {},
+  { warmUpMs = WARM_UP_MS, beforeRun, separateSubmissions = false, passes = 1 }: PassOptions = {},
 ): Promise<Measurement> {
   const { device } = context;
-  const run = (timestampWrites?: GPUComputePassTimestampWrites) => {
+  /** One run's encoder; with `stamps`, its begin stamp is written in slot `stamps.slot` of `stamps.timer`, and its end. */
+  const run = (stamps?: { timer: PassTimer; slot: number }) => {
     const encoder = device.createCommandEncoder();
     if (beforeRun) {
       const before = encoder.beginComputePass();
       beforeRun(before);
       before.end();
     }
-    const pass = encoder.beginComputePass({ timestampWrites });
-    encodeRun(pass);
-    pass.end();
+    for (let i = 0; i < passes; i++) {
+      const first = i === 0;
+      const last = i === passes - 1;
+      const timestampWrites = !stamps
+        ? undefined
+        : first && last
+          ? stamps.timer.writes(stamps.slot)
+          : first
+            ? stamps.timer.beginOnly(stamps.slot)
+            : last
+              ? stamps.timer.endOnly(stamps.slot)
+              : undefined;
+      const pass = encoder.beginComputePass({ timestampWrites });
+      encodeRun(pass);
+      pass.end();
+    }
     return encoder;
   };
   const warmUpStart = performance.now();
@@ -154,7 +168,7 @@ export async function measurePasses(
   if (timer) {
     if (separateSubmissions) {
       for (let i = 0; i < repeats; i++) {
-        device.queue.submit([run(timer.writes(i)).finish()]);
+        device.queue.submit([run({ timer, slot: i }).finish()]);
         await device.queue.onSubmittedWorkDone();
       }
       const encoder = device.createCommandEncoder();
@@ -166,7 +180,7 @@ export async function measurePasses(
     }
     const encoders: GPUCommandBuffer[] = [];
     for (let i = 0; i < repeats; i++) {
-      const encoder = run(timer.writes(i));
+      const encoder = run({ timer, slot: i });
       if (i === repeats - 1) timer.resolve(encoder, repeats);
       encoders.push(encoder.finish());
     }
@@ -174,10 +188,9 @@ export async function measurePasses(
     const stamps = await timer.stamps(repeats);
     timer.destroy();
     const durations = Array.from({ length: repeats }, (_, i) => Number(stamps[2 * i + 1] - stamps[2 * i]) / 1e6);
-    // Pass i's begin at 2i, its end at 2i + 1; the pass before it ended at 2i − 1.
+    // Run i began at stamp 2i and ended at 2i + 1; the run before it ended at 2i − 1.
     const overlaps = Array.from({ length: repeats - 1 }, (_, i) => Math.max(0, Number(stamps[2 * i + 1] - stamps[2 * i + 2]) / 1e6));
-    const exclusive = Array.from({ length: repeats }, (_, i) => Number(stamps[2 * i + 1] - (i > 0 && stamps[2 * i - 1] > stamps[2 * i] ? stamps[2 * i - 1] : stamps[2 * i])) / 1e6);
-    return { ms: median(durations), method: 'timestamp-query', overlapMs: overlaps.length ? median(overlaps) : 0, exclusiveMs: median(exclusive) };
+    return { ms: median(durations), method: 'timestamp-query', overlapMs: overlaps.length ? median(overlaps) : 0 };
   }
   const durations: number[] = [];
   for (let i = 0; i < repeats; i++) {
