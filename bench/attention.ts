@@ -125,10 +125,13 @@ async function timeAttention(
     passes,
     separateSubmissions,
     lead,
+    callBefore,
   }: Pick<Choice, 'only' | 'cold'> & Pick<PassOptions, 'passes' | 'separateSubmissions'> & {
     calls?: number;
     /** Recorded at the start of every pass, before its calls. */
     lead?: (pass: GPUComputePassEncoder) => void;
+    /** One more call ahead of every run, in an untimed pass of its own (instead of `cold`'s eviction). */
+    callBefore?: boolean;
   } = {},
 ): Promise<{ ms: number; overlapMs?: number; variant: string; workgroups: number }> {
   const attention = new DecodeAttention(setup.context, { layout: batch.layout, group: batch.group, maxSequences: batch.lengths.length, ...options });
@@ -143,7 +146,7 @@ async function timeAttention(
       lead?.(pass);
       for (let call = 0; call < calls; call++) attention.encodeInPass(pass, bindings, only);
     },
-    { beforeRun: cold ? setup.evictCaches : undefined, separateSubmissions, passes },
+    { beforeRun: cold ? setup.evictCaches : callBefore ? (pass) => attention.encodeInPass(pass, bindings, only) : undefined, separateSubmissions, passes },
   );
   const result = { ms: ms / (calls * (passes ?? 1)), overlapMs, variant: attention.variant.key, workgroups: attention.currentPlan.rangeCount };
   attention.destroy();
@@ -464,8 +467,9 @@ const PASS_TIMING_CALLS = 8;
  * `--pass-timing`: what a timed pass adds to a single call's time. Each workload timed as the tables time it (its
  * overlap with the run before says whether a begin stamp waits for it), and again with each run submitted alone once
  * the one before is done. For LeanAttention at each length: a call in its own pass (the tables' single call), calls
- * back to back in one pass, a call after an empty dispatch in its pass (less that pass alone), and calls in passes of
- * their own between one begin and one end stamp.
+ * back to back in one pass, a call after an empty dispatch in its pass (less that pass alone), calls in passes of
+ * their own between one begin and one end stamp, and a call timed right after an untimed one (the GPU busy when its
+ * begin stamp is written, as a layer's attention is inside a timed decode step).
  */
 async function benchPassTiming(setup: Setup, lengths: number[]): Promise<PassTimingRow[]> {
   const rows: PassTimingRow[] = [];
@@ -488,6 +492,7 @@ async function benchPassTiming(setup: Setup, lengths: number[]): Promise<PassTim
     { what: `${PASS_TIMING_CALLS} calls in one pass, a call`, options: { calls: PASS_TIMING_CALLS } },
     { what: 'a call after an empty dispatch in its pass, less that pass alone', options: { lead: emptyDispatch }, less: emptyDispatchPass },
     { what: `${PASS_TIMING_CALLS} passes of a call each between two stamps, a call`, options: { passes: PASS_TIMING_CALLS } },
+    { what: 'a call in its own pass after an untimed call in the pass before', options: { callBefore: true } },
   ];
   for (const n of lengths) {
     const batch: Batch = { name: `N=${lengthName(n)}`, layout: LAYOUT, group: GROUP, lengths: [n] };
