@@ -126,12 +126,15 @@ async function timeAttention(
     separateSubmissions,
     lead,
     callBefore,
+    fromCallBeforeEnd,
   }: Pick<Choice, 'only' | 'cold'> & Pick<PassOptions, 'passes' | 'separateSubmissions'> & {
     calls?: number;
     /** Recorded at the start of every pass, before its calls. */
     lead?: (pass: GPUComputePassEncoder) => void;
     /** One more call ahead of every run, in an untimed pass of its own (instead of `cold`'s eviction). */
     callBefore?: boolean;
+    /** With `callBefore`: the run timed from the end of that pass (two end stamps, no begin stamp). */
+    fromCallBeforeEnd?: boolean;
   } = {},
 ): Promise<{ ms: number; overlapMs?: number; variant: string; workgroups: number }> {
   const attention = new DecodeAttention(setup.context, { layout: batch.layout, group: batch.group, maxSequences: batch.lengths.length, ...options });
@@ -146,7 +149,7 @@ async function timeAttention(
       lead?.(pass);
       for (let call = 0; call < calls; call++) attention.encodeInPass(pass, bindings, only);
     },
-    { beforeRun: cold ? setup.evictCaches : callBefore ? (pass) => attention.encodeInPass(pass, bindings, only) : undefined, separateSubmissions, passes },
+    { beforeRun: cold ? setup.evictCaches : callBefore ? (pass) => attention.encodeInPass(pass, bindings, only) : undefined, separateSubmissions, passes, fromBeforeRunEnd: fromCallBeforeEnd },
   );
   const result = { ms: ms / (calls * (passes ?? 1)), overlapMs, variant: attention.variant.key, workgroups: attention.currentPlan.rangeCount };
   attention.destroy();
@@ -493,6 +496,7 @@ async function benchPassTiming(setup: Setup, lengths: number[]): Promise<PassTim
     { what: 'a call after an empty dispatch in its pass, less that pass alone', options: { lead: emptyDispatch }, less: emptyDispatchPass },
     { what: `${PASS_TIMING_CALLS} passes of a call each between two stamps, a call`, options: { passes: PASS_TIMING_CALLS } },
     { what: 'a call in its own pass after an untimed call in the pass before', options: { callBefore: true } },
+    { what: 'the same, timed from the end of the pass before (two end stamps)', options: { callBefore: true, fromCallBeforeEnd: true } },
   ];
   for (const n of lengths) {
     const batch: Batch = { name: `N=${lengthName(n)}`, layout: LAYOUT, group: GROUP, lengths: [n] };

@@ -44,6 +44,14 @@ export class PassTimer {
     return { querySet: this.querySet, beginningOfPassWriteIndex: 2 * slot };
   }
 
+  /**
+   * Timestamp write at the end of a pass into slot's first index: the slot then spans from that pass's end to the end
+   * of a later one (`endOnly`), two end stamps and no begin stamp.
+   */
+  endAsBegin(slot: number): GPUComputePassTimestampWrites {
+    return { querySet: this.querySet, endOfPassWriteIndex: 2 * slot };
+  }
+
   /** Timestamp write at the end of a pass only (slot's second index). */
   endOnly(slot: number): GPUComputePassTimestampWrites {
     return { querySet: this.querySet, endOfPassWriteIndex: 2 * slot + 1 };
@@ -110,6 +118,11 @@ export interface PassOptions {
   separateSubmissions?: boolean;
   /** Passes a run records `encodeRun` into, one after another; its begin stamp is in the first, its end in the last. */
   passes?: number;
+  /**
+   * With `beforeRun`: a run is timed from the end of the beforeRun pass to the end of its own, by two end stamps
+   * and no begin stamp (PassTimer.endAsBegin).
+   */
+  fromBeforeRunEnd?: boolean;
 }
 
 /**
@@ -128,19 +141,20 @@ export async function measurePasses(
   context: GpuContext,
   repeats: number,
   encodeRun: (pass: GPUComputePassEncoder) => void,
-  { warmUpMs = WARM_UP_MS, beforeRun, separateSubmissions = false, passes = 1 }: PassOptions = {},
+  { warmUpMs = WARM_UP_MS, beforeRun, separateSubmissions = false, passes = 1, fromBeforeRunEnd = false }: PassOptions = {},
 ): Promise<Measurement> {
   const { device } = context;
   /** One run's encoder; with `stamps`, its begin stamp is written in slot `stamps.slot` of `stamps.timer`, and its end. */
   const run = (stamps?: { timer: PassTimer; slot: number }) => {
     const encoder = device.createCommandEncoder();
+    const startsAtBefore = fromBeforeRunEnd && beforeRun !== undefined;
     if (beforeRun) {
-      const before = encoder.beginComputePass();
+      const before = encoder.beginComputePass({ timestampWrites: stamps && startsAtBefore ? stamps.timer.endAsBegin(stamps.slot) : undefined });
       beforeRun(before);
       before.end();
     }
     for (let i = 0; i < passes; i++) {
-      const first = i === 0;
+      const first = i === 0 && !startsAtBefore;
       const last = i === passes - 1;
       const timestampWrites = !stamps
         ? undefined
