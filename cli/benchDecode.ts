@@ -76,6 +76,17 @@ prefill length, with the first attention kernel.`,
   flags: BENCH_DECODE_FLAGS,
 };
 
+/**
+ * What per-layer timing adds to one layer's timed figure: a timestamp slows the work that follows it (BENCHMARKS.md,
+ * `bench:attention --pass-timing`: a call timed alone reads 6–11 µs more on the H200 than among untimed calls, by a
+ * begin stamp or by the end stamp of the pass before alike), and each layer's timed pass has two stamps, one ahead of
+ * its own work and one ahead of the next layer's. So the layers' figures together carry half of what the stamps add
+ * to the step.
+ */
+export function timingCostMs(sectionsStepMs: number, stepMs: number): number {
+  return Math.max(0, sectionsStepMs - stepMs) / 2;
+}
+
 interface Row {
   context: number;
   kernel: AttentionKernel;
@@ -87,7 +98,12 @@ interface Row {
   longestGapMs: number;
   wallMsPerToken: number;
   stepMs: number;
+  /** Each layer's attention timed in a pass of its own (timestamps around it), summed over the layers. */
   attentionMs: number;
+  /** The GPU step of the steps so timed: their timestamps slow the step itself. */
+  sectionsStepMs: number;
+  /** attentionMs less half of what the per-layer timestamps add to the step (timingCostMs). */
+  attentionLessTimingMs: number;
   restMs: number;
   /** Weight bytes over the GPU step's time outside attention. */
   restGBps: number;
@@ -302,7 +318,10 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
       const seconds = median(runSeconds);
       const timedSteps = Math.min(steps, 8);
       const stepMs = median((await run(timedSteps, 'step')).timings.map((t) => t.stepMs));
-      const attentionMs = median((await run(timedSteps, 'sections')).timings.map((t) => t.attentionMs.reduce((a, b) => a + b, 0)));
+      const sections = (await run(timedSteps, 'sections')).timings;
+      const attentionMs = median(sections.map((t) => t.attentionMs.reduce((a, b) => a + b, 0)));
+      const sectionsStepMs = median(sections.map((t) => t.stepMs));
+      const attentionLessTimingMs = attentionMs - timingCostMs(sectionsStepMs, stepMs);
       if (kernel === kernels[0] && !flags['skip-mask']) {
         // Masked and free runs take turns, so that a drift in clocks or host load falls on both; each side's fastest
         // run is compared (on the H200, runs of a few hundred milliseconds fall into a fast and a slow mode, for both,
@@ -342,8 +361,10 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
         wallMsPerToken: (1000 * seconds) / steps,
         stepMs,
         attentionMs,
-        restMs: stepMs - attentionMs,
-        restGBps: runner.weights.bytes / ((stepMs - attentionMs) * 1e6),
+        sectionsStepMs,
+        attentionLessTimingMs,
+        restMs: stepMs - attentionLessTimingMs,
+        restGBps: runner.weights.bytes / ((stepMs - attentionLessTimingMs) * 1e6),
         dispatches: runner.lastDispatchCount,
         floorTokensPerSecond,
         percentOfFloor: (100 * tokensPerSecond) / floorTokensPerSecond,
@@ -363,7 +384,7 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
     console.log('');
     console.log(
       formatTable(
-        ['context', 'kernel', 'tokens/s', 'runs tok/s', 'floor tok/s', '% of floor', 'wall ms/token', 'longest gap ms', 'GPU step ms', 'attention ms', 'rest ms', 'rest GB/s', 'dispatches', 'vs Lean'],
+        ['context', 'kernel', 'tokens/s', 'runs tok/s', 'floor tok/s', '% of floor', 'wall ms/token', 'longest gap ms', 'GPU step ms', 'step, layers timed ms', 'attention ms, as timed', 'attention ms', 'rest ms', 'rest GB/s', 'dispatches', 'vs Lean'],
         rows.map((r) => {
           const lean = rows.find((x) => x.context === r.context && x.kernel === 'lean');
           return [
@@ -376,7 +397,9 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
             +r.wallMsPerToken.toFixed(3),
             +r.longestGapMs.toFixed(2),
             +r.stepMs.toFixed(3),
+            +r.sectionsStepMs.toFixed(3),
             +r.attentionMs.toFixed(3),
+            +r.attentionLessTimingMs.toFixed(3),
             +r.restMs.toFixed(3),
             +r.restGBps.toPrecision(3),
             r.dispatches,
@@ -387,6 +410,8 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
     );
     console.log(
       '\n"vs Lean": LeanAttention tokens/s divided by this row\'s; floor = read bandwidth / (weight bytes + KV bytes of the context);' +
+        '\n"attention ms, as timed": each layer\'s attention in a pass of its own, timestamps around it; the step so timed is the "step, layers timed" column.' +
+        '\nattention = as timed, less half of what those timestamps add to the step (each pair slows what follows each of its two stamps: timingCostMs);' +
         '\nrest = GPU step − attention (projections, norms, rope, LM head, sampling); rest GB/s = weight bytes / rest.',
     );
     if (maskRows.length) {
