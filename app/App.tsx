@@ -385,8 +385,10 @@ export function App() {
 /** A generation's profiled decode steps as the attention panel keeps them, numbered on from the panel's last. */
 function timedSteps(timings: LeanDecodeTimings, profiling: string, lastStep: number): TimedStep[] {
   const method = profiling === 'timestamps' ? 'timestamp-query' : 'cpu';
-  const profiled = timings.steps.flatMap(({ context_length, step_ms, attention_ms }) =>
-    step_ms === undefined || attention_ms === undefined ? [] : [{ contextLength: context_length, timing: { stepMs: step_ms, attentionMs: attention_ms, method } as const }],
+  const profiled = timings.steps.flatMap(({ context_length, step_ms, attention_ms, whole_step_ms }) =>
+    step_ms === undefined || attention_ms === undefined
+      ? []
+      : [{ contextLength: context_length, timing: { stepMs: step_ms, attentionMs: attention_ms, method, wholeStepMs: whole_step_ms } as const }],
   );
   return profiled.map((step, index) => ({ step: lastStep + index + 1, ...step }));
 }

@@ -45,5 +45,18 @@ describe('AttentionPanel', () => {
     expect(text(html, 'step-summary')).toMatch(/^Latest step \(context 49\): step/);
     expect(attribute(html, 'data-basis')).toBe('latest');
     expect(attribute(html, 'data-values')).toBe(steps.at(-1)!.timing.attentionMs.map((ms) => +(ms * 1000).toFixed(1)).join(','));
+    expect(html).not.toContain('timestamp-cost');
+  });
+
+  it("with steps timed whole and per layer by turns: bars less what each layer's timestamps cost, and a note that gives it", () => {
+    const html = render(measuredSteps(100, { ...SHAPE, stampCostUs: 20 }, 0));
+    const note = text(html, 'timestamp-cost')!;
+    expect(note).toMatch(/Every bar is less what its own timestamps cost it: \d+ µs a layer here/);
+    expect(note).toContain('over 100 pairs of steps');
+    // Less the ~20 µs the stamps add to each, the bars are near their true times again (±5% a pass, the estimate's spread).
+    const values = attribute(html, 'data-values')!.split(',').map(Number);
+    for (const [layer, us] of values.entries()) expect(Math.abs(us - SHAPE.layerUs[layer])).toBeLessThan(8);
+    // A handful of pairs whose difference is within the steps' spread: said so, the bars as timed.
+    expect(text(render(measuredSteps(4, { ...SHAPE, stampCostUs: 0 }, 0)), 'timestamp-cost')).toContain('not yet told apart');
   });
 });

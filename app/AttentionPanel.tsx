@@ -39,6 +39,23 @@ export function AttentionPanel(props: { steps: TimedStep[]; timestampQuery: bool
             <span data-testid="attention-share">{((100 * breakdown.attentionMs) / breakdown.stepMs).toFixed(1)}%</span> of the step), measured by{' '}
             {breakdown.method === 'timestamp-query' ? 'GPU timestamps' : 'the CPU clock'}
           </p>
+          {breakdown.timestampPairs > 0 && (
+            <p className="muted" data-testid="timestamp-cost">
+              Each layer&apos;s attention is timed in a compute pass of its own, and a timestamp slows the GPU work that follows it, so profiled steps
+              alternate: one timed whole (the step above), one timed per layer.{' '}
+              {breakdown.timestampCostMs !== undefined ? (
+                <>
+                  Every bar is less what its own timestamps cost it: <strong>{formatMs(breakdown.timestampCostMs)}</strong> a layer here, half of what timing
+                  every layer adds to a step (over {breakdown.timestampPairs} pairs of steps).
+                </>
+              ) : (
+                <>
+                  What the timestamps cost is not yet told apart from how much steps vary ({breakdown.timestampPairs} pairs of steps): the bars are as
+                  timed.
+                </>
+              )}
+            </p>
+          )}
           <div
             className="chart"
             data-testid="layer-chart"

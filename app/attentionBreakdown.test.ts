@@ -35,6 +35,21 @@ describe('attentionBreakdown', () => {
     expect(breakdown).toMatchObject({ basis: 'mean', steps: MEAN_WINDOW, contexts: [70, 20 + MEAN_WINDOW + 49], clock: { kind: 'quantized', quantumMs: 0.065536 } });
   });
 
+  it("takes what each layer's timestamps cost off its figure, and shows the step timed whole", () => {
+    const steps = measuredSteps(200, { ...SHAPE, stampCostUs: 10 }, 0);
+    const breakdown = attentionBreakdown(steps)!;
+    expect(breakdown).toMatchObject({ basis: 'latest', timestampPairs: 200, clock: { kind: 'fine' } });
+    // Each step's pair of whole and per-layer steps varies by ±5% of 2.5 ms (±1 µs a layer's figure, over 200 pairs).
+    expect(Math.abs(breakdown.timestampCostMs! * 1000 - 10)).toBeLessThan(4);
+    const latest = steps.at(-1)!.timing;
+    expect(breakdown.stepMs).toBe(latest.wholeStepMs);
+    for (const [layer, ms] of breakdown.layerMs.entries()) expect(ms).toBeCloseTo(latest.attentionMs[layer] - breakdown.timestampCostMs!, 12);
+    // With stamps that cost nothing, the difference is within the steps' spread: the figures stay as timed.
+    const free = attentionBreakdown(measuredSteps(200, { ...SHAPE, stampCostUs: 0 }, 0, 3))!;
+    expect(free.timestampCostMs).toBeUndefined();
+    expect(free.timestampPairs).toBe(200);
+  });
+
   it('shows the latest step while too few durations are in to judge the clock', () => {
     const steps = measuredSteps(1, { layerUs: [30, 40], stepUs: 900 }, 0);
     expect(attentionBreakdown(steps)).toMatchObject({ basis: 'latest', steps: 1, clock: { kind: 'undecided' } });

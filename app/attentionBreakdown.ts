@@ -1,5 +1,6 @@
 import { detectClockQuantum, type ClockResolution } from '../engine/clockQuantum.ts';
 import type { StepTiming } from '../engine/model.ts';
+import { estimateTimestampCost } from '../engine/timestampCost.ts';
 
 /** A decode step's GPU timing as the app keeps it over a conversation. */
 export interface TimedStep {
@@ -21,6 +22,13 @@ export interface AttentionBreakdown {
   layerMs: number[];
   stepMs: number;
   attentionMs: number;
+  /**
+   * What timing each layer's attention by timestamps costs its figure (estimateTimestampCost over the latest
+   * MEAN_WINDOW steps), taken off layerMs and attentionMs; undefined where not estimated.
+   */
+  timestampCostMs: number | undefined;
+  /** Steps behind that estimate: timed per layer by timestamps, each beside the step before it timed whole. */
+  timestampPairs: number;
   method: StepTiming['method'];
   clock: ClockResolution;
 }
@@ -28,22 +36,27 @@ export interface AttentionBreakdown {
 /**
  * The figures to show for the steps recorded so far. The clock is judged on every duration recorded; a quantized
  * clock reads one step's microsecond passes as 0 or one quantum, so then each figure is the mean over the last
- * `MEAN_WINDOW` steps, which is unbiased and converges. Otherwise the latest step is shown, as measured.
+ * `MEAN_WINDOW` steps, which is unbiased and converges. Otherwise the latest step is shown, as measured. Each
+ * layer's figure is less what its timestamps cost it where that is estimated, and the step is the one timed whole.
  */
 export function attentionBreakdown(steps: readonly TimedStep[]): AttentionBreakdown | undefined {
   const latest = steps.at(-1);
   if (!latest) return undefined;
-  const clock = detectClockQuantum(steps.flatMap(({ timing }) => [timing.stepMs, ...timing.attentionMs]));
+  const clock = detectClockQuantum(steps.flatMap(({ timing }) => [timing.stepMs, ...(timing.wholeStepMs === undefined ? [] : [timing.wholeStepMs]), ...timing.attentionMs]));
   const basis = clock.kind === 'quantized' ? 'mean' : 'latest';
   const window = basis === 'mean' ? steps.slice(-MEAN_WINDOW) : [latest];
-  const layerMs = latest.timing.attentionMs.map((_, layer) => mean(window.map(({ timing }) => timing.attentionMs[layer])));
+  const recent = steps.slice(-MEAN_WINDOW).map(({ timing }) => timing);
+  const timestampCostMs = estimateTimestampCost(recent);
+  const layerMs = latest.timing.attentionMs.map((_, layer) => mean(window.map(({ timing }) => timing.attentionMs[layer])) - (timestampCostMs ?? 0));
   return {
     basis,
     steps: window.length,
     contexts: [window[0].contextLength, latest.contextLength],
     layerMs,
-    stepMs: mean(window.map(({ timing }) => timing.stepMs)),
+    stepMs: mean(window.map(({ timing }) => timing.wholeStepMs ?? timing.stepMs)),
     attentionMs: layerMs.reduce((a, b) => a + b, 0),
+    timestampCostMs,
+    timestampPairs: recent.filter((timing) => timing.wholeStepMs !== undefined).length,
     method: latest.timing.method,
     clock,
   };

@@ -20,6 +20,7 @@ import { ATTENTION_KERNELS, KERNEL_LABELS, type AttentionKernel } from '../kerne
 import { fillRandom } from '../kernels/gpu/fillRandom.ts';
 import { seededRandom } from '../kernels/gpu/seededRandom.ts';
 import { median, WARM_UP_MS } from '../kernels/gpu/timing.ts';
+import { estimateTimestampCost } from '../engine/timestampCost.ts';
 import { ROPE_KV_LINEAR_STORAGE_BUFFERS } from '../kernels/model/linear.ts';
 import { GREEDY } from '../kernels/model/sampler.ts';
 import { parseModelConfig, type ModelConfig } from '../models/config.ts';
@@ -67,7 +68,7 @@ export const BENCH_DECODE: CommandSpec<typeof BENCH_DECODE_FLAGS> = {
 (weight bytes + KV bytes of the context) / the measured read bandwidth. Per row: tokens/s and wall time per token
 (steps recorded without timing; the median of three runs, and the slowest and fastest run's tokens/s, and the longest
 wait for one token), the GPU step (timestamps around the whole step), the attention (timestamps around
-each layer's), the rest and its bandwidth over the weights, and the dispatches per step. Then decode under a JSON
+each layer's, less what they cost it: half of what they add to the step), the rest and its bandwidth over the weights, and the dispatches per step. Then decode under a JSON
 schema's token mask against free decode in generations of the same lengths (a text the grammar ends is followed
 by a new one) at each context, with the first attention kernel, in the same run (five runs of each,
 taking turns; the fastest of each compared): the mask's cost per token (a --shape has no tokenizer: the built-in model's stands in, every id past its vocabulary
@@ -75,17 +76,6 @@ masked out, so the mask is as wide as the shape's vocabulary). Then the time to 
 prefill length, with the first attention kernel.`,
   flags: BENCH_DECODE_FLAGS,
 };
-
-/**
- * What per-layer timing adds to one layer's timed figure: a timestamp slows the work that follows it (BENCHMARKS.md,
- * `bench:attention --pass-timing`: a call timed alone reads 6–11 µs more on the H200 than among untimed calls, by a
- * begin stamp or by the end stamp of the pass before alike), and each layer's timed pass has two stamps, one ahead of
- * its own work and one ahead of the next layer's. So the layers' figures together carry half of what the stamps add
- * to the step.
- */
-export function timingCostMs(sectionsStepMs: number, stepMs: number): number {
-  return Math.max(0, sectionsStepMs - stepMs) / 2;
-}
 
 interface Row {
   context: number;
@@ -98,12 +88,10 @@ interface Row {
   longestGapMs: number;
   wallMsPerToken: number;
   stepMs: number;
-  /** Each layer's attention timed in a pass of its own (timestamps around it), summed over the layers. */
+  /** Each layer's attention timed in a pass of its own, less what its timestamps cost it (estimateTimestampCost), summed. */
   attentionMs: number;
-  /** The GPU step of the steps so timed: their timestamps slow the step itself. */
-  sectionsStepMs: number;
-  /** attentionMs less half of what the per-layer timestamps add to the step (timingCostMs). */
-  attentionLessTimingMs: number;
+  /** What the timestamps cost each layer's figure (taken off attentionMs; 0 where the steps' spread hides it). */
+  timestampCostMs: number;
   restMs: number;
   /** Weight bytes over the GPU step's time outside attention. */
   restGBps: number;
@@ -318,10 +306,10 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
       const seconds = median(runSeconds);
       const timedSteps = Math.min(steps, 8);
       const stepMs = median((await run(timedSteps, 'step')).timings.map((t) => t.stepMs));
-      const sections = (await run(timedSteps, 'sections')).timings;
-      const attentionMs = median(sections.map((t) => t.attentionMs.reduce((a, b) => a + b, 0)));
-      const sectionsStepMs = median(sections.map((t) => t.stepMs));
-      const attentionLessTimingMs = attentionMs - timingCostMs(sectionsStepMs, stepMs);
+      // Every other step timed per layer (DecodeTimings).
+      const sections = (await run(2 * timedSteps, 'sections')).timings;
+      const timestampCostMs = estimateTimestampCost(sections) ?? 0;
+      const attentionMs = median(sections.map((t) => t.attentionMs.reduce((a, b) => a + b, 0))) - runner.config.numLayers * timestampCostMs;
       if (kernel === kernels[0] && !flags['skip-mask']) {
         // Masked and free runs take turns, so that a drift in clocks or host load falls on both; each side's fastest
         // run is compared (on the H200, runs of a few hundred milliseconds fall into a fast and a slow mode, for both,
@@ -361,10 +349,9 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
         wallMsPerToken: (1000 * seconds) / steps,
         stepMs,
         attentionMs,
-        sectionsStepMs,
-        attentionLessTimingMs,
-        restMs: stepMs - attentionLessTimingMs,
-        restGBps: runner.weights.bytes / ((stepMs - attentionLessTimingMs) * 1e6),
+        timestampCostMs,
+        restMs: stepMs - attentionMs,
+        restGBps: runner.weights.bytes / ((stepMs - attentionMs) * 1e6),
         dispatches: runner.lastDispatchCount,
         floorTokensPerSecond,
         percentOfFloor: (100 * tokensPerSecond) / floorTokensPerSecond,
@@ -384,7 +371,7 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
     console.log('');
     console.log(
       formatTable(
-        ['context', 'kernel', 'tokens/s', 'runs tok/s', 'floor tok/s', '% of floor', 'wall ms/token', 'longest gap ms', 'GPU step ms', 'step, layers timed ms', 'attention ms, as timed', 'attention ms', 'rest ms', 'rest GB/s', 'dispatches', 'vs Lean'],
+        ['context', 'kernel', 'tokens/s', 'runs tok/s', 'floor tok/s', '% of floor', 'wall ms/token', 'longest gap ms', 'GPU step ms', 'attention ms', "timestamps' cost µs a layer", 'rest ms', 'rest GB/s', 'dispatches', 'vs Lean'],
         rows.map((r) => {
           const lean = rows.find((x) => x.context === r.context && x.kernel === 'lean');
           return [
@@ -397,9 +384,8 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
             +r.wallMsPerToken.toFixed(3),
             +r.longestGapMs.toFixed(2),
             +r.stepMs.toFixed(3),
-            +r.sectionsStepMs.toFixed(3),
             +r.attentionMs.toFixed(3),
-            +r.attentionLessTimingMs.toFixed(3),
+            +(1000 * r.timestampCostMs).toFixed(1),
             +r.restMs.toFixed(3),
             +r.restGBps.toPrecision(3),
             r.dispatches,
@@ -410,8 +396,8 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
     );
     console.log(
       '\n"vs Lean": LeanAttention tokens/s divided by this row\'s; floor = read bandwidth / (weight bytes + KV bytes of the context);' +
-        '\n"attention ms, as timed": each layer\'s attention in a pass of its own, timestamps around it; the step so timed is the "step, layers timed" column.' +
-        '\nattention = as timed, less half of what those timestamps add to the step (each pair slows what follows each of its two stamps: timingCostMs);' +
+        '\nattention: each layer\'s timed in a pass of its own, less what its timestamps cost it (half of what they add to the step, per layer:' +
+        '\nthe cost column; engine/timestampCost.ts);' +
         '\nrest = GPU step − attention (projections, norms, rope, LM head, sampling); rest GB/s = weight bytes / rest.',
     );
     if (maskRows.length) {

@@ -50,7 +50,7 @@ export async function generateCommand(flags: FlagValues<typeof GENERATE_FLAGS>):
   const { engine, info, calibration } = await loadEngine(model, { kvDtype, attention }, json);
   if (!json && calibration && flags.calibrate) process.stderr.write(`LeanAttention grid ${calibration.grid}\n`);
   const request = flags.chat ? { messages: [{ role: 'user' as const, content: prompt }] } : { prompt };
-  const steps: { step: number; contextLength: number; stepMs?: number; attentionMs?: number[] }[] = [];
+  const steps: { step: number; contextLength: number; stepMs?: number; attentionMs?: number[]; wholeStepMs?: number }[] = [];
   let result: { promptIds: number[]; lastPromptLogits?: Float32Array; generatedIds: number[]; text: string; reason: string } | undefined;
   let promptIds: number[] = [];
   let lastPromptLogits: Float32Array | undefined;
@@ -69,7 +69,8 @@ export async function generateCommand(flags: FlagValues<typeof GENERATE_FLAGS>):
       prefillMs = event.prefillMs;
     } else if (event.kind === 'token') {
       if (!json) process.stdout.write(event.text);
-      steps.push({ step: event.stats.step, contextLength: event.stats.contextLength, stepMs: event.stats.timing?.stepMs, attentionMs: event.stats.timing?.attentionMs });
+      const timing = event.stats.timing;
+      steps.push({ step: event.stats.step, contextLength: event.stats.contextLength, stepMs: timing?.stepMs, attentionMs: timing?.attentionMs, wholeStepMs: timing?.wholeStepMs });
     } else {
       if (!json) process.stdout.write(event.tail);
       result = { promptIds, lastPromptLogits, generatedIds: event.generatedIds, text: event.text, reason: event.reason };

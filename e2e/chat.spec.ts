@@ -54,6 +54,8 @@ test('the attention breakdown shows one bar per layer with non-zero values', asy
   await expect(chart).toHaveAttribute('data-clock', 'fine');
   await expect(chart).toHaveAttribute('data-basis', 'latest');
   await expect(page.getByTestId('clock-note')).toHaveCount(0);
+  // Steps timed whole and per layer take turns: the note says what the timestamps cost (or that it is not told apart yet).
+  await expect(page.getByTestId('timestamp-cost')).toContainText('alternate');
   await page.screenshot({ path: 'test-results/screenshots/attention-breakdown.png', fullPage: true });
 });
 

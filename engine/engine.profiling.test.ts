@@ -12,12 +12,19 @@ it.each(['timestamps', 'cpu'] as const)('%s profiling reports the step and every
   const engine = new Engine(context);
   await engine.load(blobModelFiles('tiny', makeTinyModel(SPEC)), { kvDtype: 'f16', maxContext: 64, profiling });
   const stats: StepStats[] = [];
-  for await (const event of engine.generate({ promptIds: [1, 2, 3, 4], maxTokens: 5, ignoreEos: true, timing: 'sections' })) if (event.kind === 'token') stats.push(event.stats);
-  // The first token comes from the prefill; every later one from a timed decode step.
+  for await (const event of engine.generate({ promptIds: [1, 2, 3, 4], maxTokens: 7, ignoreEos: true, timing: 'sections' })) if (event.kind === 'token') stats.push(event.stats);
+  // The first token comes from the prefill; every later one from a decode step. By timestamps, the steps alternate:
+  // one timed whole (its token carries no timing), then one timed per layer, which carries the whole one's time.
   expect(stats[0].timing).toBeUndefined();
-  for (const { timing } of stats.slice(1)) {
+  const timed = stats.slice(1).filter((_, step) => profiling === 'cpu' || step % 2 === 1);
+  expect(timed).toHaveLength(profiling === 'cpu' ? 6 : 3);
+  if (profiling === 'timestamps') for (const { timing } of stats.slice(1).filter((_, step) => step % 2 === 0)) expect(timing).toBeUndefined();
+  for (const { timing } of timed) {
     expect(timing!.method).toBe(profiling === 'cpu' ? 'cpu' : 'timestamp-query');
     expect(timing!.attentionMs).toHaveLength(SPEC.numLayers);
+    // By the CPU clock each section is submitted alone, with no stamps to cost anything.
+    if (profiling === 'cpu') expect(timing!.wholeStepMs).toBeUndefined();
+    else expect(timing!.wholeStepMs).toBeGreaterThan(0);
     for (const ms of timing!.attentionMs) expect(ms).toBeGreaterThan(0);
     expect(timing!.stepMs).toBeGreaterThan(timing!.attentionMs.reduce((a, b) => a + b, 0));
   }

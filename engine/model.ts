@@ -21,6 +21,7 @@ import type { TokenMatcher } from './grammar/grammar.ts';
 import { KvCache, kvBudgetFromLimits, poolPagesFor } from './kvCache.ts';
 import { ReadbackRing } from './readbackRing.ts';
 import { mayRecordAhead, StepRecorder, type ProfilingMode, type TimingLevel } from './stepRecorder.ts';
+import { DecodeTimings } from './timestampCost.ts';
 import type { MatrixWeight, ModelWeights } from './weights.ts';
 
 export interface RunnerOptions {
@@ -104,6 +105,11 @@ export interface StepTiming {
   stepMs: number;
   attentionMs: number[];
   method: 'timestamp-query' | 'cpu';
+  /**
+   * Where each layer's attention was timed by timestamps: the step before this one, timed whole. Their difference
+   * is what the per-layer timestamps cost the step (estimateTimestampCost).
+   */
+  wholeStepMs?: number;
 }
 
 /** A layer's kernels in dispatch order, around its attention. */
@@ -557,6 +563,7 @@ export class ModelRunner {
         this.sampler.allowAllTokens();
       }
     }
+    const timings = new DecodeTimings(timing, this.profiling);
     const inFlight: { position: number; slot: number; cpuMs: number[] | undefined }[] = [];
     let next = from;
     let end: DecodeEnd | undefined;
@@ -569,7 +576,7 @@ export class ModelRunner {
       // The step that reuses the oldest's slot is only submitted once the oldest has been read.
       while (inFlight.length < this.decodeDepth && mayRun()) {
         const slot = (next - from) % this.decodeDepth;
-        const cpuMs = await this.forward(sequence, next, 1, kernel, { slot, timing });
+        const cpuMs = await this.forward(sequence, next, 1, kernel, { slot, timing: timings.level(next - from) });
         inFlight.push({ position: next, slot, cpuMs });
         next++;
       }
@@ -577,7 +584,7 @@ export class ModelRunner {
       if (!step) return end!;
       const token = await this.readbacks.readToken(step.slot);
       this.kv.setLength(sequence, step.position + 1);
-      yield { token, position: step.position + 1, timing: timing === 'none' ? undefined : await this.stepTiming(step, timing) };
+      yield { token, position: step.position + 1, timing: await this.stepTiming(step, timings, step.position - from) };
     }
   }
 
@@ -608,6 +615,7 @@ export class ModelRunner {
     let end: DecodeEnd | undefined;
     const slots = this.readbacks.slots;
     const recordAhead = mayRecordAhead(this.profiling, timing);
+    const timings = new DecodeTimings(timing, this.profiling);
     type Step = { position: number; slot: number; cpuMs: number[] | undefined };
     type RecordedStep = { position: number; slot: number; submit: () => Promise<number[] | undefined> };
     // Records the forward pass of the step at `position` where it may run (its page then reserved); else `end` says why.
@@ -615,7 +623,7 @@ export class ModelRunner {
       end ??= this.stepEnd(sequence, from, position, budget, makeRoom);
       if (end) return undefined;
       const slot = (position - from) % slots;
-      const record = () => this.record(sequence, position, 1, kernel, { slot, timing, sampleLater: true });
+      const record = () => this.record(sequence, position, 1, kernel, { slot, timing: timings.level(position - from), sampleLater: true });
       const submit = recordAhead ? await record() : async () => (await record())();
       return { position, slot, submit };
     };
@@ -648,17 +656,20 @@ export class ModelRunner {
         next = recorded && (await submitStep(recorded));
         recorded = ahead;
       }
-      yield { token, position: done.position + 1, timing: timing === 'none' ? undefined : await this.stepTiming(done, timing) };
+      yield { token, position: done.position + 1, timing: await this.stepTiming(done, timings, done.position - from) };
       if (constraint.terminated) return 'grammar-end';
       if (step === done) return end!;
       if (!concurrent && next) recorded = await recordStep(next.position + 1);
     }
   }
 
-  private async stepTiming(step: { slot: number; cpuMs: number[] | undefined }, timing: 'step' | 'sections'): Promise<StepTiming> {
-    if (step.cpuMs) return { stepMs: step.cpuMs[0], attentionMs: step.cpuMs.slice(1), method: 'cpu' };
-    const times = await this.readbacks.readTimes(step.slot, timing === 'sections' ? 1 + this.config.numLayers : 1);
-    return { stepMs: times[0], attentionMs: times.slice(1), method: 'timestamp-query' };
+  /** The timing step `index` of a decode loop carries (see DecodeTimings), read from its readback slot. */
+  private async stepTiming(step: { slot: number; cpuMs: number[] | undefined }, timings: DecodeTimings, index: number): Promise<StepTiming | undefined> {
+    const level = timings.level(index);
+    if (level === 'none') return undefined;
+    if (step.cpuMs) return timings.take(index, { stepMs: step.cpuMs[0], attentionMs: step.cpuMs.slice(1), method: 'cpu' });
+    const times = await this.readbacks.readTimes(step.slot, level === 'sections' ? 1 + this.config.numLayers : 1);
+    return timings.take(index, { stepMs: times[0], attentionMs: times.slice(1), method: 'timestamp-query' });
   }
 
   /** Kernel dispatches the last forward call recorded. */

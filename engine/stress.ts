@@ -9,7 +9,8 @@ import type { AttentionKernel } from '../kernels/attention/plan.ts';
 import { createSyntheticKv, kvBytesRead, syntheticKvFits } from '../kernels/attention/syntheticKv.ts';
 import { GREEDY } from '../kernels/model/sampler.ts';
 import { EngineError } from '../errors/engineError.ts';
-import type { ModelRunner } from './model.ts';
+import type { ModelRunner, StepTiming } from './model.ts';
+import { estimateTimestampCost } from './timestampCost.ts';
 
 /** One point of the long-context sweep: a kernel's attention GPU time (all layers) at one context length. */
 export interface StressPoint {
@@ -69,8 +70,10 @@ export async function stressSynthetic(
 
 /**
  * Attention of the loaded model at growing contexts: the context is filled by chunked prefill (random tokens), and
- * at each length every kernel runs a few decode steps whose per-layer attention GPU time is summed. The decode
- * tokens are dropped again, so every kernel sees the same context.
+ * at each length every kernel runs a few decode steps whose per-layer attention GPU time is summed, less what timing
+ * it costs (engine/timestampCost.ts: by timestamps, steps timed whole and per layer take turns, so `stepsPerPoint`
+ * are timed per layer out of twice as many). The decode tokens are dropped again, so every kernel sees the same
+ * context.
  */
 export async function stressModel(
   runner: ModelRunner,
@@ -84,13 +87,14 @@ export async function stressModel(
   }
   const sorted = [...new Set(contexts)].sort((a, b) => a - b);
   const target = sorted.at(-1)!;
-  if (target + stepsPerPoint + 1 > runner.maxContext) {
+  const decodeSteps = 2 * stepsPerPoint;
+  if (target + decodeSteps + 1 > runner.maxContext) {
     throw new EngineError('context-overflow', `a ${target}-token sweep needs more than the model's context of ${runner.maxContext}`);
   }
   const { kv } = runner;
   const sequence = kv.createSequence();
   try {
-    kv.reserve(sequence, target + stepsPerPoint + 1);
+    kv.reserve(sequence, target + decodeSteps + 1);
     const vocab = runner.config.vocabSize;
     const random = seededRandom(12345);
     const fillerTokens = Array.from({ length: target + 1 }, () => Math.floor(random() * vocab));
@@ -102,17 +106,18 @@ export async function stressModel(
       filled = length;
       kv.setLength(sequence, length);
       for (const kernel of kernels) {
-        const times: number[] = [];
+        const timings: StepTiming[] = [];
         // Every kernel decodes from the same context: the token the prefill sampled, at `length`.
-        for await (const step of runner.decode(sequence, length, { attention: kernel, timing: 'sections', steps: stepsPerPoint })) {
-          times.push(step.timing!.attentionMs.reduce((a, b) => a + b, 0));
+        for await (const step of runner.decode(sequence, length, { attention: kernel, timing: 'sections', steps: decodeSteps })) {
+          if (step.timing) timings.push(step.timing);
         }
-        const ms = median(times);
+        const costMs = runner.config.numLayers * (estimateTimestampCost(timings) ?? 0);
+        const ms = median(timings.map((timing) => timing.attentionMs.reduce((a, b) => a + b, 0))) - costMs;
         const bytes = 2 * runner.config.numLayers * length * runner.layout.numKvHeads * runner.layout.headDim * (runner.layout.dtype === 'f16' ? 2 : 4);
         onEvent({ kind: 'point', point: { context: length, kernel, attentionMs: ms, gbPerSecond: bytes / (ms * 1e6) } });
       }
       // The next fill overwrites the decode tokens' KV; the filler ids there are restored.
-      runner.writeTokens(length, fillerTokens.slice(length, length + stepsPerPoint + 1));
+      runner.writeTokens(length, fillerTokens.slice(length, length + decodeSteps + 1));
     }
   } finally {
     kv.release(sequence);

@@ -6,6 +6,11 @@ export interface StepShape {
   layerUs: number[];
   /** True time of the whole step, in µs. */
   stepUs: number;
+  /**
+   * With timestamps that slow the work after each of them by this many µs (engine/timestampCost.ts): every step is
+   * then timed per layer beside the step before it timed whole, as the decode loop alternates them.
+   */
+  stampCostUs?: number;
 }
 
 /**
@@ -20,11 +25,16 @@ export function measuredSteps(count: number, shape: StepShape, quantumNs: number
   return Array.from({ length: count }, (_, i) => {
     const start = random() * 1e9;
     let passStart = start + 20_000;
+    const stampCostUs = shape.stampCostUs;
     const attentionMs = shape.layerUs.map((us) => {
-      const ms = duration(passStart, us * 1000);
+      const ms = duration(passStart, (us + (stampCostUs ?? 0)) * 1000);
       passStart += us * 1000 + 10_000;
       return ms;
     });
-    return { step: i + 1, contextLength: 20 + i, timing: { stepMs: duration(start, shape.stepUs * 1000), attentionMs, method: 'timestamp-query' } };
+    if (stampCostUs === undefined) return { step: i + 1, contextLength: 20 + i, timing: { stepMs: duration(start, shape.stepUs * 1000), attentionMs, method: 'timestamp-query' } };
+    // Two stamps a layer, each slowing what follows it.
+    const stepMs = duration(start, (shape.stepUs + 2 * shape.layerUs.length * stampCostUs) * 1000);
+    const wholeStepMs = duration(start - 1e7, shape.stepUs * 1000);
+    return { step: i + 1, contextLength: 20 + i, timing: { stepMs, wholeStepMs, attentionMs, method: 'timestamp-query' } };
   });
 }

@@ -221,7 +221,10 @@ export class ChatCompletions {
       if (event.kind === 'token') {
         last = event.stats;
         generated++;
-        if (event.stats.step > 0) steps.push({ context_length: event.stats.contextLength, step_ms: event.stats.timing?.stepMs, attention_ms: event.stats.timing?.attentionMs });
+        if (event.stats.step > 0) {
+          const timing = event.stats.timing;
+          steps.push({ context_length: event.stats.contextLength, step_ms: timing?.stepMs, attention_ms: timing?.attentionMs, whole_step_ms: timing?.wholeStepMs });
+        }
         yield* read(eos.has(event.id) ? '' : filter.push(event.text));
         if (parser?.finished) {
           // The last call allowed is made: the rest of the answer is not wanted (the generation stops with the turn).

@@ -27,8 +27,12 @@ export interface LeanDecodeTimings {
   prefill_ms: number;
   /** Decode rate from the first generated token on (wall clock). */
   tokens_per_second: number;
-  /** Per generated token after the first: the step's GPU time and each layer's attention time, where profiled. */
-  steps: { context_length: number; step_ms?: number; attention_ms?: number[] }[];
+  /**
+   * Per generated token after the first: the step's GPU time and each layer's attention time, where profiled. By GPU
+   * timestamps every other step is, with `whole_step_ms`, the step before it timed whole: the difference is what
+   * the per-layer timestamps cost the step (engine/timestampCost.ts).
+   */
+  steps: { context_length: number; step_ms?: number; attention_ms?: number[]; whole_step_ms?: number }[];
   /** KV pages in use when the last token was generated (this request's and cached conversations'), of the pool's. */
   kv_pages_used: number;
   kv_pages_total: number;

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import type { StepTiming } from './model.ts';
+import { DecodeTimings, estimateTimestampCost, MIN_PAIRS } from './timestampCost.ts';
+
+/** A step timed per layer (`layers` of 0.2 ms) beside the step before it, timed whole. */
+const pair = (stepMs: number, wholeStepMs: number, layers = 4): StepTiming => ({ stepMs, wholeStepMs, attentionMs: Array(layers).fill(0.2), method: 'timestamp-query' });
+
+describe('estimateTimestampCost', () => {
+  it("is half of what a layer's timestamps add to a step, over the steps timed per layer beside a whole one", () => {
+    // 4 layers: the stamps add 0.8 ms to each step, 0.1 ms to each layer's figure.
+    expect(estimateTimestampCost([pair(5.8, 5), pair(5.81, 5.02), pair(5.79, 4.98)])).toBeCloseTo(0.1, 3);
+    // Steps timed whole or by the CPU clock have nothing to say.
+    const others: StepTiming[] = [{ stepMs: 5, attentionMs: [], method: 'timestamp-query' }, { stepMs: 5.8, attentionMs: [0.2, 0.2], method: 'cpu' }];
+    expect(estimateTimestampCost([...others, pair(5.8, 5), pair(5.81, 5.02), pair(5.79, 4.98)])).toBeCloseTo(0.1, 3);
+  });
+
+  it(`says nothing from fewer than ${MIN_PAIRS} pairs, or where the difference is within twice its standard error of 0`, () => {
+    expect(estimateTimestampCost([pair(5.8, 5), pair(5.8, 5)])).toBeUndefined();
+    // A CPU adapter's steps vary by tens of percent: the difference is noise.
+    expect(estimateTimestampCost([pair(71.4, 64), pair(65.2, 69), pair(69.3, 66), pair(66.9, 70), pair(60.7, 61)])).toBeUndefined();
+    expect(estimateTimestampCost([])).toBeUndefined();
+  });
+});
+
+describe('DecodeTimings', () => {
+  it('alternates a step timed whole and a step timed per layer where timestamps time the layers; the second carries the first', () => {
+    const timings = new DecodeTimings('sections', 'timestamps');
+    expect([0, 1, 2, 3].map((index) => timings.level(index))).toEqual(['step', 'sections', 'step', 'sections']);
+    expect(timings.take(0, { stepMs: 2, attentionMs: [], method: 'timestamp-query' })).toBeUndefined();
+    expect(timings.take(1, { stepMs: 2.4, attentionMs: [0.3, 0.5], method: 'timestamp-query' })).toEqual({ stepMs: 2.4, attentionMs: [0.3, 0.5], method: 'timestamp-query', wholeStepMs: 2 });
+    expect(timings.take(2, { stepMs: 3, attentionMs: [], method: 'timestamp-query' })).toBeUndefined();
+    expect(timings.take(3, { stepMs: 3.2, attentionMs: [0.3, 0.5], method: 'timestamp-query' })!.wholeStepMs).toBe(3);
+  });
+
+  it('times every step as asked otherwise: the CPU clock (sections submitted alone), whole steps, none', () => {
+    const cpu = new DecodeTimings('sections', 'cpu');
+    expect([0, 1].map((index) => cpu.level(index))).toEqual(['sections', 'sections']);
+    const measured: StepTiming = { stepMs: 4, attentionMs: [1, 1], method: 'cpu' };
+    expect(cpu.take(0, measured)).toBe(measured);
+    const whole = new DecodeTimings('step', 'timestamps');
+    expect([0, 1].map((index) => whole.level(index))).toEqual(['step', 'step']);
+    expect(whole.take(0, { stepMs: 1, attentionMs: [], method: 'timestamp-query' })).toEqual({ stepMs: 1, attentionMs: [], method: 'timestamp-query' });
+    expect(new DecodeTimings('none', 'timestamps').level(1)).toBe('none');
+  });
+});
