@@ -12,7 +12,7 @@ export const MIN_PAIRS = 3;
  * two stamps, one ahead of its attention and one ahead of the layer's next kernels, so each layer's figure carries
  * half of what a layer's stamps add to the step: the mean of (step timed per layer − the step before it, timed
  * whole) / (2 · layers) over the steps given. On the H200's 1B and 8B shapes, attention less this came within
- * 0.4–15% of what taking attention out of the step saves, where the figures as timed were 14–108% over it.
+ * 0.6–15% of what taking attention out of the step saves, where the figures as timed were 13–104% over it.
  * Undefined where fewer than MIN_PAIRS steps have a whole step beside them, or where the difference is within
  * twice its standard error of 0: steps that vary more than the stamps cost (a CPU adapter's) leave the figures as
  * timed.
