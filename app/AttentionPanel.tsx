@@ -12,10 +12,15 @@ import { formatMs } from './format.ts';
 export function AttentionPanel(props: { steps: TimedStep[]; timestampQuery: boolean; profiling?: string; onCpuProfiling: () => void }) {
   const breakdown = useMemo(() => attentionBreakdown(props.steps), [props.steps]);
   const layers = breakdown?.layerMs.map((ms, layer) => ({ layer: `L${layer}`, us: +(ms * 1000).toFixed(1) })) ?? [];
-  const history = useMemo(
-    () => props.steps.map(({ step, timing }) => ({ step, stepMs: timing.stepMs, attentionMs: timing.attentionMs.reduce((a, b) => a + b, 0) })),
-    [props.steps],
-  );
+  // As the bars: the step timed whole, attention less what its timestamps cost where that is estimated.
+  const history = useMemo(() => {
+    const costMs = breakdown?.timestampCostMs ?? 0;
+    return props.steps.map(({ step, timing }) => ({
+      step,
+      stepMs: timing.wholeStepMs ?? timing.stepMs,
+      attentionMs: timing.attentionMs.reduce((a, b) => a + b - costMs, 0),
+    }));
+  }, [props.steps, breakdown]);
   const averaged = breakdown?.basis === 'mean';
   return (
     <section className="panel attention-panel" aria-label="Attention breakdown" data-testid="attention-panel">
