@@ -683,6 +683,7 @@ async function main(): Promise<void> {
     console.log(`\nkernels: ${[...new Set(rows.map((r) => r.variant))].join(', ')}`);
     if (single.length) console.log(`Lean over FA2-style, mean over N: ${meanSpeedup(KERNEL_LABELS.fa2).toFixed(2)}x; over FlashDecoding: ${meanSpeedup(KERNEL_LABELS.fd).toFixed(2)}x; over the staged kernel: ${meanSpeedup(`${KERNEL_LABELS.lean} (staged kernel)`).toFixed(2)}x`);
     console.log(`fixed cost of one pass with two empty dispatches (512 and 32 workgroups): ${microseconds(emptyPassMs)} µs; with one (512): ${microseconds(emptyDispatchMs)} µs`);
+    if (rows.length) console.log("a single call's time includes what its own timestamps cost it (on the H200 6–11 µs: --pass-timing); a call among others, as in a model's step, is the back-to-back column");
     if (passTimingRows.length) {
       console.log(`\nwhat a timed pass adds to a call: µs as the tables time it (${setup.repeats} runs back to back in one submission), how long each run's begin stamp came before the end stamp of the run before it, and µs with each run in a submission of its own (medians)`);
       console.log(
