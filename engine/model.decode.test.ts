@@ -210,7 +210,13 @@ it('a grammar that allows every token changes no greedy or sampled token: its sa
     const { runner, kv, sequence } = await prefilledRunner({ maxContext: 64, profiling }, constraint, sampling);
     const tokens: number[] = [];
     const timing = profiling && 'sections';
-    for await (const { token } of runner.decode(sequence, PROMPT.length, { steps: BUDGET, constraint, timing })) tokens.push(token);
+    for await (const step of runner.decode(sequence, PROMPT.length, { steps: BUDGET, constraint, timing })) {
+      tokens.push(step.token);
+      // By timestamps every other step is timed per layer, beside the whole step before it; by the CPU clock, all.
+      const timedPerLayer = profiling === 'cpu' || (profiling === 'timestamps' && tokens.length % 2 === 0);
+      expect(step.timing?.attentionMs.length).toBe(timedPerLayer ? SPEC.numLayers : undefined);
+      expect(step.timing?.wholeStepMs !== undefined).toBe(profiling === 'timestamps' && timedPerLayer);
+    }
     kv.release(sequence);
     runner.destroy();
     return tokens;
@@ -223,6 +229,8 @@ it('a grammar that allows every token changes no greedy or sampled token: its sa
       expect(await decoded(sampling, new AnyToken(concurrent))).toEqual(free);
       // Timed by the wall clock, a step submits as it records: it is recorded when it is submitted.
       expect(await decoded(sampling, new AnyToken(concurrent), 'cpu')).toEqual(free);
+      // Timed by timestamps, steps timed whole and per layer take turns.
+      expect(await decoded(sampling, new AnyToken(concurrent), 'timestamps')).toEqual(free);
     }
   }
 });
