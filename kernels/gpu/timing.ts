@@ -97,8 +97,8 @@ export interface Measurement {
   /**
    * Timed passes in one submission only: the median time by which a pass's begin stamp came before the end stamp of
    * the pass before it (0 where it came after). Dawn writes a pass's begin stamp at the top of the pipe, before the
-   * barrier that makes its first dispatch wait for the pass before, so a pass can be stamped as begun while the one
-   * before it still runs.
+   * barrier that makes its first dispatch wait for the pass before, so a pass could be stamped as begun while the one
+   * before it still runs; on the H200 it never was (BENCHMARKS.md, `bench:attention --pass-timing`).
    */
   overlapMs?: number;
 }
