@@ -110,6 +110,8 @@ interface Setup {
   grid(layout: PagedKvLayout, group: number, choice: KernelChoice): Promise<number>;
   /** Reads more than the GPU's caches hold: what a model's other kernels do between two layers' attention. */
   evictCaches(pass: GPUComputePassEncoder): void;
+  /** `dispatches` dispatches of an empty kernel (512 workgroups, then 32): what a pass's fixed cost is measured with. */
+  encodeEmpty(pass: GPUComputePassEncoder, dispatches: 0 | 1 | 2): void;
 }
 
 /** Times one schedule of one kernel over a batch whose KV and queries already exist. */
@@ -425,32 +427,12 @@ async function benchPrefillKernel(setup: Setup, position: number, chunk: number)
   };
 }
 
-/** An empty kernel's pipeline: what a pass's fixed cost is measured with. */
-function emptyKernel(device: GPUDevice): GPUComputePipeline {
-  return device.createComputePipeline({
-    label: 'empty kernel',
-    layout: 'auto',
-    compute: { module: device.createShaderModule({ code: '@compute @workgroup_size(128) fn main() {}' }), entryPoint: 'main' },
-  });
-}
-
 /**
  * The fixed cost of what every decode attention call encodes: one pass with `dispatches` (1 or 2) dispatches of an
  * empty kernel; with none, what the pass's two timestamps measure of themselves.
  */
 async function benchEmptyPass(setup: Setup, dispatches: 0 | 1 | 2, options?: PassOptions): Promise<Measurement> {
-  const pipeline = emptyKernel(setup.context.device);
-  return measurePasses(
-    setup.context,
-    setup.repeats,
-    (pass) => {
-      if (dispatches === 0) return;
-      pass.setPipeline(pipeline);
-      pass.dispatchWorkgroups(512);
-      if (dispatches === 2) pass.dispatchWorkgroups(32);
-    },
-    options,
-  );
+  return measurePasses(setup.context, setup.repeats, (pass) => setup.encodeEmpty(pass, dispatches), options);
 }
 
 interface PassTimingRow {
@@ -485,11 +467,7 @@ async function benchPassTiming(setup: Setup, lengths: number[]): Promise<PassTim
     rows.push({ what, ms: inOne.ms, overlapMs: inOne.overlapMs ?? 0, separateMs: alone.ms });
   }
   const grid = await setup.grid(LAYOUT, GROUP, {});
-  const empty = emptyKernel(setup.context.device);
-  const emptyDispatch = (pass: GPUComputePassEncoder) => {
-    pass.setPipeline(empty);
-    pass.dispatchWorkgroups(512);
-  };
+  const emptyDispatch = (pass: GPUComputePassEncoder) => setup.encodeEmpty(pass, 1);
   const shapes: { what: string; options: Parameters<typeof timeAttention>[4]; less?: number[] }[] = [
     { what: 'a call in a pass of its own (the single call)', options: {} },
     { what: `${PASS_TIMING_CALLS} calls in one pass, a call`, options: { calls: PASS_TIMING_CALLS } },
@@ -535,6 +513,11 @@ async function main(): Promise<void> {
   const calibrations = new Map<string, Promise<number>>();
   // Over twice the H200's 50 MB of L2 (a CPU adapter's --quick run reads 8 MiB).
   const evictBytes = (quick ? 8 : 128) * 1024 ** 2;
+  const emptyPipeline = context.device.createComputePipeline({
+    label: 'empty kernel',
+    layout: 'auto',
+    compute: { module: context.device.createShaderModule({ code: '@compute @workgroup_size(128) fn main() {}' }), entryPoint: 'main' },
+  });
   const evictRead = new StreamRead(context.device, createStorageBuffer(context.device, 'cache eviction', evictBytes), evictBytes, quick ? 64 : 2048, streamReadWorkgroup(context.adapter.isCpu));
   const setup: Setup = {
     context,
@@ -542,6 +525,12 @@ async function main(): Promise<void> {
     repeats,
     backToBackCalls: quick ? QUICK_BACK_TO_BACK_CALLS : BACK_TO_BACK_CALLS,
     evictCaches: (pass) => evictRead.encode(pass),
+    encodeEmpty(pass, dispatches) {
+      if (dispatches === 0) return;
+      pass.setPipeline(emptyPipeline);
+      pass.dispatchWorkgroups(512);
+      if (dispatches === 2) pass.dispatchWorkgroups(32);
+    },
     grid(layout, group, choice) {
       if (fixedGrid) return Promise.resolve(fixedGrid);
       const key = JSON.stringify([layout, group, choice]);

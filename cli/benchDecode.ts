@@ -20,7 +20,7 @@ import { ATTENTION_KERNELS, KERNEL_LABELS, type AttentionKernel } from '../kerne
 import { fillRandom } from '../kernels/gpu/fillRandom.ts';
 import { seededRandom } from '../kernels/gpu/seededRandom.ts';
 import { median, WARM_UP_MS } from '../kernels/gpu/timing.ts';
-import { estimateTimestampCost } from '../engine/timestampCost.ts';
+import { attentionLessTimestampCost } from '../engine/timestampCost.ts';
 import { ROPE_KV_LINEAR_STORAGE_BUFFERS } from '../kernels/model/linear.ts';
 import { GREEDY } from '../kernels/model/sampler.ts';
 import { parseModelConfig, type ModelConfig } from '../models/config.ts';
@@ -88,7 +88,7 @@ interface Row {
   longestGapMs: number;
   wallMsPerToken: number;
   stepMs: number;
-  /** Each layer's attention timed in a pass of its own, less what its timestamps cost it (estimateTimestampCost), summed. */
+  /** Each layer's attention timed in a pass of its own, less what its timestamps cost it, summed (attentionLessTimestampCost). */
   attentionMs: number;
   /** What the timestamps cost each layer's figure (taken off attentionMs; 0 where the steps' spread hides it). */
   timestampCostMs: number;
@@ -307,9 +307,7 @@ export async function benchDecodeCommand(flags: BenchDecodeFlags): Promise<void>
       const timedSteps = Math.min(steps, 8);
       const stepMs = median((await run(timedSteps, 'step')).timings.map((t) => t.stepMs));
       // Every other step timed per layer (DecodeTimings).
-      const sections = (await run(2 * timedSteps, 'sections')).timings;
-      const timestampCostMs = estimateTimestampCost(sections) ?? 0;
-      const attentionMs = median(sections.map((t) => t.attentionMs.reduce((a, b) => a + b, 0))) - runner.config.numLayers * timestampCostMs;
+      const { attentionMs, timestampCostMs } = attentionLessTimestampCost((await run(2 * timedSteps, 'sections')).timings);
       if (kernel === kernels[0] && !flags['skip-mask']) {
         // Masked and free runs take turns, so that a drift in clocks or host load falls on both; each side's fastest
         // run is compared (on the H200, runs of a few hundred milliseconds fall into a fast and a slow mode, for both,

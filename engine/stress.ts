@@ -2,7 +2,7 @@ import type { GpuContext } from '../kernels/gpu/context.ts';
 import { createStorageBuffer } from '../kernels/gpu/buffers.ts';
 import { fillRandom } from '../kernels/gpu/fillRandom.ts';
 import { seededRandom } from '../kernels/gpu/seededRandom.ts';
-import { measurePasses, median } from '../kernels/gpu/timing.ts';
+import { measurePasses } from '../kernels/gpu/timing.ts';
 import { DecodeAttention } from '../kernels/attention/decodeAttention.ts';
 import type { PagedKvLayout } from '../kernels/attention/pagedKv.ts';
 import type { AttentionKernel } from '../kernels/attention/plan.ts';
@@ -10,7 +10,7 @@ import { createSyntheticKv, kvBytesRead, syntheticKvFits } from '../kernels/atte
 import { GREEDY } from '../kernels/model/sampler.ts';
 import { EngineError } from '../errors/engineError.ts';
 import type { ModelRunner, StepTiming } from './model.ts';
-import { estimateTimestampCost } from './timestampCost.ts';
+import { attentionLessTimestampCost } from './timestampCost.ts';
 
 /** One point of the long-context sweep: a kernel's attention GPU time (all layers) at one context length. */
 export interface StressPoint {
@@ -111,8 +111,7 @@ export async function stressModel(
         for await (const step of runner.decode(sequence, length, { attention: kernel, timing: 'sections', steps: decodeSteps })) {
           if (step.timing) timings.push(step.timing);
         }
-        const costMs = runner.config.numLayers * (estimateTimestampCost(timings) ?? 0);
-        const ms = median(timings.map((timing) => timing.attentionMs.reduce((a, b) => a + b, 0))) - costMs;
+        const ms = attentionLessTimestampCost(timings).attentionMs;
         const bytes = 2 * runner.config.numLayers * length * runner.layout.numKvHeads * runner.layout.headDim * (runner.layout.dtype === 'f16' ? 2 : 4);
         onEvent({ kind: 'point', point: { context: length, kernel, attentionMs: ms, gbPerSecond: bytes / (ms * 1e6) } });
       }

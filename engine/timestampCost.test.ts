@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { StepTiming } from './model.ts';
-import { DecodeTimings, estimateTimestampCost, MIN_PAIRS } from './timestampCost.ts';
+import { attentionLessTimestampCost, DecodeTimings, estimateTimestampCost, MIN_PAIRS } from './timestampCost.ts';
 
 /** A step timed per layer (`layers` of 0.2 ms) beside the step before it, timed whole. */
 const pair = (stepMs: number, wholeStepMs: number, layers = 4): StepTiming => ({ stepMs, wholeStepMs, attentionMs: Array(layers).fill(0.2), method: 'timestamp-query' });
@@ -19,6 +19,17 @@ describe('estimateTimestampCost', () => {
     // A CPU adapter's steps vary by tens of percent: the difference is noise.
     expect(estimateTimestampCost([pair(71.4, 64), pair(65.2, 69), pair(69.3, 66), pair(66.9, 70), pair(60.7, 61)])).toBeUndefined();
     expect(estimateTimestampCost([])).toBeUndefined();
+  });
+});
+
+describe('attentionLessTimestampCost', () => {
+  it("is the median step's attention over all layers less the layers' timestamps' cost, and that cost a layer", () => {
+    // 4 layers of 0.2 ms as timed, 0.1 ms of each the stamps'.
+    const { attentionMs, timestampCostMs } = attentionLessTimestampCost([pair(5.8, 5), pair(5.81, 5.02), pair(5.79, 4.98)]);
+    expect(timestampCostMs).toBeCloseTo(0.1, 3);
+    expect(attentionMs).toBeCloseTo(0.8 - 4 * timestampCostMs, 12);
+    // Where the cost is not told apart, the figures as timed.
+    expect(attentionLessTimestampCost([pair(5.8, 5)])).toEqual({ attentionMs: 0.8, timestampCostMs: 0 });
   });
 });
 

@@ -1,3 +1,4 @@
+import { median } from '../kernels/gpu/timing.ts';
 import type { StepTiming } from './model.ts';
 import type { ProfilingMode, TimingLevel } from './stepRecorder.ts';
 
@@ -23,6 +24,16 @@ export function estimateTimestampCost(steps: readonly StepTiming[]): number | un
   const mean = pairs.reduce((a, b) => a + b, 0) / pairs.length;
   const variance = pairs.reduce((sum, cost) => sum + (cost - mean) ** 2, 0) / (pairs.length - 1);
   return mean > 2 * Math.sqrt(variance / pairs.length) ? mean : undefined;
+}
+
+/**
+ * Attention over all layers of steps timed per layer (the median step's), less what their timestamps cost it, and
+ * that cost a layer (estimateTimestampCost; 0 where it says nothing).
+ */
+export function attentionLessTimestampCost(steps: readonly StepTiming[]): { attentionMs: number; timestampCostMs: number } {
+  const timestampCostMs = estimateTimestampCost(steps) ?? 0;
+  const attentionMs = median(steps.map((timing) => timing.attentionMs.reduce((a, b) => a + b, 0) - timing.attentionMs.length * timestampCostMs));
+  return { attentionMs, timestampCostMs };
 }
 
 /**
