@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import type { ModelInfo } from '../engine/engine.ts';
-import type { StressPoint, SyntheticShape } from '../engine/stress.ts';
+import type { StressPoint, StressTiming, SyntheticShape } from '../engine/stress.ts';
 import type { StressRequest } from '../engine/worker.ts';
 import { ATTENTION_KERNELS, KERNEL_LABELS, type AttentionKernel } from '../kernels/attention/plan.ts';
 import { formatMs } from './format.ts';
@@ -21,8 +21,16 @@ function sweep(target: number, steps: number): number[] {
 }
 
 function toCsv(points: StressPoint[]): string {
-  return ['context,kernel,attention_ms,gb_per_s', ...points.map((p) => `${p.context},${p.kernel},${p.attentionMs},${p.gbPerSecond}`)].join('\n');
+  return ['context,kernel,attention_ms,gb_per_s,timing', ...points.map((p) => `${p.context},${p.kernel},${p.attentionMs},${p.gbPerSecond},${p.timing}`)].join('\n');
 }
+
+/** What the figures of a sweep timed `timing` are (engine/stress.ts, StressTiming). */
+const TIMING_NOTES: Record<StressTiming, string> = {
+  'among-others':
+    "Each figure is one call's time among others, as in a model's step: calls in one timed pass, each after a read that evicts the GPU's caches, less those reads (a call timed alone would also carry what its timestamps cost it).",
+  'single-call': 'Each figure is one call timed alone: on a CPU adapter a call takes milliseconds, beside which its timestamps cost nothing.',
+  'model-steps': "Each figure is the model's attention over all layers in a decode step, timed per layer, less what those timestamps cost the step.",
+};
 
 /** The long-context sweep: attention time vs context length for each kernel, on the model or on synthetic KV. */
 export function StressPage(props: {
@@ -183,6 +191,11 @@ export function StressPage(props: {
               })}
             </tbody>
           </table>
+          {[...new Set(state.points.map((p) => p.timing))].map((timing) => (
+            <p key={timing} className="muted" data-testid="stress-timing">
+              {TIMING_NOTES[timing]}
+            </p>
+          ))}
           <button type="button" data-testid="stress-csv" onClick={download} disabled={state.running}>
             Download CSV
           </button>

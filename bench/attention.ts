@@ -28,8 +28,8 @@ import type { GpuContext } from '../kernels/gpu/context.ts';
 import { measureReadBandwidth } from '../kernels/bandwidth/measureBandwidth.ts';
 import { createStorageBuffer } from '../kernels/gpu/buffers.ts';
 import { fillRandom } from '../kernels/gpu/fillRandom.ts';
-import { measurePasses, type Measurement, type PassOptions } from '../kernels/gpu/timing.ts';
-import { StreamRead, streamReadWorkgroup } from '../kernels/bandwidth/streamRead.ts';
+import { CALLS_AMONG_OTHERS, measureAmongOthers, measurePasses, type Measurement, type PassOptions } from '../kernels/gpu/timing.ts';
+import { createCacheEviction, CACHE_EVICTION_BYTES } from '../kernels/bandwidth/streamRead.ts';
 import { calibrateGrid } from '../kernels/attention/calibrate.ts';
 import { CausalChunkAttention } from '../kernels/attention/causalChunkAttention.ts';
 import { causalTileName } from '../kernels/attention/causalChunkVariant.ts';
@@ -98,6 +98,8 @@ interface Row {
   leanSpeedup: number;
   /** LeanAttention and FlashDecoding: ms per call of Setup.backToBackCalls calls in one timed pass. */
   backToBackMs?: number;
+  /** LeanAttention and FlashDecoding: ms per call among others, each after a cache eviction (measureAmongOthers). */
+  amongOthersMs?: number;
 }
 
 interface Setup {
@@ -129,8 +131,11 @@ async function timeAttention(
     lead,
     callBefore,
     fromCallBeforeEnd,
+    amongOthers,
   }: Pick<Choice, 'only' | 'cold'> & Pick<PassOptions, 'passes' | 'separateSubmissions'> & {
     calls?: number;
+    /** Each call among others, after a cache eviction, less the evictions (measureAmongOthers; `calls` ignored). */
+    amongOthers?: boolean;
     /** Recorded at the start of every pass, before its calls. */
     lead?: (pass: GPUComputePassEncoder) => void;
     /** One more call ahead of every run, in an untimed pass of its own (instead of `cold`'s eviction). */
@@ -144,6 +149,11 @@ async function timeAttention(
   const bindings = attention.createBindings({ queries: io.queries, keys: io.kv.keys, values: io.kv.values, pageTable: io.kv.pageTable, out: io.out });
   // The merge alone reads partials: one attention pass leaves them.
   if (only === 'merge') await measurePasses(setup.context, 1, (pass) => attention.encodeInPass(pass, bindings));
+  if (amongOthers) {
+    const { ms } = await measureAmongOthers(setup.context, setup.repeats, (pass) => attention.encodeInPass(pass, bindings, only), setup.evictCaches);
+    attention.destroy();
+    return { ms, variant: attention.variant.key, workgroups: attention.currentPlan.rangeCount };
+  }
   const { ms, overlapMs } = await measurePasses(
     setup.context,
     setup.repeats,
@@ -191,7 +201,8 @@ async function benchBatch(setup: Setup, batch: Batch): Promise<Row[]> {
       const gbPerS = bytes / (ms * 1e6);
       const backToBack = run.kernel !== 'fa2' && run.options.streamed !== false;
       const backToBackMs = backToBack ? (await timeAttention(setup, batch, io, run.options, { calls: setup.backToBackCalls })).ms : undefined;
-      rows.push({ batch: batch.name, schedule: run.schedule, kernel: run.kernel, variant, workgroups, ms, gbPerS, percentOfFloor: (100 * gbPerS) / setup.floor, leanSpeedup: 1, backToBackMs });
+      const amongOthersMs = backToBack ? (await timeAttention(setup, batch, io, run.options, { amongOthers: true })).ms : undefined;
+      rows.push({ batch: batch.name, schedule: run.schedule, kernel: run.kernel, variant, workgroups, ms, gbPerS, percentOfFloor: (100 * gbPerS) / setup.floor, leanSpeedup: 1, backToBackMs, amongOthersMs });
     }
     for (const row of rows) row.leanSpeedup = row.ms / rows[0].ms;
     return rows;
@@ -511,20 +522,19 @@ async function main(): Promise<void> {
 
   const fixedGrid = Number(flags.get('grid') ?? 0);
   const calibrations = new Map<string, Promise<number>>();
-  // Over twice the H200's 50 MB of L2 (a CPU adapter's --quick run reads 8 MiB).
-  const evictBytes = (quick ? 8 : 128) * 1024 ** 2;
   const emptyPipeline = context.device.createComputePipeline({
     label: 'empty kernel',
     layout: 'auto',
     compute: { module: context.device.createShaderModule({ code: '@compute @workgroup_size(128) fn main() {}' }), entryPoint: 'main' },
   });
-  const evictRead = new StreamRead(context.device, createStorageBuffer(context.device, 'cache eviction', evictBytes), evictBytes, quick ? 64 : 2048, streamReadWorkgroup(context.adapter.isCpu));
+  // A CPU adapter's --quick run reads 8 MiB.
+  const eviction = createCacheEviction(context, quick ? 8 * 1024 ** 2 : CACHE_EVICTION_BYTES);
   const setup: Setup = {
     context,
     floor,
     repeats,
     backToBackCalls: quick ? QUICK_BACK_TO_BACK_CALLS : BACK_TO_BACK_CALLS,
-    evictCaches: (pass) => evictRead.encode(pass),
+    evictCaches: (pass) => eviction.encode(pass),
     encodeEmpty(pass, dispatches) {
       if (dispatches === 0) return;
       pass.setPipeline(emptyPipeline);
@@ -651,7 +661,7 @@ async function main(): Promise<void> {
     console.log('');
     console.log(
       formatTable(
-        ['batch', 'schedule', 'workgroups', 'median µs', 'GB/s', '% of floor', 'Lean speedup', `back-to-back µs (${setup.backToBackCalls} calls a pass)`],
+        ['batch', 'schedule', 'workgroups', 'median µs', 'GB/s', '% of floor', 'Lean speedup', `back-to-back µs (${setup.backToBackCalls} calls a pass)`, `among others µs (${CALLS_AMONG_OTHERS} calls a pass, caches evicted)`],
         rows.map((r) => [
           r.batch,
           r.schedule,
@@ -661,6 +671,7 @@ async function main(): Promise<void> {
           +r.percentOfFloor.toFixed(1),
           `${r.leanSpeedup.toFixed(2)}x`,
           r.backToBackMs === undefined ? '' : microseconds(r.backToBackMs),
+          r.amongOthersMs === undefined ? '' : microseconds(r.amongOthersMs),
         ]),
       ),
     );
@@ -672,7 +683,10 @@ async function main(): Promise<void> {
     console.log(`\nkernels: ${[...new Set(rows.map((r) => r.variant))].join(', ')}`);
     if (single.length) console.log(`Lean over FA2-style, mean over N: ${meanSpeedup(KERNEL_LABELS.fa2).toFixed(2)}x; over FlashDecoding: ${meanSpeedup(KERNEL_LABELS.fd).toFixed(2)}x; over the staged kernel: ${meanSpeedup(`${KERNEL_LABELS.lean} (staged kernel)`).toFixed(2)}x`);
     console.log(`fixed cost of one pass with two empty dispatches (512 and 32 workgroups): ${microseconds(emptyPassMs)} µs; with one (512): ${microseconds(emptyDispatchMs)} µs`);
-    if (rows.length) console.log("a single call's time includes what its own timestamps cost it (on the H200 6–11 µs: --pass-timing); a call among others, as in a model's step, is the back-to-back column");
+    if (rows.length) {
+      console.log("a single call's time includes what its own timestamps cost it (on the H200 6–11 µs: --pass-timing); back to back, a call reads what the call before left in the caches");
+      console.log("among others: each call after a read that evicts the caches (a model's projections between two layers' attention), less those reads: a layer's attention in a model's step");
+    }
     if (passTimingRows.length) {
       console.log(`\nwhat a timed pass adds to a call: µs as the tables time it (${setup.repeats} runs back to back in one submission), how long each run's begin stamp came before the end stamp of the run before it, and µs with each run in a submission of its own (medians)`);
       console.log(

@@ -2,7 +2,8 @@ import type { GpuContext } from '../kernels/gpu/context.ts';
 import { createStorageBuffer } from '../kernels/gpu/buffers.ts';
 import { fillRandom } from '../kernels/gpu/fillRandom.ts';
 import { seededRandom } from '../kernels/gpu/seededRandom.ts';
-import { measurePasses } from '../kernels/gpu/timing.ts';
+import { CALLS_AMONG_OTHERS, measureAmongOthers, measurePasses } from '../kernels/gpu/timing.ts';
+import { createCacheEviction, type CacheEviction } from '../kernels/bandwidth/streamRead.ts';
 import { DecodeAttention } from '../kernels/attention/decodeAttention.ts';
 import type { PagedKvLayout } from '../kernels/attention/pagedKv.ts';
 import type { AttentionKernel } from '../kernels/attention/plan.ts';
@@ -12,12 +13,24 @@ import { EngineError } from '../errors/engineError.ts';
 import type { ModelRunner, StepTiming } from './model.ts';
 import { attentionLessTimestampCost } from './timestampCost.ts';
 
+/**
+ * How a point's time was taken:
+ *   - among-others: synthetic KV on a GPU: a call among others, each after a read that evicts the caches (as after a
+ *     model's projections), less those reads (measureAmongOthers): what a layer's attention costs in a model's step;
+ *   - single-call: synthetic KV on a CPU adapter: each call in a timed pass of its own (there a call takes milliseconds
+ *     and a timestamp's cost is lost in their spread, while evicting the caches would take most of the sweep);
+ *   - model-steps: the loaded model's decode steps, each layer's attention timed in a pass of its own, less what
+ *     those timestamps cost the step (engine/timestampCost.ts).
+ */
+export type StressTiming = 'among-others' | 'single-call' | 'model-steps';
+
 /** One point of the long-context sweep: a kernel's attention GPU time (all layers) at one context length. */
 export interface StressPoint {
   context: number;
   kernel: AttentionKernel;
   attentionMs: number;
   gbPerSecond: number;
+  timing: StressTiming;
 }
 
 export type StressEvent =
@@ -40,6 +53,8 @@ export async function stressSynthetic(
   /** LeanAttention's grid (default: the adapter's, defaultGrid). */
   grid: number | undefined,
   onEvent: (event: StressEvent) => void,
+  /** How points are timed (default: among others on a GPU, single calls on a CPU adapter); the eviction's bytes. */
+  { timing = context.adapter.isCpu ? 'single-call' : 'among-others', evictionBytes }: { timing?: 'among-others' | 'single-call'; evictionBytes?: number } = {},
 ): Promise<void> {
   const layout: PagedKvLayout = { headDim: shape.headDim, numKvHeads: shape.numKvHeads, pageSize: shape.pageSize, dtype: 'f16' };
   const longest = Math.max(...contexts);
@@ -51,17 +66,27 @@ export async function stressSynthetic(
   const queries = createStorageBuffer(context.device, 'stress queries', queryCount * 4);
   fillRandom(context.device, queries, queryCount, 'f32', 5);
   const out = createStorageBuffer(context.device, 'stress out', queryCount * 4);
+  let eviction: CacheEviction | undefined;
   try {
+    eviction = timing === 'among-others' ? createCacheEviction(context, evictionBytes) : undefined;
     for (const kernel of kernels) {
       const attention = new DecodeAttention(context, { layout, group: shape.group, maxSequences: 1, grid, kernel });
-      const bindings = attention.createBindings({ queries, keys: kv.keys, values: kv.values, pageTable: kv.pageTable, out });
-      for (const n of contexts) {
-        attention.planBatch([n], kv.pageTableOffsets);
-        const { ms } = await measurePasses(context, 5, (pass) => attention.encodeInPass(pass, bindings));
-        onEvent({ kind: 'point', point: { context: n, kernel, attentionMs: ms, gbPerSecond: kvBytesRead(layout, [n]) / (ms * 1e6) } });
+      try {
+        const bindings = attention.createBindings({ queries, keys: kv.keys, values: kv.values, pageTable: kv.pageTable, out });
+        for (const n of contexts) {
+          attention.planBatch([n], kv.pageTableOffsets);
+          const encodeCall = (pass: GPUComputePassEncoder) => attention.encodeInPass(pass, bindings);
+          const { ms } = eviction
+            ? await measureAmongOthers(context, 5, encodeCall, eviction.encode, CALLS_AMONG_OTHERS)
+            : await measurePasses(context, 5, encodeCall);
+          onEvent({ kind: 'point', point: { context: n, kernel, attentionMs: ms, gbPerSecond: kvBytesRead(layout, [n]) / (ms * 1e6), timing } });
+        }
+      } finally {
+        attention.destroy();
       }
     }
   } finally {
+    eviction?.destroy();
     kv.destroy();
     queries.destroy();
     out.destroy();
@@ -113,7 +138,7 @@ export async function stressModel(
         }
         const ms = attentionLessTimestampCost(timings).attentionMs;
         const bytes = 2 * runner.config.numLayers * length * runner.layout.numKvHeads * runner.layout.headDim * (runner.layout.dtype === 'f16' ? 2 : 4);
-        onEvent({ kind: 'point', point: { context: length, kernel, attentionMs: ms, gbPerSecond: bytes / (ms * 1e6) } });
+        onEvent({ kind: 'point', point: { context: length, kernel, attentionMs: ms, gbPerSecond: bytes / (ms * 1e6), timing: 'model-steps' } });
       }
       // The next fill overwrites the decode tokens' KV; the filler ids there are restored.
       runner.writeTokens(length, fillerTokens.slice(length, length + decodeSteps + 1));

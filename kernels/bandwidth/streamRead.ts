@@ -1,3 +1,4 @@
+import type { GpuContext } from '../gpu/context.ts';
 import { createStorageBuffer, createUniformBuffer, writeBuffer } from '../gpu/buffers.ts';
 import { specialize } from '../gpu/specialize.ts';
 import { uniformView } from '../gpu/uniforms.ts';
@@ -18,6 +19,7 @@ export function streamReadWorkgroup(cpuAdapter: boolean): number {
  */
 export class StreamRead {
   readonly sums: GPUBuffer;
+  private readonly params: GPUBuffer;
   private readonly pipeline: GPUComputePipeline;
   private readonly bindGroup: GPUBindGroup;
 
@@ -33,8 +35,8 @@ export class StreamRead {
     const code = unrollLoops(specialize(streamReadWgsl, { LOADS: loads }), { LOADS: loads });
     const params = uniformView(code, 'params');
     params.set({ vec4Count: byteLength / 16 });
-    const paramsBuffer = createUniformBuffer(device, 'stream-read params', params.arrayBuffer.byteLength);
-    writeBuffer(device, paramsBuffer, new Uint8Array(params.arrayBuffer));
+    this.params = createUniformBuffer(device, 'stream-read params', params.arrayBuffer.byteLength);
+    writeBuffer(device, this.params, new Uint8Array(params.arrayBuffer));
     this.sums = createStorageBuffer(device, 'stream-read sums', grid * 4);
     this.pipeline = device.createComputePipeline({
       label: `stream_read/l${loads}`,
@@ -48,7 +50,7 @@ export class StreamRead {
     this.bindGroup = device.createBindGroup({
       layout: this.pipeline.getBindGroupLayout(0),
       entries: [
-        { binding: 0, resource: { buffer: paramsBuffer } },
+        { binding: 0, resource: { buffer: this.params } },
         { binding: 1, resource: { buffer: source, size: byteLength } },
         { binding: 2, resource: { buffer: this.sums } },
       ],
@@ -60,4 +62,38 @@ export class StreamRead {
     pass.setBindGroup(0, this.bindGroup);
     pass.dispatchWorkgroups(this.grid);
   }
+
+  /** Destroys the kernel's own buffers (the source is the caller's). */
+  destroy(): void {
+    this.params.destroy();
+    this.sums.destroy();
+  }
+}
+
+/** What a cache eviction reads on a GPU: over twice the H200's 50 MB of L2, and the default binding limit. */
+export const CACHE_EVICTION_BYTES = 128 * 1024 ** 2;
+
+/** A read that leaves none of what came before it in the caches, recorded into a pass before a timed call. */
+export interface CacheEviction {
+  encode(pass: GPUComputePassEncoder): void;
+  destroy(): void;
+}
+
+/**
+ * A streaming read of `bytes` (within the device's limits) over a buffer of its own: what a model's projections do
+ * between two layers' attention, streaming their weights through the caches.
+ */
+export function createCacheEviction(context: GpuContext, bytes = CACHE_EVICTION_BYTES): CacheEviction {
+  const limit = Math.min(context.limits.maxStorageBufferBindingSize, context.limits.maxBufferSize);
+  const length = Math.min(bytes, limit - (limit % 16));
+  const source = createStorageBuffer(context.device, 'cache eviction', length);
+  const cpu = context.adapter.isCpu;
+  const read = new StreamRead(context.device, source, length, cpu ? 64 : 2048, streamReadWorkgroup(cpu));
+  return {
+    encode: (pass) => read.encode(pass),
+    destroy() {
+      read.destroy();
+      source.destroy();
+    },
+  };
 }

@@ -215,3 +215,31 @@ export async function measurePasses(
   }
   return { ms: median(durations), method: 'wall-clock' };
 }
+
+/** Calls a run of `measureAmongOthers` records, each after the work that stands for the rest of a model's step. */
+export const CALLS_AMONG_OTHERS = 8;
+
+/**
+ * What a call costs among other work, as a layer's attention costs inside a model's step: `calls` times `between`
+ * then the call, in one timed pass, less the same pass without the calls, per call. A timestamp slows the work that
+ * follows it (6–11 µs of a call on the H200: BENCHMARKS.md, `--pass-timing`); both passes pay that once, so it
+ * cancels, where a call timed alone carries all of it. `between` is work such as a read that evicts the caches, so
+ * that each call starts as it does after a model's projections.
+ */
+export async function measureAmongOthers(
+  context: GpuContext,
+  repeats: number,
+  encodeCall: (pass: GPUComputePassEncoder) => void,
+  between: (pass: GPUComputePassEncoder) => void,
+  calls = CALLS_AMONG_OTHERS,
+): Promise<Measurement> {
+  const run = (withCalls: boolean) => (pass: GPUComputePassEncoder) => {
+    for (let i = 0; i < calls; i++) {
+      between(pass);
+      if (withCalls) encodeCall(pass);
+    }
+  };
+  const withCalls = await measurePasses(context, repeats, run(true));
+  const without = await measurePasses(context, repeats, run(false));
+  return { ms: (withCalls.ms - without.ms) / calls, method: withCalls.method };
+}
