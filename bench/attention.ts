@@ -134,7 +134,7 @@ async function timeAttention(
     amongOthers,
   }: Pick<Choice, 'only' | 'cold'> & Pick<PassOptions, 'passes' | 'separateSubmissions'> & {
     calls?: number;
-    /** Each call among others, after a cache eviction, less the evictions (measureAmongOthers; `calls` ignored). */
+    /** Each call among others, after a cache eviction, less the evictions (measureAmongOthers): of the other options, only `only` applies. */
     amongOthers?: boolean;
     /** Recorded at the start of every pass, before its calls. */
     lead?: (pass: GPUComputePassEncoder) => void;
@@ -149,21 +149,21 @@ async function timeAttention(
   const bindings = attention.createBindings({ queries: io.queries, keys: io.kv.keys, values: io.kv.values, pageTable: io.kv.pageTable, out: io.out });
   // The merge alone reads partials: one attention pass leaves them.
   if (only === 'merge') await measurePasses(setup.context, 1, (pass) => attention.encodeInPass(pass, bindings));
-  if (amongOthers) {
-    const { ms } = await measureAmongOthers(setup.context, setup.repeats, (pass) => attention.encodeInPass(pass, bindings, only), setup.evictCaches);
-    attention.destroy();
-    return { ms, variant: attention.variant.key, workgroups: attention.currentPlan.rangeCount };
-  }
-  const { ms, overlapMs } = await measurePasses(
-    setup.context,
-    setup.repeats,
-    (pass) => {
-      lead?.(pass);
-      for (let call = 0; call < calls; call++) attention.encodeInPass(pass, bindings, only);
-    },
-    { beforeRun: cold ? setup.evictCaches : callBefore ? (pass) => attention.encodeInPass(pass, bindings, only) : undefined, separateSubmissions, passes, fromBeforeRunEnd: fromCallBeforeEnd },
-  );
-  const result = { ms: ms / (calls * (passes ?? 1)), overlapMs, variant: attention.variant.key, workgroups: attention.currentPlan.rangeCount };
+  const encodeCall = (pass: GPUComputePassEncoder) => attention.encodeInPass(pass, bindings, only);
+  const { ms, overlapMs } = amongOthers
+    ? await measureAmongOthers(setup.context, setup.repeats, encodeCall, setup.evictCaches)
+    : await measurePasses(
+        setup.context,
+        setup.repeats,
+        (pass) => {
+          lead?.(pass);
+          for (let call = 0; call < calls; call++) encodeCall(pass);
+        },
+        { beforeRun: cold ? setup.evictCaches : callBefore ? encodeCall : undefined, separateSubmissions, passes, fromBeforeRunEnd: fromCallBeforeEnd },
+      );
+  // measureAmongOthers gives a call's time; a timed run here holds `calls` calls in each of its passes.
+  const callsTimed = amongOthers ? 1 : calls * (passes ?? 1);
+  const result = { ms: ms / callsTimed, overlapMs, variant: attention.variant.key, workgroups: attention.currentPlan.rangeCount };
   attention.destroy();
   return result;
 }

@@ -1,10 +1,10 @@
 import { expect, it } from 'vitest';
 import { testGpu } from '../test/gpu.ts';
-import { stressSynthetic, type StressEvent, type SyntheticShape } from './stress.ts';
+import { stressSynthetic, type StressEvent, type SyntheticShape, type SyntheticTiming } from './stress.ts';
 
 const SHAPE: SyntheticShape = { numKvHeads: 2, group: 4, headDim: 64, pageSize: 16 };
 
-async function sweep(timing?: 'among-others' | 'single-call') {
+async function sweep(timing?: SyntheticTiming) {
   const context = await testGpu();
   const events: StressEvent[] = [];
   // A small eviction: SwiftShader reads ~1 GB/s, and the GPU's 128 MiB would take most of a minute here.

@@ -2,7 +2,7 @@ import type { GpuContext } from '../kernels/gpu/context.ts';
 import { createStorageBuffer } from '../kernels/gpu/buffers.ts';
 import { fillRandom } from '../kernels/gpu/fillRandom.ts';
 import { seededRandom } from '../kernels/gpu/seededRandom.ts';
-import { CALLS_AMONG_OTHERS, measureAmongOthers, measurePasses } from '../kernels/gpu/timing.ts';
+import { measureAmongOthers, measurePasses } from '../kernels/gpu/timing.ts';
 import { createCacheEviction, type CacheEviction } from '../kernels/bandwidth/streamRead.ts';
 import { DecodeAttention } from '../kernels/attention/decodeAttention.ts';
 import type { PagedKvLayout } from '../kernels/attention/pagedKv.ts';
@@ -23,6 +23,9 @@ import { attentionLessTimestampCost } from './timestampCost.ts';
  *     those timestamps cost the step (engine/timestampCost.ts).
  */
 export type StressTiming = 'among-others' | 'single-call' | 'model-steps';
+
+/** How the synthetic sweep can time its points. */
+export type SyntheticTiming = Exclude<StressTiming, 'model-steps'>;
 
 /** One point of the long-context sweep: a kernel's attention GPU time (all layers) at one context length. */
 export interface StressPoint {
@@ -54,7 +57,7 @@ export async function stressSynthetic(
   grid: number | undefined,
   onEvent: (event: StressEvent) => void,
   /** How points are timed (default: among others on a GPU, single calls on a CPU adapter); the eviction's bytes. */
-  { timing = context.adapter.isCpu ? 'single-call' : 'among-others', evictionBytes }: { timing?: 'among-others' | 'single-call'; evictionBytes?: number } = {},
+  { timing = context.adapter.isCpu ? 'single-call' : 'among-others', evictionBytes }: { timing?: SyntheticTiming; evictionBytes?: number } = {},
 ): Promise<void> {
   const layout: PagedKvLayout = { headDim: shape.headDim, numKvHeads: shape.numKvHeads, pageSize: shape.pageSize, dtype: 'f16' };
   const longest = Math.max(...contexts);
@@ -77,7 +80,7 @@ export async function stressSynthetic(
           attention.planBatch([n], kv.pageTableOffsets);
           const encodeCall = (pass: GPUComputePassEncoder) => attention.encodeInPass(pass, bindings);
           const { ms } = eviction
-            ? await measureAmongOthers(context, 5, encodeCall, eviction.encode, CALLS_AMONG_OTHERS)
+            ? await measureAmongOthers(context, 5, encodeCall, eviction.encode)
             : await measurePasses(context, 5, encodeCall);
           onEvent({ kind: 'point', point: { context: n, kernel, attentionMs: ms, gbPerSecond: kvBytesRead(layout, [n]) / (ms * 1e6), timing } });
         }
