@@ -65,8 +65,7 @@ export class PassTimer {
 
   /** Durations in milliseconds of the first `slots` passes, once the submission that resolved them is done. */
   async read(slots: number): Promise<number[]> {
-    const stamps = await this.stamps(slots);
-    return Array.from({ length: slots }, (_, i) => Number(stamps[2 * i + 1] - stamps[2 * i]) / 1e6);
+    return passDurationsMs(await this.stamps(slots));
   }
 
   /** The first `slots` passes' begin and end stamps in nanoseconds (begin of slot i at 2i, its end at 2i + 1). */
@@ -82,6 +81,11 @@ export class PassTimer {
     this.resolveBuffer.destroy();
     this.readBuffer.destroy();
   }
+}
+
+/** Each pass's duration in milliseconds from its begin and end stamps (PassTimer.stamps). */
+function passDurationsMs(stamps: readonly bigint[]): number[] {
+  return Array.from({ length: stamps.length / 2 }, (_, i) => Number(stamps[2 * i + 1] - stamps[2 * i]) / 1e6);
 }
 
 export function median(values: number[]): number {
@@ -201,7 +205,7 @@ export async function measurePasses(
     device.queue.submit(encoders);
     const stamps = await timer.stamps(repeats);
     timer.destroy();
-    const durations = Array.from({ length: repeats }, (_, i) => Number(stamps[2 * i + 1] - stamps[2 * i]) / 1e6);
+    const durations = passDurationsMs(stamps);
     // Run i began at stamp 2i and ended at 2i + 1; the run before it ended at 2i − 1.
     const overlaps = Array.from({ length: repeats - 1 }, (_, i) => Math.max(0, Number(stamps[2 * i + 1] - stamps[2 * i + 2]) / 1e6));
     return { ms: median(durations), method: 'timestamp-query', overlapMs: overlaps.length ? median(overlaps) : 0 };
