@@ -145,30 +145,40 @@ export async function measurePasses(
   context: GpuContext,
   repeats: number,
   encodeRun: (pass: GPUComputePassEncoder) => void,
-  { warmUpMs = WARM_UP_MS, beforeRun, separateSubmissions = false, passes = 1, fromBeforeRunEnd = false }: PassOptions = {},
+  options: PassOptions = {},
 ): Promise<Measurement> {
+  const { durations, method, overlapMs } = await timeRuns(context, repeats, [encodeRun], options);
+  return { ms: median(durations[0]), method, overlapMs };
+}
+
+/**
+ * `repeats` runs of each of `encodeRuns`, taking turns (run i records encodeRuns[i % kinds]), so that a drift of the
+ * GPU's clocks or state over the measurement falls on every kind alike: each run's milliseconds, by kind.
+ */
+async function timeRuns(
+  context: GpuContext,
+  repeats: number,
+  encodeRuns: readonly ((pass: GPUComputePassEncoder) => void)[],
+  { warmUpMs = WARM_UP_MS, beforeRun, separateSubmissions = false, passes = 1, fromBeforeRunEnd = false }: PassOptions,
+): Promise<{ durations: number[][]; method: Measurement['method']; overlapMs?: number }> {
   const { device } = context;
-  /** One run's encoder; with `stamps`, its begin stamp is written in slot `stamps.slot` of `stamps.timer`, and its end. */
-  const run = (stamps?: { timer: PassTimer; slot: number }) => {
+  const kinds = encodeRuns.length;
+  const runs = repeats * kinds;
+  const byKind = (all: number[]) => encodeRuns.map((_, kind) => all.filter((_, i) => i % kinds === kind));
+  /** Run i's encoder; with `timer`, its begin stamp is written in slot i, and its end. */
+  const run = (i: number, timer?: PassTimer) => {
+    const encodeRun = encodeRuns[i % kinds];
     const encoder = device.createCommandEncoder();
     const startsAtBefore = fromBeforeRunEnd && beforeRun !== undefined;
     if (beforeRun) {
-      const before = encoder.beginComputePass({ timestampWrites: stamps && startsAtBefore ? stamps.timer.endAsBegin(stamps.slot) : undefined });
+      const before = encoder.beginComputePass({ timestampWrites: timer && startsAtBefore ? timer.endAsBegin(i) : undefined });
       beforeRun(before);
       before.end();
     }
-    for (let i = 0; i < passes; i++) {
-      const first = i === 0 && !startsAtBefore;
-      const last = i === passes - 1;
-      const timestampWrites = !stamps
-        ? undefined
-        : first && last
-          ? stamps.timer.writes(stamps.slot)
-          : first
-            ? stamps.timer.beginOnly(stamps.slot)
-            : last
-              ? stamps.timer.endOnly(stamps.slot)
-              : undefined;
+    for (let p = 0; p < passes; p++) {
+      const first = p === 0 && !startsAtBefore;
+      const last = p === passes - 1;
+      const timestampWrites = !timer ? undefined : first && last ? timer.writes(i) : first ? timer.beginOnly(i) : last ? timer.endOnly(i) : undefined;
       const pass = encoder.beginComputePass({ timestampWrites });
       encodeRun(pass);
       pass.end();
@@ -177,47 +187,46 @@ export async function measurePasses(
   };
   const warmUpStart = performance.now();
   for (let batch = 1; ; batch = Math.min(2 * batch, 256)) {
-    device.queue.submit(Array.from({ length: batch }, () => run().finish()));
+    device.queue.submit(Array.from({ length: batch * kinds }, (_, i) => run(i).finish()));
     await device.queue.onSubmittedWorkDone();
     if (performance.now() - warmUpStart >= warmUpMs) break;
   }
 
-  const timer = PassTimer.create(context, repeats);
+  const timer = PassTimer.create(context, runs);
   if (timer) {
     if (separateSubmissions) {
-      for (let i = 0; i < repeats; i++) {
-        device.queue.submit([run({ timer, slot: i }).finish()]);
+      for (let i = 0; i < runs; i++) {
+        device.queue.submit([run(i, timer).finish()]);
         await device.queue.onSubmittedWorkDone();
       }
       const encoder = device.createCommandEncoder();
-      timer.resolve(encoder, repeats);
+      timer.resolve(encoder, runs);
       device.queue.submit([encoder.finish()]);
-      const durations = await timer.read(repeats);
+      const durations = await timer.read(runs);
       timer.destroy();
-      return { ms: median(durations), method: 'timestamp-query' };
+      return { durations: byKind(durations), method: 'timestamp-query' };
     }
     const encoders: GPUCommandBuffer[] = [];
-    for (let i = 0; i < repeats; i++) {
-      const encoder = run({ timer, slot: i });
-      if (i === repeats - 1) timer.resolve(encoder, repeats);
+    for (let i = 0; i < runs; i++) {
+      const encoder = run(i, timer);
+      if (i === runs - 1) timer.resolve(encoder, runs);
       encoders.push(encoder.finish());
     }
     device.queue.submit(encoders);
-    const stamps = await timer.stamps(repeats);
+    const stamps = await timer.stamps(runs);
     timer.destroy();
-    const durations = passDurationsMs(stamps);
     // Run i began at stamp 2i and ended at 2i + 1; the run before it ended at 2i − 1.
-    const overlaps = Array.from({ length: repeats - 1 }, (_, i) => Math.max(0, Number(stamps[2 * i + 1] - stamps[2 * i + 2]) / 1e6));
-    return { ms: median(durations), method: 'timestamp-query', overlapMs: overlaps.length ? median(overlaps) : 0 };
+    const overlaps = Array.from({ length: runs - 1 }, (_, i) => Math.max(0, Number(stamps[2 * i + 1] - stamps[2 * i + 2]) / 1e6));
+    return { durations: byKind(passDurationsMs(stamps)), method: 'timestamp-query', overlapMs: overlaps.length ? median(overlaps) : 0 };
   }
   const durations: number[] = [];
-  for (let i = 0; i < repeats; i++) {
+  for (let i = 0; i < runs; i++) {
     const start = performance.now();
-    device.queue.submit([run().finish()]);
+    device.queue.submit([run(i).finish()]);
     await device.queue.onSubmittedWorkDone();
     durations.push(performance.now() - start);
   }
-  return { ms: median(durations), method: 'wall-clock' };
+  return { durations: byKind(durations), method: 'wall-clock' };
 }
 
 /** Calls a run of `measureAmongOthers` records, each after the work that stands for the rest of a model's step. */
@@ -228,7 +237,9 @@ export const CALLS_AMONG_OTHERS = 8;
  * then the call, in one timed pass, less the same pass without the calls, per call. A timestamp slows the work that
  * follows it (6–11 µs of a call on the H200: BENCHMARKS.md, `--pass-timing`); both passes pay that once, so it
  * cancels, where a call timed alone carries all of it. `between` is work such as a read that evicts the caches, so
- * that each call starts as it does after a model's projections.
+ * that each call starts as it does after a model's projections. The two passes take turns, and the time is the median
+ * of each pair's difference: a pass of long calls lasts milliseconds, and the GPU's pace drifts over a measurement by
+ * more than a call's share of the difference.
  */
 export async function measureAmongOthers(
   context: GpuContext,
@@ -243,7 +254,7 @@ export async function measureAmongOthers(
       if (withCalls) encodeCall(pass);
     }
   };
-  const withCalls = await measurePasses(context, repeats, run(true));
-  const without = await measurePasses(context, repeats, run(false));
-  return { ms: (withCalls.ms - without.ms) / calls, method: withCalls.method };
+  const { durations, method } = await timeRuns(context, repeats, [run(true), run(false)], {});
+  const [withCalls, without] = durations;
+  return { ms: median(withCalls.map((ms, i) => ms - without[i])) / calls, method };
 }
