@@ -27,7 +27,7 @@ function toCsv(points: StressPoint[]): string {
 /** What the figures of a sweep timed `timing` are (engine/stress.ts, StressTiming). */
 const TIMING_NOTES: Record<StressTiming, string> = {
   'among-others':
-    "Each figure is one call's time among others, as in a model's step: calls in one timed pass, each after a read that evicts the GPU's caches and a kernel that writes its queries, less those (a call timed alone would also carry what its timestamps cost it).",
+    "Each figure is one call's time among others, as in a model's step: calls in one timed pass, each after a read that evicts the GPU's caches, less those reads (a call timed alone would also carry what its timestamps cost it).",
   'single-call': 'Each figure is one call timed alone: on a CPU adapter a call takes milliseconds, beside which its timestamps cost nothing.',
   'model-steps': "Each figure is the model's attention over all layers in a decode step, timed per layer, less what those timestamps cost the step.",
 };

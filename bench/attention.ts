@@ -27,10 +27,9 @@ import { createNodeGpuContext } from '../kernels/gpu/node.ts';
 import type { GpuContext } from '../kernels/gpu/context.ts';
 import { measureReadBandwidth } from '../kernels/bandwidth/measureBandwidth.ts';
 import { createStorageBuffer } from '../kernels/gpu/buffers.ts';
-import { fillRandom, RandomFill } from '../kernels/gpu/fillRandom.ts';
-import { betweenLayers } from '../kernels/attention/betweenLayers.ts';
+import { fillRandom } from '../kernels/gpu/fillRandom.ts';
 import { CALLS_AMONG_OTHERS, measureAmongOthers, measurePasses, type Measurement, type PassOptions } from '../kernels/gpu/timing.ts';
-import { createCacheEviction, CACHE_EVICTION_BYTES, type CacheEviction } from '../kernels/bandwidth/streamRead.ts';
+import { createCacheEviction, CACHE_EVICTION_BYTES } from '../kernels/bandwidth/streamRead.ts';
 import { calibrateGrid } from '../kernels/attention/calibrate.ts';
 import { CausalChunkAttention } from '../kernels/attention/causalChunkAttention.ts';
 import { causalTileName } from '../kernels/attention/causalChunkVariant.ts';
@@ -99,7 +98,7 @@ interface Row {
   leanSpeedup: number;
   /** LeanAttention and FlashDecoding: ms per call of Setup.backToBackCalls calls in one timed pass. */
   backToBackMs?: number;
-  /** LeanAttention and FlashDecoding: ms per call among others, each after a cache eviction and its queries written (measureAmongOthers, betweenLayers). */
+  /** LeanAttention and FlashDecoding: ms per call among others, each after a cache eviction (measureAmongOthers). */
   amongOthersMs?: number;
 }
 
@@ -112,7 +111,7 @@ interface Setup {
   /** Calibrated LeanAttention grid per (layout, group, kernel choice). */
   grid(layout: PagedKvLayout, group: number, choice: KernelChoice): Promise<number>;
   /** Reads more than the GPU's caches hold: what a model's other kernels do between two layers' attention. */
-  eviction: CacheEviction;
+  evictCaches(pass: GPUComputePassEncoder): void;
   /** `dispatches` dispatches of an empty kernel (512 workgroups, then 32): what a pass's fixed cost is measured with. */
   encodeEmpty(pass: GPUComputePassEncoder, dispatches: 0 | 1 | 2): void;
 }
@@ -121,7 +120,7 @@ interface Setup {
 async function timeAttention(
   setup: Setup,
   batch: Batch,
-  io: BatchIo,
+  io: { kv: ReturnType<typeof createSyntheticKv>; queries: GPUBuffer; out: GPUBuffer },
   options: Omit<DecodeAttentionOptions, 'layout' | 'group' | 'maxSequences' | 'maxChunk'>,
   {
     only,
@@ -135,7 +134,7 @@ async function timeAttention(
     amongOthers,
   }: Pick<Choice, 'only' | 'cold'> & Pick<PassOptions, 'passes' | 'separateSubmissions'> & {
     calls?: number;
-    /** Each call among others, after a cache eviction and its queries written, less those (measureAmongOthers, betweenLayers): of the other options, only `only` applies. */
+    /** Each call among others, after a cache eviction, less the evictions (measureAmongOthers): of the other options, only `only` applies. */
     amongOthers?: boolean;
     /** Recorded at the start of every pass, before its calls. */
     lead?: (pass: GPUComputePassEncoder) => void;
@@ -152,7 +151,7 @@ async function timeAttention(
   if (only === 'merge') await measurePasses(setup.context, 1, (pass) => attention.encodeInPass(pass, bindings));
   const encodeCall = (pass: GPUComputePassEncoder) => attention.encodeInPass(pass, bindings, only);
   const { ms, overlapMs } = amongOthers
-    ? await measureAmongOthers(setup.context, setup.repeats, encodeCall, betweenLayers(setup.eviction, io.writeQueries))
+    ? await measureAmongOthers(setup.context, setup.repeats, encodeCall, setup.evictCaches)
     : await measurePasses(
         setup.context,
         setup.repeats,
@@ -160,7 +159,7 @@ async function timeAttention(
           lead?.(pass);
           for (let call = 0; call < calls; call++) encodeCall(pass);
         },
-        { beforeRun: cold ? setup.eviction.encode : callBefore ? encodeCall : undefined, separateSubmissions, passes, fromBeforeRunEnd: fromCallBeforeEnd },
+        { beforeRun: cold ? setup.evictCaches : callBefore ? encodeCall : undefined, separateSubmissions, passes, fromBeforeRunEnd: fromCallBeforeEnd },
       );
   // measureAmongOthers gives a call's time; a timed run here holds `calls` calls in each of its passes.
   const callsTimed = amongOthers ? 1 : calls * (passes ?? 1);
@@ -169,30 +168,19 @@ async function timeAttention(
   return result;
 }
 
-/** A batch's synthetic KV, its queries (and what writes them again) and the output. */
-interface BatchIo {
-  kv: ReturnType<typeof createSyntheticKv>;
-  queries: GPUBuffer;
-  /** Rewrites `queries` with the values they hold, as a model's q projection writes them before attention. */
-  writeQueries: RandomFill;
-  out: GPUBuffer;
-}
-
 /** Runs `body` with the batch's synthetic KV, random queries and an output buffer, then frees them. */
-async function withBatch<T>(setup: Setup, batch: Batch, body: (io: BatchIo) => Promise<T>): Promise<T> {
+async function withBatch<T>(setup: Setup, batch: Batch, body: (io: Parameters<typeof timeAttention>[2]) => Promise<T>): Promise<T> {
   const { device } = setup.context;
   const kv = createSyntheticKv(setup.context, batch.layout, batch.lengths, 1, batch.pageOrder);
   const floats = batch.lengths.length * batch.layout.numKvHeads * batch.group * batch.layout.headDim;
   const queries = createStorageBuffer(device, 'queries', floats * 4);
-  const writeQueries = new RandomFill(device, queries, floats, 'f32', 11);
-  writeQueries.submit(device);
+  fillRandom(device, queries, floats, 'f32', 11);
   const out = createStorageBuffer(device, 'out', floats * 4);
   try {
-    return await body({ kv, queries, writeQueries, out });
+    return await body({ kv, queries, out });
   } finally {
     kv.destroy();
     queries.destroy();
-    writeQueries.destroy();
     out.destroy();
   }
 }
@@ -547,7 +535,7 @@ async function main(): Promise<void> {
     floor,
     repeats,
     backToBackCalls: quick ? QUICK_BACK_TO_BACK_CALLS : BACK_TO_BACK_CALLS,
-    eviction,
+    evictCaches: (pass) => eviction.encode(pass),
     encodeEmpty(pass, dispatches) {
       if (dispatches === 0) return;
       pass.setPipeline(emptyPipeline);
@@ -674,7 +662,7 @@ async function main(): Promise<void> {
     console.log('');
     console.log(
       formatTable(
-        ['batch', 'schedule', 'workgroups', 'median µs', 'GB/s', '% of floor', 'Lean speedup', `back-to-back µs (${setup.backToBackCalls} calls a pass)`, `among others µs (${CALLS_AMONG_OTHERS} calls a pass, caches evicted, queries written)`],
+        ['batch', 'schedule', 'workgroups', 'median µs', 'GB/s', '% of floor', 'Lean speedup', `back-to-back µs (${setup.backToBackCalls} calls a pass)`, `among others µs (${CALLS_AMONG_OTHERS} calls a pass, caches evicted)`],
         rows.map((r) => [
           r.batch,
           r.schedule,
@@ -698,7 +686,7 @@ async function main(): Promise<void> {
     console.log(`fixed cost of one pass with two empty dispatches (512 and 32 workgroups): ${microseconds(emptyPassMs)} µs; with one (512): ${microseconds(emptyDispatchMs)} µs`);
     if (rows.length) {
       console.log("a single call's time includes what its own timestamps cost it (on the H200 6–11 µs: --pass-timing); back to back, a call reads what the call before left in the caches");
-      console.log("among others: each call after a read that evicts the caches and a kernel that writes its queries (a model's projections between two layers' attention), less those: a layer's attention in a model's step");
+      console.log("among others: each call after a read that evicts the caches (a model's projections between two layers' attention), less those reads: a layer's attention in a model's step");
     }
     if (passTimingRows.length) {
       console.log(`\nwhat a timed pass adds to a call: µs as the tables time it (${setup.repeats} runs back to back in one submission), how long each run's begin stamp came before the end stamp of the run before it, and µs with each run in a submission of its own (medians)`);

@@ -1,10 +1,9 @@
 import type { GpuContext } from '../kernels/gpu/context.ts';
 import { createStorageBuffer } from '../kernels/gpu/buffers.ts';
-import { RandomFill } from '../kernels/gpu/fillRandom.ts';
+import { fillRandom } from '../kernels/gpu/fillRandom.ts';
 import { seededRandom } from '../kernels/gpu/seededRandom.ts';
 import { measureAmongOthers, measurePasses } from '../kernels/gpu/timing.ts';
 import { createCacheEviction, type CacheEviction } from '../kernels/bandwidth/streamRead.ts';
-import { betweenLayers } from '../kernels/attention/betweenLayers.ts';
 import { DecodeAttention } from '../kernels/attention/decodeAttention.ts';
 import type { PagedKvLayout } from '../kernels/attention/pagedKv.ts';
 import type { AttentionKernel } from '../kernels/attention/plan.ts';
@@ -16,9 +15,8 @@ import { attentionLessTimestampCost } from './timestampCost.ts';
 
 /**
  * How a point's time was taken:
- *   - among-others: synthetic KV on a GPU: a call among others, each after a read that evicts the caches and a kernel
- *     that writes its queries (as after a model's projections), less those (measureAmongOthers, betweenLayers): what a
- *     layer's attention costs in a model's step;
+ *   - among-others: synthetic KV on a GPU: a call among others, each after a read that evicts the caches (as after a
+ *     model's projections), less those reads (measureAmongOthers): what a layer's attention costs in a model's step;
  *   - single-call: synthetic KV on a CPU adapter: each call in a timed pass of its own (there a call takes milliseconds
  *     and a timestamp's cost is lost in their spread, while evicting the caches would take most of the sweep);
  *   - model-steps: the loaded model's decode steps, each layer's attention timed in a pass of its own, less what
@@ -69,8 +67,7 @@ export async function stressSynthetic(
   const kv = createSyntheticKv(context, layout, [longest]);
   const queryCount = shape.numKvHeads * shape.group * shape.headDim;
   const queries = createStorageBuffer(context.device, 'stress queries', queryCount * 4);
-  const writeQueries = new RandomFill(context.device, queries, queryCount, 'f32', 5);
-  writeQueries.submit(context.device);
+  fillRandom(context.device, queries, queryCount, 'f32', 5);
   const out = createStorageBuffer(context.device, 'stress out', queryCount * 4);
   let eviction: CacheEviction | undefined;
   try {
@@ -83,7 +80,7 @@ export async function stressSynthetic(
           attention.planBatch([n], kv.pageTableOffsets);
           const encodeCall = (pass: GPUComputePassEncoder) => attention.encodeInPass(pass, bindings);
           const { ms } = eviction
-            ? await measureAmongOthers(context, 5, encodeCall, betweenLayers(eviction, writeQueries))
+            ? await measureAmongOthers(context, 5, encodeCall, eviction.encode)
             : await measurePasses(context, 5, encodeCall);
           onEvent({ kind: 'point', point: { context: n, kernel, attentionMs: ms, gbPerSecond: kvBytesRead(layout, [n]) / (ms * 1e6), timing } });
         }
@@ -95,7 +92,6 @@ export async function stressSynthetic(
     eviction?.destroy();
     kv.destroy();
     queries.destroy();
-    writeQueries.destroy();
     out.destroy();
   }
 }
