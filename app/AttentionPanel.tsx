@@ -74,7 +74,7 @@ export function AttentionPanel(props: { steps: TimedStep[]; timestampQuery: bool
               <BarChart data={layers} margin={{ top: 8, right: 16, bottom: 24, left: 28 }}>
                 <CartesianGrid strokeDasharray="3 3" />
                 <XAxis dataKey="layer" label={{ value: 'layer', position: 'insideBottom', offset: -12 }} />
-                <YAxis width={64} label={{ value: averaged ? 'mean attention GPU time (µs)' : 'attention GPU time (µs)', angle: -90, position: 'left', offset: 12, style: { textAnchor: 'middle' } }} />
+                <YAxis width={64} label={{ value: averaged ? 'mean attention (µs)' : 'attention (µs)', angle: -90, position: 'left', offset: 12, style: { textAnchor: 'middle' } }} />
                 <Tooltip formatter={(value) => [`${value} µs`, averaged ? 'mean attention' : 'attention']} />
                 <Bar dataKey="us" name={averaged ? 'mean attention (µs)' : 'attention (µs)'} fill="#3056d3" isAnimationActive={false} />
               </BarChart>
@@ -89,8 +89,8 @@ export function AttentionPanel(props: { steps: TimedStep[]; timestampQuery: bool
                 <YAxis width={64} label={{ value: 'GPU time (ms)', angle: -90, position: 'left', offset: 12, style: { textAnchor: 'middle' } }} />
                 <Tooltip formatter={(value) => `${Number(value).toFixed(3)} ms`} />
                 <Legend verticalAlign="top" />
-                <Line type="monotone" dataKey="stepMs" name="whole step" stroke="#667085" dot={false} isAnimationActive={false} />
-                <Line type="monotone" dataKey="attentionMs" name="attention (all layers)" stroke="#3056d3" dot={false} isAnimationActive={false} />
+                <Line type="linear" dataKey="stepMs" name="whole step" stroke="#667085" dot={false} isAnimationActive={false} />
+                <Line type="linear" dataKey="attentionMs" name="attention (all layers)" stroke="#3056d3" dot={false} isAnimationActive={false} />
               </LineChart>
             </ResponsiveContainer>
           </div>

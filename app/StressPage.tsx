@@ -152,7 +152,7 @@ export function StressPage(props: {
             <ResponsiveContainer width="100%" height={300}>
               <LineChart data={rows} margin={{ top: 8, right: 24, bottom: 28, left: 28 }}>
                 <CartesianGrid strokeDasharray="3 3" />
-                <XAxis dataKey="context" type="number" domain={['dataMin', 'dataMax']} label={{ value: 'context length (tokens)', position: 'insideBottom', offset: -14 }} />
+                <XAxis dataKey="context" type="number" domain={['dataMin', 'dataMax']} ticks={rows.map((row) => row.context)} label={{ value: 'context length (tokens)', position: 'insideBottom', offset: -14 }} />
                 <YAxis width={64} label={{ value: 'attention GPU time (ms)', angle: -90, position: 'left', offset: 12, style: { textAnchor: 'middle' } }} />
                 <Tooltip formatter={(value) => `${value} ms`} labelFormatter={(context) => `context ${context} tokens`} />
                 <Legend verticalAlign="top" />

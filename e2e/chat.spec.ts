@@ -69,6 +69,9 @@ test('the stress page completes a small sweep for all three kernels and draws th
   await expect(page.getByTestId('stress-run')).toBeEnabled({ timeout: 60_000 });
   await expect(page.getByTestId('stress-chart').locator('.recharts-line')).toHaveCount(3);
   await expect(page.getByTestId('stress-table').locator('tbody tr')).toHaveCount(3);
+  // The context axis is ticked at the measured contexts, the table's first column.
+  const contexts = await page.getByTestId('stress-table').locator('tbody tr td:first-child').allTextContents();
+  await expect(page.getByTestId('stress-chart').locator('.recharts-xAxis-tick-labels .recharts-cartesian-axis-tick-value')).toHaveText(contexts);
   await expect(page.getByTestId('stress-timing')).toContainText('less what those timestamps cost');
   await page.screenshot({ path: 'test-results/screenshots/stress.png', fullPage: true });
 });
