@@ -100,6 +100,10 @@ interface Row {
   backToBackMs?: number;
   /** LeanAttention and FlashDecoding: ms per call among others, each after a cache eviction (measureAmongOthers). */
   amongOthersMs?: number;
+  /** Of the bytes read, % of the floor, among others. */
+  amongOthersPercentOfFloor?: number;
+  /** This row's time among others over LeanAttention's on the same batch. */
+  amongOthersLeanSpeedup?: number;
 }
 
 interface Setup {
@@ -203,9 +207,13 @@ async function benchBatch(setup: Setup, batch: Batch): Promise<Row[]> {
       const inSequence = run.kernel !== 'fa2' && run.options.streamed !== false;
       const backToBackMs = inSequence ? (await timeAttention(setup, batch, io, run.options, { calls: setup.backToBackCalls })).ms : undefined;
       const amongOthersMs = inSequence ? (await timeAttention(setup, batch, io, run.options, { amongOthers: true })).ms : undefined;
-      rows.push({ batch: batch.name, schedule: run.schedule, kernel: run.kernel, variant, workgroups, ms, gbPerS, percentOfFloor: (100 * gbPerS) / setup.floor, leanSpeedup: 1, backToBackMs, amongOthersMs });
+      const amongOthersPercentOfFloor = amongOthersMs === undefined ? undefined : (100 * bytes) / (amongOthersMs * 1e6) / setup.floor;
+      rows.push({ batch: batch.name, schedule: run.schedule, kernel: run.kernel, variant, workgroups, ms, gbPerS, percentOfFloor: (100 * gbPerS) / setup.floor, leanSpeedup: 1, backToBackMs, amongOthersMs, amongOthersPercentOfFloor });
     }
-    for (const row of rows) row.leanSpeedup = row.ms / rows[0].ms;
+    for (const row of rows) {
+      row.leanSpeedup = row.ms / rows[0].ms;
+      if (row.amongOthersMs !== undefined) row.amongOthersLeanSpeedup = row.amongOthersMs / rows[0].amongOthersMs!;
+    }
     return rows;
   });
 }
@@ -662,7 +670,7 @@ async function main(): Promise<void> {
     console.log('');
     console.log(
       formatTable(
-        ['batch', 'schedule', 'workgroups', 'median µs', 'GB/s', '% of floor', 'Lean speedup', `back-to-back µs (${setup.backToBackCalls} calls a pass)`, `among others µs (${CALLS_AMONG_OTHERS} calls a pass, caches evicted)`],
+        ['batch', 'schedule', 'workgroups', 'median µs', 'GB/s', '% of floor', 'Lean speedup', `back-to-back µs (${setup.backToBackCalls} calls a pass)`, `among others µs (${CALLS_AMONG_OTHERS} calls a pass, caches evicted)`, '% of floor, among others', 'Lean speedup, among others'],
         rows.map((r) => [
           r.batch,
           r.schedule,
@@ -673,6 +681,8 @@ async function main(): Promise<void> {
           `${r.leanSpeedup.toFixed(2)}x`,
           r.backToBackMs === undefined ? '' : microseconds(r.backToBackMs),
           r.amongOthersMs === undefined ? '' : microseconds(r.amongOthersMs),
+          r.amongOthersPercentOfFloor === undefined ? '' : +r.amongOthersPercentOfFloor.toFixed(1),
+          r.amongOthersLeanSpeedup === undefined ? '' : `${r.amongOthersLeanSpeedup.toFixed(2)}x`,
         ]),
       ),
     );
