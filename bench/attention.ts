@@ -120,6 +120,11 @@ interface Setup {
   encodeEmpty(pass: GPUComputePassEncoder, dispatches: 0 | 1 | 2): void;
 }
 
+/** `bytes` read in `ms` as a percentage of the floor. */
+function percentOfFloor(setup: Setup, bytes: number, ms: number): number {
+  return (100 * bytes) / (ms * 1e6) / setup.floor;
+}
+
 /** Times one schedule of one kernel over a batch whose KV and queries already exist. */
 async function timeAttention(
   setup: Setup,
@@ -207,8 +212,8 @@ async function benchBatch(setup: Setup, batch: Batch): Promise<Row[]> {
       const inSequence = run.kernel !== 'fa2' && run.options.streamed !== false;
       const backToBackMs = inSequence ? (await timeAttention(setup, batch, io, run.options, { calls: setup.backToBackCalls })).ms : undefined;
       const amongOthersMs = inSequence ? (await timeAttention(setup, batch, io, run.options, { amongOthers: true })).ms : undefined;
-      const amongOthersPercentOfFloor = amongOthersMs === undefined ? undefined : (100 * bytes) / (amongOthersMs * 1e6) / setup.floor;
-      rows.push({ batch: batch.name, schedule: run.schedule, kernel: run.kernel, variant, workgroups, ms, gbPerS, percentOfFloor: (100 * gbPerS) / setup.floor, leanSpeedup: 1, backToBackMs, amongOthersMs, amongOthersPercentOfFloor });
+      const amongOthersPercentOfFloor = amongOthersMs === undefined ? undefined : percentOfFloor(setup, bytes, amongOthersMs);
+      rows.push({ batch: batch.name, schedule: run.schedule, kernel: run.kernel, variant, workgroups, ms, gbPerS, percentOfFloor: percentOfFloor(setup, bytes, ms), leanSpeedup: 1, backToBackMs, amongOthersMs, amongOthersPercentOfFloor });
     }
     for (const row of rows) {
       row.leanSpeedup = row.ms / rows[0].ms;
@@ -346,7 +351,7 @@ async function benchChoices(setup: Setup, batch: Batch, choices: Choice[]): Prom
     for (const [i, { name, choice, only, cold }] of choices.entries()) {
       const grid = grids[i];
       const { ms, variant } = await timeAttention(setup, batch, io, { kernel: 'lean', grid, ...choice }, { only, cold });
-      rows.push({ batch: batch.name, choice: name, variant, grid, ms, percentOfFloor: (100 * bytes) / (ms * 1e6) / setup.floor, speedup: 1 });
+      rows.push({ batch: batch.name, choice: name, variant, grid, ms, percentOfFloor: percentOfFloor(setup, bytes, ms), speedup: 1 });
     }
     for (const row of rows) row.speedup = rows[0].ms / row.ms;
     return rows;

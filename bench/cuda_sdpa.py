@@ -103,32 +103,19 @@ def time_among_others(call, evict):
     return statistics.median(a - b for a, b in zip(with_calls, without)) / CALLS_AMONG_OTHERS
 
 
-_eviction = []
-
-
-def evict():
-    """Reads EVICTION_BYTES, more than the GPU's caches hold."""
-    if not _eviction:
-        _eviction.append(torch.ones(EVICTION_BYTES // 2, device='cuda', dtype=torch.float16))
-    return _eviction[0].sum()
-
-
-TIMINGS = {'launched': time_launched, 'graph': time_graph, 'among others': lambda call: time_among_others(call, evict)}
-
-
-def print_table(columns):
-    """One row per context length: each backend timed each of `columns` ways (a cell that fails says n/a and why)."""
-    print(f"{'N':>6}  " + '  '.join(f'{f"{name} {column}":>20}' for name in BACKENDS for column in columns))
+def print_table(timings):
+    """One row per context length: each backend timed each of `timings`' ways (a cell that fails says n/a and why)."""
+    print(f"{'N':>6}  " + '  '.join(f'{f"{name} {column}":>20}' for name in BACKENDS for column in timings))
     for n in LENGTHS:
         q = torch.randn(1, 32, 1, 128, device='cuda', dtype=torch.float16)
         k = torch.randn(1, 8, n, 128, device='cuda', dtype=torch.float16)
         v = torch.randn(1, 8, n, 128, device='cuda', dtype=torch.float16)
         cells = []
         for name, backend in BACKENDS.items():
-            for column in columns:
+            for column, timing in timings.items():
                 try:
                     with sdpa_kernel(backend):
-                        us = TIMINGS[column](lambda: torch.nn.functional.scaled_dot_product_attention(q, k, v, enable_gqa=True))
+                        us = timing(lambda: torch.nn.functional.scaled_dot_product_attention(q, k, v, enable_gqa=True))
                     cells.append(f'{us:20.1f}')
                 except RuntimeError as error:
                     cells.append(f"{'n/a':>20}")
@@ -141,8 +128,9 @@ def print_table(columns):
 def main():
     print(f'device: {torch.cuda.get_device_name()}; torch {torch.__version__}')
     # Launched calls first, as this script timed them before the graphs: a capture that fails cannot take them along.
-    print_table(['launched'])
-    print_table(['graph', 'among others'])
+    print_table({'launched': time_launched})
+    eviction = torch.ones(EVICTION_BYTES // 2, device='cuda', dtype=torch.float16)
+    print_table({'graph': time_graph, 'among others': lambda call: time_among_others(call, eviction.sum)})
     print(f'launched: {BACK_TO_BACK_CALLS} calls from Python (to ~16k tokens the host\'s launch time, not the GPU\'s); '
           f'graph: {BACK_TO_BACK_CALLS} calls replayed from a CUDA graph, back to back;')
     print(f'among others: each call after a {EVICTION_BYTES >> 20} MiB read that evicts the caches, less those reads, '
