@@ -8,6 +8,8 @@
 //                           [-- --pass-timing 1k,64k]   (what a timed pass adds to a call: its stamps, the run before it,
 //                                                   calls a pass, a dispatch before the call, passes a call, each run
 //                                                   submitted alone)
+//                           [-- --eviction-mib 512]   (what the column among others reads before each call: 128 MiB by
+//                                                   default; a model's layer streams more, its weights)
 //                           [-- --batches-only]   (the main table's batches of several sequences or odd head counts alone,
 //                                                   then the batch just past one wave against one sequence as long, each
 //                                                   dispatch alone)
@@ -542,7 +544,13 @@ async function main(): Promise<void> {
     compute: { module: context.device.createShaderModule({ code: '@compute @workgroup_size(128) fn main() {}' }), entryPoint: 'main' },
   });
   // A CPU adapter's --quick run reads 8 MiB.
-  const eviction = createCacheEviction(context, quick ? 8 * 1024 ** 2 : CACHE_EVICTION_BYTES);
+  const evictionBytes = flags.has('eviction-mib') ? Number(flags.get('eviction-mib')) * 1024 ** 2 : quick ? 8 * 1024 ** 2 : CACHE_EVICTION_BYTES;
+  const evictionLimit = Math.min(context.limits.maxStorageBufferBindingSize, context.limits.maxBufferSize);
+  if (!(evictionBytes >= 1024 ** 2 && evictionBytes <= evictionLimit)) {
+    throw new Error(`--eviction-mib takes a size in MiB from 1 to this device's largest binding, ${Math.floor(evictionLimit / 1024 ** 2)} (got "${flags.get('eviction-mib')}")`);
+  }
+  const eviction = createCacheEviction(context, evictionBytes);
+  log(`cache eviction before each call among others: ${evictionBytes / 1024 ** 2} MiB`);
   const setup: Setup = {
     context,
     floor,
