@@ -544,11 +544,11 @@ async function main(): Promise<void> {
     compute: { module: context.device.createShaderModule({ code: '@compute @workgroup_size(128) fn main() {}' }), entryPoint: 'main' },
   });
   // A CPU adapter's --quick run reads 8 MiB.
-  const evictionBytes = flags.has('eviction-mib') ? Number(flags.get('eviction-mib')) * 1024 ** 2 : quick ? 8 * 1024 ** 2 : CACHE_EVICTION_BYTES;
-  const evictionLimit = Math.min(context.limits.maxStorageBufferBindingSize, context.limits.maxBufferSize);
-  if (!(evictionBytes >= 1024 ** 2 && evictionBytes <= evictionLimit)) {
-    throw new Error(`--eviction-mib takes a size in MiB from 1 to this device's largest binding, ${Math.floor(evictionLimit / 1024 ** 2)} (got "${flags.get('eviction-mib')}")`);
+  const evictionMib = flags.has('eviction-mib') ? Number(flags.get('eviction-mib')) : undefined;
+  if (evictionMib !== undefined && !(Number.isInteger(evictionMib) && evictionMib >= 1)) {
+    throw new Error(`--eviction-mib takes a whole number of MiB, like 512 (got "${flags.get('eviction-mib')}")`);
   }
+  const evictionBytes = evictionMib !== undefined ? evictionMib * 1024 ** 2 : quick ? 8 * 1024 ** 2 : CACHE_EVICTION_BYTES;
   const eviction = createCacheEviction(context, evictionBytes);
   log(`cache eviction before each call among others: ${evictionBytes / 1024 ** 2} MiB`);
   const setup: Setup = {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../../test/gpu.ts';
 import { createStorageBuffer, readBuffer } from '../gpu/buffers.ts';
-import { StreamRead, streamReadWorkgroup } from './streamRead.ts';
+import { createCacheEviction, StreamRead, streamReadWorkgroup } from './streamRead.ts';
 
 // A GPU's workgroup and a CPU adapter's, both checked on whichever adapter runs the tests, with one load in flight
 // per invocation and with several (whose last round runs past the end of the buffer).
@@ -39,5 +39,15 @@ describe.each([
       for (let c = 0; c < 4; c++) expected[workgroup] = (expected[workgroup] + data[v * 4 + c]) >>> 0;
     }
     expect(Array.from(sums)).toEqual(Array.from(expected));
+  });
+});
+
+describe('createCacheEviction', () => {
+  it('refuses a read larger than one binding, or not of whole 16-byte words, saying what it can read', async () => {
+    const context = await testGpu();
+    const limit = Math.min(context.limits.maxStorageBufferBindingSize, context.limits.maxBufferSize);
+    expect(() => createCacheEviction(context, limit + 16)).toThrow(`largest binding (${limit} bytes): got ${limit + 16}`);
+    expect(() => createCacheEviction(context, 1000)).toThrow('whole 16-byte words');
+    createCacheEviction(context, 1 << 16).destroy();
   });
 });

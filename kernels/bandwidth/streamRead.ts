@@ -80,15 +80,17 @@ export interface CacheEviction {
 }
 
 /**
- * A streaming read of `bytes` (within the device's limits) over a buffer of its own: what a model's projections do
- * between two layers' attention, streaming their weights through the caches.
+ * A streaming read of `bytes` (whole 16-byte words, at most one binding) over a buffer of its own: what a model's
+ * projections do between two layers' attention, streaming their weights through the caches.
  */
 export function createCacheEviction(context: GpuContext, bytes = CACHE_EVICTION_BYTES): CacheEviction {
   const limit = Math.min(context.limits.maxStorageBufferBindingSize, context.limits.maxBufferSize);
-  const length = Math.min(bytes, limit - (limit % 16));
-  const source = createStorageBuffer(context.device, 'cache eviction', length);
+  if (!(bytes >= 16 && bytes % 16 === 0 && bytes <= limit)) {
+    throw new Error(`a cache eviction reads whole 16-byte words, 16 bytes up to this device's largest binding (${limit} bytes): got ${bytes}`);
+  }
+  const source = createStorageBuffer(context.device, 'cache eviction', bytes);
   const cpu = context.adapter.isCpu;
-  const read = new StreamRead(context.device, source, length, cpu ? 64 : 2048, streamReadWorkgroup(cpu));
+  const read = new StreamRead(context.device, source, bytes, cpu ? 64 : 2048, streamReadWorkgroup(cpu));
   return {
     encode: (pass) => read.encode(pass),
     destroy() {
