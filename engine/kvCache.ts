@@ -1,6 +1,6 @@
 import type { GpuContext } from '../kernels/gpu/context.ts';
 import { EngineError } from '../errors/engineError.ts';
-import { createStorageBuffer } from '../kernels/gpu/buffers.ts';
+import { createStorageBuffer, largestStorageBinding } from '../kernels/gpu/buffers.ts';
 import { pageBytes, type PagedKvLayout } from '../kernels/attention/pagedKv.ts';
 
 export interface KvCacheOptions {
@@ -27,8 +27,7 @@ const MiB = 1024 * 1024;
  * desktop GPUs); a page that takes far more than the GPU has makes the browser lose its device.
  */
 export function kvBudgetFromLimits(limits: Pick<GPUSupportedLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize'>): number {
-  const largestBinding = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-  return Math.min(4096 * MiB, Math.max(256 * MiB, 2 * largestBinding));
+  return Math.min(4096 * MiB, Math.max(256 * MiB, 2 * largestStorageBinding(limits)));
 }
 
 /**
@@ -36,8 +35,7 @@ export function kvBudgetFromLimits(limits: Pick<GPUSupportedLimits, 'maxStorageB
  * allows, and no more than `maxSequences` full contexts need.
  */
 export function poolPagesFor(context: GpuContext, layout: PagedKvLayout, numLayers: number, budgetBytes: number, maxContext: number, maxSequences: number): number {
-  const perLayerLimit = Math.min(context.limits.maxStorageBufferBindingSize, context.limits.maxBufferSize);
-  const byBinding = Math.floor(perLayerLimit / pageBytes(layout));
+  const byBinding = Math.floor(largestStorageBinding(context.limits) / pageBytes(layout));
   const byBudget = Math.floor(budgetBytes / bytesPerPage(layout, numLayers));
   const byNeed = maxSequences * Math.ceil(maxContext / layout.pageSize);
   return Math.max(1, Math.min(byBinding, byBudget, byNeed));

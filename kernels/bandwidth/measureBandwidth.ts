@@ -1,5 +1,5 @@
 import type { GpuContext } from '../gpu/context.ts';
-import { createStorageBuffer } from '../gpu/buffers.ts';
+import { createStorageBuffer, largestStorageBinding } from '../gpu/buffers.ts';
 import { fillRandom } from '../gpu/fillRandom.ts';
 import { measurePasses } from '../gpu/timing.ts';
 import { StreamRead, streamReadWorkgroup } from './streamRead.ts';
@@ -18,7 +18,7 @@ const GPU_BYTES = 1024 * MIB;
 /** Bytes the streaming read covers on this adapter: within the device's limits, and past its caches. */
 export function readBandwidthBytes(context: GpuContext, quick: boolean): number {
   const wanted = quick ? QUICK_BYTES : context.adapter.isCpu ? CPU_BYTES : GPU_BYTES;
-  const limit = Math.min(context.limits.maxStorageBufferBindingSize, context.limits.maxBufferSize);
+  const limit = largestStorageBinding(context.limits);
   return Math.min(wanted, limit - (limit % 16));
 }
 

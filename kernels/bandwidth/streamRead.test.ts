@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../../test/gpu.ts';
-import { createStorageBuffer, readBuffer } from '../gpu/buffers.ts';
+import { createStorageBuffer, largestStorageBinding, readBuffer } from '../gpu/buffers.ts';
 import { createCacheEviction, StreamRead, streamReadWorkgroup } from './streamRead.ts';
 
 // A GPU's workgroup and a CPU adapter's, both checked on whichever adapter runs the tests, with one load in flight
@@ -45,7 +45,7 @@ describe.each([
 describe('createCacheEviction', () => {
   it('refuses a read larger than one binding, or not of whole 16-byte words, saying what it can read', async () => {
     const context = await testGpu();
-    const limit = Math.min(context.limits.maxStorageBufferBindingSize, context.limits.maxBufferSize);
+    const limit = largestStorageBinding(context.limits);
     expect(() => createCacheEviction(context, limit + 16)).toThrow(`largest binding (${limit} bytes): got ${limit + 16}`);
     expect(() => createCacheEviction(context, 1000)).toThrow('whole 16-byte words');
     createCacheEviction(context, 1 << 16).destroy();

@@ -1,5 +1,5 @@
 import type { GpuContext } from '../gpu/context.ts';
-import { createStorageBuffer, createUniformBuffer, writeBuffer } from '../gpu/buffers.ts';
+import { createStorageBuffer, createUniformBuffer, largestStorageBinding, writeBuffer } from '../gpu/buffers.ts';
 import { specialize } from '../gpu/specialize.ts';
 import { uniformView } from '../gpu/uniforms.ts';
 import { unrollLoops } from '../gpu/unroll.ts';
@@ -84,7 +84,7 @@ export interface CacheEviction {
  * projections do between two layers' attention, streaming their weights through the caches.
  */
 export function createCacheEviction(context: GpuContext, bytes = CACHE_EVICTION_BYTES): CacheEviction {
-  const limit = Math.min(context.limits.maxStorageBufferBindingSize, context.limits.maxBufferSize);
+  const limit = largestStorageBinding(context.limits);
   if (!(bytes >= 16 && bytes % 16 === 0 && bytes <= limit)) {
     throw new Error(`a cache eviction reads whole 16-byte words, 16 bytes up to this device's largest binding (${limit} bytes): got ${bytes}`);
   }

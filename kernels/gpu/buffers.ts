@@ -1,5 +1,10 @@
 /** Small helpers for the buffers every kernel and test makes. */
 
+/** The most bytes one storage binding can cover on a device: a binding's own limit, and a buffer's. */
+export function largestStorageBinding(limits: Pick<GPUSupportedLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize'>): number {
+  return Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+}
+
 export function createStorageBuffer(
   device: GPUDevice,
   label: string,
