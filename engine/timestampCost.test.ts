@@ -20,6 +20,15 @@ describe('estimateTimestampCost', () => {
     expect(estimateTimestampCost([pair(71.4, 64), pair(65.2, 69), pair(69.3, 66), pair(66.9, 70), pair(60.7, 61)])).toBeUndefined();
     expect(estimateTimestampCost([])).toBeUndefined();
   });
+
+  it('says nothing where the cost reaches the smallest layer figure it would come off: a figure is its attention plus the cost', () => {
+    // A steady 1.2 ms a step over 4 layers is 0.15 ms a layer, below every 0.2 ms figure; 2 ms a step (0.25) is not.
+    expect(estimateTimestampCost([pair(6.2, 5), pair(6.21, 5.02), pair(6.19, 4.98)])).toBeCloseTo(0.15, 3);
+    expect(estimateTimestampCost([pair(7, 5), pair(7.01, 5.02), pair(6.99, 4.98)])).toBeUndefined();
+    // One layer's figure is the bound, not their mean.
+    const oneShort: StepTiming = { stepMs: 6.2, wholeStepMs: 5, attentionMs: [0.2, 0.2, 0.1, 0.2], method: 'timestamp-query' };
+    expect(estimateTimestampCost([oneShort, pair(6.21, 5.02), pair(6.19, 4.98)])).toBeUndefined();
+  });
 });
 
 describe('attentionLessTimestampCost', () => {

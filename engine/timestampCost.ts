@@ -14,16 +14,19 @@ export const MIN_PAIRS = 3;
  * half of what a layer's stamps add to the step: the mean of (step timed per layer − the step before it, timed
  * whole) / (2 · layers) over the steps given. On the H200's 1B and 8B shapes, attention less this came within
  * 0.6–15% of what taking attention out of the step saves, where the figures as timed were 13–104% over it.
- * Undefined where fewer than MIN_PAIRS steps have a whole step beside them, or where the difference is within
- * twice its standard error of 0: steps that vary more than the stamps cost (a CPU adapter's) leave the figures as
- * timed.
+ * Undefined where fewer than MIN_PAIRS steps have a whole step beside them, where the difference is within twice its
+ * standard error of 0, or where it reaches the smallest layer figure of those steps (a figure is its attention plus
+ * the cost, so a cost that large is noise): steps that vary more than the stamps cost (a CPU adapter's) leave the
+ * figures as timed.
  */
 export function estimateTimestampCost(steps: readonly StepTiming[]): number | undefined {
-  const pairs = steps.flatMap((t) => (t.wholeStepMs === undefined || t.attentionMs.length === 0 ? [] : [(t.stepMs - t.wholeStepMs) / (2 * t.attentionMs.length)]));
-  if (pairs.length < MIN_PAIRS) return undefined;
+  const paired = steps.filter((t) => t.wholeStepMs !== undefined && t.attentionMs.length > 0);
+  if (paired.length < MIN_PAIRS) return undefined;
+  const pairs = paired.map((t) => (t.stepMs - t.wholeStepMs!) / (2 * t.attentionMs.length));
   const mean = pairs.reduce((a, b) => a + b, 0) / pairs.length;
   const variance = pairs.reduce((sum, cost) => sum + (cost - mean) ** 2, 0) / (pairs.length - 1);
-  return mean > 2 * Math.sqrt(variance / pairs.length) ? mean : undefined;
+  const smallestLayerMs = Math.min(...paired.flatMap((t) => t.attentionMs));
+  return mean > 2 * Math.sqrt(variance / pairs.length) && mean < smallestLayerMs ? mean : undefined;
 }
 
 /**
