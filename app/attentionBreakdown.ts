@@ -1,6 +1,7 @@
 import { detectClockQuantum, type ClockResolution } from '../engine/clockQuantum.ts';
 import type { StepTiming } from '../engine/model.ts';
 import { estimateTimestampCost } from '../engine/timestampCost.ts';
+import { mean } from '../kernels/gpu/timing.ts';
 
 /** A decode step's GPU timing as the app keeps it over a conversation. */
 export interface TimedStep {
@@ -60,8 +61,4 @@ export function attentionBreakdown(steps: readonly TimedStep[]): AttentionBreakd
     method: latest.timing.method,
     clock,
   };
-}
-
-function mean(values: number[]): number {
-  return values.reduce((a, b) => a + b, 0) / values.length;
 }

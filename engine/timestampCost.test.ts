@@ -21,24 +21,31 @@ describe('estimateTimestampCost', () => {
     expect(estimateTimestampCost([])).toBeUndefined();
   });
 
-  it('says nothing where the cost reaches the smallest layer figure it would come off: a figure is its attention plus the cost', () => {
+  it("says nothing where the cost reaches a layer's mean figure: that mean is the layer's attention plus the cost", () => {
     // A steady 1.2 ms a step over 4 layers is 0.15 ms a layer, below every 0.2 ms figure; 2 ms a step (0.25) is not.
     expect(estimateTimestampCost([pair(6.2, 5), pair(6.21, 5.02), pair(6.19, 4.98)])).toBeCloseTo(0.15, 3);
     expect(estimateTimestampCost([pair(7, 5), pair(7.01, 5.02), pair(6.99, 4.98)])).toBeUndefined();
-    // One layer's figure is the bound, not their mean.
-    const oneShort: StepTiming = { stepMs: 6.2, wholeStepMs: 5, attentionMs: [0.2, 0.2, 0.1, 0.2], method: 'timestamp-query' };
-    expect(estimateTimestampCost([oneShort, pair(6.21, 5.02), pair(6.19, 4.98)])).toBeUndefined();
+    // The smallest layer's mean bounds it, not the mean over layers (0.175 here).
+    const thirdLayerShort = (stepMs: number, wholeStepMs: number): StepTiming => ({ stepMs, wholeStepMs, attentionMs: [0.2, 0.2, 0.1, 0.2], method: 'timestamp-query' });
+    expect(estimateTimestampCost([thirdLayerShort(6.2, 5), thirdLayerShort(6.21, 5.02), thirdLayerShort(6.19, 4.98)])).toBeUndefined();
+    // A quantized clock reads figures of 0 and one quantum; their mean, not the zeros, bounds the cost.
+    const quantized = (stepMs: number, wholeStepMs: number, reading: number): StepTiming => ({ stepMs, wholeStepMs, attentionMs: [reading, reading], method: 'timestamp-query' });
+    expect(estimateTimestampCost([quantized(5.4, 5, 0), quantized(5.41, 5.02, 1), quantized(5.39, 4.98, 0), quantized(5.4, 5, 1)])).toBeCloseTo(0.1, 3);
   });
 });
 
 describe('attentionLessTimestampCost', () => {
-  it("is the median step's attention over all layers less the layers' timestamps' cost, and that cost a layer", () => {
+  it("is the steps' mean attention over all layers less the layers' timestamps' cost, and that cost a layer", () => {
     // 4 layers of 0.2 ms as timed, 0.1 ms of each the stamps'.
     const { attentionMs, timestampCostMs } = attentionLessTimestampCost([pair(5.8, 5), pair(5.81, 5.02), pair(5.79, 4.98)]);
     expect(timestampCostMs).toBeCloseTo(0.1, 3);
     expect(attentionMs).toBeCloseTo(0.8 - 4 * timestampCostMs, 12);
     // Where the cost is not told apart, the figures as timed.
     expect(attentionLessTimestampCost([pair(5.8, 5)])).toEqual({ attentionMs: 0.8, timestampCostMs: 0 });
+    // A CPU adapter whose steps timed per layer ran steadily 8 ms longer: not a cost of 1 ms off figures of 0.2 ms.
+    const unsteady = attentionLessTimestampCost([pair(13, 5), pair(13.01, 5.02), pair(12.99, 4.98)]);
+    expect(unsteady.timestampCostMs).toBe(0);
+    expect(unsteady.attentionMs).toBeCloseTo(0.8, 12);
   });
 });
 

@@ -88,6 +88,10 @@ function passDurationsMs(stamps: readonly bigint[]): number[] {
   return Array.from({ length: stamps.length / 2 }, (_, i) => Number(stamps[2 * i + 1] - stamps[2 * i]) / 1e6);
 }
 
+export function mean(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0) / values.length;
+}
+
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
