@@ -50,6 +50,16 @@ describe('attentionBreakdown', () => {
     expect(free.timestampPairs).toBe(200);
   });
 
+  it('leaves the figures as timed where the cost would take one shown to 0 or below', () => {
+    const steps = measuredSteps(200, { ...SHAPE, stampCostUs: 10 }, 0);
+    // The latest step's first layer read 5 µs (a noisy clock), under the ~10 µs its stamps cost on average.
+    const latest = steps.at(-1)!.timing;
+    latest.attentionMs[0] = 0.005;
+    const breakdown = attentionBreakdown(steps)!;
+    expect(breakdown.timestampCostMs).toBeUndefined();
+    expect(breakdown.layerMs).toEqual(latest.attentionMs);
+  });
+
   it('shows the latest step while too few durations are in to judge the clock', () => {
     const steps = measuredSteps(1, { layerUs: [30, 40], stepUs: 900 }, 0);
     expect(attentionBreakdown(steps)).toMatchObject({ basis: 'latest', steps: 1, clock: { kind: 'undecided' } });

@@ -1,6 +1,6 @@
 import { detectClockQuantum, type ClockResolution } from '../engine/clockQuantum.ts';
 import type { StepTiming } from '../engine/model.ts';
-import { estimateTimestampCost } from '../engine/timestampCost.ts';
+import { estimateTimestampCost, meanLayerFigures } from '../engine/timestampCost.ts';
 import { mean } from '../kernels/gpu/timing.ts';
 
 /** A decode step's GPU timing as the app keeps it over a conversation. */
@@ -25,7 +25,8 @@ export interface AttentionBreakdown {
   attentionMs: number;
   /**
    * What timing each layer's attention by timestamps costs its figure (estimateTimestampCost over the latest
-   * MEAN_WINDOW steps), taken off layerMs and attentionMs; undefined where not estimated.
+   * MEAN_WINDOW steps), taken off layerMs and attentionMs; undefined where not estimated, or where it would take a
+   * figure shown to 0 or below.
    */
   timestampCostMs: number | undefined;
   /** Steps behind that estimate: timed per layer by timestamps, each beside the step before it timed whole. */
@@ -47,8 +48,9 @@ export function attentionBreakdown(steps: readonly TimedStep[]): AttentionBreakd
   const basis = clock.kind === 'quantized' ? 'mean' : 'latest';
   const window = basis === 'mean' ? steps.slice(-MEAN_WINDOW) : [latest];
   const recent = steps.slice(-MEAN_WINDOW).map(({ timing }) => timing);
-  const timestampCostMs = estimateTimestampCost(recent);
-  const layerMs = latest.timing.attentionMs.map((_, layer) => mean(window.map(({ timing }) => timing.attentionMs[layer])) - (timestampCostMs ?? 0));
+  const figuresMs = meanLayerFigures(window.map(({ timing }) => timing));
+  const timestampCostMs = estimateTimestampCost(recent, figuresMs);
+  const layerMs = figuresMs.map((ms) => ms - (timestampCostMs ?? 0));
   return {
     basis,
     steps: window.length,

@@ -1,41 +1,46 @@
 import { describe, expect, it } from 'vitest';
 import type { StepTiming } from './model.ts';
-import { attentionLessTimestampCost, DecodeTimings, estimateTimestampCost, MIN_PAIRS } from './timestampCost.ts';
+import { attentionLessTimestampCost, DecodeTimings, estimateTimestampCost, meanLayerFigures, MIN_PAIRS } from './timestampCost.ts';
 
 /** A step timed per layer (`layers` of 0.2 ms) beside the step before it, timed whole. */
 const pair = (stepMs: number, wholeStepMs: number, layers = 4): StepTiming => ({ stepMs, wholeStepMs, attentionMs: Array(layers).fill(0.2), method: 'timestamp-query' });
 
 describe('estimateTimestampCost', () => {
+  const FIGURES = [0.2, 0.2, 0.2, 0.2];
+
   it("is half of what a layer's timestamps add to a step, over the steps timed per layer beside a whole one", () => {
     // 4 layers: the stamps add 0.8 ms to each step, 0.1 ms to each layer's figure.
-    expect(estimateTimestampCost([pair(5.8, 5), pair(5.81, 5.02), pair(5.79, 4.98)])).toBeCloseTo(0.1, 3);
+    expect(estimateTimestampCost([pair(5.8, 5), pair(5.81, 5.02), pair(5.79, 4.98)], FIGURES)).toBeCloseTo(0.1, 3);
     // Steps timed whole or by the CPU clock have nothing to say.
     const others: StepTiming[] = [{ stepMs: 5, attentionMs: [], method: 'timestamp-query' }, { stepMs: 5.8, attentionMs: [0.2, 0.2], method: 'cpu' }];
-    expect(estimateTimestampCost([...others, pair(5.8, 5), pair(5.81, 5.02), pair(5.79, 4.98)])).toBeCloseTo(0.1, 3);
+    expect(estimateTimestampCost([...others, pair(5.8, 5), pair(5.81, 5.02), pair(5.79, 4.98)], FIGURES)).toBeCloseTo(0.1, 3);
   });
 
   it(`says nothing from fewer than ${MIN_PAIRS} pairs, or where the difference is within twice its standard error of 0`, () => {
-    expect(estimateTimestampCost([pair(5.8, 5), pair(5.8, 5)])).toBeUndefined();
+    expect(estimateTimestampCost([pair(5.8, 5), pair(5.8, 5)], FIGURES)).toBeUndefined();
     // A CPU adapter's steps vary by tens of percent: the difference is noise.
-    expect(estimateTimestampCost([pair(71.4, 64), pair(65.2, 69), pair(69.3, 66), pair(66.9, 70), pair(60.7, 61)])).toBeUndefined();
-    expect(estimateTimestampCost([])).toBeUndefined();
+    expect(estimateTimestampCost([pair(71.4, 64), pair(65.2, 69), pair(69.3, 66), pair(66.9, 70), pair(60.7, 61)], FIGURES)).toBeUndefined();
+    expect(estimateTimestampCost([], FIGURES)).toBeUndefined();
   });
 
-  it("says nothing where the cost reaches a layer's mean figure: that mean is the layer's attention plus the cost", () => {
+  it('says nothing where the cost reaches a figure it is to come off: each is its attention plus the cost', () => {
     // A steady 1.2 ms a step over 4 layers is 0.15 ms a layer, below every 0.2 ms figure; 2 ms a step (0.25) is not.
-    expect(estimateTimestampCost([pair(6.2, 5), pair(6.21, 5.02), pair(6.19, 4.98)])).toBeCloseTo(0.15, 3);
-    expect(estimateTimestampCost([pair(7, 5), pair(7.01, 5.02), pair(6.99, 4.98)])).toBeUndefined();
-    // The smallest layer's mean bounds it, not the mean over layers (0.175 here).
-    const thirdLayerShort = (stepMs: number, wholeStepMs: number): StepTiming => ({ stepMs, wholeStepMs, attentionMs: [0.2, 0.2, 0.1, 0.2], method: 'timestamp-query' });
-    expect(estimateTimestampCost([thirdLayerShort(6.2, 5), thirdLayerShort(6.21, 5.02), thirdLayerShort(6.19, 4.98)])).toBeUndefined();
-    // A quantized clock reads figures of 0 and one quantum; their mean, not the zeros, bounds the cost.
-    const quantized = (stepMs: number, wholeStepMs: number, reading: number): StepTiming => ({ stepMs, wholeStepMs, attentionMs: [reading, reading], method: 'timestamp-query' });
-    expect(estimateTimestampCost([quantized(5.4, 5, 0), quantized(5.41, 5.02, 1), quantized(5.39, 4.98, 0), quantized(5.4, 5, 1)])).toBeCloseTo(0.1, 3);
+    expect(estimateTimestampCost([pair(6.2, 5), pair(6.21, 5.02), pair(6.19, 4.98)], FIGURES)).toBeCloseTo(0.15, 3);
+    expect(estimateTimestampCost([pair(7, 5), pair(7.01, 5.02), pair(6.99, 4.98)], FIGURES)).toBeUndefined();
+    // The smallest figure bounds it, not their mean (0.175 here).
+    expect(estimateTimestampCost([pair(6.2, 5), pair(6.21, 5.02), pair(6.19, 4.98)], [0.2, 0.2, 0.1, 0.2])).toBeUndefined();
+  });
+});
+
+describe('meanLayerFigures', () => {
+  it("is each layer's mean over the steps: a quantized clock's readings of 0 and one quantum average out", () => {
+    const reading = (ms: number[]): StepTiming => ({ stepMs: 5, attentionMs: ms, method: 'timestamp-query' });
+    expect(meanLayerFigures([reading([0, 1, 1]), reading([1, 1, 0]), reading([0, 1, 1]), reading([1, 1, 1])])).toEqual([0.5, 1, 0.75]);
   });
 });
 
 describe('attentionLessTimestampCost', () => {
-  it("is the steps' mean attention over all layers less the layers' timestamps' cost, and that cost a layer", () => {
+  it("is the sum of each layer's mean figure less the layers' timestamps' cost, and that cost a layer", () => {
     // 4 layers of 0.2 ms as timed, 0.1 ms of each the stamps'.
     const { attentionMs, timestampCostMs } = attentionLessTimestampCost([pair(5.8, 5), pair(5.81, 5.02), pair(5.79, 4.98)]);
     expect(timestampCostMs).toBeCloseTo(0.1, 3);

@@ -15,29 +15,32 @@ export const MIN_PAIRS = 3;
  * whole) / (2 · layers) over the steps given. On the H200's 1B and 8B shapes, attention less this came within
  * 0.6–15% of what taking attention out of the step saves, where the figures as timed were 13–104% over it.
  * Undefined where fewer than MIN_PAIRS steps have a whole step beside them, where the difference is within twice its
- * standard error of 0, or where it reaches some layer's mean figure over the steps given (that mean is the layer's
- * attention plus the cost, so a cost that large is noise): steps that vary more than the stamps cost (a CPU
- * adapter's) leave the figures as timed. The mean, not each figure, bounds it because a quantized clock reads many
- * figures as 0.
+ * standard error of 0, or where it reaches one of `layerFiguresMs`, the figures it is to come off (each is its
+ * attention plus the cost, so a cost that large is noise, and taking it off would read 0 or less): steps that vary
+ * more than the stamps cost (a CPU adapter's) leave the figures as timed.
  */
-export function estimateTimestampCost(steps: readonly StepTiming[]): number | undefined {
+export function estimateTimestampCost(steps: readonly StepTiming[], layerFiguresMs: readonly number[]): number | undefined {
   const paired = steps.filter((t) => t.wholeStepMs !== undefined && t.attentionMs.length > 0);
   if (paired.length < MIN_PAIRS) return undefined;
   const pairs = paired.map((t) => (t.stepMs - t.wholeStepMs!) / (2 * t.attentionMs.length));
   const meanCost = mean(pairs);
   const variance = pairs.reduce((sum, cost) => sum + (cost - meanCost) ** 2, 0) / (pairs.length - 1);
-  const timed = steps.filter((t) => t.attentionMs.length > 0);
-  const smallestLayerMeanMs = Math.min(...timed[0].attentionMs.map((_, layer) => mean(timed.map((t) => t.attentionMs[layer]))));
-  return meanCost > 2 * Math.sqrt(variance / pairs.length) && meanCost < smallestLayerMeanMs ? meanCost : undefined;
+  return meanCost > 2 * Math.sqrt(variance / pairs.length) && meanCost < Math.min(...layerFiguresMs) ? meanCost : undefined;
+}
+
+/** Each layer's mean figure over steps timed per layer. */
+export function meanLayerFigures(steps: readonly StepTiming[]): number[] {
+  return steps[0].attentionMs.map((_, layer) => mean(steps.map((timing) => timing.attentionMs[layer])));
 }
 
 /**
- * Attention over all layers of steps timed per layer (their mean, which estimateTimestampCost's bound keeps above
- * 0), less what their timestamps cost it, and that cost a layer (estimateTimestampCost; 0 where it says nothing).
+ * Attention over all layers of steps timed per layer (the sum of each layer's mean figure), less what their
+ * timestamps cost it, and that cost a layer (estimateTimestampCost; 0 where it says nothing).
  */
 export function attentionLessTimestampCost(steps: readonly StepTiming[]): { attentionMs: number; timestampCostMs: number } {
-  const timestampCostMs = estimateTimestampCost(steps) ?? 0;
-  const attentionMs = mean(steps.map((timing) => timing.attentionMs.reduce((a, b) => a + b, 0) - timing.attentionMs.length * timestampCostMs));
+  const layerFiguresMs = meanLayerFigures(steps);
+  const timestampCostMs = estimateTimestampCost(steps, layerFiguresMs) ?? 0;
+  const attentionMs = layerFiguresMs.reduce((sum, ms) => sum + ms - timestampCostMs, 0);
   return { attentionMs, timestampCostMs };
 }
 
