@@ -12,17 +12,17 @@ export const MIN_PAIRS = 3;
  * boundaries without stamps cost nothing (`bench:attention --pass-timing`, BENCHMARKS.md). A layer's timed pass has
  * two stamps, one ahead of its attention and one ahead of the layer's next kernels, so each layer's figure carries
  * half of what a layer's stamps add to the step: the mean of (step timed per layer − the step before it, timed
- * whole) / (2 · layers) over the steps given. On the H200's 1B and 8B shapes, attention less this came within
- * 0.6–15% of what taking attention out of the step saves, where the figures as timed were 13–104% over it.
+ * whole) / (2 · layers) over the steps given. On the H200's 1B and 8B shapes, attention less this (the median step's
+ * then, now each layer's mean) came within 0.6–15% of what taking attention out of the step saves, where the figures
+ * as timed were 13–104% over it.
  * Undefined where fewer than MIN_PAIRS steps have a whole step beside them, where the difference is within twice its
  * standard error of 0, or where it reaches one of `layerFiguresMs`, the figures it is to come off (each is its
  * attention plus the cost, so a cost that large is noise, and taking it off would read 0 or less): steps that vary
  * more than the stamps cost (a CPU adapter's) leave the figures as timed.
  */
 export function estimateTimestampCost(steps: readonly StepTiming[], layerFiguresMs: readonly number[]): number | undefined {
-  const paired = steps.filter((t) => t.wholeStepMs !== undefined && t.attentionMs.length > 0);
-  if (paired.length < MIN_PAIRS) return undefined;
-  const pairs = paired.map((t) => (t.stepMs - t.wholeStepMs!) / (2 * t.attentionMs.length));
+  const pairs = steps.flatMap((t) => (t.wholeStepMs === undefined || t.attentionMs.length === 0 ? [] : [(t.stepMs - t.wholeStepMs) / (2 * t.attentionMs.length)]));
+  if (pairs.length < MIN_PAIRS) return undefined;
   const meanCost = mean(pairs);
   const variance = pairs.reduce((sum, cost) => sum + (cost - meanCost) ** 2, 0) / (pairs.length - 1);
   return meanCost > 2 * Math.sqrt(variance / pairs.length) && meanCost < Math.min(...layerFiguresMs) ? meanCost : undefined;
