@@ -1,6 +1,6 @@
 import { useMemo } from 'react';
 import { Bar, BarChart, CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import { attentionBreakdown, type AttentionBreakdown, type TimedStep } from './attentionBreakdown.ts';
+import { attentionBreakdown, attentionHistory, type AttentionBreakdown, type TimedStep } from './attentionBreakdown.ts';
 import { formatMs } from './format.ts';
 
 /**
@@ -12,15 +12,7 @@ import { formatMs } from './format.ts';
 export function AttentionPanel(props: { steps: TimedStep[]; timestampQuery: boolean; profiling?: string; onCpuProfiling: () => void }) {
   const breakdown = useMemo(() => attentionBreakdown(props.steps), [props.steps]);
   const layers = breakdown?.layerMs.map((ms, layer) => ({ layer: `L${layer}`, us: +(ms * 1000).toFixed(1) })) ?? [];
-  // As the bars: the step timed whole, attention less what its timestamps cost where that is estimated.
-  const history = useMemo(() => {
-    const costMs = breakdown?.timestampCostMs ?? 0;
-    return props.steps.map(({ step, timing }) => ({
-      step,
-      stepMs: timing.wholeStepMs ?? timing.stepMs,
-      attentionMs: timing.attentionMs.reduce((a, b) => a + b - costMs, 0),
-    }));
-  }, [props.steps, breakdown]);
+  const history = useMemo(() => attentionHistory(props.steps, breakdown?.timestampCostMs), [props.steps, breakdown]);
   const averaged = breakdown?.basis === 'mean';
   return (
     <section className="panel attention-panel" aria-label="Attention breakdown" data-testid="attention-panel">

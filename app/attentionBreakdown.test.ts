@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { measuredSteps } from '../test/timedSteps.ts';
-import { attentionBreakdown, MEAN_WINDOW } from './attentionBreakdown.ts';
+import { attentionBreakdown, attentionHistory, MEAN_WINDOW } from './attentionBreakdown.ts';
 
 const SHAPE = { layerUs: [8, 15, 30, 45, 60, 12], stepUs: 2_500 };
 
@@ -64,5 +64,39 @@ describe('attentionBreakdown', () => {
     const steps = measuredSteps(1, { layerUs: [30, 40], stepUs: 900 }, 0);
     expect(attentionBreakdown(steps)).toMatchObject({ basis: 'latest', steps: 1, clock: { kind: 'undecided' } });
     expect(attentionBreakdown([])).toBeUndefined();
+  });
+});
+
+describe('attentionHistory', () => {
+  it("gives each step timed whole and its attention less what the stamps cost, as the bars", () => {
+    const steps = measuredSteps(200, { ...SHAPE, stampCostUs: 10 }, 0);
+    const costMs = attentionBreakdown(steps)!.timestampCostMs!;
+    const history = attentionHistory(steps, costMs);
+    expect(history.map(({ step }) => step)).toEqual(steps.map(({ step }) => step));
+    for (const [i, { timing }] of steps.entries()) {
+      expect(history[i].stepMs).toBe(timing.wholeStepMs);
+      expect(history[i].attentionMs).toBeCloseTo(timing.attentionMs.reduce((a, b) => a + b, 0) - SHAPE.layerUs.length * costMs, 12);
+    }
+    expect(attentionHistory(steps, undefined)[0].attentionMs).toBeCloseTo(steps[0].timing.attentionMs.reduce((a, b) => a + b, 0), 12);
+  });
+
+  it('leaves a step as timed where one of its figures reads under the cost, so no point reads 0 or less', () => {
+    // A 100 µs clock reads each layer's ~20 µs pass (with its stamps' cost) as 0 or 100 µs; the cost (~10 µs a
+    // layer) is a mean over them.
+    const layerUs = [8, 15, 12, 10, 9, 11];
+    const steps = measuredSteps(200, { layerUs, stepUs: 2_500, stampCostUs: 10 }, 100_000);
+    const breakdown = attentionBreakdown(steps)!;
+    expect(breakdown.basis).toBe('mean');
+    const costMs = breakdown.timestampCostMs!;
+    expect(costMs * 1000).toBeGreaterThan(5);
+    const sums = steps.map(({ timing }) => timing.attentionMs.reduce((a, b) => a + b, 0));
+    // Taking the cost off every layer of every step would put the steps that read all zeros below 0.
+    expect(sums.filter((sum) => sum - layerUs.length * costMs < 0).length).toBeGreaterThan(0);
+    const history = attentionHistory(steps, costMs);
+    for (const [i, point] of history.entries()) {
+      expect(point.attentionMs).toBeGreaterThanOrEqual(0);
+      const figures = steps[i].timing.attentionMs;
+      expect(point.attentionMs).toBeCloseTo(Math.min(...figures) > costMs ? sums[i] - figures.length * costMs : sums[i], 12);
+    }
   });
 });

@@ -64,3 +64,27 @@ export function attentionBreakdown(steps: readonly TimedStep[]): AttentionBreakd
     clock,
   };
 }
+
+/** A point of the panel's line over the conversation: one step's GPU time, whole and in all layers' attention. */
+export interface HistoryPoint {
+  step: number;
+  stepMs: number;
+  attentionMs: number;
+}
+
+/**
+ * Each step as timed, as the bars are: the step timed whole, and the sum of its layers' attention less what their
+ * timestamps cost (the estimate behind the bars). The estimate is a mean, and one step's figure may read under it (a
+ * quantized clock reads a short pass as 0): such a step's figures stay as timed, as the bars do where the cost reaches
+ * one of theirs, so that no point reads 0 or less.
+ */
+export function attentionHistory(steps: readonly TimedStep[], timestampCostMs: number | undefined): HistoryPoint[] {
+  return steps.map(({ step, timing }) => {
+    const cost = timestampCostMs !== undefined && timestampCostMs < Math.min(...timing.attentionMs) ? timestampCostMs : 0;
+    return {
+      step,
+      stepMs: timing.wholeStepMs ?? timing.stepMs,
+      attentionMs: timing.attentionMs.reduce((sum, ms) => sum + ms - cost, 0),
+    };
+  });
+}
