@@ -1,6 +1,6 @@
 import { detectClockQuantum, type ClockResolution } from '../engine/clockQuantum.ts';
 import type { StepTiming } from '../engine/model.ts';
-import { estimateTimestampCost, meanLayerFigures } from '../engine/timestampCost.ts';
+import { estimateTimestampCost, lessTimestampCost, meanLayerFigures } from '../engine/timestampCost.ts';
 import { mean } from '../kernels/gpu/timing.ts';
 
 /** A decode step's GPU timing as the app keeps it over a conversation. */
@@ -50,7 +50,7 @@ export function attentionBreakdown(steps: readonly TimedStep[]): AttentionBreakd
   const recent = steps.slice(-MEAN_WINDOW).map(({ timing }) => timing);
   const figuresMs = meanLayerFigures(window.map(({ timing }) => timing));
   const timestampCostMs = estimateTimestampCost(recent, figuresMs);
-  const layerMs = figuresMs.map((ms) => ms - (timestampCostMs ?? 0));
+  const layerMs = lessTimestampCost(figuresMs, timestampCostMs);
   return {
     basis,
     steps: window.length,
@@ -74,17 +74,14 @@ export interface HistoryPoint {
 
 /**
  * Each step as timed, as the bars are: the step timed whole, and the sum of its layers' attention less what their
- * timestamps cost (the estimate behind the bars). The estimate is a mean, and one step's figure may read under it (a
- * quantized clock reads a short pass as 0): such a step's figures stay as timed, as the bars do where the cost reaches
- * one of theirs, so that no point reads 0 or less.
+ * timestamps cost (the estimate behind the bars, by lessTimestampCost). The estimate is a mean, and one step's figure
+ * may read under it (a quantized clock reads a short pass as 0): such a step's figures stay as timed, so that no point
+ * reads 0 or less.
  */
 export function attentionHistory(steps: readonly TimedStep[], timestampCostMs: number | undefined): HistoryPoint[] {
-  return steps.map(({ step, timing }) => {
-    const cost = timestampCostMs !== undefined && timestampCostMs < Math.min(...timing.attentionMs) ? timestampCostMs : 0;
-    return {
-      step,
-      stepMs: timing.wholeStepMs ?? timing.stepMs,
-      attentionMs: timing.attentionMs.reduce((sum, ms) => sum + ms - cost, 0),
-    };
-  });
+  return steps.map(({ step, timing }) => ({
+    step,
+    stepMs: timing.wholeStepMs ?? timing.stepMs,
+    attentionMs: lessTimestampCost(timing.attentionMs, timestampCostMs).reduce((a, b) => a + b, 0),
+  }));
 }

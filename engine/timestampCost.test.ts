@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { StepTiming } from './model.ts';
-import { attentionLessTimestampCost, DecodeTimings, estimateTimestampCost, meanLayerFigures, MIN_PAIRS } from './timestampCost.ts';
+import { attentionLessTimestampCost, DecodeTimings, estimateTimestampCost, lessTimestampCost, meanLayerFigures, MIN_PAIRS } from './timestampCost.ts';
 
 /** A step timed per layer (`layers` of 0.2 ms) beside the step before it, timed whole. */
 const pair = (stepMs: number, wholeStepMs: number, layers = 4): StepTiming => ({ stepMs, wholeStepMs, attentionMs: Array(layers).fill(0.2), method: 'timestamp-query' });
@@ -29,6 +29,16 @@ describe('estimateTimestampCost', () => {
     expect(estimateTimestampCost([pair(7, 5), pair(7.01, 5.02), pair(6.99, 4.98)], FIGURES)).toBeUndefined();
     // The smallest figure bounds it, not their mean (0.175 here).
     expect(estimateTimestampCost([pair(6.2, 5), pair(6.21, 5.02), pair(6.19, 4.98)], [0.2, 0.2, 0.1, 0.2])).toBeUndefined();
+  });
+});
+
+describe('lessTimestampCost', () => {
+  it('takes the cost off every figure where it is below all of them, and leaves them as timed otherwise', () => {
+    expect(lessTimestampCost([0.3, 0.2, 0.5], 0.1).map((ms) => +ms.toFixed(12))).toEqual([0.2, 0.1, 0.4]);
+    // A quantized clock's 0, or a figure the cost reaches: none taken off.
+    expect(lessTimestampCost([0.3, 0, 0.5], 0.1)).toEqual([0.3, 0, 0.5]);
+    expect(lessTimestampCost([0.3, 0.1, 0.5], 0.1)).toEqual([0.3, 0.1, 0.5]);
+    expect(lessTimestampCost([0.3, 0.2], undefined)).toEqual([0.3, 0.2]);
   });
 });
 

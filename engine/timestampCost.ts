@@ -28,6 +28,14 @@ export function estimateTimestampCost(steps: readonly StepTiming[], layerFigures
   return meanCost > 2 * Math.sqrt(variance / pairs.length) && meanCost < Math.min(...layerFiguresMs) ? meanCost : undefined;
 }
 
+/**
+ * Figures less what their timestamps cost each, where the cost is below every one of them; as timed otherwise: each
+ * figure is its attention plus the cost, so a cost that reaches one of them is noise there and would read 0 or less.
+ */
+export function lessTimestampCost(figuresMs: readonly number[], costMs: number | undefined): number[] {
+  return costMs !== undefined && costMs < Math.min(...figuresMs) ? figuresMs.map((ms) => ms - costMs) : [...figuresMs];
+}
+
 /** Each layer's mean figure over steps timed per layer. */
 export function meanLayerFigures(steps: readonly StepTiming[]): number[] {
   return steps[0].attentionMs.map((_, layer) => mean(steps.map((timing) => timing.attentionMs[layer])));
@@ -40,7 +48,7 @@ export function meanLayerFigures(steps: readonly StepTiming[]): number[] {
 export function attentionLessTimestampCost(steps: readonly StepTiming[]): { attentionMs: number; timestampCostMs: number } {
   const layerFiguresMs = meanLayerFigures(steps);
   const timestampCostMs = estimateTimestampCost(steps, layerFiguresMs) ?? 0;
-  const attentionMs = layerFiguresMs.reduce((sum, ms) => sum + ms - timestampCostMs, 0);
+  const attentionMs = lessTimestampCost(layerFiguresMs, timestampCostMs).reduce((a, b) => a + b, 0);
   return { attentionMs, timestampCostMs };
 }
 
