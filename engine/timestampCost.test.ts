@@ -47,6 +47,10 @@ describe('meanLayerFigures', () => {
     const reading = (ms: number[]): StepTiming => ({ stepMs: 5, attentionMs: ms, method: 'timestamp-query' });
     expect(meanLayerFigures([reading([0, 1, 1]), reading([1, 1, 0]), reading([0, 1, 1]), reading([1, 1, 1])])).toEqual([0.5, 1, 0.75]);
   });
+
+  it('names the missing steps instead of failing on an undefined first step', () => {
+    expect(() => meanLayerFigures([])).toThrow(/no step timed per layer/);
+  });
 });
 
 describe('attentionLessTimestampCost', () => {

@@ -36,8 +36,11 @@ export function lessTimestampCost(figuresMs: readonly number[], costMs: number |
   return costMs !== undefined && costMs < Math.min(...figuresMs) ? figuresMs.map((ms) => ms - costMs) : [...figuresMs];
 }
 
-/** Each layer's mean figure over steps timed per layer. */
+/** Each layer's mean figure over steps timed per layer (at least one: a mean over none has no layers to name). */
 export function meanLayerFigures(steps: readonly StepTiming[]): number[] {
+  if (steps.length === 0) {
+    throw new Error('meanLayerFigures: no step timed per layer to average; time at least one step with per-layer timing first');
+  }
   return steps[0].attentionMs.map((_, layer) => mean(steps.map((timing) => timing.attentionMs[layer])));
 }
 
