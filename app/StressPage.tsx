@@ -5,6 +5,8 @@ import type { StressPoint, StressTiming, SyntheticShape } from '../engine/stress
 import type { StressRequest } from '../engine/worker.ts';
 import { ATTENTION_KERNELS, KERNEL_LABELS, type AttentionKernel } from '../kernels/attention/plan.ts';
 import { formatMs } from './format.ts';
+import { logTicks } from './logTicks.ts';
+import { SHORTEST_SWEEP_CONTEXT, sweepContexts, type SweepSpacing } from './stressSweep.ts';
 
 const COLORS: Record<AttentionKernel, string> = { lean: '#3056d3', fd: '#d97706', fa2: '#b42318' };
 
@@ -13,11 +15,6 @@ export interface StressState {
   fill?: { filled: number; target: number };
   points: StressPoint[];
   error?: string;
-}
-
-/** Contexts of the sweep: `steps` points up to the target, evenly spaced. */
-function sweep(target: number, steps: number): number[] {
-  return Array.from({ length: steps }, (_, i) => Math.max(1, Math.round((target * (i + 1)) / steps)));
 }
 
 function toCsv(points: StressPoint[]): string {
@@ -48,6 +45,8 @@ export function StressPage(props: {
   const maxTarget = synthetic || !model ? 262144 : Math.min(model.maxContext, model.kvPagesTotal * model.pageSize) - 8;
   const [target, setTarget] = useState(synthetic || !model ? 4096 : Math.min(1024, maxTarget));
   const [points, setPoints] = useState(4);
+  const [spacing, setSpacing] = useState<SweepSpacing>('doubling');
+  const [logTime, setLogTime] = useState(true);
   const [kernels, setKernels] = useState<AttentionKernel[]>([...ATTENTION_KERNELS]);
   const useSynthetic = synthetic || !model;
   const clampedTarget = Math.min(target, maxTarget);
@@ -58,6 +57,8 @@ export function StressPage(props: {
     for (const p of state.points.filter((q) => q.context === context)) row[p.kernel] = +p.attentionMs.toFixed(3);
     return row;
   });
+  const times = state.points.map((p) => p.attentionMs).filter((ms) => ms > 0);
+  const timeTicks = logTime && times.length > 0 ? logTicks(Math.min(...times), Math.max(...times)) : undefined;
 
   const download = () => {
     const url = URL.createObjectURL(new Blob([toCsv(state.points)], { type: 'text/csv' }));
@@ -95,11 +96,21 @@ export function StressPage(props: {
         )}
         <label>
           Target context{' '}
-          <input type="number" data-testid="stress-target" min={16} max={maxTarget} value={clampedTarget} onChange={(e) => setTarget(Number(e.target.value))} />
+          <input type="number" data-testid="stress-target" min={SHORTEST_SWEEP_CONTEXT} max={maxTarget} value={clampedTarget} onChange={(e) => setTarget(Number(e.target.value))} />
           <span className="muted"> up to {maxTarget.toLocaleString()} {useSynthetic ? '(one GPU buffer)' : '(model context and KV budget)'}</span>
         </label>
         <label>
           Points <input type="number" data-testid="stress-points" min={1} max={16} value={points} onChange={(e) => setPoints(Number(e.target.value))} />
+        </label>
+        <label>
+          Spacing{' '}
+          <select data-testid="stress-spacing" value={spacing} onChange={(e) => setSpacing(e.target.value as SweepSpacing)}>
+            <option value="doubling">doubling (log axis)</option>
+            <option value="even">even</option>
+          </select>
+        </label>
+        <label>
+          <input type="checkbox" data-testid="stress-log-time" checked={logTime} onChange={(e) => setLogTime(e.target.checked)} /> Log time axis
         </label>
         {ATTENTION_KERNELS.map((kernel) => (
           <label key={kernel}>
@@ -116,7 +127,7 @@ export function StressPage(props: {
           className="primary"
           data-testid="stress-run"
           disabled={state.running || kernels.length === 0}
-          onClick={() => props.onRun({ contexts: sweep(clampedTarget, points), kernels, synthetic: useSynthetic ? shape : undefined })}
+          onClick={() => props.onRun({ contexts: sweepContexts(clampedTarget, points, spacing), kernels, synthetic: useSynthetic ? shape : undefined })}
         >
           {state.running ? 'Running…' : 'Run sweep'}
         </button>
@@ -148,12 +159,26 @@ export function StressPage(props: {
       )}
       {rows.length > 0 && (
         <>
-          <div className="chart" data-testid="stress-chart" data-points={state.points.length}>
+          <div className="chart" data-testid="stress-chart" data-points={state.points.length} data-context-scale={spacing === 'doubling' ? 'log' : 'linear'}>
             <ResponsiveContainer width="100%" height={300}>
               <LineChart data={rows} margin={{ top: 8, right: 24, bottom: 28, left: 28 }}>
                 <CartesianGrid strokeDasharray="3 3" />
-                <XAxis dataKey="context" type="number" domain={['dataMin', 'dataMax']} ticks={rows.map((row) => row.context)} label={{ value: 'context length (tokens)', position: 'insideBottom', offset: -14 }} />
-                <YAxis width={64} label={{ value: 'attention GPU time (ms)', angle: -90, position: 'left', offset: 12, style: { textAnchor: 'middle' } }} />
+                <XAxis
+                  dataKey="context"
+                  type="number"
+                  scale={spacing === 'doubling' ? 'log' : 'linear'}
+                  domain={['dataMin', 'dataMax']}
+                  ticks={rows.map((row) => row.context)}
+                  tickFormatter={(context: number) => context.toLocaleString()}
+                  label={{ value: 'context length (tokens)', position: 'insideBottom', offset: -14 }}
+                />
+                <YAxis
+                  width={64}
+                  scale={timeTicks ? 'log' : 'linear'}
+                  domain={timeTicks ? [timeTicks[0], timeTicks[timeTicks.length - 1]] : [0, 'auto']}
+                  ticks={timeTicks}
+                  label={{ value: 'attention GPU time (ms)', angle: -90, position: 'left', offset: 12, style: { textAnchor: 'middle' } }}
+                />
                 <Tooltip formatter={(value) => `${value} ms`} labelFormatter={(context) => `context ${context} tokens`} />
                 <Legend verticalAlign="top" />
                 {ATTENTION_KERNELS.filter((k) => state.points.some((p) => p.kernel === k)).map((kernel) => (
@@ -169,6 +194,7 @@ export function StressPage(props: {
                 {ATTENTION_KERNELS.map((k) => (
                   <th key={k}>{KERNEL_LABELS[k]}</th>
                 ))}
+                <th>Lean GB/s</th>
                 <th>FD / Lean</th>
                 <th>FA2 / Lean</th>
               </tr>
@@ -184,6 +210,7 @@ export function StressPage(props: {
                     {ATTENTION_KERNELS.map((k) => (
                       <td key={k}>{at(k) ? formatMs(at(k)!.attentionMs) : '–'}</td>
                     ))}
+                    <td>{lean ? (lean.gbPerSecond >= 100 ? lean.gbPerSecond.toFixed(0) : lean.gbPerSecond.toPrecision(3)) : '–'}</td>
                     <td>{ratio('fd')}</td>
                     <td>{ratio('fa2')}</td>
                   </tr>

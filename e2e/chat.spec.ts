@@ -69,8 +69,11 @@ test('the stress page completes a small sweep for all three kernels and draws th
   await expect(page.getByTestId('stress-run')).toBeEnabled({ timeout: 60_000 });
   await expect(page.getByTestId('stress-chart').locator('.recharts-line')).toHaveCount(3);
   await expect(page.getByTestId('stress-table').locator('tbody tr')).toHaveCount(3);
-  // The context axis is ticked at the measured contexts, the table's first column.
+  // By default the contexts double up to the target, on a log axis ticked at the measured contexts (the table's first
+  // column), and the time axis is log too.
   const contexts = await page.getByTestId('stress-table').locator('tbody tr td:first-child').allTextContents();
+  expect(contexts).toEqual(['64', '128', '256']);
+  await expect(page.getByTestId('stress-chart')).toHaveAttribute('data-context-scale', 'log');
   await expect(page.getByTestId('stress-chart').locator('.recharts-xAxis-tick-labels .recharts-cartesian-axis-tick-value')).toHaveText(contexts);
   await expect(page.getByTestId('stress-timing')).toContainText('less what those timestamps cost');
   await page.screenshot({ path: 'test-results/screenshots/stress.png', fullPage: true });
@@ -81,9 +84,12 @@ test('the stress page sweeps synthetic KV with no model', async ({ page }) => {
   await page.getByTestId('tab-stress').click();
   await page.getByTestId('synthetic').check();
   await page.getByTestId('stress-target').fill('2048');
-  await page.getByTestId('stress-points').fill('2');
+  await page.getByTestId('stress-points').fill('3');
+  await page.getByTestId('stress-spacing').selectOption('even');
   await page.getByTestId('stress-run').click();
-  await expect(page.getByTestId('stress-chart')).toHaveAttribute('data-points', '6', { timeout: 240_000 });
+  await expect(page.getByTestId('stress-chart')).toHaveAttribute('data-points', '9', { timeout: 240_000 });
+  await expect(page.getByTestId('stress-chart')).toHaveAttribute('data-context-scale', 'linear');
+  await expect(page.getByTestId('stress-table').locator('tbody tr td:first-child')).toHaveText(['683', '1,365', '2,048']);
   // SwiftShader is a CPU adapter: its calls are timed alone (on a GPU, among others: engine/stress.test.ts).
   await expect(page.getByTestId('stress-timing')).toContainText('one call timed alone');
 });
