@@ -375,7 +375,15 @@ export function App() {
           (server ? (
             <NeedsEngine page="The long-context stress sweep" server={server} />
           ) : (
-            <StressPage model={model} defaultGrid={gpu.kind === 'ready' ? defaultGrid(gpu.report.adapter) : undefined} state={stress} onRun={runStress} calibration={calibration} onCalibrate={calibrate} />
+            <StressPage
+              model={model}
+              defaultGrid={gpu.kind === 'ready' ? defaultGrid(gpu.report.adapter) : undefined}
+              limits={gpu.kind === 'ready' ? gpu.report.limits : undefined}
+              state={stress}
+              onRun={runStress}
+              calibration={calibration}
+              onCalibrate={calibrate}
+            />
           ))}
       </main>
     </div>

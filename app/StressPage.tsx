@@ -1,9 +1,11 @@
 import { useState } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import type { ModelInfo } from '../engine/engine.ts';
+import type { GpuReport } from '../engine/gpuReport.ts';
 import type { StressPoint, StressTiming, SyntheticShape } from '../engine/stress.ts';
 import type { StressRequest } from '../engine/worker.ts';
 import { ATTENTION_KERNELS, KERNEL_LABELS, type AttentionKernel } from '../kernels/attention/plan.ts';
+import { syntheticMaxContext } from '../kernels/attention/syntheticKv.ts';
 import { formatMs } from './format.ts';
 import { logTicks } from './logTicks.ts';
 import { SHORTEST_SWEEP_CONTEXT, sweepContexts, type SweepSpacing } from './stressSweep.ts';
@@ -34,6 +36,11 @@ export function StressPage(props: {
   model?: ModelInfo;
   /** LeanAttention's grid on this adapter before a model is loaded (defaultGrid). */
   defaultGrid?: number;
+  /**
+   * The adapter's buffer limits, which bound a synthetic sweep's context (its K and V pools are one binding each);
+   * undefined until the engine has an adapter.
+   */
+  limits?: GpuReport['limits'];
   state: StressState;
   onRun: (request: StressRequest) => void;
   calibration?: { grid: number; timings: { grid: number; ms: number }[] } | string;
@@ -42,14 +49,16 @@ export function StressPage(props: {
   const { model, state } = props;
   const [synthetic, setSynthetic] = useState(!model);
   const [shape, setShape] = useState<SyntheticShape>({ numKvHeads: 8, group: 4, headDim: 128, pageSize: 16 });
-  const maxTarget = synthetic || !model ? 262144 : Math.min(model.maxContext, model.kvPagesTotal * model.pageSize) - 8;
-  const [target, setTarget] = useState(synthetic || !model ? 4096 : Math.min(1024, maxTarget));
+  const useSynthetic = synthetic || !model;
+  const maxTarget = !useSynthetic
+    ? Math.min(model.maxContext, model.kvPagesTotal * model.pageSize) - 8
+    : props.limits && syntheticMaxContext(props.limits, { ...shape, dtype: 'f16' });
+  const [target, setTarget] = useState(useSynthetic ? 4096 : Math.min(1024, maxTarget ?? 1024));
   const [points, setPoints] = useState(4);
   const [spacing, setSpacing] = useState<SweepSpacing>('doubling');
   const [logTime, setLogTime] = useState(true);
   const [kernels, setKernels] = useState<AttentionKernel[]>([...ATTENTION_KERNELS]);
-  const useSynthetic = synthetic || !model;
-  const clampedTarget = Math.min(target, maxTarget);
+  const clampedTarget = Math.min(target, maxTarget ?? target);
 
   const contexts = [...new Set(state.points.map((p) => p.context))].sort((a, b) => a - b);
   const rows = contexts.map((context) => {
@@ -97,7 +106,11 @@ export function StressPage(props: {
         <label>
           Target context{' '}
           <input type="number" data-testid="stress-target" min={SHORTEST_SWEEP_CONTEXT} max={maxTarget} value={clampedTarget} onChange={(e) => setTarget(Number(e.target.value))} />
-          <span className="muted"> up to {maxTarget.toLocaleString()} {useSynthetic ? '(one GPU buffer)' : '(model context and KV budget)'}</span>
+          <span className="muted" data-testid="stress-max-target">
+            {maxTarget === undefined
+              ? ' (waiting for the WebGPU adapter)'
+              : ` up to ${maxTarget.toLocaleString()} ${useSynthetic ? '(one GPU buffer each for K and V)' : '(model context and KV budget)'}`}
+          </span>
         </label>
         <label>
           Points <input type="number" data-testid="stress-points" min={1} max={16} value={points} onChange={(e) => setPoints(Number(e.target.value))} />
@@ -126,7 +139,7 @@ export function StressPage(props: {
           type="button"
           className="primary"
           data-testid="stress-run"
-          disabled={state.running || kernels.length === 0}
+          disabled={state.running || kernels.length === 0 || maxTarget === undefined}
           onClick={() => props.onRun({ contexts: sweepContexts(clampedTarget, points, spacing), kernels, synthetic: useSynthetic ? shape : undefined })}
         >
           {state.running ? 'Running…' : 'Run sweep'}

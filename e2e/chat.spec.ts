@@ -83,6 +83,8 @@ test('the stress page sweeps synthetic KV with no model', async ({ page }) => {
   await openApp(page);
   await page.getByTestId('tab-stress').click();
   await page.getByTestId('synthetic').check();
+  // The longest synthetic context is what one storage binding of this adapter holds, for K and for V.
+  await expect(page.getByTestId('stress-max-target')).toContainText('(one GPU buffer each for K and V)');
   await page.getByTestId('stress-target').fill('2048');
   await page.getByTestId('stress-points').fill('3');
   await page.getByTestId('stress-spacing').selectOption('even');
