@@ -32,9 +32,19 @@ describe('npx lean-decode', () => {
     expect(out.steps.length).toBe(out.generated_ids.length);
   });
 
-  it('generate streams plain text', () => {
-    const out = lean(['generate', '--chat', '--prompt', 'What does json.dumps do?', '--greedy', '--max-tokens', maxTokens]);
-    expect(out.trim()).toBe(expected.trim());
+  const generate = (args: string[]) => spawnSync(process.execPath, ['bin/lean-decode.mjs', 'generate', ...args], { encoding: 'utf8', timeout: 280_000 });
+
+  it('generate streams plain text, without the end-of-sequence token', () => {
+    const run = generate(['--chat', '--prompt', 'What does json.dumps do?', '--greedy', '--max-tokens', maxTokens]);
+    expect(run.status).toBe(0);
+    expect(run.stdout.trim()).toBe(expected.replace(EOS, '').trim());
+    expect(run.stderr).not.toContain('--chat');
+  });
+
+  it('generate names --chat on stderr when the model has a chat template and the prompt goes raw', () => {
+    const run = generate(['--prompt', 'hi', '--greedy', '--max-tokens', '2']);
+    expect(run.status).toBe(0);
+    expect(run.stderr).toContain('the model has a chat template: --chat wraps the prompt in it as a user message');
   });
 
   it('bench-decode --quick prints a row per context and kernel, and prefill rows (random weights of a named shape)', () => {

@@ -1,4 +1,4 @@
-import type { GenerationEvent } from '../engine/engine.ts';
+import { stopTokenIds, type GenerationEvent } from '../engine/engine.ts';
 import type { KvDtype } from '../kernels/attention/pagedKv.ts';
 import { ATTENTION_KERNELS } from '../kernels/attention/plan.ts';
 import { GREEDY, type SamplingSettings } from '../kernels/model/sampler.ts';
@@ -49,7 +49,12 @@ export async function generateCommand(flags: FlagValues<typeof GENERATE_FLAGS>):
 
   const { engine, info, calibration } = await loadEngine(model, { kvDtype, attention }, json);
   if (!json && calibration && flags.calibrate) process.stderr.write(`LeanAttention grid ${calibration.grid}\n`);
+  if (!json && !flags.chat && engine.tokenizer.hasChatTemplate) {
+    process.stderr.write('the model has a chat template: --chat wraps the prompt in it as a user message (a chat model given raw text may stop at once)\n');
+  }
   const request = flags.chat ? { messages: [{ role: 'user' as const, content: prompt }] } : { prompt };
+  // The ids generation stops at: their text (`<|im_end|>`) is not part of the answer printed (--json keeps it).
+  const eos = new Set(stopTokenIds(engine.model!.config, engine.tokenizer));
   const steps: { step: number; contextLength: number; stepMs?: number; attentionMs?: number[]; wholeStepMs?: number }[] = [];
   let result: { promptIds: number[]; lastPromptLogits?: Float32Array; generatedIds: number[]; text: string; reason: string } | undefined;
   let promptIds: number[] = [];
@@ -68,7 +73,7 @@ export async function generateCommand(flags: FlagValues<typeof GENERATE_FLAGS>):
       lastPromptLogits = event.lastPromptLogits;
       prefillMs = event.prefillMs;
     } else if (event.kind === 'token') {
-      if (!json) process.stdout.write(event.text);
+      if (!json && !eos.has(event.id)) process.stdout.write(event.text);
       const timing = event.stats.timing;
       steps.push({ step: event.stats.step, contextLength: event.stats.contextLength, stepMs: timing?.stepMs, attentionMs: timing?.attentionMs, wholeStepMs: timing?.wholeStepMs });
     } else {
