@@ -6,7 +6,7 @@ import type { StressPoint, StressTiming, SyntheticShape } from '../engine/stress
 import type { StressRequest } from '../engine/worker.ts';
 import { ATTENTION_KERNELS, KERNEL_LABELS, type AttentionKernel } from '../kernels/attention/plan.ts';
 import { syntheticMaxContext } from '../kernels/attention/syntheticKv.ts';
-import { formatMs } from './format.ts';
+import { formatMs, formatTokens } from './format.ts';
 import { logTicks } from './logTicks.ts';
 import { SHORTEST_SWEEP_CONTEXT, sweepContexts, type SweepSpacing } from './stressSweep.ts';
 
@@ -182,7 +182,7 @@ export function StressPage(props: {
                   scale={spacing === 'doubling' ? 'log' : 'linear'}
                   domain={['dataMin', 'dataMax']}
                   ticks={rows.map((row) => row.context)}
-                  tickFormatter={(context: number) => context.toLocaleString()}
+                  tickFormatter={formatTokens}
                   label={{ value: 'context length (tokens)', position: 'insideBottom', offset: -14 }}
                 />
                 <YAxis
@@ -192,7 +192,7 @@ export function StressPage(props: {
                   ticks={timeTicks}
                   label={{ value: 'attention GPU time (ms)', angle: -90, position: 'left', offset: 12, style: { textAnchor: 'middle' } }}
                 />
-                <Tooltip formatter={(value) => `${value} ms`} labelFormatter={(context) => `context ${context} tokens`} />
+                <Tooltip formatter={(value) => `${value} ms`} labelFormatter={(context) => `context ${Number(context).toLocaleString()} tokens`} />
                 <Legend verticalAlign="top" />
                 {ATTENTION_KERNELS.filter((k) => state.points.some((p) => p.kernel === k)).map((kernel) => (
                   <Line key={kernel} type="linear" dataKey={kernel} name={KERNEL_LABELS[kernel]} stroke={COLORS[kernel]} isAnimationActive={false} />

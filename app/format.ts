@@ -12,3 +12,8 @@ export function formatBytes(bytes: number): string {
 export function formatMs(ms: number): string {
   return ms >= 100 ? `${ms.toFixed(0)} ms` : ms >= 1 ? `${ms.toFixed(2)} ms` : `${(ms * 1000).toFixed(0)} µs`;
 }
+
+/** A token count as an axis labels it: whole multiples of 1,024 as "4k" or "512k", other counts in full. */
+export function formatTokens(tokens: number): string {
+  return tokens >= 1024 && tokens % 1024 === 0 ? `${tokens / 1024}k` : tokens.toLocaleString('en-US');
+}

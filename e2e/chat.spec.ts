@@ -92,6 +92,8 @@ test('the stress page sweeps synthetic KV with no model', async ({ page }) => {
   await expect(page.getByTestId('stress-chart')).toHaveAttribute('data-points', '9', { timeout: 240_000 });
   await expect(page.getByTestId('stress-chart')).toHaveAttribute('data-context-scale', 'linear');
   await expect(page.getByTestId('stress-table').locator('tbody tr td:first-child')).toHaveText(['683', '1,365', '2,048']);
+  // The axis names whole multiples of 1,024 tokens in k.
+  await expect(page.getByTestId('stress-chart').locator('.recharts-xAxis-tick-labels .recharts-cartesian-axis-tick-value')).toHaveText(['683', '1,365', '2k']);
   // SwiftShader is a CPU adapter: its calls are timed alone (on a GPU, among others: engine/stress.test.ts).
   await expect(page.getByTestId('stress-timing')).toContainText('one call timed alone');
 });
