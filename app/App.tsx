@@ -16,6 +16,7 @@ import { Comlink, startEngineWorker, WorkerCrashed, type EngineWorker } from './
 import { EngineFaultNotice, type EngineFault } from './EngineFaultNotice.tsx';
 import { GpuStatus, type GpuState } from './GpuStatus.tsx';
 import { httpChatClient, type ServerAddress } from './httpChatClient.ts';
+import { requestMessages } from './chatRequest.ts';
 import { checkJsonSchema, SAMPLE_SCHEMA } from './jsonSchema.ts';
 import { ModelPicker, type LoadState } from './ModelPicker.tsx';
 import { NeedsEngine } from './NeedsEngine.tsx';
@@ -24,7 +25,7 @@ import { workerChatClient } from './workerChatClient.ts';
 
 type Tab = 'chat' | 'attention' | 'stress';
 
-const DEFAULT_SETTINGS: ChatSettings = { temperature: 0, topP: 0.9, maxTokens: 256, attention: 'lean', raw: false, jsonMode: false, jsonSchema: SAMPLE_SCHEMA };
+const DEFAULT_SETTINGS: ChatSettings = { temperature: 0, topP: 0.9, maxTokens: 256, attention: 'lean', raw: false, systemPrompt: '', jsonMode: false, jsonSchema: SAMPLE_SCHEMA };
 
 /** The end-to-end tests inject faults into the engine worker on a page opened with `?test-faults` (see testFaults.ts). */
 const TEST_FAULTS = new URLSearchParams(location.search).has('test-faults');
@@ -196,7 +197,7 @@ export function App() {
     setStatus((s) => ({ generating: true, maxContext: s.maxContext, completionTokens: 0 }));
     const params: ChatCompletionCreateParamsStreaming = {
       model: backend.model,
-      messages: history.map(({ role, content }) => ({ role, content })),
+      messages: requestMessages(history, settings.systemPrompt, backend.kind === 'engine' && settings.raw),
       ...(schema && { response_format: { type: 'json_schema', json_schema: { name: 'answer', schema: schema.schema, strict: true } } }),
       stream: true,
       stream_options: { include_usage: true },

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ChatPage, type ChatEntry, type ChatSettings } from './ChatPage.tsx';
 import { SAMPLE_SCHEMA } from './jsonSchema.ts';
 
-const SETTINGS: ChatSettings = { temperature: 0, topP: 0.9, maxTokens: 64, attention: 'lean', raw: false, jsonMode: true, jsonSchema: SAMPLE_SCHEMA };
+const SETTINGS: ChatSettings = { temperature: 0, topP: 0.9, maxTokens: 64, attention: 'lean', raw: false, systemPrompt: '', jsonMode: true, jsonSchema: SAMPLE_SCHEMA };
 
 function render(settings: Partial<ChatSettings>, messages: ChatEntry[] = [], draft = 'What does json.dumps do?'): string {
   const noop = () => {};
@@ -63,6 +63,18 @@ describe('ChatPage in JSON mode', () => {
     const html = render({ jsonMode: false }, [{ role: 'assistant', content: '{"a": 1}' }]);
     expect(html).not.toContain('data-testid="json-schema"');
     expect(html).not.toContain('json-answer');
+  });
+});
+
+describe('ChatPage system prompt', () => {
+  it('is edited in the settings, and is off with a raw prompt, which has no template to hold it', () => {
+    const editor = (html: string) => /<textarea[^>]*data-testid="system-prompt"[^>]*>[^<]*<\/textarea>/.exec(html)![0];
+    const set = editor(render({ systemPrompt: 'Answer in one line.' }));
+    expect(set).toContain('>Answer in one line.</textarea>');
+    expect(set).not.toContain('disabled');
+    const raw = editor(render({ systemPrompt: 'Answer in one line.', raw: true }));
+    expect(raw).toContain('disabled');
+    expect(raw).toContain('placeholder="not sent with a raw prompt"');
   });
 });
 

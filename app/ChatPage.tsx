@@ -14,6 +14,8 @@ export interface ChatSettings {
   /** The in-browser engine's own settings (sent as `lean_decode`). */
   attention: AttentionKernel;
   raw: boolean;
+  /** Sent first as a system message where set, unless the prompt goes raw (chatRequest.ts). */
+  systemPrompt: string;
   /** Answers as JSON valid against `jsonSchema` (sent as `response_format`). */
   jsonMode: boolean;
   jsonSchema: string;
@@ -91,6 +93,8 @@ export function ChatPage(props: {
   // A schema that does not check keeps Send off: the message typed stays in the box until it does.
   const schemaCheck = settings.jsonMode ? checkJsonSchema(settings.jsonSchema) : undefined;
   const schemaError = schemaCheck && 'error' in schemaCheck ? schemaCheck.error : undefined;
+  // Raw prompts are the in-browser engine's own setting: a server always gets the template.
+  const rawPrompt = props.engineSettings && settings.raw;
   const canSend = props.modelLoaded && !status.generating && props.draft.trim().length > 0 && schemaError === undefined;
   const send = () => {
     if (canSend) props.onSend(props.draft);
@@ -233,6 +237,19 @@ export function ChatPage(props: {
           <label>
             <input type="checkbox" data-testid="json-mode" checked={settings.jsonMode} onChange={(e) => set({ jsonMode: e.target.checked })} /> JSON schema
             <span className="muted">answers are JSON valid against it</span>
+          </label>
+        </div>
+        <div className="settings-row">
+          <label className="system-prompt">
+            System prompt
+            <textarea
+              data-testid="system-prompt"
+              rows={2}
+              placeholder={rawPrompt ? 'not sent with a raw prompt' : "none: the chat template's default"}
+              disabled={rawPrompt}
+              value={settings.systemPrompt}
+              onChange={(e) => set({ systemPrompt: e.target.value })}
+            />
           </label>
         </div>
         {settings.jsonMode && (

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Tokenizer } from '@huggingface/tokenizers';
 import { expect, test } from '@playwright/test';
 import { openApp, loadServerModel, send, setGreedy, waitForDone } from './helpers.ts';
 
@@ -37,11 +38,17 @@ test('stop halts the stream', async ({ page }) => {
   expect(await page.getByTestId('message-assistant').locator('.content').textContent()).toBe(text);
 });
 
-test('the attention breakdown shows one bar per layer with non-zero values', async ({ page }) => {
+test('the attention breakdown shows one bar per layer with non-zero values (after a turn with a system prompt)', async ({ page }) => {
   await openApp(page);
   await setGreedy(page, 12, false);
+  await page.getByTestId('system-prompt').fill('Answer in one line.');
   await send(page, 'What does str.split do?');
   await waitForDone(page);
+  // The system prompt went first, through the chat template: the prompt is exactly that text's tokens.
+  const folder = join(process.cwd(), 'public', 'models', 'pydoc-chat-6m');
+  const tokenizer = new Tokenizer(JSON.parse(readFileSync(join(folder, 'tokenizer.json'), 'utf8')), JSON.parse(readFileSync(join(folder, 'tokenizer_config.json'), 'utf8')));
+  const prompt = '<|im_start|>system\nAnswer in one line.<|im_end|>\n<|im_start|>user\nWhat does str.split do?<|im_end|>\n<|im_start|>assistant\n';
+  await expect(page.getByTestId('prefill-stats')).toContainText(`prompt ${tokenizer.encode(prompt).ids.length} tokens`);
   await page.getByTestId('tab-attention').click();
   const chart = page.getByTestId('layer-chart');
   await expect(chart).toHaveAttribute('data-layers', '6');
