@@ -17,15 +17,15 @@ import { EngineFaultNotice, type EngineFault } from './EngineFaultNotice.tsx';
 import { GpuStatus, type GpuState } from './GpuStatus.tsx';
 import { httpChatClient, type ServerAddress } from './httpChatClient.ts';
 import { requestMessages } from './chatRequest.ts';
-import { checkJsonSchema, SAMPLE_SCHEMA } from './jsonSchema.ts';
+import { DEFAULT_SETTINGS, restoreChatSettings, restoreDraft } from './chatSettings.ts';
+import { checkJsonSchema } from './jsonSchema.ts';
 import { ModelPicker, type LoadState } from './ModelPicker.tsx';
 import { NeedsEngine } from './NeedsEngine.tsx';
 import { StressPage, type StressState } from './StressPage.tsx';
+import { useStoredState } from './storedState.ts';
 import { workerChatClient } from './workerChatClient.ts';
 
 type Tab = 'chat' | 'attention' | 'stress';
-
-const DEFAULT_SETTINGS: ChatSettings = { temperature: 0, topP: 0.9, maxTokens: 256, attention: 'lean', raw: false, systemPrompt: '', jsonMode: false, jsonSchema: SAMPLE_SCHEMA };
 
 /** The end-to-end tests inject faults into the engine worker on a page opened with `?test-faults` (see testFaults.ts). */
 const TEST_FAULTS = new URLSearchParams(location.search).has('test-faults');
@@ -51,10 +51,11 @@ export function App() {
   const [profiling, setProfiling] = useState<'timestamps' | 'cpu' | undefined>();
   const [tab, setTab] = useState<Tab>('chat');
   const [messages, setMessages] = useState<ChatEntry[]>([]);
-  const [draft, setDraft] = useState('');
+  // The settings and the message being typed outlive a reload of the page.
+  const [draft, setDraft] = useStoredState('lean-decode.draft', '', restoreDraft);
   const [status, setStatus] = useState<ChatStatus>({ generating: false });
   const [chatError, setChatError] = useState<string | undefined>();
-  const [settings, setSettings] = useState<ChatSettings>(DEFAULT_SETTINGS);
+  const [settings, setSettings] = useStoredState<ChatSettings>('lean-decode.chat-settings', DEFAULT_SETTINGS, restoreChatSettings);
   const [steps, setSteps] = useState<TimedStep[]>([]);
   const [stress, setStress] = useState<StressState>({ running: false, points: [] });
   const [calibration, setCalibration] = useState<{ grid: number; timings: { grid: number; ms: number }[] } | string | undefined>();

@@ -38,6 +38,20 @@ test('stop halts the stream', async ({ page }) => {
   expect(await page.getByTestId('message-assistant').locator('.content').textContent()).toBe(text);
 });
 
+test('the settings and the message being typed outlive a reload of the page', async ({ page }) => {
+  await openApp(page);
+  await page.getByTestId('max-tokens').fill('77');
+  await page.getByTestId('attention-kernel').selectOption('fd');
+  await page.getByTestId('system-prompt').fill('Answer in one line.');
+  await page.getByTestId('chat-input').fill('What does str.split do?');
+  await page.reload();
+  await expect(page.getByTestId('model-info')).toBeVisible({ timeout: 120_000 });
+  await expect(page.getByTestId('max-tokens')).toHaveValue('77');
+  await expect(page.getByTestId('attention-kernel')).toHaveValue('fd');
+  await expect(page.getByTestId('system-prompt')).toHaveValue('Answer in one line.');
+  await expect(page.getByTestId('chat-input')).toHaveValue('What does str.split do?');
+});
+
 test('the attention breakdown shows one bar per layer with non-zero values (after a turn with a system prompt)', async ({ page }) => {
   await openApp(page);
   await setGreedy(page, 12, false);

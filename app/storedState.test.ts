@@ -1,0 +1,44 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { readStored, writeStored } from './storedState.ts';
+
+const asNumber = (stored: unknown) => (typeof stored === 'number' ? stored : undefined);
+
+function fakeStorage(setItem?: () => void): Map<string, string> {
+  const items = new Map<string, string>();
+  Object.assign(globalThis, {
+    localStorage: { getItem: (key: string) => items.get(key) ?? null, setItem: setItem ?? ((key: string, value: string) => items.set(key, value)) },
+  });
+  return items;
+}
+
+afterEach(() => {
+  delete (globalThis as { localStorage?: unknown }).localStorage;
+});
+
+describe('stored state', () => {
+  it('writes JSON and reads it back through restore', () => {
+    const items = fakeStorage();
+    writeStored('k', 42);
+    expect(items.get('k')).toBe('42');
+    expect(readStored('k', asNumber)).toBe(42);
+  });
+
+  it('reads nothing where nothing, JSON that does not parse or a value restore refuses is stored', () => {
+    const items = fakeStorage();
+    expect(readStored('missing', asNumber)).toBeUndefined();
+    items.set('k', '{not json');
+    expect(readStored('k', asNumber)).toBeUndefined();
+    items.set('k', '"text"');
+    expect(readStored('k', asNumber)).toBeUndefined();
+  });
+
+  it('works on where storage is full, blocked or absent', () => {
+    fakeStorage(() => {
+      throw new DOMException('quota exceeded', 'QuotaExceededError');
+    });
+    expect(() => writeStored('k', 1)).not.toThrow();
+    delete (globalThis as { localStorage?: unknown }).localStorage;
+    expect(() => writeStored('k', 1)).not.toThrow();
+    expect(readStored('k', asNumber)).toBeUndefined();
+  });
+});
