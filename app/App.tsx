@@ -22,6 +22,7 @@ import { checkJsonSchema } from './jsonSchema.ts';
 import { ModelPicker, type LoadState } from './ModelPicker.tsx';
 import { NeedsEngine } from './NeedsEngine.tsx';
 import { StressPage, type StressState } from './StressPage.tsx';
+import { restoreMessages } from './storedMessages.ts';
 import { useStoredState } from './storedState.ts';
 import { workerChatClient } from './workerChatClient.ts';
 
@@ -50,8 +51,9 @@ export function App() {
   const [kvDtype, setKvDtype] = useState<'f16' | 'f32'>('f16');
   const [profiling, setProfiling] = useState<'timestamps' | 'cpu' | undefined>();
   const [tab, setTab] = useState<Tab>('chat');
-  const [messages, setMessages] = useState<ChatEntry[]>([]);
-  // The settings and the message being typed outlive a reload of the page.
+  // The conversation, the settings and the message being typed outlive a reload of the page (the next turn prefills
+  // the restored conversation into the engine).
+  const [messages, setMessages] = useStoredState<ChatEntry[]>('lean-decode.messages', [], restoreMessages, { writeEveryMs: 500 });
   const [draft, setDraft] = useStoredState('lean-decode.draft', '', restoreDraft);
   const [status, setStatus] = useState<ChatStatus>({ generating: false });
   const [chatError, setChatError] = useState<string | undefined>();
@@ -194,7 +196,7 @@ export function App() {
     const abort = (generation.current = new AbortController());
     setChatError(undefined);
     setFault(undefined);
-    setMessages([...history, { role: 'assistant', content: '', json: schema !== undefined }]);
+    setMessages([...history, { role: 'assistant', content: '', json: schema !== undefined, writing: true }]);
     setStatus((s) => ({ generating: true, maxContext: s.maxContext, completionTokens: 0 }));
     const params: ChatCompletionCreateParamsStreaming = {
       model: backend.model,
@@ -254,6 +256,7 @@ export function App() {
       else setChatError(error instanceof Error ? error.message : String(error));
     } finally {
       setStatus((s) => ({ ...s, generating: false }));
+      setMessages((current) => current.map(({ writing: _, ...message }) => message));
     }
   };
 

@@ -26,6 +26,8 @@ export interface ChatEntry extends ChatMessage {
   json?: boolean;
   /** Why the answer stopped before its end (a lost GPU device, a crashed worker): the text so far stays. */
   cutShort?: string;
+  /** The answer is being written (so a page reloaded before its end knows it was cut). */
+  writing?: boolean;
 }
 
 /** The answer's JSON when it parses (an answer cut short does not). */

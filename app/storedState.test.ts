@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { readStored, writeStored } from './storedState.ts';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { readStored, ThrottledWrite, writeStored } from './storedState.ts';
 
 const asNumber = (stored: unknown) => (typeof stored === 'number' ? stored : undefined);
 
@@ -40,5 +40,36 @@ describe('stored state', () => {
     delete (globalThis as { localStorage?: unknown }).localStorage;
     expect(() => writeStored('k', 1)).not.toThrow();
     expect(readStored('k', asNumber)).toBeUndefined();
+  });
+});
+
+describe('ThrottledWrite', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('writes at once without a period', () => {
+    const items = fakeStorage();
+    new ThrottledWrite('k', 0).set(1);
+    expect(items.get('k')).toBe('1');
+  });
+
+  it('writes at most once a period, the latest value, and a waiting one on flush', () => {
+    vi.useFakeTimers();
+    const items = fakeStorage();
+    const write = new ThrottledWrite('k', 500);
+    write.set(1);
+    write.set(2);
+    expect(items.has('k')).toBe(false);
+    vi.advanceTimersByTime(500);
+    expect(items.get('k')).toBe('2');
+    write.set(3);
+    vi.advanceTimersByTime(499);
+    expect(items.get('k')).toBe('2');
+    write.flush();
+    expect(items.get('k')).toBe('3');
+    // Nothing waits after a flush: the timer that was set writes nothing more.
+    items.delete('k');
+    vi.advanceTimersByTime(1000);
+    write.flush();
+    expect(items.has('k')).toBe(false);
   });
 });

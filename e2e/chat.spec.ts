@@ -38,18 +38,32 @@ test('stop halts the stream', async ({ page }) => {
   expect(await page.getByTestId('message-assistant').locator('.content').textContent()).toBe(text);
 });
 
-test('the settings and the message being typed outlive a reload of the page', async ({ page }) => {
+test('the conversation, an answer cut by the reload, the settings and the message being typed outlive a reload of the page', async ({ page }) => {
   await openApp(page);
-  await page.getByTestId('max-tokens').fill('77');
   await page.getByTestId('attention-kernel').selectOption('fd');
   await page.getByTestId('system-prompt').fill('Answer in one line.');
-  await page.getByTestId('chat-input').fill('What does str.split do?');
+  await setGreedy(page, 400, false);
+  await send(page, 'What does str.split do?');
+  const answer = page.getByTestId('message-assistant').locator('.content');
+  await expect(answer).toHaveText(/.{20}/s, { timeout: 120_000 });
+  await page.getByTestId('chat-input').fill('And str.join?');
+  const seen = (await answer.textContent())!;
   await page.reload();
   await expect(page.getByTestId('model-info')).toBeVisible({ timeout: 120_000 });
-  await expect(page.getByTestId('max-tokens')).toHaveValue('77');
+  await expect(page.getByTestId('max-tokens')).toHaveValue('400');
   await expect(page.getByTestId('attention-kernel')).toHaveValue('fd');
   await expect(page.getByTestId('system-prompt')).toHaveValue('Answer in one line.');
-  await expect(page.getByTestId('chat-input')).toHaveValue('What does str.split do?');
+  await expect(page.getByTestId('chat-input')).toHaveValue('And str.join?');
+  await expect(page.getByTestId('message-user').locator('.content')).toHaveText('What does str.split do?');
+  // The answer as far as it was written when the page went (at least what the test saw), marked as cut there.
+  expect((await answer.textContent())!.startsWith(seen)).toBe(true);
+  await expect(page.getByTestId('message-cut-short')).toHaveText('cut short: the page was reloaded or closed while it was written');
+  // The next turn goes on from the restored conversation, prefilled whole into the new page's engine.
+  await setGreedy(page, 4, false);
+  await page.getByTestId('send').click();
+  await waitForDone(page);
+  await expect(page.getByTestId('message-assistant')).toHaveCount(2);
+  await expect(page.getByTestId('prefill-stats')).toContainText(': 0 reused from the cache');
 });
 
 test('the attention breakdown shows one bar per layer with non-zero values (after a turn with a system prompt)', async ({ page }) => {
