@@ -23,6 +23,7 @@ import { ModelPicker, type LoadState } from './ModelPicker.tsx';
 import { NeedsEngine } from './NeedsEngine.tsx';
 import { StressPage, type StressState } from './StressPage.tsx';
 import { restoreMessages } from './storedMessages.ts';
+import { restoreKvDtype, restoreModelSource } from './storedModelSource.ts';
 import { useStoredState } from './storedState.ts';
 import { workerChatClient } from './workerChatClient.ts';
 
@@ -47,8 +48,9 @@ export function App() {
   const [gpu, setGpu] = useState<GpuState>({ kind: 'probing' });
   const [serverModels, setServerModels] = useState<string[]>([]);
   const [load, setLoad] = useState<LoadState>({ kind: 'idle' });
-  const [lastSource, setLastSource] = useState<ModelSource>({ kind: 'builtin' });
-  const [kvDtype, setKvDtype] = useState<'f16' | 'f32'>('f16');
+  // The model loaded last and its KV precision load again after a reload (a first visit: the built-in model).
+  const [lastSource, setLastSource] = useStoredState<ModelSource>('lean-decode.model-source', { kind: 'builtin' }, restoreModelSource);
+  const [kvDtype, setKvDtype] = useStoredState<'f16' | 'f32'>('lean-decode.kv-dtype', 'f16', restoreKvDtype);
   const [profiling, setProfiling] = useState<'timestamps' | 'cpu' | undefined>();
   const [tab, setTab] = useState<Tab>('chat');
   // The conversation, the settings and the message being typed outlive a reload of the page (the next turn prefills
@@ -139,8 +141,8 @@ export function App() {
   useEffect(() => {
     let cancelled = false;
     start().then((ok) => {
-      // First visit: the built-in model, served by the app itself.
-      if (ok && !cancelled) loadModel({ kind: 'builtin' });
+      // The model of the last visit, or on a first visit the built-in model, served by the app itself.
+      if (ok && !cancelled) loadModel(lastSource);
     });
     return () => {
       cancelled = true;
@@ -331,6 +333,7 @@ export function App() {
       {fault && <EngineFaultNotice fault={fault} onRestart={() => recover(fault, true)} />}
       <ModelPicker
         serverModels={serverModels}
+        initialSource={lastSource}
         state={load}
         kvDtype={kvDtype}
         onKvDtype={setKvDtype}

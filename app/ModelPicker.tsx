@@ -39,12 +39,20 @@ function progressText(event: LoadEvent | undefined): { text: string; fraction?: 
   }
 }
 
+/** The picker's choice for a source (a local folder has to be picked again). */
+function initialChoice(source: ModelSource): Choice {
+  if (source.kind === 'server') return `server:${source.name}`;
+  return source.kind === 'files' ? 'folder' : source.kind;
+}
+
 /**
  * Where the model comes from: built in (first), dev-server folders, a hub repo, a URL or a local folder, all run by
  * the in-browser engine; or an OpenAI-compatible server, which runs the model itself.
  */
 export function ModelPicker(props: {
   serverModels: string[];
+  /** What the picker shows first: the source the page loads on opening. */
+  initialSource: ModelSource;
   state: LoadState;
   kvDtype: 'f16' | 'f32';
   onKvDtype: (dtype: 'f16' | 'f32') => void;
@@ -54,9 +62,10 @@ export function ModelPicker(props: {
   onClearCache: () => void;
 }) {
   const { serverModels, state } = props;
-  const [choice, setChoice] = useState<Choice>('builtin');
-  const [repo, setRepo] = useState('HuggingFaceTB/SmolLM2-360M-Instruct');
-  const [url, setUrl] = useState('');
+  const initial = props.initialSource;
+  const [choice, setChoice] = useState<Choice>(initialChoice(initial));
+  const [repo, setRepo] = useState(initial.kind === 'hub' ? initial.repo : 'HuggingFaceTB/SmolLM2-360M-Instruct');
+  const [url, setUrl] = useState(initial.kind === 'url' ? initial.baseUrl : '');
   const [serverUrl, setServerUrl] = useState('http://127.0.0.1:8080/v1');
   const [apiKey, setApiKey] = useState('');
   const [folder, setFolder] = useState<{ name: string; files: { path: string; file: File }[] } | undefined>();
@@ -132,7 +141,7 @@ export function ModelPicker(props: {
         {choice !== 'openai' && (
             <label>
               KV cache{' '}
-              <select value={props.kvDtype} onChange={(e) => props.onKvDtype(e.target.value as 'f16' | 'f32')} disabled={busy}>
+              <select data-testid="kv-dtype" value={props.kvDtype} onChange={(e) => props.onKvDtype(e.target.value as 'f16' | 'f32')} disabled={busy}>
                 <option value="f16">f16</option>
                 <option value="f32">f32</option>
               </select>

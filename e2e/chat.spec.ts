@@ -66,6 +66,18 @@ test('the conversation, an answer cut by the reload, the settings and the messag
   await expect(page.getByTestId('prefill-stats')).toContainText(': 0 reused from the cache');
 });
 
+test('the model loaded last loads again after a reload, with its KV precision', async ({ page }) => {
+  await openApp(page);
+  await page.getByTestId('kv-dtype').selectOption('f32');
+  await loadServerModel(page, 'tiny-llama');
+  await expect(page.getByTestId('model-info')).toContainText('KV f32');
+  await page.reload();
+  await expect(page.getByTestId('model-info')).toContainText('tiny-llama (dev server)', { timeout: 120_000 });
+  await expect(page.getByTestId('model-info')).toContainText('KV f32');
+  await expect(page.getByTestId('model-select')).toHaveValue('server:tiny-llama');
+  await expect(page.getByTestId('kv-dtype')).toHaveValue('f32');
+});
+
 test('the attention breakdown shows one bar per layer with non-zero values (after a turn with a system prompt)', async ({ page }) => {
   await openApp(page);
   await setGreedy(page, 12, false);
