@@ -5,7 +5,7 @@ import type { GpuReport } from '../engine/gpuReport.ts';
 import type { StressPoint, StressTiming, SyntheticShape } from '../engine/stress.ts';
 import type { StressRequest } from '../engine/worker.ts';
 import { ATTENTION_KERNELS, KERNEL_LABELS, type AttentionKernel } from '../kernels/attention/plan.ts';
-import { syntheticMaxContext } from '../kernels/attention/syntheticKv.ts';
+import { pagesPerBinding } from '../kernels/attention/pagedKv.ts';
 import { formatMs, formatTokens } from './format.ts';
 import { logTicks } from './logTicks.ts';
 import { SHORTEST_SWEEP_CONTEXT, sweepContexts, type SweepSpacing } from './stressSweep.ts';
@@ -52,7 +52,7 @@ export function StressPage(props: {
   const useSynthetic = synthetic || !model;
   const maxTarget = !useSynthetic
     ? Math.min(model.maxContext, model.kvPagesTotal * model.pageSize) - 8
-    : props.limits && syntheticMaxContext(props.limits, { ...shape, dtype: 'f16' });
+    : props.limits && pagesPerBinding(props.limits, { ...shape, dtype: 'f16' }) * shape.pageSize;
   const [target, setTarget] = useState(useSynthetic ? 4096 : Math.min(1024, maxTarget ?? 1024));
   const [points, setPoints] = useState(4);
   const [spacing, setSpacing] = useState<SweepSpacing>('doubling');

@@ -1,7 +1,7 @@
 import type { GpuContext } from '../kernels/gpu/context.ts';
 import { EngineError } from '../errors/engineError.ts';
 import { createStorageBuffer, largestStorageBinding } from '../kernels/gpu/buffers.ts';
-import { pageBytes, type PagedKvLayout } from '../kernels/attention/pagedKv.ts';
+import { pageBytes, pagesPerBinding, type PagedKvLayout } from '../kernels/attention/pagedKv.ts';
 
 export interface KvCacheOptions {
   layout: PagedKvLayout;
@@ -35,7 +35,7 @@ export function kvBudgetFromLimits(limits: Pick<GPUSupportedLimits, 'maxStorageB
  * allows, and no more than `maxSequences` full contexts need.
  */
 export function poolPagesFor(context: GpuContext, layout: PagedKvLayout, numLayers: number, budgetBytes: number, maxContext: number, maxSequences: number): number {
-  const byBinding = Math.floor(largestStorageBinding(context.limits) / pageBytes(layout));
+  const byBinding = pagesPerBinding(context.limits, layout);
   const byBudget = Math.floor(budgetBytes / bytesPerPage(layout, numLayers));
   const byNeed = maxSequences * Math.ceil(maxContext / layout.pageSize);
   return Math.max(1, Math.min(byBinding, byBudget, byNeed));

@@ -1,3 +1,5 @@
+import { largestStorageBinding } from '../gpu/buffers.ts';
+
 /**
  * The paged KV layout every attention kernel reads. The pool is a list of pages of `pageSize` tokens; a page holds,
  * for each KV head, `pageSize` rows of `headDim` values (K and V in separate pools of the same shape):
@@ -23,6 +25,11 @@ export function rowWords(layout: PagedKvLayout): number {
 
 export function pageBytes(layout: PagedKvLayout): number {
   return layout.numKvHeads * layout.pageSize * rowWords(layout) * 4;
+}
+
+/** Whole pages that one storage binding of a device with these limits holds: a pool of K (or of V) is one binding. */
+export function pagesPerBinding(limits: Parameters<typeof largestStorageBinding>[0], layout: PagedKvLayout): number {
+  return Math.floor(largestStorageBinding(limits) / pageBytes(layout));
 }
 
 export function rowWordOffset(layout: PagedKvLayout, page: number, kvHead: number, slot: number): number {

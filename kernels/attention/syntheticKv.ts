@@ -1,8 +1,8 @@
 import type { GpuContext } from '../gpu/context.ts';
-import { createStorageBuffer, largestStorageBinding } from '../gpu/buffers.ts';
+import { createStorageBuffer } from '../gpu/buffers.ts';
 import { fillRandom } from '../gpu/fillRandom.ts';
 import { seededRandom } from '../gpu/seededRandom.ts';
-import { pageBytes, rowWords, type PagedKvLayout } from './pagedKv.ts';
+import { pageBytes, pagesPerBinding, rowWords, type PagedKvLayout } from './pagedKv.ts';
 
 /** A paged KV cache of random values for a batch of context lengths, made on the GPU. */
 export interface SyntheticKv {
@@ -26,12 +26,7 @@ export function kvBytesRead(layout: PagedKvLayout, lengths: number[]): number {
 /** Whether K (or V) pools for `lengths` fit one storage binding of this device. */
 export function syntheticKvFits(context: GpuContext, layout: PagedKvLayout, lengths: number[]): boolean {
   const pages = lengths.reduce((sum, n) => sum + Math.ceil(n / layout.pageSize), 0);
-  return pages * pageBytes(layout) <= largestStorageBinding(context.limits);
-}
-
-/** The longest single sequence whose K (or V) pool fits one storage binding of a device with these limits. */
-export function syntheticMaxContext(limits: Parameters<typeof largestStorageBinding>[0], layout: PagedKvLayout): number {
-  return Math.floor(largestStorageBinding(limits) / pageBytes(layout)) * layout.pageSize;
+  return pages <= pagesPerBinding(context.limits, layout);
 }
 
 /** `pageOrder`: pages handed out shuffled (as a long-running pool would) or in order (as a fresh pool does). */
