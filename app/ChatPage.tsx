@@ -26,7 +26,7 @@ export interface ChatEntry extends ChatMessage {
   json?: boolean;
   /** Why the answer stopped before its end (a lost GPU device, a crashed worker): the text so far stays. */
   cutShort?: string;
-  /** The answer is being written (so a page reloaded before its end knows it was cut). */
+  /** The answer is being written: no JSON tree yet, and a page reloaded before its end knows it was cut. */
   writing?: boolean;
 }
 
@@ -132,7 +132,7 @@ export function ChatPage(props: {
             <span className="role">{message.role === 'user' ? 'You' : 'Model'}</span>
             <div className="content">
               {message.content}
-              {message.json && !(status.generating && index === messages.length - 1) && <JsonAnswer text={message.content} />}
+              {message.json && !message.writing && <JsonAnswer text={message.content} />}
             </div>
             {message.cutShort && (
               <span className="cut-short" data-testid="message-cut-short">

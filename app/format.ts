@@ -15,5 +15,5 @@ export function formatMs(ms: number): string {
 
 /** A token count as an axis labels it: whole multiples of 1,024 as "4k" or "512k", other counts in full. */
 export function formatTokens(tokens: number): string {
-  return tokens >= 1024 && tokens % 1024 === 0 ? `${tokens / 1024}k` : tokens.toLocaleString('en-US');
+  return tokens >= 1024 && tokens % 1024 === 0 ? `${tokens / 1024}k` : tokens.toLocaleString();
 }

@@ -1,4 +1,5 @@
 import type { ModelSource } from '../engine/modelSource.ts';
+import type { KvDtype } from '../kernels/attention/pagedKv.ts';
 
 /**
  * The model source as stored, to load again after a reload: the built-in model, a hub repo, a base URL or a dev
@@ -15,6 +16,6 @@ export function restoreModelSource(stored: unknown): ModelSource | undefined {
 }
 
 /** The KV cache's precision as stored. */
-export function restoreKvDtype(stored: unknown): 'f16' | 'f32' | undefined {
+export function restoreKvDtype(stored: unknown): KvDtype | undefined {
   return stored === 'f16' || stored === 'f32' ? stored : undefined;
 }
