@@ -31,10 +31,12 @@ async function runAttention(fixture: PagedKvFixture, queries: Float32Array, grou
 
 const fitting = SHAPES.filter((shape) => shape.layout.dtype === 'f16' && shape.group <= 8);
 
+// One workgroup walking every head (grid 1) is the emulation's slowest case: the first shape alone takes it.
 describe.each(fitting)('matrix-unit decode attention, $name', (shape) => {
   const testCase = makeCase(shape);
+  const schedules = shape === fitting[0] ? SCHEDULES : SCHEDULES.filter((schedule) => schedule.grid !== 1);
 
-  it.each(SCHEDULES)('$name: matches float64', async ({ name: _, ...schedule }) => {
+  it.each(schedules)('$name: matches float64', async ({ name: _, ...schedule }) => {
     const { out } = await runAttention(testCase.fixture, testCase.queries, shape.group, schedule);
     const error = relativeError(out, testCase.expected);
     expect(error, `relative error ${error}`).toBeLessThan(1e-4);
@@ -68,14 +70,12 @@ describe.each(CAUSAL_SHAPES.filter((shape) => shape.layout.dtype === 'f16'))('ma
   const testCase = makeCausalCase(shape);
 
   it('matches float64, heads whole and split', async () => {
-    const blocks = shape.group === 4 ? [1, 2] : [1];
-    for (const queriesPerHead of blocks) {
-      for (const grid of [3, 16]) {
-        const { attention, out } = await runAttention(testCase.fixture, testCase.queries, shape.group, { kernel: 'lean', grid, queriesPerHead }, testCase.what);
-        expect(attention.variant.queries).toBe(queriesPerHead);
-        const error = relativeError(out, testCase.expected);
-        expect(error, `${queriesPerHead} queries a head, grid ${grid}: relative error ${error}`).toBeLessThan(1e-4);
-      }
+    const runs = [{ queriesPerHead: 1, grid: 3 }, ...(shape.group === 4 ? [{ queriesPerHead: 2, grid: 16 }] : [{ queriesPerHead: 1, grid: 16 }])];
+    for (const { queriesPerHead, grid } of runs) {
+      const { attention, out } = await runAttention(testCase.fixture, testCase.queries, shape.group, { kernel: 'lean', grid, queriesPerHead }, testCase.what);
+      expect(attention.variant.queries).toBe(queriesPerHead);
+      const error = relativeError(out, testCase.expected);
+      expect(error, `${queriesPerHead} queries a head, grid ${grid}: relative error ${error}`).toBeLessThan(1e-4);
     }
   });
 });

@@ -105,7 +105,6 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
     let pageRows = params.numKvHeads * PAGE_SIZE;
 
     // Q, pre-scaled by 1/sqrt(d): hi parts in rows 0 … ROWS − 1, lo parts in rows LOW …; the other rows 0.
-    // unroll
     for (var i = 0u; i < QUERY_QUADS; i++) {
       let item = lane + i * WORKGROUP;
       let matrixRow = item / QUADS;
@@ -208,7 +207,6 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
         for (var n = 0u; n < DIM_BLOCKS; n++) {
           subgroupMatrixStore(&block, 0u, output[n], false, MATRIX);
           workgroupBarrier();
-          // unroll
           for (var e = 0u; e < MATRIX_ELEMENTS; e++) {
             block[lane * MATRIX_ELEMENTS + e] *= rowFactor;
           }
@@ -218,7 +216,6 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) workg
         }
       }
       if (pastLength) {
-        // unroll
         for (var i = 0u; i < TILE_HALVES; i++) {
           let item = lane + i * WORKGROUP;
           let tokenRow = item / HEAD_DIM;

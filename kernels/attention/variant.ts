@@ -200,13 +200,7 @@ export function matrixUnitAttentionProblem(
 function buildMatrixUnits(request: AttentionVariantRequest, queries: number): KernelPart {
   const { headDim, group, pageSize } = request;
   const specialized = specialize(matrixUnitAttentionWgsl, { HEAD_DIM: headDim, GROUP: group, QUERIES: queries, WORK_HEADS: workHeadsWgsl, PAGE_SIZE: pageSize });
-  const attentionCode = unrollLoops(specialized, {
-    DIM_BLOCKS: headDim / MATRIX,
-    QUERY_QUADS: (MATRIX * headDim) / 4 / MATRIX_SUBGROUP,
-    TILE_HALVES: (MATRIX * headDim) / MATRIX_SUBGROUP,
-    ROW_TOKENS: 4,
-    MATRIX_ELEMENTS: (MATRIX * MATRIX) / MATRIX_SUBGROUP,
-  });
+  const attentionCode = unrollLoops(specialized, { DIM_BLOCKS: headDim / MATRIX, ROW_TOKENS: 4 });
   const key = `matrix_unit_attention/d${headDim}/g${group}/q${queries}/f16kv/p${pageSize}`;
   return { kind: 'matrixUnits', key, tile: MATRIX, attentionCode };
 }
