@@ -18,8 +18,7 @@
 // 3. Each schedule for B=1, Hq=32, Hkv=8, D=128, f16 KV over a list of context lengths, a ragged batch of 8
 //    sequences, and three batches where FlashDecoding's one split count cannot fit the GPU (5 KV heads; 3 sequences;
 //    heads just past one wave of the grid, which it does not split).
-//    The staged kernel (the portable one, and this project's kernel before the streamed one) runs beside them, and
-//    where the adapter has subgroup matrices (a diagnostic run's toggles on NVIDIA), the matrix-unit kernel.
+//    The staged kernel (the portable one, and this project's kernel before the streamed one) runs beside them.
 // 4. Design choices, each as a ratio in this run: staged vs streamed, unroll, workgroup size, the calibrated grid.
 // 5. The causal attention of one prefill chunk deep into a context, in query blocks of 1, 2 and 4 queries sharing
 //    each K and V read.
@@ -39,7 +38,7 @@ import { causalTileName } from '../kernels/attention/causalChunkVariant.ts';
 import { DecodeAttention, type DecodeAttentionOptions } from '../kernels/attention/decodeAttention.ts';
 import type { PagedKvLayout } from '../kernels/attention/pagedKv.ts';
 import { ATTENTION_KERNELS, KERNEL_LABELS, type AttentionKernel } from '../kernels/attention/plan.ts';
-import { causalQueriesPerHead, matrixUnitAttentionProblem } from '../kernels/attention/variant.ts';
+import { causalQueriesPerHead } from '../kernels/attention/variant.ts';
 import { createSyntheticKv, kvBytesRead, syntheticKvFits } from '../kernels/attention/syntheticKv.ts';
 import { fileCalibrationStore } from '../cli/calibrationFile.ts';
 import { runProgram } from '../cli/exit.ts';
@@ -77,7 +76,7 @@ const GROUP = 4;
 /** 40 query heads over 5 KV heads (group 8): FlashDecoding's ≤ 128 splits of 5 heads cannot fill the GPU. */
 const FIVE_KV_HEADS: PagedKvLayout = { ...LAYOUT, numKvHeads: 5 };
 
-type KernelChoice = Pick<DecodeAttentionOptions, 'streamed' | 'matrixUnits' | 'workgroup' | 'unroll' | 'lanes'>;
+type KernelChoice = Pick<DecodeAttentionOptions, 'streamed' | 'workgroup' | 'unroll' | 'lanes'>;
 
 interface Batch {
   name: string;
@@ -197,29 +196,15 @@ async function withBatch<T>(setup: Setup, batch: Batch, body: (io: Parameters<ty
   }
 }
 
-/** Whether the adapter's subgroup matrices take this batch's shape (matrixUnitAttentionProblem). */
-function matrixUnitsFit(setup: Setup, batch: Batch): boolean {
-  const shape = setup.context.features.matrixUnits;
-  const { headDim, dtype: kvDtype, pageSize } = batch.layout;
-  return shape !== undefined && !matrixUnitAttentionProblem(shape, { headDim, group: batch.group, kvDtype, pageSize });
-}
-
-/**
- * The three schedules on the streamed kernel, LeanAttention on the staged kernel, and where the adapter has subgroup
- * matrices that take the shape, LeanAttention on the matrix-unit kernel, over one batch.
- */
+/** The three schedules on the streamed kernel, and LeanAttention on the staged kernel, over one batch. */
 async function benchBatch(setup: Setup, batch: Batch): Promise<Row[]> {
   const bytes = kvBytesRead(batch.layout, batch.lengths);
   const grid = await setup.grid(batch.layout, batch.group, {});
   const stagedGrid = await setup.grid(batch.layout, batch.group, { streamed: false });
-  const matrixUnitGrid = matrixUnitsFit(setup, batch) ? await setup.grid(batch.layout, batch.group, { matrixUnits: true }) : undefined;
   return withBatch(setup, batch, async (io) => {
     const runs: { schedule: string; kernel: AttentionKernel; options: Parameters<typeof timeAttention>[3] }[] = [
       ...ATTENTION_KERNELS.map((kernel) => ({ schedule: KERNEL_LABELS[kernel], kernel, options: { kernel, grid } })),
       { schedule: `${KERNEL_LABELS.lean} (staged kernel)`, kernel: 'lean' as const, options: { kernel: 'lean' as const, grid: stagedGrid, streamed: false } },
-      ...(matrixUnitGrid === undefined
-        ? []
-        : [{ schedule: `${KERNEL_LABELS.lean} (matrix units)`, kernel: 'lean' as const, options: { kernel: 'lean' as const, grid: matrixUnitGrid, matrixUnits: true } }]),
     ];
     const rows: Row[] = [];
     for (const run of runs) {

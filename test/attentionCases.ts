@@ -63,11 +63,7 @@ export async function runAttention(
   fixture: PagedKvFixture,
   queries: Float32Array,
   group: number,
-  { queriesPerHead, ...options }: Pick<DecodeAttentionOptions, 'grid' | 'splits' | 'streamed' | 'matrixUnits' | 'workgroup' | 'unroll' | 'lanes' | 'defaultsFor'> & {
-    kernel: AttentionKernel;
-    /** Causal: queries per work head (default causalQueriesPerHead). */
-    queriesPerHead?: number;
-  },
+  options: Pick<DecodeAttentionOptions, 'grid' | 'splits' | 'streamed' | 'workgroup' | 'unroll' | 'lanes' | 'defaultsFor'> & { kernel: AttentionKernel },
   what: Queries = { kind: 'decode' },
 ): Promise<Run> {
   const attention = new DecodeAttention(context, {
@@ -75,7 +71,7 @@ export async function runAttention(
     group,
     // The variants a GPU runs, on whatever adapter runs the tests, unless a case asks for a CPU adapter's.
     defaultsFor: 'gpu',
-    ...(what.kind === 'causal' ? { maxChunk: what.count, queriesPerHead } : { maxSequences: fixture.lengths.length }),
+    ...(what.kind === 'causal' ? { maxChunk: what.count } : { maxSequences: fixture.lengths.length }),
     ...options,
   });
   const written = await runWithPoisonedOut(context, fixture, queries, group, (io, encoder) => {
@@ -167,20 +163,6 @@ export async function runCausalMatrixUnits(context: GpuContext, fixture: PagedKv
   const written = await readFloat32(device, io.out, poisoned.length);
   for (const buffer of Object.values(io)) buffer.destroy();
   return { out: written.slice(0, queries.length), spareRowsKept: written.subarray(queries.length).every(Number.isNaN) };
-}
-
-/**
- * Scores that climb by ~100 along the context (key dimension 0 falls from −100 to 0 against a query dimension 0 of 8,
- * at 1/√64): every running max moves many times, and weights taken against a max that lags its scores (e^100)
- * overflow f32.
- */
-export function makeClimbingCase() {
-  const layout = { headDim: 64, numKvHeads: 2, pageSize: 16, dtype: 'f16' as const };
-  const lengths = [700, 261];
-  const group = 4;
-  const fixture = makePagedKv(layout, lengths, (sequence, token, d, drawn) => (d === 0 ? -100 * (1 - token / (lengths[sequence] - 1)) : drawn));
-  const queries = randomFloat32(lengths.length * layout.numKvHeads * group * layout.headDim).map((x, i) => (i % layout.headDim === 0 ? 8 : 3 * x));
-  return { fixture, queries, group, expected: referenceAttention(fixture, queries, group, decodeWindows(lengths)) };
 }
 
 export function makeCase(shape: Shape) {

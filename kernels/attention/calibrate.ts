@@ -85,7 +85,7 @@ export interface CalibrateOptions {
   layout: PagedKvLayout;
   group: number;
   /** Which kernel and tuning to calibrate (default: what DecodeAttention picks for the adapter). */
-  kernelOptions?: Pick<DecodeAttentionOptions, 'streamed' | 'workgroup' | 'unroll' | 'lanes' | 'matrixUnits'>;
+  kernelOptions?: Pick<DecodeAttentionOptions, 'streamed' | 'workgroup' | 'unroll' | 'lanes'>;
   /** Context of the timed sequence; long enough that every candidate grid has work. */
   contextLength?: number;
   candidates?: number[];

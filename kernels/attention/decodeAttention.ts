@@ -27,11 +27,6 @@ export type DecodeAttentionOptions = AttentionCapacity & {
   /** Run the streamed kernel where the adapter's subgroups allow it (default true); false runs the staged one. */
   streamed?: boolean;
   /**
-   * Run the matrix-unit kernel where the adapter has subgroup matrices that fit the shape (matrixUnitAttentionProblem;
-   * default false); elsewhere the kernel `streamed` picks runs.
-   */
-  matrixUnits?: boolean;
-  /**
    * Whose defaults fill the grid and the tuning the options leave out: a GPU's or a CPU adapter's (default: the
    * adapter's own kind; the kernel tests run a GPU's on the CPU adapter too).
    */
@@ -137,7 +132,6 @@ export class DecodeAttention {
       workgroup: options.workgroup ?? tuning.workgroup,
       unroll: options.unroll ?? tuning.unroll,
       lanes: options.lanes,
-      matrixUnits: options.matrixUnits ? context.features.matrixUnits : undefined,
     };
     const queries = 'maxChunk' in options ? (options.queriesPerHead ?? causalQueriesPerHead(request)) : 1;
     this.variant = buildAttentionVariant({ ...request, queries, tile: options.tile });

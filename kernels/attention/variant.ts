@@ -4,24 +4,20 @@ import kvF16Wgsl from './kv_f16.wgsl?raw';
 import kvF16VectorsWgsl from './kv_f16_vectors.wgsl?raw';
 import kvF32Wgsl from './kv_f32.wgsl?raw';
 import kvF32VectorsWgsl from './kv_f32_vectors.wgsl?raw';
-import matrixUnitAttentionWgsl from './matrix_unit_attention.wgsl?raw';
 import mergePartialsWgsl from './merge_partials.wgsl?raw';
 import reduceWorkgroupWgsl from './reduce_workgroup.wgsl?raw';
 import stagedAttentionWgsl from './staged_attention.wgsl?raw';
 import streamedAttentionWgsl from './streamed_attention.wgsl?raw';
 import workHeadsWgsl from './work_heads.wgsl?raw';
 import type { KvDtype } from './pagedKv.ts';
-import type { MatrixUnitShape } from '../gpu/context.ts';
 
 /**
- * Three kernels, one contract (work heads, ranges, partial slots, merge):
- *   streamed:     K and V through registers in 16-byte loads, q·k summed with subgroup shuffles, no barrier until a
- *                 segment ends. Needs subgroups of at least MIN_STREAMED_SUBGROUP invocations.
- *   staged:       tiles staged through workgroup memory, reductions through workgroup memory; runs anywhere.
- *   matrix units: q·k and p·v on subgroup matrices (tensor cores), q and p split into two halves each so that the
- *                 f16 operands lose nothing; where the adapter has them, for f16 KV (matrixUnitAttentionProblem).
+ * Two kernels, one contract (work heads, ranges, partial slots, merge):
+ *   streamed: K and V through registers in 16-byte loads, q·k summed with subgroup shuffles, no barrier until a
+ *             segment ends. Needs subgroups of at least MIN_STREAMED_SUBGROUP invocations.
+ *   staged:   tiles staged through workgroup memory, reductions through workgroup memory; runs anywhere.
  */
-export type AttentionKernelKind = 'streamed' | 'staged' | 'matrixUnits';
+export type AttentionKernelKind = 'streamed' | 'staged';
 
 /** Staged kernel: invocations per workgroup, and the largest tile. */
 const STAGED_WORKGROUP = 64;
@@ -84,8 +80,6 @@ export interface AttentionVariantRequest {
   unroll?: number;
   /** Streamed kernel: at most this many invocations per K row (default STREAMED_LANES). */
   lanes?: number;
-  /** The adapter's subgroup matrices: the matrix-unit kernel runs where they fit the shape (matrixUnitAttentionProblem). */
-  matrixUnits?: MatrixUnitShape;
 }
 
 export interface AttentionVariant {
@@ -166,43 +160,8 @@ export function buildAttentionVariant(request: AttentionVariantRequest): Attenti
     { BATCH: MERGE_BATCH },
   );
   const mergeKey = `merge_partials/d${headDim}/g${group}/q${queries}`;
-  const onMatrixUnits = request.matrixUnits !== undefined && !matrixUnitAttentionProblem(request.matrixUnits, { ...request, queries });
-  const kernel = onMatrixUnits
-    ? buildMatrixUnits(request, queries)
-    : streamedKernelRuns(request.subgroupMinSize)
-      ? buildStreamed(request, queries)
-      : buildStaged(request, queries);
+  const kernel = streamedKernelRuns(request.subgroupMinSize) ? buildStreamed(request, queries) : buildStaged(request, queries);
   return { ...kernel, queries, mergeKey, mergeCode };
-}
-
-/** The matrix-unit kernel's operation: 16 × 16 × 16 by subgroups of 32, one subgroup a workgroup. */
-const MATRIX = 16;
-const MATRIX_SUBGROUP = 32;
-/** The matrix-unit kernel holds a work head's q (and p) as hi parts in rows 0 … 7 of a 16-row matrix and lo parts in 8 … 15. */
-const MATRIX_UNIT_MAX_ROWS = 8;
-
-/** Why the matrix-unit kernel cannot run this shape on matrices of `shape` (undefined when it can). */
-export function matrixUnitAttentionProblem(
-  shape: MatrixUnitShape,
-  request: Pick<AttentionVariantRequest, 'headDim' | 'group' | 'queries' | 'kvDtype' | 'pageSize'>,
-): string | undefined {
-  const rows = (request.queries ?? 1) * request.group;
-  if (shape.M !== MATRIX || shape.N !== MATRIX || shape.K !== MATRIX || shape.subgroupSize !== MATRIX_SUBGROUP) {
-    return `the kernel is written for 16 × 16 × 16 matrices and subgroups of 32 (the adapter: ${shape.M} × ${shape.N} × ${shape.K}, ${shape.subgroupSize})`;
-  }
-  if (request.kvDtype !== 'f16') return 'the KV cache is f32: the matrix units multiply f16';
-  if (request.headDim % MATRIX) return `head dim ${request.headDim} is not a multiple of ${MATRIX}`;
-  if (request.pageSize % MATRIX) return `pages of ${request.pageSize} tokens do not hold whole tiles of ${MATRIX}`;
-  if (rows > MATRIX_UNIT_MAX_ROWS) return `${rows} query rows per work head: the kernel holds ${MATRIX_UNIT_MAX_ROWS}`;
-  return undefined;
-}
-
-function buildMatrixUnits(request: AttentionVariantRequest, queries: number): KernelPart {
-  const { headDim, group, pageSize } = request;
-  const specialized = specialize(matrixUnitAttentionWgsl, { HEAD_DIM: headDim, GROUP: group, QUERIES: queries, WORK_HEADS: workHeadsWgsl, PAGE_SIZE: pageSize });
-  const attentionCode = unrollLoops(specialized, { DIM_BLOCKS: headDim / MATRIX, ROW_TOKENS: 4 });
-  const key = `matrix_unit_attention/d${headDim}/g${group}/q${queries}/f16kv/p${pageSize}`;
-  return { kind: 'matrixUnits', key, tile: MATRIX, attentionCode };
 }
 
 type KernelPart = Pick<AttentionVariant, 'kind' | 'key' | 'tile' | 'attentionCode'>;
