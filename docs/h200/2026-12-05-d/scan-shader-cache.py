@@ -1,0 +1,84 @@
+"""What NVIDIA's driver cached of the pipelines Dawn built: ELF images in its shader cache, with each section's size
+(SASS is 16 bytes an instruction) and the registers and stack each function's .nv.info declares.
+
+    python3 docs/h200/2026-12-05-d/scan-shader-cache.py [CACHE_DIR ...]   (default: ~/.cache/nvidia)
+"""
+import os
+import struct
+import sys
+
+# .nv.info attributes worth naming (cuobjdump's EIATTR_* codes).
+ATTRIBUTES = {0x2F: 'REGCOUNT', 0x23: 'MAX_STACK_SIZE', 0x12: 'FRAME_SIZE', 0x13: 'MIN_STACK_SIZE', 0x1B: 'MAX_THREADS'}
+
+
+def sections(image):
+    """(name, offset, size) of each section of a 64-bit little-endian ELF image, or [] if it is not one."""
+    if image[:4] != b'\x7fELF' or image[4] != 2 or len(image) < 64:
+        return []
+    shoff, = struct.unpack_from('<Q', image, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from('<HHH', image, 0x3A)
+    if shoff == 0 or shoff + shnum * shentsize > len(image):
+        return []
+    headers = [struct.unpack_from('<IIQQQQIIQQ', image, shoff + i * shentsize) for i in range(shnum)]
+    names_at = headers[shstrndx][4] if shstrndx < shnum else 0
+    result = []
+    for h in headers:
+        name_end = image.find(b'\0', names_at + h[0])
+        result.append((image[names_at + h[0]:name_end].decode('latin1'), h[4], h[5]))
+    return result
+
+
+def nv_info(data):
+    """(attribute, values) of an .nv.info section: entries of format u8, attribute u8, then a u16 size and that many
+    bytes (format 4), or a u16 value (format 3)."""
+    at = 0
+    while at + 4 <= len(data):
+        fmt, attribute = data[at], data[at + 1]
+        if fmt == 4:
+            size, = struct.unpack_from('<H', data, at + 2)
+            payload = data[at + 4:at + 4 + size]
+            yield ATTRIBUTES.get(attribute, hex(attribute)), struct.unpack_from('<%dI' % (len(payload) // 4), payload)
+            at += 4 + size
+        elif fmt in (1, 2, 3):
+            yield ATTRIBUTES.get(attribute, hex(attribute)), struct.unpack_from('<H', data, at + 2)
+            at += 4
+        else:
+            return
+
+
+def scan(path):
+    with open(path, 'rb') as f:
+        blob = f.read()
+    start = blob.find(b'\x7fELF')
+    found = 0
+    while start >= 0:
+        image = blob[start:]
+        listed = sections(image)
+        if listed:
+            found += 1
+            print(f'{path} @ {start}: ELF, {len(listed)} sections')
+            for name, offset, size in listed:
+                if name.startswith('.text'):
+                    print(f'  {name}: {size} bytes = {size // 16} instructions')
+                elif name.startswith('.nv.info') and size:
+                    info = ', '.join(f'{a}={v}' for a, v in nv_info(image[offset:offset + size]) if a in ATTRIBUTES.values())
+                    print(f'  {name}: {info}')
+                elif name.startswith('.nv.shared') or name.startswith('.nv.local') or name.startswith('.nv.constant'):
+                    print(f'  {name}: {size} bytes')
+        start = blob.find(b'\x7fELF', start + 4)
+    return found
+
+
+def main():
+    roots = sys.argv[1:] or [os.path.expanduser('~/.cache/nvidia')]
+    files = images = 0
+    for root in roots:
+        for directory, _, names in os.walk(root):
+            for name in names:
+                path = os.path.join(directory, name)
+                files += 1
+                images += scan(path)
+    print(f'{files} cache files, {images} ELF images')
+
+
+main()
