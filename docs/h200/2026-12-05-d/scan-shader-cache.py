@@ -1,7 +1,9 @@
 """What NVIDIA's driver cached of the pipelines Dawn built: ELF images in its shader cache, with each section's size
 (SASS is 16 bytes an instruction) and the registers and stack each function's .nv.info declares.
 
-    python3 docs/h200/2026-12-05-d/scan-shader-cache.py [CACHE_DIR ...]   (default: ~/.cache/nvidia)
+    python3 docs/h200/2026-12-05-d/scan-shader-cache.py [--extract DIR] [CACHE_DIR ...]   (default: ~/.cache/nvidia)
+
+--extract writes each image to DIR/N.cubin, for `cuobjdump -res-usage` and `nvdisasm` on the GPU machine.
 """
 import os
 import struct
@@ -9,6 +11,16 @@ import sys
 
 # .nv.info attributes worth naming (cuobjdump's EIATTR_* codes).
 ATTRIBUTES = {0x2F: 'REGCOUNT', 0x23: 'MAX_STACK_SIZE', 0x12: 'FRAME_SIZE', 0x13: 'MIN_STACK_SIZE', 0x1B: 'MAX_THREADS'}
+
+
+def image_size(image):
+    """Bytes of the ELF image at the start of `image`: to the end of its section headers or last section."""
+    shoff, = struct.unpack_from('<Q', image, 0x28)
+    shentsize, shnum = struct.unpack_from('<HH', image, 0x3A)
+    end = shoff + shentsize * shnum
+    for _, offset, size in sections(image):
+        end = max(end, offset + size)
+    return end
 
 
 def sections(image):
@@ -46,7 +58,7 @@ def nv_info(data):
             return
 
 
-def scan(path):
+def scan(path, extract):
     with open(path, 'rb') as f:
         blob = f.read()
     start = blob.find(b'\x7fELF')
@@ -57,6 +69,11 @@ def scan(path):
         if listed:
             found += 1
             print(f'{path} @ {start}: ELF, {len(listed)} sections')
+            if extract:
+                name = os.path.join(extract, f'{len(os.listdir(extract))}.cubin')
+                with open(name, 'wb') as f:
+                    f.write(image[:image_size(image)])
+                print(f'  written to {name}')
             for name, offset, size in listed:
                 if name.startswith('.text'):
                     print(f'  {name}: {size} bytes = {size // 16} instructions')
@@ -70,14 +87,20 @@ def scan(path):
 
 
 def main():
-    roots = sys.argv[1:] or [os.path.expanduser('~/.cache/nvidia')]
+    args = sys.argv[1:]
+    extract = None
+    if args[:1] == ['--extract']:
+        extract = args[1]
+        os.makedirs(extract, exist_ok=True)
+        args = args[2:]
+    roots = args or [os.path.expanduser('~/.cache/nvidia')]
     files = images = 0
     for root in roots:
         for directory, _, names in os.walk(root):
             for name in names:
                 path = os.path.join(directory, name)
                 files += 1
-                images += scan(path)
+                images += scan(path, extract)
     print(f'{files} cache files, {images} ELF images')
 
 
