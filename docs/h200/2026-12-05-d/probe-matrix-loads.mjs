@@ -37,8 +37,8 @@ function halfBits(value) {
   // Integers up to 2048 in magnitude: exact in f16.
   if (value === 0) return 0;
   const sign = value < 0 ? 0x8000 : 0;
-  let magnitude = Math.abs(value);
-  let exponent = Math.floor(Math.log2(magnitude));
+  const magnitude = Math.abs(value);
+  const exponent = Math.floor(Math.log2(magnitude));
   const mantissa = Math.round((magnitude / 2 ** exponent - 1) * 1024);
   return sign | ((exponent + 15) << 10) | mantissa;
 }
@@ -50,31 +50,8 @@ device.queue.writeBuffer(source, 0, sourceHalves);
 
 const POISON = -12345;
 
-/** Runs `body` (WGSL statements) in one workgroup of `workgroup` invocations; returns `outputs` f32 results. */
-async function run(name, body, workgroup, outputs, header = '') {
-  const code = `
-diagnostic(off, chromium.subgroup_matrix_uniformity);
-enable f16;
-enable subgroups;
-enable chromium_experimental_subgroup_matrix;
-const MATRIX: u32 = 16u;
-@group(0) @binding(0) var<storage, read> source: array<f16>;
-@group(0) @binding(1) var<storage, read_write> result: array<f32>;
-var<workgroup> staged: array<f16, ${COUNT}>;
-var<workgroup> identity: array<f16, 256>;
-var<workgroup> block: array<f32, ${outputs}>;
-${header}
-@compute @workgroup_size(${workgroup})
-fn main(@builtin(local_invocation_index) lane: u32) {
-  for (var i = lane; i < ${COUNT}u; i += ${workgroup}u) { staged[i] = source[i]; }
-  for (var i = lane; i < 256u; i += ${workgroup}u) { identity[i] = select(0.0h, 1.0h, i / 16u == i % 16u); }
-  workgroupBarrier();
-  let subgroup = lane / 32u;
-  let eyeLeft = subgroupMatrixLoad<subgroup_matrix_left<f16, MATRIX, MATRIX>>(&identity, 0u, false, 16u);
-  let eyeRight = subgroupMatrixLoad<subgroup_matrix_right<f16, MATRIX, MATRIX>>(&identity, 0u, false, 16u);
-  let zero = subgroup_matrix_result<f32, MATRIX, MATRIX>();
-${body}
-}`;
+/** Runs `code` on `workgroups` workgroups, its `result` poisoned first; its `outputs` f32 results, or undefined on error. */
+async function dispatch(name, code, workgroups, outputs) {
   device.pushErrorScope('validation');
   const module = device.createShaderModule({ code });
   const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
@@ -85,7 +62,7 @@ ${body}
   const pass = encoder.beginComputePass();
   pass.setPipeline(pipeline);
   pass.setBindGroup(0, device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: source } }, { binding: 1, resource: { buffer: output } }] }));
-  pass.dispatchWorkgroups(1);
+  pass.dispatchWorkgroups(workgroups);
   pass.end();
   encoder.copyBufferToBuffer(output, 0, readback, 0, outputs * 4);
   device.queue.submit([encoder.finish()]);
@@ -98,6 +75,33 @@ ${body}
   const values = new Float32Array(readback.getMappedRange().slice(0));
   readback.unmap();
   return values;
+}
+
+/** Runs `body` (WGSL statements) in one workgroup of `workgroup` invocations; returns `outputs` f32 results. */
+function run(name, body, workgroup, outputs) {
+  const code = `
+diagnostic(off, chromium.subgroup_matrix_uniformity);
+enable f16;
+enable subgroups;
+enable chromium_experimental_subgroup_matrix;
+const MATRIX: u32 = 16u;
+@group(0) @binding(0) var<storage, read> source: array<f16>;
+@group(0) @binding(1) var<storage, read_write> result: array<f32>;
+var<workgroup> staged: array<f16, ${COUNT}>;
+var<workgroup> identity: array<f16, 256>;
+var<workgroup> block: array<f32, ${outputs}>;
+@compute @workgroup_size(${workgroup})
+fn main(@builtin(local_invocation_index) lane: u32) {
+  for (var i = lane; i < ${COUNT}u; i += ${workgroup}u) { staged[i] = source[i]; }
+  for (var i = lane; i < 256u; i += ${workgroup}u) { identity[i] = select(0.0h, 1.0h, i / 16u == i % 16u); }
+  workgroupBarrier();
+  let subgroup = lane / 32u;
+  let eyeLeft = subgroupMatrixLoad<subgroup_matrix_left<f16, MATRIX, MATRIX>>(&identity, 0u, false, 16u);
+  let eyeRight = subgroupMatrixLoad<subgroup_matrix_right<f16, MATRIX, MATRIX>>(&identity, 0u, false, 16u);
+  let zero = subgroup_matrix_result<f32, MATRIX, MATRIX>();
+${body}
+}`;
+  return dispatch(name, code, 1, outputs);
 }
 
 let passed = 0;
@@ -134,26 +138,13 @@ function report(name, got, blocks, expected) {
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) id: vec3<u32>) { result[id.x] = f32(source[id.x]); }`;
   if (features.includes('shader-f16')) {
-    const module = device.createShaderModule({ code });
-    const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
-    const output = device.createBuffer({ size: COUNT * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
-    const readback = device.createBuffer({ size: COUNT * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    const encoder = device.createCommandEncoder();
-    const pass = encoder.beginComputePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: source } }, { binding: 1, resource: { buffer: output } }] }));
-    pass.dispatchWorkgroups(COUNT / 64);
-    pass.end();
-    encoder.copyBufferToBuffer(output, 0, readback, 0, COUNT * 4);
-    device.queue.submit([encoder.finish()]);
-    await readback.mapAsync(GPUMapMode.READ);
-    const values = new Float32Array(readback.getMappedRange());
+    const name = 'plain f16 storage reads';
+    const values = await dispatch(name, code, COUNT / 64, COUNT);
     let wrong = 0;
-    for (let i = 0; i < COUNT; i++) if (values[i] !== valueOf(i)) wrong++;
-    readback.unmap();
-    if (wrong) failed++;
+    if (values) for (let i = 0; i < COUNT; i++) if (values[i] !== valueOf(i)) wrong++;
+    if (!values || wrong) failed++;
     else passed++;
-    console.log(`${wrong ? 'FAIL' : 'ok  '} plain f16 storage reads: ${wrong} of ${COUNT} wrong`);
+    if (values) console.log(`${wrong ? 'FAIL' : 'ok  '} ${name}: ${wrong} of ${COUNT} wrong`);
   } else {
     console.log('skipped plain f16 storage reads: no shader-f16');
   }

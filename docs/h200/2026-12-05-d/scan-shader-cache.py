@@ -10,7 +10,7 @@ import struct
 import sys
 
 # .nv.info attributes worth naming (cuobjdump's EIATTR_* codes).
-ATTRIBUTES = {0x2F: 'REGCOUNT', 0x23: 'MAX_STACK_SIZE', 0x12: 'FRAME_SIZE', 0x13: 'MIN_STACK_SIZE', 0x1B: 'MAX_THREADS'}
+ATTRIBUTES = {0x2F: 'REGCOUNT', 0x23: 'MAX_STACK_SIZE', 0x11: 'FRAME_SIZE', 0x12: 'MIN_STACK_SIZE', 0x1B: 'MAXREG_COUNT'}
 
 
 def image_size(image):
