@@ -1,5 +1,7 @@
 """What NVIDIA's driver cached of the pipelines Dawn built: ELF images in its shader cache, with each section's size
-(SASS is 16 bytes an instruction) and the registers and stack each function's .nv.info declares.
+(SASS is 16 bytes an instruction) and the registers and stack each function's .nv.info declares. The driver stores
+its entries zstd-compressed (a "CDVN" header, then frames; run 2 of 2026-12-05-e saw it), so each zstd frame is
+opened with the `zstd` command and searched too.
 
     python3 docs/h200/2026-12-05-d/scan-shader-cache.py [--extract DIR] [CACHE_DIR ...]   (default: ~/.cache/nvidia)
 
@@ -7,7 +9,10 @@
 """
 import os
 import struct
+import subprocess
 import sys
+
+ZSTD_MAGIC = b'\x28\xb5\x2f\xfd'
 
 # .nv.info attributes worth naming (cuobjdump's EIATTR_* codes).
 ATTRIBUTES = {0x2F: 'REGCOUNT', 0x23: 'MAX_STACK_SIZE', 0x11: 'FRAME_SIZE', 0x12: 'MIN_STACK_SIZE', 0x1B: 'MAXREG_COUNT'}
@@ -58,9 +63,28 @@ def nv_info(data):
             return
 
 
+def zstd_frames(blob):
+    """The decompressed contents of each zstd frame in `blob` (the command stops at the frame's end; what follows it
+    only makes it complain)."""
+    start = blob.find(ZSTD_MAGIC)
+    while start >= 0:
+        run = subprocess.run(['zstd', '-dcq'], input=blob[start:], capture_output=True)
+        if run.stdout:
+            yield start, run.stdout
+        start = blob.find(ZSTD_MAGIC, start + 4)
+
+
 def scan(path, extract):
     with open(path, 'rb') as f:
         blob = f.read()
+    found = scan_blob(path, blob, extract)
+    for offset, contents in zstd_frames(blob):
+        print(f'{path} @ {offset}: zstd frame, {len(contents)} bytes decompressed')
+        found += scan_blob(f'{path} @ {offset} (decompressed)', contents, extract)
+    return found
+
+
+def scan_blob(path, blob, extract):
     start = blob.find(b'\x7fELF')
     found = 0
     while start >= 0:

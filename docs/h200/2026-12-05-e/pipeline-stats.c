@@ -23,6 +23,23 @@
   } while (0)
 
 enum { MAX_SETS = 4, MAX_BINDINGS = 32 };
+
+// VK_KHR_shader_maximal_reconvergence is newer than Debian 12's headers (1.3.239), and Dawn's SPIR-V for NVIDIA
+// declares MaximallyReconvergesKHR: the feature structure as the registry defines it.
+typedef struct {
+  VkStructureType sType;
+  void *pNext;
+  VkBool32 shaderMaximalReconvergence;
+} MaximalReconvergenceFeatures;
+#define STRUCTURE_TYPE_MAXIMAL_RECONVERGENCE_FEATURES ((VkStructureType)1000434000)
+
+// The device extensions enabled where offered: the one this tool needs, and those Dawn's SPIR-V may use.
+static const char *const WANTED_EXTENSIONS[] = {
+    VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME,
+    "VK_KHR_shader_maximal_reconvergence",
+    VK_KHR_SHADER_SUBGROUP_UNIFORM_CONTROL_FLOW_EXTENSION_NAME,
+};
+enum { WANTED_COUNT = sizeof WANTED_EXTENSIONS / sizeof WANTED_EXTENSIONS[0] };
 enum { OP_VARIABLE = 59, OP_DECORATE = 71 };
 enum { DECORATION_BINDING = 33, DECORATION_DESCRIPTOR_SET = 34 };
 enum { STORAGE_UNIFORM = 2, STORAGE_PUSH_CONSTANT = 9, STORAGE_STORAGE_BUFFER = 12 };
@@ -177,8 +194,11 @@ int main(int argc, char **argv) {
          VK_API_VERSION_MAJOR(properties.apiVersion), VK_API_VERSION_MINOR(properties.apiVersion));
 
   // Every supported feature on, the executable-properties one included.
+  MaximalReconvergenceFeatures reconvergence_features = {STRUCTURE_TYPE_MAXIMAL_RECONVERGENCE_FEATURES};
+  VkPhysicalDeviceShaderSubgroupUniformControlFlowFeaturesKHR uniform_control_flow_features = {
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_SUBGROUP_UNIFORM_CONTROL_FLOW_FEATURES_KHR, &reconvergence_features};
   VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR executable_features = {
-      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR};
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR, &uniform_control_flow_features};
   VkPhysicalDeviceVulkan13Features features13 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES, &executable_features};
   VkPhysicalDeviceVulkan12Features features12 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES, &features13};
   VkPhysicalDeviceVulkan11Features features11 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES, &features12};
@@ -190,8 +210,21 @@ int main(int argc, char **argv) {
   float priority = 1;
   uint32_t queue_family = 0;  // any family will do: nothing is submitted
   VkDeviceQueueCreateInfo queue_info = {VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, NULL, 0, queue_family, 1, &priority};
-  const char *extensions[] = {VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME};
-  VkDeviceCreateInfo device_info = {VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, &features, 0, 1, &queue_info, 0, NULL, capture, extensions};
+  uint32_t offered_count = 0;
+  vkEnumerateDeviceExtensionProperties(physical, NULL, &offered_count, NULL);
+  VkExtensionProperties *offered = calloc(offered_count, sizeof *offered);
+  vkEnumerateDeviceExtensionProperties(physical, NULL, &offered_count, offered);
+  const char *extensions[WANTED_COUNT];
+  uint32_t extension_count = 0;
+  for (uint32_t w = 0; w < WANTED_COUNT; w++)
+    for (uint32_t o = 0; o < offered_count; o++)
+      if (strcmp(WANTED_EXTENSIONS[w], offered[o].extensionName) == 0) {
+        extensions[extension_count++] = WANTED_EXTENSIONS[w];
+        printf("extension enabled: %s\n", WANTED_EXTENSIONS[w]);
+      }
+  free(offered);
+  VkDeviceCreateInfo device_info = {VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, &features, 0, 1, &queue_info, 0, NULL,
+                                    extension_count, extensions};
   VkDevice device;
   CHECK(vkCreateDevice(physical, &device_info, NULL, &device));
   get_executables = (PFN_vkGetPipelineExecutablePropertiesKHR)vkGetDeviceProcAddr(device, "vkGetPipelineExecutablePropertiesKHR");
@@ -228,13 +261,17 @@ int main(int argc, char **argv) {
         {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO, NULL, 0, VK_SHADER_STAGE_COMPUTE_BIT, module, "dawn_entry_point"},
         pipeline_layout};
     VkPipeline pipeline;
-    CHECK(vkCreateComputePipelines(device, VK_NULL_HANDLE, 1, &pipeline_info, NULL, &pipeline));
     printf("## %s: %u descriptor sets%s\n", path, layout.set_count, layout.push_constants ? ", push constants" : "");
+    VkResult built = vkCreateComputePipelines(device, VK_NULL_HANDLE, 1, &pipeline_info, NULL, &pipeline);
+    if (built != VK_SUCCESS) {
+      printf("  the driver did not build it: VkResult %d\n", built);  // the next shader may still build
+      pipeline = VK_NULL_HANDLE;
+    }
     for (uint32_t s = 0; s < layout.set_count; s++)
       for (uint32_t b = 0; b < layout.binding_count[s]; b++)
         printf("  set %u binding %u: %s\n", s, layout.bindings[s][b].binding,
                layout.bindings[s][b].descriptorType == VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER ? "uniform" : "storage");
-    if (capture && report_executables(device, pipeline, out_dir, path)) return 1;
+    if (capture && pipeline && report_executables(device, pipeline, out_dir, path)) return 1;
     vkDestroyPipeline(device, pipeline, NULL);
     vkDestroyShaderModule(device, module, NULL);
     vkDestroyPipelineLayout(device, pipeline_layout, NULL);
