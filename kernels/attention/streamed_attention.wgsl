@@ -35,7 +35,6 @@ const PADDED_ROWS: u32 = {{PADDED_ROWS}}u;
 // Rows each lane owns once the reduce-scatter is done, and the shuffle levels that halve the rows held.
 const LANE_ROWS: u32 = max(1u, PADDED_ROWS / LANES);
 const SCATTER_LEVELS: u32 = {{SCATTER_LEVELS}}u;
-const BUTTERFLY_LEVELS: u32 = {{BUTTERFLY_LEVELS}}u;
 const HALF_ROWS: u32 = PADDED_ROWS / 2u;
 // With a power-of-two row count each lane holds its rows' q and scores in its own order (rowSlot), so that the
 // reduce-scatter never selects; padding rows have no q to hold, so other counts keep the rows in order and select.
@@ -98,26 +97,12 @@ fn rowSlot(r: u32, rowLane: u32) -> u32 {
   return r;
 }
 
-// x from the lane whose subgroup index differs from this one's in the bits of `mask`. Within a quad (masks 1 and 2)
-// a quad swap: Tint guards every subgroupShuffleXor with a check that the lane it reads exists (on the H200 a XOR, a
-// compare and a select more, in the token loop's dependency chains), and a quad's lanes always exist.
-fn swapLanes(x: f32, mask: u32) -> f32 {
-  if (mask == 1u) {
-    return quadSwapX(x);
-  }
-  if (mask == 2u) {
-    return quadSwapY(x);
-  }
-  return subgroupShuffleXor(x, mask);
-}
-
 // Sums q·k over a row's LANES invocations: `held` comes in with this lane's share of every row's score, in slot
 // order, and leaves with the whole scores of the lane's own rows, ownRow(rowLane) + j, in held[j] (j < LANE_ROWS).
 // Level ℓ pairs lanes whose rowLane differs in bit LANES / 2^(ℓ+1) (ownRow's bit PADDED_ROWS / 2^(ℓ+1)); each keeps
 // half of the rows it holds (the upper half if its bit is set) and adds its partner's share of them. In permuted
 // slots the kept rows are always slots [0, half) and the partner's share of them its slots [half, 2·half). Once a
-// lane holds LANE_ROWS rows, butterflies sum them whole across the lanes that share them (BUTTERFLY_LEVELS more
-// levels, unrolled like the rest: a loop left in the token loop splits its straight-line code for the scheduler).
+// lane holds LANE_ROWS rows, butterflies sum them whole across the lanes that share them.
 fn reduceScatterScores(held: ptr<function, array<f32, PADDED_ROWS>>, rowLane: u32) {
   // unroll
   for (var level = 0u; level < SCATTER_LEVELS; level++) {
@@ -127,21 +112,20 @@ fn reduceScatterScores(held: ptr<function, array<f32, PADDED_ROWS>>, rowLane: u3
     for (var j = 0u; j < HALF_ROWS; j++) {
       if (j < half) {
         if (ROWS_PERMUTED) {
-          (*held)[j] += swapLanes((*held)[j + half], partner);
+          (*held)[j] += subgroupShuffleXor((*held)[j + half], partner);
         } else {
           let upper = (rowLane & partner) != 0u;
           let kept = select((*held)[j], (*held)[j + half], upper);
           let given = select((*held)[j + half], (*held)[j], upper);
-          (*held)[j] = kept + swapLanes(given, partner);
+          (*held)[j] = kept + subgroupShuffleXor(given, partner);
         }
       }
     }
   }
   // unroll
   for (var j = 0u; j < LANE_ROWS; j++) {
-    // unroll
-    for (var level = 0u; level < BUTTERFLY_LEVELS; level++) {
-      (*held)[j] += swapLanes((*held)[j], LANES >> (SCATTER_LEVELS + level + 1u));
+    for (var partner = LANES >> (SCATTER_LEVELS + 1u); partner > 0u; partner /= 2u) {
+      (*held)[j] += subgroupShuffleXor((*held)[j], partner);
     }
   }
 }
@@ -151,10 +135,7 @@ fn rowOwner(r: u32) -> u32 {
   return r * LANES / PADDED_ROWS;
 }
 
-// Row r's value, taken from the lane that owns r: `owned` is this lane's value at index r % LANE_ROWS. Every call is
-// in subgroup-uniform control flow, one of them under a branch on subgroupAny, whose value is the same on every lane
-// of the subgroup: WGSL's uniformity analysis cannot see that, hence the diagnostic turned off.
-@diagnostic(off, subgroup_uniformity)
+// Row r's value, taken from the lane that owns r: `owned` is this lane's value at index r % LANE_ROWS.
 fn fromRowOwner(owned: f32, r: u32, rowStart: u32) -> f32 {
   if (LANE_ROWS == PADDED_ROWS) {
     return owned;
@@ -314,26 +295,14 @@ fn main(
           runningSum[j] += weights[u][j];
         }
       }
-      // Every row's o, on every lane: rescaled, then the weighted V rows added. A row whose max this step did not
-      // raise has a rescale of exactly 1, and past a context's first steps few steps raise any: where no row of the
-      // subgroup's streams rose, the multiplies and the shuffles that hand out the factors are skipped (the same bits).
-      var raised = false;
-      // unroll
-      for (var j = 0u; j < LANE_ROWS; j++) {
-        raised = raised | (rescale[j] != 1.0);
-      }
-      if (subgroupAny(raised)) {
-        // unroll
-        for (var r = 0u; r < ROWS; r++) {
-          let rowRescale = fromRowOwner(rescale[r % LANE_ROWS], r, rowStart);
-          // unroll
-          for (var i = 0u; i < LANE_QUADS; i++) {
-            acc[r][i] *= rowRescale;
-          }
-        }
-      }
+      // Every row's o, on every lane: rescaled, then the weighted V rows added.
       // unroll
       for (var r = 0u; r < ROWS; r++) {
+        let rowRescale = fromRowOwner(rescale[r % LANE_ROWS], r, rowStart);
+        // unroll
+        for (var i = 0u; i < LANE_QUADS; i++) {
+          acc[r][i] *= rowRescale;
+        }
         // unroll
         for (var u = 0u; u < UNROLL; u++) {
           let p = fromRowOwner(weights[u][r % LANE_ROWS], r, rowStart);
