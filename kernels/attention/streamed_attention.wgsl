@@ -97,12 +97,12 @@ fn rowSlot(r: u32, rowLane: u32) -> u32 {
   return r;
 }
 
-// Sums q·k over a row's LANES invocations: `held` comes in with this lane's share of every row's score, in slot
-// order, and leaves with the whole scores of the lane's own rows, ownRow(rowLane) + j, in held[j] (j < LANE_ROWS).
+// Sums q·k over a row's LANES invocations, first part: `held` comes in with this lane's share of every row's score,
+// in slot order, and leaves with its share of the lane's own rows, ownRow(rowLane) + j, in held[j] (j < LANE_ROWS).
 // Level ℓ pairs lanes whose rowLane differs in bit LANES / 2^(ℓ+1) (ownRow's bit PADDED_ROWS / 2^(ℓ+1)); each keeps
 // half of the rows it holds (the upper half if its bit is set) and adds its partner's share of them. In permuted
-// slots the kept rows are always slots [0, half) and the partner's share of them its slots [half, 2·half). Once a
-// lane holds LANE_ROWS rows, butterflies sum them whole across the lanes that share them.
+// slots the kept rows are always slots [0, half) and the partner's share of them its slots [half, 2·half). The
+// butterflies that sum those shares whole across the lanes that share a row follow in the token loop.
 fn reduceScatterScores(held: ptr<function, array<f32, PADDED_ROWS>>, rowLane: u32) {
   // unroll
   for (var level = 0u; level < SCATTER_LEVELS; level++) {
@@ -120,12 +120,6 @@ fn reduceScatterScores(held: ptr<function, array<f32, PADDED_ROWS>>, rowLane: u3
           (*held)[j] = kept + subgroupShuffleXor(given, partner);
         }
       }
-    }
-  }
-  // unroll
-  for (var j = 0u; j < LANE_ROWS; j++) {
-    for (var partner = LANES >> (SCATTER_LEVELS + 1u); partner > 0u; partner /= 2u) {
-      (*held)[j] += subgroupShuffleXor((*held)[j], partner);
     }
   }
 }
@@ -247,14 +241,13 @@ fn main(
 
       // Scores of this lane's own rows, q_r · k_u summed over the row's lanes; −∞ outside the segment, past ROWS and
       // outside row r's causal window.
-      var scores: array<array<f32, LANE_ROWS>, UNROLL>;
+      var partial: array<array<f32, PADDED_ROWS>, UNROLL>;
       // unroll
       for (var u = 0u; u < UNROLL; u++) {
         // Zeroed explicitly: a loop-local var kept its previous iteration's values on SwiftShader.
-        var partial: array<f32, PADDED_ROWS>;
         // unroll
         for (var r = 0u; r < PADDED_ROWS; r++) {
-          partial[r] = 0.0;
+          partial[u][r] = 0.0;
         }
         // unroll
         for (var w = 0u; w < VECTORS; w++) {
@@ -263,14 +256,31 @@ fn main(
           for (var j = 0u; j < QUADS_PER_VECTOR; j++) {
             // unroll
             for (var slot = 0u; slot < ROWS; slot++) {
-              partial[slot] = addDot(partial[slot], q[slot][w * QUADS_PER_VECTOR + j], kQuads[j]);
+              partial[u][slot] = addDot(partial[u][slot], q[slot][w * QUADS_PER_VECTOR + j], kQuads[j]);
             }
           }
         }
-        reduceScatterScores(&partial, rowLane);
+        reduceScatterScores(&partial[u], rowLane);
+      }
+      // The butterflies, every token's in one loop. It stays a loop in the machine code (Tint guards each loop with a
+      // counter), and a loop is where NVIDIA's scheduler stops sinking loads: unrolled, it moved the step's V loads
+      // below the scores (docs/h200/2026-12-05-e: 3–4% slower from 64k on the H100), and one loop a token kept four
+      // fences where one does.
+      for (var partner = LANES >> (SCATTER_LEVELS + 1u); partner > 0u; partner /= 2u) {
+        // unroll
+        for (var u = 0u; u < UNROLL; u++) {
+          // unroll
+          for (var j = 0u; j < LANE_ROWS; j++) {
+            partial[u][j] += subgroupShuffleXor(partial[u][j], partner);
+          }
+        }
+      }
+      var scores: array<array<f32, LANE_ROWS>, UNROLL>;
+      // unroll
+      for (var u = 0u; u < UNROLL; u++) {
         // unroll
         for (var j = 0u; j < LANE_ROWS; j++) {
-          scores[u][j] = select(NEG_BIG, partial[j], token[u] < rowEnd[j]);
+          scores[u][j] = select(NEG_BIG, partial[u][j], token[u] < rowEnd[j]);
         }
       }
 
