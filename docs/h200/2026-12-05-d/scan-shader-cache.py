@@ -1,13 +1,20 @@
 """What NVIDIA's driver cached of the pipelines Dawn built: ELF images in its shader cache, with each section's size
 (SASS is 16 bytes an instruction) and the registers and stack each function's .nv.info declares. The driver stores
 its entries zstd-compressed (a "CDVN" header, then frames; run 2 of 2026-12-05-e saw it), so each zstd frame is
-opened with the `zstd` command and searched too.
+opened with the `zstd` command and searched too. Those ELF images turned out to hold no code (876 bytes each); the
+machine code is in the entries that begin "NVDANVVMNVuc": a header whose u32 at byte 76 is the code's size (the
+Binary Size that VK_KHR_pipeline_executable_properties reports) and whose u32 at byte 80, plus 8, is where the code
+starts, as raw SM90 instructions that `nvdisasm -b SM90` reads (CUDA 11.8's, from Debian's nvidia-cuda-toolkit
+package, does, on a machine without a GPU).
 
-    python3 docs/h200/2026-12-05-d/scan-shader-cache.py [--extract DIR] [CACHE_DIR ...]   (default: ~/.cache/nvidia)
+    python3 docs/h200/2026-12-05-d/scan-shader-cache.py [--extract DIR] [--sass DIR [--nvdisasm PATH]] [CACHE_DIR ...]
+    (default CACHE_DIR: ~/.cache/nvidia)
 
---extract writes each image to DIR/N.cubin, for `cuobjdump -res-usage` and `nvdisasm` on the GPU machine.
+--extract writes each ELF image to DIR/N.cubin; --sass writes each entry's code to DIR/N.sass and, with nvdisasm,
+its disassembly to DIR/N.txt, and prints its instruction count, highest register and loops (backward branches).
 """
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -74,14 +81,40 @@ def zstd_frames(blob):
         start = blob.find(ZSTD_MAGIC, start + 4)
 
 
-def scan(path, extract):
+def scan(path, extract, sass):
     with open(path, 'rb') as f:
         blob = f.read()
     found = scan_blob(path, blob, extract)
     for offset, contents in zstd_frames(blob):
         print(f'{path} @ {offset}: zstd frame, {len(contents)} bytes decompressed')
         found += scan_blob(f'{path} @ {offset} (decompressed)', contents, extract)
+        if sass and contents.startswith(b'NVDANVVMNVuc'):
+            write_sass(contents, sass)
     return found
+
+
+def write_sass(entry, sass):
+    """The entry's code to DIR/N.sass; disassembled and summed up where nvdisasm is at hand."""
+    size, header_end = struct.unpack_from('<II', entry, 76)
+    start = header_end + 8
+    base = os.path.join(sass['dir'], str(len([n for n in os.listdir(sass['dir']) if n.endswith('.sass')])))
+    with open(base + '.sass', 'wb') as f:
+        f.write(entry[start:start + size])
+    print(f'  machine code: {size} bytes = {size // 16} instructions, written to {base}.sass')
+    if not sass['nvdisasm']:
+        return
+    listing = subprocess.run([sass['nvdisasm'], '-b', 'SM90', base + '.sass'], capture_output=True, text=True).stdout
+    with open(base + '.txt', 'w') as f:
+        f.write(listing)
+    lines = [line for line in listing.split('\n') if line.strip().startswith('/*') and '*/' in line]
+    registers = [int(r) for line in lines for r in re.findall(r'\bR(\d+)\b', line)]
+    print(f'  {base}.txt: highest register R{max(registers, default=-1)}')
+    for at, line in enumerate(lines):
+        branch = re.search(r'BRA (0x[0-9a-f]+)', line)
+        address = int(line.split('*/')[0].strip(' /*'), 16)
+        if branch and int(branch.group(1), 16) < address:
+            first = int(branch.group(1), 16) // 16
+            print(f'    loop {branch.group(1)}..{address:#x}: {address // 16 - first + 1} instructions')
 
 
 def scan_blob(path, blob, extract):
@@ -112,11 +145,18 @@ def scan_blob(path, blob, extract):
 
 def main():
     args = sys.argv[1:]
-    extract = None
+    extract = sass = None
     if args[:1] == ['--extract']:
         extract = args[1]
         os.makedirs(extract, exist_ok=True)
         args = args[2:]
+    if args[:1] == ['--sass']:
+        sass = {'dir': args[1], 'nvdisasm': None}
+        os.makedirs(sass['dir'], exist_ok=True)
+        args = args[2:]
+        if args[:1] == ['--nvdisasm']:
+            sass['nvdisasm'] = args[1]
+            args = args[2:]
     roots = args or [os.path.expanduser('~/.cache/nvidia')]
     files = images = 0
     for root in roots:
@@ -124,7 +164,7 @@ def main():
             for name in names:
                 path = os.path.join(directory, name)
                 files += 1
-                images += scan(path, extract)
+                images += scan(path, extract, sass)
     print(f'{files} cache files, {images} ELF images')
 
 
