@@ -237,7 +237,12 @@ fn main(
           v[u][w] = values[firstWord[u] + w * LANES];
         }
       }
-      nextPage = pageTable[head.pageTableOffset + min(base + STEP + stream * UNROLL, endToken - 1u) / PAGE_SIZE];
+      // Read in a loop that runs once, as a fence: NVIDIA's scheduler sinks loads towards their first use but not past
+      // a loop (Tint gives every loop an iteration counter, so the driver cannot fold one), and with none before the
+      // scores it moved the V loads below them, 2–3% slower from 64k on the H100 (docs/h200/2026-12-05-e).
+      for (var fence = 1u; fence > 0u; fence /= 2u) {
+        nextPage = pageTable[head.pageTableOffset + min(base + STEP + stream * UNROLL, endToken - 1u) / PAGE_SIZE];
+      }
 
       // Scores of this lane's own rows, q_r · k_u summed over the row's lanes; −∞ outside the segment, past ROWS and
       // outside row r's causal window.
@@ -262,10 +267,8 @@ fn main(
         }
         reduceScatterScores(&partial[u], rowLane);
       }
-      // The butterflies, every token's in one loop. It stays a loop in the machine code (Tint guards each loop with a
-      // counter), and a loop is where NVIDIA's scheduler stops sinking loads: unrolled, it moved the step's V loads
-      // below the scores (docs/h200/2026-12-05-e: 3–4% slower from 64k on the H100), and one loop a token kept four
-      // fences where one does.
+      // The butterflies, every token's in one loop after all the scatter levels: the tokens' reductions in one block
+      // of straight-line code for the scheduler to interleave, where a loop a token cut it in four.
       for (var partner = LANES >> (SCATTER_LEVELS + 1u); partner > 0u; partner /= 2u) {
         // unroll
         for (var u = 0u; u < UNROLL; u++) {
