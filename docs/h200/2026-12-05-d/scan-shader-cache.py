@@ -4,8 +4,9 @@ its entries zstd-compressed (a "CDVN" header, then frames; run 2 of 2026-12-05-e
 opened with the `zstd` command and searched too. Those ELF images turned out to hold no code (876 bytes each); the
 machine code is in the entries that begin "NVDANVVMNVuc": a header whose u32 at byte 76 is the code's size (the
 Binary Size that VK_KHR_pipeline_executable_properties reports) and whose u32 at byte 80, plus 8, is where the code
-starts, as raw SM90 instructions that `nvdisasm -b SM90` reads (CUDA 11.8's, from Debian's nvidia-cuda-toolkit
-package, does, on a machine without a GPU).
+starts, as raw SM90 instructions that `nvdisasm -b SM90` reads. CUDA 11.8's does, on a machine without a GPU: with
+Debian's non-free component in the apt sources, `apt-get download nvidia-cuda-toolkit`, then `dpkg -x` the package
+into a folder and pass its usr/bin/nvdisasm.
 
     python3 docs/h200/2026-12-05-d/scan-shader-cache.py [--extract DIR] [--sass DIR [--nvdisasm PATH]] [CACHE_DIR ...]
     (default CACHE_DIR: ~/.cache/nvidia)
