@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The next call of this folder's question, not yet run: the machine code NVIDIA's driver builds for the streamed
+# Not run as it stands: docs/h200/2026-12-05-e/plan.sh ran it, with Dawn's SPIR-V dump beside it (run 1 there). It was
+# the next call of this folder's question: the machine code NVIDIA's driver builds for the streamed
 # attention kernel, from its shader disk cache (run 1 found none: the cache directory did not exist, and the driver
 # does not make it). From the project root, carrying .gpu/ and dist-node/: OUT=$OUT bash docs/h200/2026-12-05-d/plan-sass.sh
 # Brings back $OUT/all.txt (each image's sections, registers, stack; cuobjdump -res-usage) and $OUT/sass.txt.
