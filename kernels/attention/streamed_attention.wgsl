@@ -238,7 +238,7 @@ fn main(
         }
       }
       // Read in a loop that runs once, as a fence: NVIDIA's scheduler sinks loads towards their first use but not past
-      // a loop (Tint gives every loop an iteration counter, so the driver cannot fold one), and with none before the
+      // a loop (Tint guards this one with an iteration counter, so the driver cannot fold it), and with none before the
       // scores it moved the V loads below them, 2–3% slower from 64k on the H100 (docs/h200/2026-12-05-e).
       for (var fence = 1u; fence > 0u; fence /= 2u) {
         nextPage = pageTable[head.pageTableOffset + min(base + STEP + stream * UNROLL, endToken - 1u) / PAGE_SIZE];

@@ -110,7 +110,7 @@ def write_sass(entry, sass):
     lines = [line for line in listing.split('\n') if line.strip().startswith('/*') and '*/' in line]
     registers = [int(r) for line in lines for r in re.findall(r'\bR(\d+)\b', line)]
     print(f'  {base}.txt: highest register R{max(registers, default=-1)}')
-    for at, line in enumerate(lines):
+    for line in lines:
         branch = re.search(r'BRA (0x[0-9a-f]+)', line)
         address = int(line.split('*/')[0].strip(' /*'), 16)
         if branch and int(branch.group(1), 16) < address:

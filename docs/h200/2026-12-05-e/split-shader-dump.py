@@ -1,5 +1,7 @@
 """Dawn's dump_shaders log (each shader's WGSL, then its SPIR-V disassembly, each block after a line "info:") cut
 into one .spvasm file per distinct shader, named by the first line of its WGSL, for spirv-as and pipeline-stats.
+The execution mode MaximallyReconvergesKHR, which Tint emits for NVIDIA, is written as its number (!6023): Debian 12's
+SPIRV-Tools (2023.1) does not know its name, and every spirv-as reads the number.
 
     python3 docs/h200/2026-12-05-e/split-shader-dump.py LOG OUT_DIR
 """
@@ -21,7 +23,7 @@ def blocks(text):
                 if line and not (line.startswith(' ') or line.startswith('%') or line.startswith(';')):
                     break
                 body.append(line)
-            yield 'spirv', '\n'.join(body) + '\n'
+            yield 'spirv', re.sub(r' MaximallyReconvergesKHR$', ' !6023', '\n'.join(body), flags=re.M) + '\n'
 
 
 def main():
