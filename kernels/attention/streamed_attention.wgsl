@@ -32,9 +32,11 @@ const UNROLL: u32 = {{UNROLL}}u;
 const PAGE_SIZE: u32 = {{PAGE_SIZE}}u;
 // ROWS rounded up to a power of two, for the halving of the reduce-scatter (the rows past ROWS score −∞).
 const PADDED_ROWS: u32 = {{PADDED_ROWS}}u;
-// Rows each lane owns once the reduce-scatter is done, and the shuffle levels that halve the rows held.
+// Rows each lane owns once the reduce-scatter is done, the shuffle levels that halve the rows held, and the
+// butterfly levels after them that sum an owned row's shares across the lanes that own it.
 const LANE_ROWS: u32 = max(1u, PADDED_ROWS / LANES);
 const SCATTER_LEVELS: u32 = {{SCATTER_LEVELS}}u;
+const BUTTERFLY_LEVELS: u32 = {{BUTTERFLY_LEVELS}}u;
 const HALF_ROWS: u32 = PADDED_ROWS / 2u;
 // With a power-of-two row count each lane holds its rows' q and scores in its own order (rowSlot), so that the
 // reduce-scatter never selects; padding rows have no q to hold, so other counts keep the rows in order and select.
@@ -97,6 +99,18 @@ fn rowSlot(r: u32, rowLane: u32) -> u32 {
   return r;
 }
 
+// x from the lane whose subgroup index differs from this one's in the bits of `mask`: a quad swap for masks 1 and 2,
+// which Tint does not guard as it guards every subgroupShuffleXor (a check that the lane read exists, and a select).
+fn swapLanes(x: f32, mask: u32) -> f32 {
+  if (mask == 1u) {
+    return quadSwapX(x);
+  }
+  if (mask == 2u) {
+    return quadSwapY(x);
+  }
+  return subgroupShuffleXor(x, mask);
+}
+
 // Sums q·k over a row's LANES invocations, first part: `held` comes in with this lane's share of every row's score,
 // in slot order, and leaves with its share of the lane's own rows, ownRow(rowLane) + j, in held[j] (j < LANE_ROWS).
 // Level ℓ pairs lanes whose rowLane differs in bit LANES / 2^(ℓ+1) (ownRow's bit PADDED_ROWS / 2^(ℓ+1)); each keeps
@@ -112,12 +126,12 @@ fn reduceScatterScores(held: ptr<function, array<f32, PADDED_ROWS>>, rowLane: u3
     for (var j = 0u; j < HALF_ROWS; j++) {
       if (j < half) {
         if (ROWS_PERMUTED) {
-          (*held)[j] += subgroupShuffleXor((*held)[j + half], partner);
+          (*held)[j] += swapLanes((*held)[j + half], partner);
         } else {
           let upper = (rowLane & partner) != 0u;
           let kept = select((*held)[j], (*held)[j + half], upper);
           let given = select((*held)[j + half], (*held)[j], upper);
-          (*held)[j] = kept + subgroupShuffleXor(given, partner);
+          (*held)[j] = kept + swapLanes(given, partner);
         }
       }
     }
@@ -267,14 +281,16 @@ fn main(
         }
         reduceScatterScores(&partial[u], rowLane);
       }
-      // The butterflies, every token's in one loop after all the scatter levels: the tokens' reductions in one block
-      // of straight-line code for the scheduler to interleave, where a loop a token cut it in four.
-      for (var partner = LANES >> (SCATTER_LEVELS + 1u); partner > 0u; partner /= 2u) {
+      // The butterflies, every token's after all the scatter levels, in one block of straight-line code for the
+      // scheduler to interleave; partners 1 and 2 by quad swaps, which Tint does not guard. Unrolled, they no longer
+      // keep the V loads at the top of the step: the fence above does (docs/h200/2026-12-05-f).
+      // unroll
+      for (var level = 0u; level < BUTTERFLY_LEVELS; level++) {
         // unroll
         for (var u = 0u; u < UNROLL; u++) {
           // unroll
           for (var j = 0u; j < LANE_ROWS; j++) {
-            partial[u][j] += subgroupShuffleXor(partial[u][j], partner);
+            partial[u][j] += swapLanes(partial[u][j], LANES >> (SCATTER_LEVELS + level + 1u));
           }
         }
       }

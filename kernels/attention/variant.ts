@@ -193,6 +193,7 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
   const paddedRows = 2 ** Math.ceil(Math.log2(rows));
   // The reduce-scatter of q·k halves the rows a lane holds until each of a row's lanes owns its share.
   const scatterLevels = Math.log2(Math.min(paddedRows, lanes));
+  const butterflyLevels = Math.log2(lanes) - scatterLevels;
   // The streams' merge: a level per stream bit; the first ones also halve a lane's quads of o while they halve evenly.
   const laneQuads = laneDims / 4;
   const streamLevels = Math.log2(streams);
@@ -210,6 +211,7 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
     PAGE_SIZE: request.pageSize,
     PADDED_ROWS: paddedRows,
     SCATTER_LEVELS: scatterLevels,
+    BUTTERFLY_LEVELS: butterflyLevels,
     STREAM_LEVELS: streamLevels,
     QUAD_LEVELS: quadLevels,
     MAX_SUBGROUPS: maxSubgroups,
@@ -222,6 +224,7 @@ function buildStreamed(request: AttentionVariantRequest, queries: number): Kerne
     LANE_ROWS: Math.max(1, paddedRows / lanes),
     HALF_ROWS: Math.floor(paddedRows / 2),
     SCATTER_LEVELS: scatterLevels,
+    BUTTERFLY_LEVELS: butterflyLevels,
     UNROLL: unroll,
     LANE_QUADS: laneQuads,
     HALF_QUADS: Math.floor(laneQuads / 2),
