@@ -42,6 +42,18 @@ step() {
   rm -f "$samples"
 }
 
+# `lengths_in_turns PASSES BUILD...`: the d=128 single-sequence rows of bench:attention (grid 256) from each build,
+# the builds taking turns, PASSES times; steps d128-BUILD-PASS.
+lengths_in_turns() {
+  local passes=$1 pass dist
+  shift
+  for pass in $(seq "$passes"); do
+    for dist in "$@"; do
+      step "d128-$dist-$pass" 60 bash .gpu/run.sh .gpu "$dist/attention.mjs" --lengths 1k,4k,16k,64k,128k,256k,512k --grid 256
+    done
+  done
+}
+
 finish_steps() {
   echo "### clocks: per step, the median over samples with the GPU busy (utilization > 0)" >> "$steps_log"
   cat "$steps_clocks" >> "$steps_log" 2>/dev/null

@@ -9,11 +9,7 @@ set -uo pipefail
 source scripts/gpu-steps.sh
 run=(bash .gpu/run.sh .gpu)
 builds=(dist-ablate-pipelined dist-ablate-pipelined-nofence dist-node)
-for pass in 1 2; do
-  for dist in "${builds[@]}"; do
-    step "d128-$dist-$pass" 60 "${run[@]}" $dist/attention.mjs --lengths 1k,4k,16k,64k,128k,256k,512k --grid 256
-  done
-done
+lengths_in_turns 2 "${builds[@]}"
 for dist in "${builds[@]}"; do
   step "batches-$dist" 60 "${run[@]}" $dist/attention.mjs --batches-only --grid 256
 done

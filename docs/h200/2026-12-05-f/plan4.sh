@@ -16,20 +16,14 @@ cache_lazy() {
 }
 if ! nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200; then
   cache_lazy
-  for dist in dist-ablate-lazy-rescale dist-node; do
-    step "d128-$dist-1" 60 "${run[@]}" $dist/attention.mjs --lengths 1k,4k,16k,64k,128k,256k,512k --grid 256
-  done
+  lengths_in_turns 1 dist-ablate-lazy-rescale dist-node
   finish_steps
   exit 0
 fi
 builds=(dist-ablate-lazy-rescale dist-node dist-before)
 step table-landed 110 "${run[@]}" dist-node/attention.mjs --recalibrate
 step cuda-sdpa 30 python3 bench/cuda_sdpa.py
-for pass in 1 2; do
-  for dist in "${builds[@]}"; do
-    step "d128-$dist-$pass" 60 "${run[@]}" $dist/attention.mjs --lengths 1k,4k,16k,64k,128k,256k,512k --grid 256
-  done
-done
+lengths_in_turns 2 "${builds[@]}"
 step check-landed 80 "${run[@]}" dist-node/checkAttention.mjs
 # What a short budget may cut: the rest in the order it matters.
 for dist in "${builds[@]}"; do
