@@ -54,6 +54,13 @@ lengths_in_turns() {
   done
 }
 
+# A plan that only an H200 can answer: on any other GPU it says so in the log and ends there.
+exit_unless_h200() {
+  nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200 && return
+  echo "not an H200: nothing run" >> "$steps_log"
+  exit 0
+}
+
 finish_steps() {
   echo "### clocks: per step, the median over samples with the GPU busy (utilization > 0)" >> "$steps_log"
   cat "$steps_clocks" >> "$steps_log" 2>/dev/null

@@ -8,10 +8,7 @@
 set -uo pipefail
 tar -xJf .gpu/dists.tar.xz
 source scripts/gpu-steps.sh
-if ! nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200; then
-  echo "not an H200: nothing run" >> "$steps_log"
-  exit 0
-fi
+exit_unless_h200
 run=(bash .gpu/run.sh .gpu)
 builds=(dist-ablate-lazy-rescale dist-node dist-before)
 step table-landed 110 "${run[@]}" dist-node/attention.mjs --recalibrate
