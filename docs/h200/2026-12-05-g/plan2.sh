@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Session of 2026-12-05 (ninth), run 2: the eighth session's owed H200 call (../2026-12-05-f/plan4.sh, with no-rescale as the
-# lazy rescale's bound), and on either GPU the same builds with their K and V rows wrapped into the pool's first 64
-# (`build-ablations.mjs kv-rows-64`: they come from L1, so the kernel's time is its arithmetic's), taking turns. The H100 has the H200's compute units and clocks: with the loads
-# out of the way it times an instruction cut as the H200 would, where its own memory hides every cut (runs 1–4 of the
-# eighth session). The builds travel packed in .gpu/dists.tar.xz (the carry's 8 paths and 64 MiB):
+# Session of 2026-12-05 (ninth), run 2: the eighth session's owed H200 call (../2026-12-05-f/plan4.sh, with no-rescale
+# as the lazy rescale's bound), and on either GPU the same builds with their K and V rows wrapped into the pool's first
+# 64 (`build-ablations.mjs kv-rows-64`: they come from L1, so the kernel's time is its arithmetic's), taking turns. The
+# H100 has the H200's compute units and clocks: with the loads out of the way it times an instruction cut as the H200
+# would, where its own memory hides every cut (runs 1–4 of the eighth session). The builds travel packed in
+# .gpu/dists.tar.xz (the carry's 8 paths and 64 MiB):
 #   dist-node (9730a21, landed), dist-before (b161473), dist-ablate-lazy-rescale (9730a21 + ../2026-12-05-f/
 #   lazy-rescale.patch), dist-ablate-no-rescale (`build-ablations.mjs no-rescale`: wrong results, the bound on what
 #   the lazy rescale can buy), and dist-arith-X: each of them with kv-rows-64 (wrong results, times only).
