@@ -4,8 +4,7 @@
 # FlashAttention-4's conditional rescaling, as 059d2b4 tried it with an `if` on 2026-12-04, now in the lazy build's
 # loop of once or never, so that random data skip nearly every step too), the landed kernel (dist-node, 9730a21) and
 # b161473's (dist-before) in memory taking turns, then the landed table beside cuDNN, then a second turn, as far as
-# the call's limit goes. On an H100 nothing
-# runs (runs 2, 3 and 5 measured the H100's part).
+# the call's limit goes. On an H100 nothing runs (runs 2, 3 and 5 measured the H100's part).
 set -uo pipefail
 tar -xJf .gpu/dists.tar.xz
 source scripts/gpu-steps.sh
