@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds what plan6.sh (and plan4.sh) carry, from a clean checkout of main, and packs it into .gpu/dists.tar.xz (the
+# carry holds 8 paths and 64 MiB; packed, the builds take ~0.5 MB). Run from the project root after
+# `bash scripts/pack-gpu.sh`; then carry `.gpu` alone (its models moved aside, no unpacked dawn.node).
+#   dist-node:                the landed kernels (9730a21's attention kernel)
+#   dist-before:              b161473's attention kernel
+#   dist-ablate-lazy-rescale: ../2026-12-05-f/lazy-rescale.patch
+#   dist-ablate-lazy-slack:   lazy-slack.patch
+set -euo pipefail
+here=docs/h200/2026-12-05-g
+kernel=(kernels/attention/streamed_attention.wgsl kernels/attention/variant.ts)
+git diff --quiet -- kernels || { echo "kernels/ has changes: commit or stash them first" >&2; exit 1; }
+trap 'git checkout HEAD -- kernels' EXIT
+build() { rm -rf "$1" && npx vite build -c vite.node.config.ts --outDir "$1" > /dev/null; }
+build dist-node
+git checkout b161473 -- "${kernel[@]}"
+build dist-before
+git checkout HEAD -- "${kernel[@]}"
+for name in lazy-rescale lazy-slack; do
+  patch=$here/$name.patch
+  [ -f "$patch" ] || patch=docs/h200/2026-12-05-f/$name.patch
+  git apply "$patch"
+  build "dist-ablate-$name"
+  git checkout HEAD -- kernels
+done
+tar -cJf .gpu/dists.tar.xz dist-node dist-before dist-ablate-lazy-rescale dist-ablate-lazy-slack
+echo "packed $(du -h .gpu/dists.tar.xz | cut -f1) into .gpu/dists.tar.xz; now write .gpu/COMMIT"
