@@ -6,6 +6,7 @@
 #   dist-before:              b161473's attention kernel
 #   dist-ablate-lazy-rescale: ../2026-12-05-f/lazy-rescale.patch
 #   dist-ablate-lazy-slack:   lazy-slack.patch
+#   dist-ablate-no-rescale:   `build-ablations.mjs no-rescale` (plan4's bound; wrong results)
 set -euo pipefail
 here=docs/h200/2026-12-05-g
 kernel=(kernels/attention/streamed_attention.wgsl kernels/attention/variant.ts)
@@ -23,5 +24,6 @@ for name in lazy-rescale lazy-slack; do
   build "dist-ablate-$name"
   git checkout HEAD -- kernels
 done
-tar -cJf .gpu/dists.tar.xz dist-node dist-before dist-ablate-lazy-rescale dist-ablate-lazy-slack
+node scripts/build-ablations.mjs no-rescale > /dev/null
+tar -cJf .gpu/dists.tar.xz dist-node dist-before dist-ablate-lazy-rescale dist-ablate-lazy-slack dist-ablate-no-rescale
 echo "packed $(du -h .gpu/dists.tar.xz | cut -f1) into .gpu/dists.tar.xz; now write .gpu/COMMIT"
