@@ -42,15 +42,22 @@ step() {
   rm -f "$samples"
 }
 
-# `lengths_in_turns PASSES BUILD...`: the d=128 single-sequence rows of bench:attention (grid 256) from each build,
-# the builds taking turns, PASSES times; steps d128-BUILD-PASS.
+# `lengths_turn PASS BUILD...`: the d=128 single-sequence rows of bench:attention (grid 256) from each build in turn;
+# steps d128-BUILD-PASS.
+lengths_turn() {
+  local pass=$1 dist
+  shift
+  for dist in "$@"; do
+    step "d128-$dist-$pass" 60 bash .gpu/run.sh .gpu "$dist/attention.mjs" --lengths 1k,4k,16k,64k,128k,256k,512k --grid 256
+  done
+}
+
+# `lengths_in_turns PASSES BUILD...`: lengths_turn for passes 1 .. PASSES.
 lengths_in_turns() {
-  local passes=$1 pass dist
+  local passes=$1 pass
   shift
   for pass in $(seq "$passes"); do
-    for dist in "$@"; do
-      step "d128-$dist-$pass" 60 bash .gpu/run.sh .gpu "$dist/attention.mjs" --lengths 1k,4k,16k,64k,128k,256k,512k --grid 256
-    done
+    lengths_turn "$pass" "$@"
   done
 }
 

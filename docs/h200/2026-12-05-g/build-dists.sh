@@ -9,7 +9,6 @@
 #   dist-ablate-lazy-slack:   lazy-slack.patch
 #   dist-ablate-no-rescale:   `build-ablations.mjs no-rescale` (the bound on skipping the rescale; wrong results)
 set -euo pipefail
-here=docs/h200/2026-12-05-g
 kernel=(kernels/attention/streamed_attention.wgsl kernels/attention/variant.ts)
 git diff --quiet -- kernels || { echo "kernels/ has changes: commit or stash them first" >&2; exit 1; }
 trap 'git checkout HEAD -- kernels' EXIT
@@ -20,11 +19,9 @@ build dist-before
 git checkout b36eb2d -- "${kernel[@]}"
 build dist-c37f92b
 git checkout HEAD -- "${kernel[@]}"
-for name in lazy-rescale lazy-slack; do
-  patch=$here/$name.patch
-  [ -f "$patch" ] || patch=docs/h200/2026-12-05-f/$name.patch
+for patch in docs/h200/2026-12-05-f/lazy-rescale.patch docs/h200/2026-12-05-g/lazy-slack.patch; do
   git apply "$patch"
-  build "dist-ablate-$name"
+  build "dist-ablate-$(basename "$patch" .patch)"
   git checkout HEAD -- kernels
 done
 node scripts/build-ablations.mjs no-rescale > /dev/null

@@ -24,14 +24,12 @@ source scripts/gpu-steps.sh
 exit_unless_h200
 run=(bash .gpu/run.sh .gpu)
 exact=(dist-ablate-lazy-slack dist-ablate-lazy-rescale dist-node dist-before dist-c37f92b)
-lengths_in_turns 1 "${exact[@]}" dist-ablate-no-rescale
+lengths_turn 1 "${exact[@]}" dist-ablate-no-rescale
 step table-landed 110 "${run[@]}" dist-node/attention.mjs --recalibrate
 step cuda-sdpa 30 python3 bench/cuda_sdpa.py
 step check-lazy-slack 80 "${run[@]}" dist-ablate-lazy-slack/checkAttention.mjs
 step check-lazy 80 "${run[@]}" dist-ablate-lazy-rescale/checkAttention.mjs
-for dist in "${exact[@]}"; do
-  step "d128-$dist-2" 60 "${run[@]}" "$dist/attention.mjs" --lengths 1k,4k,16k,64k,128k,256k,512k --grid 256
-done
+lengths_turn 2 "${exact[@]}"
 for dist in "${exact[@]}"; do
   step "batches-$dist" 60 "${run[@]}" "$dist/attention.mjs" --batches-only --grid 256
 done
