@@ -61,9 +61,14 @@ lengths_in_turns() {
   done
 }
 
+# Whether the GPU is an H200 (a plan's branch for it).
+is_h200() {
+  nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200
+}
+
 # A plan that only an H200 can answer: on any other GPU it says so in the log and ends there.
 exit_unless_h200() {
-  nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200 && return
+  is_h200 && return
   echo "not an H200: nothing run" >> "$steps_log"
   exit 0
 }

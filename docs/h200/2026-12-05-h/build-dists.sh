@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds what plan7.sh carries, from a clean checkout of main, and packs it into .gpu/dists.tar.xz (the carry holds
-# 8 paths and 64 MiB; packed, the builds take ~0.6 MB). Run from the project root after `bash scripts/pack-gpu.sh`;
+# 8 paths and 64 MiB; packed, the builds take ~0.5 MB). Run from the project root after `bash scripts/pack-gpu.sh`;
 # then carry `.gpu` alone (its models moved aside, no unpacked dawn.node). Exact builds (right results):
 #   dist-node                     the landed kernels (9730a21's attention kernel)
 #   dist-before                   b161473's attention kernel
@@ -12,7 +12,7 @@
 #                                 a row index once a token and buffer (8 a step) instead of every load's (16)
 #   dist-ablate-quad-rows         both patches
 #   dist-ablate-quad-rows-lazy-rescale, dist-ablate-quad-rows-lazy-slack: both, then the lazy rescale without and
-#                                 with the slack (the *-after-quad-owners patches)
+#                                 with the slack (merged in three ways: they were written against the landed kernel)
 #   dist-ablate-lazy-rescale, dist-ablate-lazy-slack: the landed kernel with ../2026-12-05-f/lazy-rescale.patch and
 #                                 ../2026-12-05-g/lazy-slack.patch
 # and each with `build-ablations.mjs kv-rows-64` as dist-arith-NAME (K and V from L1: the arithmetic alone; wrong
@@ -21,7 +21,9 @@ set -euo pipefail
 here=docs/h200/2026-12-05-h
 kernel=(kernels/attention/streamed_attention.wgsl kernels/attention/variant.ts)
 git diff --quiet -- kernels || { echo "kernels/ has changes: commit or stash them first" >&2; exit 1; }
-trap 'git checkout HEAD -- kernels' EXIT
+# The patches go through the index, so that a lazy patch merges in three ways onto the others.
+restore() { git reset -q -- kernels && git checkout HEAD -- kernels; }
+trap restore EXIT
 names=()
 # `both NAME DIST`: the working tree's kernels built as DIST and, with kv-rows-64, as dist-arith-NAME.
 both() {
@@ -34,10 +36,10 @@ both() {
 patched() {
   local name=$1
   shift
-  git checkout HEAD -- kernels
-  for patch in "$@"; do git apply "$patch"; done
+  restore
+  for patch in "$@"; do git apply -3 "$patch"; done
   both "$name" "dist-ablate-$name"
-  git checkout HEAD -- kernels
+  restore
 }
 both landed dist-node
 git checkout b161473 -- "${kernel[@]}"
@@ -47,10 +49,10 @@ both c37f92b dist-c37f92b
 patched quad-owners "$here/quad-owners.patch"
 patched row-arrays "$here/row-arrays.patch"
 patched quad-rows "$here/quad-owners.patch" "$here/row-arrays.patch"
-for lazy in lazy-rescale lazy-slack; do
-  patched "quad-rows-$lazy" "$here/quad-owners.patch" "$here/row-arrays.patch" "$here/$lazy-after-quad-owners.patch"
+for lazy in docs/h200/2026-12-05-f/lazy-rescale.patch docs/h200/2026-12-05-g/lazy-slack.patch; do
+  name=$(basename "$lazy" .patch)
+  patched "quad-rows-$name" "$here/quad-owners.patch" "$here/row-arrays.patch" "$lazy"
+  patched "$name" "$lazy"
 done
-patched lazy-rescale docs/h200/2026-12-05-f/lazy-rescale.patch
-patched lazy-slack docs/h200/2026-12-05-g/lazy-slack.patch
 tar -cJf .gpu/dists.tar.xz "${names[@]}"
 echo "packed ${#names[@]} builds, $(du -h .gpu/dists.tar.xz | cut -f1), into .gpu/dists.tar.xz; now write .gpu/COMMIT"
