@@ -14,10 +14,11 @@
 // each shuffle level halves the rows a lane holds, so that a lane ends with the whole scores of its own rows
 // (LANE_ROWS of them) and keeps their running max and sum alone. The softmax is not repeated on every lane: each
 // lane takes the weights of the rows it does not own from their owners by a shuffle, and every lane keeps o for
-// all rows over its own dimensions. At a head boundary the streams' states merge, those of a subgroup by shuffles,
-// then the subgroups' through workgroup memory, and the head is written whole to `out` or its partial state to a
-// slot for merge_partials.wgsl. Loops over the register arrays (rows, unrolled tokens, a lane's vectors) are marked
-// `// unroll`: the builder unrolls them (unroll.ts).
+// all rows over its own dimensions. The scatter's levels pair the nearest lanes first, so that where at most 4 lanes
+// hold distinct rows every quad of lanes owns every row and the weights come by quad broadcasts. At a head boundary
+// the streams' states merge, those of a subgroup by shuffles, then the subgroups' through workgroup memory, and the
+// head is written whole to `out` or its partial state to a slot for merge_partials.wgsl. Loops over the register
+// arrays (rows, unrolled tokens, a lane's vectors) are marked `// unroll`: the builder unrolls them (unroll.ts).
 // Traffic: every K and V element of a work head read once from memory; q read once per segment.
 enable subgroups;
 
@@ -35,6 +36,12 @@ const PADDED_ROWS: u32 = {{PADDED_ROWS}}u;
 // Rows each lane owns once the reduce-scatter is done, the shuffle levels that halve the rows held, and the
 // butterfly levels after them that sum an owned row's shares across the lanes that own it.
 const LANE_ROWS: u32 = max(1u, PADDED_ROWS / LANES);
+// The lanes among which the reduce-scatter spreads the rows: lanes whose rowLane agree modulo SCATTER_LANES own the
+// same rows.
+const SCATTER_LANES: u32 = min(PADDED_ROWS, LANES);
+// Every quad of a row's lanes owns every row, row r at quad lane rowOwner(r): the weights come by quad broadcasts,
+// which Tint does not guard as it guards every subgroupShuffle.
+const QUAD_OWNERS: bool = SCATTER_LANES <= 4u && LANES >= 4u;
 const SCATTER_LEVELS: u32 = {{SCATTER_LEVELS}}u;
 const BUTTERFLY_LEVELS: u32 = {{BUTTERFLY_LEVELS}}u;
 const HALF_ROWS: u32 = PADDED_ROWS / 2u;
@@ -68,8 +75,11 @@ const HELD_QUADS: u32 = LANE_QUADS >> QUAD_LEVELS;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> queries: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> keys: array<vec4<u32>>;
-@group(0) @binding(3) var<storage, read> values: array<vec4<u32>>;
+// K and V by rows: Dawn's robustness clamps each index of an access, so that a row's index is clamped once a token
+// and a lane's words (rowLane + w·LANES, below ROW_VECTORS) are not clamped at all, where a flat index was clamped
+// before every load.
+@group(0) @binding(2) var<storage, read> keys: array<array<vec4<u32>, ROW_VECTORS>>;
+@group(0) @binding(3) var<storage, read> values: array<array<vec4<u32>, ROW_VECTORS>>;
 @group(0) @binding(4) var<storage, read> pageTable: array<u32>;
 @group(0) @binding(5) var<storage, read> heads: array<WorkHead>;
 // (tileBegin, tileEnd, firstHead, first partial slot) per workgroup.
@@ -87,7 +97,7 @@ var<workgroup> subgroupOut: array<vec4<f32>, MAX_SUBGROUPS * MERGE_ROWS * QUADS>
 
 // The first row lane `rowLane` owns after the reduce-scatter (rows ownRow .. ownRow + LANE_ROWS − 1).
 fn ownRow(rowLane: u32) -> u32 {
-  return rowLane * PADDED_ROWS / LANES;
+  return rowLane % SCATTER_LANES * LANE_ROWS;
 }
 
 // Where row r's q and score sit in the arrays of lane `rowLane`: slot r XOR ownRow(rowLane) where ROWS_PERMUTED
@@ -113,14 +123,15 @@ fn swapLanes(x: f32, mask: u32) -> f32 {
 
 // Sums q·k over a row's LANES invocations, first part: `held` comes in with this lane's share of every row's score,
 // in slot order, and leaves with its share of the lane's own rows, ownRow(rowLane) + j, in held[j] (j < LANE_ROWS).
-// Level ℓ pairs lanes whose rowLane differs in bit LANES / 2^(ℓ+1) (ownRow's bit PADDED_ROWS / 2^(ℓ+1)); each keeps
-// half of the rows it holds (the upper half if its bit is set) and adds its partner's share of them. In permuted
-// slots the kept rows are always slots [0, half) and the partner's share of them its slots [half, 2·half). The
-// butterflies that sum those shares whole across the lanes that share a row follow in the token loop.
+// Level ℓ pairs lanes whose rowLane differs in bit SCATTER_LANES / 2^(ℓ+1) (ownRow's bit PADDED_ROWS / 2^(ℓ+1));
+// each keeps half of the rows it holds (the upper half if its bit is set) and adds its partner's share of them. In
+// permuted slots the kept rows are always slots [0, half) and the partner's share of them its slots [half, 2·half).
+// The butterflies that sum those shares whole across the lanes that share a row (rowLane bits SCATTER_LANES and up)
+// follow in the token loop.
 fn reduceScatterScores(held: ptr<function, array<f32, PADDED_ROWS>>, rowLane: u32) {
   // unroll
   for (var level = 0u; level < SCATTER_LEVELS; level++) {
-    const partner = LANES >> (level + 1u);
+    const partner = SCATTER_LANES >> (level + 1u);
     const half = PADDED_ROWS >> (level + 1u);
     // unroll
     for (var j = 0u; j < HALF_ROWS; j++) {
@@ -140,13 +151,27 @@ fn reduceScatterScores(held: ptr<function, array<f32, PADDED_ROWS>>, rowLane: u3
 
 // The lane of a K row that owns row r (the first of them where fewer rows than lanes leave several owners).
 fn rowOwner(r: u32) -> u32 {
-  return r * LANES / PADDED_ROWS;
+  return r / LANE_ROWS;
 }
 
 // Row r's value, taken from the lane that owns r: `owned` is this lane's value at index r % LANE_ROWS.
 fn fromRowOwner(owned: f32, r: u32, rowStart: u32) -> f32 {
   if (LANE_ROWS == PADDED_ROWS) {
     return owned;
+  }
+  if (QUAD_OWNERS) {
+    // quadBroadcast takes a constant lane.
+    let owner = rowOwner(r);
+    if (owner == 0u) {
+      return quadBroadcast(owned, 0u);
+    }
+    if (owner == 1u) {
+      return quadBroadcast(owned, 1u);
+    }
+    if (owner == 2u) {
+      return quadBroadcast(owned, 2u);
+    }
+    return quadBroadcast(owned, 3u);
   }
   return subgroupShuffle(owned, rowStart + rowOwner(r));
 }
@@ -226,8 +251,8 @@ fn main(
       var token: array<u32, UNROLL>;
       var k: array<array<vec4<u32>, VECTORS>, UNROLL>;
       var v: array<array<vec4<u32>, VECTORS>, UNROLL>;
-      // Where each token's row of this lane's words starts in `keys` and `values`.
-      var firstWord: array<u32, UNROLL>;
+      // Each token's row in `keys` and `values`.
+      var kvRow: array<u32, UNROLL>;
       let stepPage = nextPage;
       // unroll
       for (var u = 0u; u < UNROLL; u++) {
@@ -238,17 +263,17 @@ fn main(
           page = pageTable[head.pageTableOffset + read / PAGE_SIZE];
         }
         let row = page * pageRows + kvHeadRow + read % PAGE_SIZE;
-        firstWord[u] = row * ROW_VECTORS + rowLane;
+        kvRow[u] = row;
         // unroll
         for (var w = 0u; w < VECTORS; w++) {
-          k[u][w] = keys[firstWord[u] + w * LANES];
+          k[u][w] = keys[row][rowLane + w * LANES];
         }
       }
       // unroll
       for (var u = 0u; u < UNROLL; u++) {
         // unroll
         for (var w = 0u; w < VECTORS; w++) {
-          v[u][w] = values[firstWord[u] + w * LANES];
+          v[u][w] = values[kvRow[u]][rowLane + w * LANES];
         }
       }
       // Read in a loop that runs once, as a fence: NVIDIA's scheduler sinks loads towards their first use but not past
@@ -282,15 +307,15 @@ fn main(
         reduceScatterScores(&partial[u], rowLane);
       }
       // The butterflies, every token's after all the scatter levels, in one block of straight-line code for the
-      // scheduler to interleave; partners 1 and 2 by quad swaps, which Tint does not guard. Unrolled, they no longer
-      // keep the V loads at the top of the step: the fence above does (docs/h200/2026-12-05-f).
+      // scheduler to interleave. Unrolled, they no longer keep the V loads at the top of the step: the fence above
+      // does (docs/h200/2026-12-05-f).
       // unroll
       for (var level = 0u; level < BUTTERFLY_LEVELS; level++) {
         // unroll
         for (var u = 0u; u < UNROLL; u++) {
           // unroll
           for (var j = 0u; j < LANE_ROWS; j++) {
-            partial[u][j] += swapLanes(partial[u][j], LANES >> (SCATTER_LEVELS + level + 1u));
+            partial[u][j] += swapLanes(partial[u][j], SCATTER_LANES << level);
           }
         }
       }
