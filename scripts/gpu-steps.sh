@@ -61,6 +61,14 @@ lengths_in_turns() {
   done
 }
 
+# `check_attention BUILD...`: the float64 checks (checkAttention.mjs) of each build; steps check-BUILD.
+check_attention() {
+  local dist
+  for dist in "$@"; do
+    step "check-$dist" 80 bash .gpu/run.sh .gpu "$dist/checkAttention.mjs"
+  done
+}
+
 # Whether the GPU is an H200 (a plan's branch for it).
 is_h200() {
   nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200

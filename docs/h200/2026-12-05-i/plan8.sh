@@ -14,12 +14,6 @@ set -uo pipefail
 tar -xJf .gpu/dists.tar.xz
 source scripts/gpu-steps.sh
 run=(bash .gpu/run.sh .gpu)
-check() {
-  local dist
-  for dist in "$@"; do
-    step "check-$dist" 80 "${run[@]}" "$dist/checkAttention.mjs"
-  done
-}
 # `others_turn PASS BUILD...`: the d=64 single-sequence rows and the batches of each build in turn.
 others_turn() {
   local pass=$1 dist
@@ -27,7 +21,7 @@ others_turn() {
   for dist in "$@"; do
     step "d64-$dist-$pass" 60 "${run[@]}" "$dist/attention.mjs" --lengths 1k,4k,16k,64k,128k,256k,512k --grid 256 \
       --head-dim 64
-    step "batches-$dist-$pass" 90 "${run[@]}" "$dist/attention.mjs" --batches-only
+    step "batches-$dist-$pass" 90 "${run[@]}" "$dist/attention.mjs" --batches-only --grid 256
   done
 }
 if ! is_h200; then
@@ -38,7 +32,7 @@ if ! is_h200; then
 fi
 exact=(dist-node dist-prior dist-ablate-lazy-rescale dist-ablate-lazy-slack dist-c37f92b dist-before)
 lengths_turn 1 "${exact[@]}"
-check dist-node dist-ablate-lazy-rescale dist-ablate-lazy-slack
+check_attention dist-node dist-ablate-lazy-rescale dist-ablate-lazy-slack
 step table-landed 110 "${run[@]}" dist-node/attention.mjs --recalibrate
 step cuda-sdpa 30 python3 bench/cuda_sdpa.py
 lengths_turn 2 "${exact[@]}"
