@@ -8,11 +8,12 @@
 #   2. float64 checks of the landed build and the two lazy builds;
 #   3. the landed table with a fresh calibration, beside cuDNN;
 #   4. a second turn of step 1; the batches (ragged, misfit splits, GQA 8) and d=64 rows of landed against 9730a21's.
-# On an H100 (its memory hides the arithmetic; plan7 timed that): the d=64 rows and the batches of landed against
-# 9730a21's (the quad owners change those paths too), and the lazy builds in memory, taking turns.
+# On any other GPU nothing runs: its H100 branch (the d=64 rows and batches of landed against 9730a21's, the lazy
+# builds in memory) ran at 47e6da1 (run1-plan8-h100.txt), and a second H100 would only repeat it.
 set -uo pipefail
-tar -xJf .gpu/dists.tar.xz
 source scripts/gpu-steps.sh
+exit_unless_h200
+tar -xJf .gpu/dists.tar.xz
 run=(bash .gpu/run.sh .gpu)
 # `others_turn PASS BUILD...`: the d=64 single-sequence rows and the batches of each build in turn.
 others_turn() {
@@ -24,12 +25,6 @@ others_turn() {
     step "batches-$dist-$pass" 90 "${run[@]}" "$dist/attention.mjs" --batches-only --grid 256
   done
 }
-if ! is_h200; then
-  others_turn 1 dist-node dist-prior
-  lengths_in_turns 2 dist-node dist-ablate-lazy-rescale dist-ablate-lazy-slack dist-prior
-  finish_steps
-  exit 0
-fi
 exact=(dist-node dist-prior dist-ablate-lazy-rescale dist-ablate-lazy-slack dist-c37f92b dist-before)
 lengths_turn 1 "${exact[@]}"
 check_attention dist-node dist-ablate-lazy-rescale dist-ablate-lazy-slack
