@@ -1,5 +1,6 @@
-"""The index logic of quad-owners.patch, simulated for every lane count L and padded row count P from 1 to 16, with
-rows in permuted slots and in order: the reduce-scatter's levels (partner SCATTER_LANES >> (level + 1)) and the
+"""The index logic of quad-owners.patch (landed as 6ddbb38), simulated for every lane count L and padded row count P
+from 1 to 16, with rows in permuted slots and in order, and with ../2026-12-05-i/quad-gqa8.patch's rule (8 rows on 8
+or more lanes spread over 4 of them, 2 rows a lane): the reduce-scatter's levels (partner SCATTER_LANES >> (level + 1)) and the
 butterflies (partner SCATTER_LANES << level) leave each lane the whole score of its own rows (ownRow), and where
 QUAD_OWNERS holds, quad lane rowOwner(r) of every quad owns row r (the lane quadBroadcast reads).
 
@@ -12,9 +13,8 @@ def log2(x):
     return x.bit_length() - 1
 
 
-def check(lanes, padded_rows, permuted):
-    scatter_lanes = min(padded_rows, lanes)
-    lane_rows = max(1, padded_rows // lanes)
+def check(lanes, padded_rows, permuted, scatter_lanes):
+    lane_rows = padded_rows // scatter_lanes
     scatter_levels = log2(scatter_lanes)
     butterfly_levels = log2(lanes) - scatter_levels
     own_row = lambda lane: lane % scatter_lanes * lane_rows
@@ -54,8 +54,12 @@ def check(lanes, padded_rows, permuted):
                 assert own_row(source) <= r < own_row(source) + lane_rows, (lanes, padded_rows, lane, r)
 
 
+cases = 0
 for lanes in (1, 2, 4, 8, 16):
     for padded_rows in (1, 2, 4, 8, 16):
-        for permuted in (True, False):
-            check(lanes, padded_rows, permuted)
-print('every lane ends with its own rows whole, and every quad owns every row where QUAD_OWNERS: 50 cases')
+        rules = {min(padded_rows, lanes), 4 if lanes >= 8 and padded_rows == 8 else min(padded_rows, lanes)}
+        for scatter_lanes in rules:
+            for permuted in (True, False):
+                check(lanes, padded_rows, permuted, scatter_lanes)
+                cases += 1
+print(f'every lane ends with its own rows whole, and every quad owns every row where QUAD_OWNERS: {cases} cases')
