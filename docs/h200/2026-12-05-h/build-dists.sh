@@ -18,33 +18,26 @@
 # and each with `build-ablations.mjs kv-rows-64` as dist-arith-NAME (K and V from L1: the arithmetic alone; wrong
 # results, the times the point), NAME: landed, before, c37f92b, or the dist-ablate-NAME above.
 set -euo pipefail
+source scripts/kernel-builds.sh
 here=docs/h200/2026-12-05-h
-kernel=(kernels/attention/streamed_attention.wgsl kernels/attention/variant.ts)
-git diff --quiet -- kernels || { echo "kernels/ has changes: commit or stash them first" >&2; exit 1; }
-# The patches go through the index, so that a lazy patch merges in three ways onto the others.
-restore() { git reset -q -- kernels && git checkout HEAD -- kernels; }
-trap restore EXIT
-names=()
 # `both NAME DIST`: the working tree's kernels built as DIST and, with kv-rows-64, as dist-arith-NAME.
 both() {
-  rm -rf "$2" "dist-arith-$1" && npx vite build -c vite.node.config.ts --outDir "$2" > /dev/null
-  node scripts/build-ablations.mjs kv-rows-64 > /dev/null
-  mv dist-ablate-kv-rows-64 "dist-arith-$1"
-  names+=("$2" "dist-arith-$1")
+  build_dist "$2"
+  build_arith "$1"
 }
 # `patched NAME PATCH...`: the landed kernels with the patches applied in turn, as dist-ablate-NAME.
 patched() {
   local name=$1
   shift
-  restore
+  restore_kernels
   for patch in "$@"; do git apply -3 "$patch"; done
   both "$name" "dist-ablate-$name"
-  restore
+  restore_kernels
 }
 both landed dist-node
-git checkout b161473 -- "${kernel[@]}"
+git checkout b161473 -- "${attention_kernel[@]}"
 both before dist-before
-git checkout b36eb2d -- "${kernel[@]}"
+git checkout b36eb2d -- "${attention_kernel[@]}"
 both c37f92b dist-c37f92b
 patched quad-owners "$here/quad-owners.patch"
 patched row-arrays "$here/row-arrays.patch"
@@ -54,5 +47,4 @@ for lazy in docs/h200/2026-12-05-f/lazy-rescale.patch docs/h200/2026-12-05-g/laz
   patched "quad-rows-$name" "$here/quad-owners.patch" "$here/row-arrays.patch" "$lazy"
   patched "$name" "$lazy"
 done
-tar -cJf .gpu/dists.tar.xz "${names[@]}"
-echo "packed ${#names[@]} builds, $(du -h .gpu/dists.tar.xz | cut -f1), into .gpu/dists.tar.xz; now write .gpu/COMMIT"
+pack_builds

@@ -12,37 +12,22 @@
 # and, with `build-ablations.mjs kv-rows-64` (K and V from L1: the arithmetic alone; wrong results, the times the
 # point), dist-arith-landed and dist-arith-quad-gqa8.
 set -euo pipefail
+source scripts/kernel-builds.sh
 here=docs/h200/2026-12-05-i
-kernel=(kernels/attention/streamed_attention.wgsl kernels/attention/variant.ts)
-git diff --quiet -- kernels || { echo "kernels/ has changes: commit or stash them first" >&2; exit 1; }
-restore() { git reset -q -- kernels && git checkout HEAD -- kernels; }
-trap restore EXIT
-names=()
-build() {
-  rm -rf "$1" && npx vite build -c vite.node.config.ts --outDir "$1" > /dev/null
-  names+=("$1")
-}
-# `arith NAME`: the working tree's kernels with kv-rows-64, as dist-arith-NAME.
-arith() {
-  rm -rf "dist-arith-$1" && node scripts/build-ablations.mjs kv-rows-64 > /dev/null
-  mv dist-ablate-kv-rows-64 "dist-arith-$1"
-  names+=("dist-arith-$1")
-}
-build dist-node
-arith landed
+build_dist dist-node
+build_arith landed
 for pair in prior:9730a21 before:b161473 c37f92b:b36eb2d; do
-  git checkout "${pair#*:}" -- "${kernel[@]}"
-  build "dist-${pair%%:*}"
-  restore
+  git checkout "${pair#*:}" -- "${attention_kernel[@]}"
+  build_dist "dist-${pair%%:*}"
+  restore_kernels
 done
 for lazy in docs/h200/2026-12-05-f/lazy-rescale.patch docs/h200/2026-12-05-g/lazy-slack.patch; do
   git apply -3 "$lazy"
-  build "dist-ablate-$(basename "$lazy" .patch)"
-  restore
+  build_dist "dist-ablate-$(basename "$lazy" .patch)"
+  restore_kernels
 done
 git apply -3 "$here/quad-gqa8.patch"
-build dist-ablate-quad-gqa8
-arith quad-gqa8
-restore
-tar -cJf .gpu/dists.tar.xz "${names[@]}"
-echo "packed ${#names[@]} builds, $(du -h .gpu/dists.tar.xz | cut -f1), into .gpu/dists.tar.xz; now write .gpu/COMMIT"
+build_dist dist-ablate-quad-gqa8
+build_arith quad-gqa8
+restore_kernels
+pack_builds

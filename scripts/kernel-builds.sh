@@ -1,0 +1,30 @@
+# Sourced by a device plan's build script (docs/h200/*/build-dists.sh), from the project root with kernels/ committed:
+# Node builds of the kernels as the working tree has them (patched, or taken from another commit), packed for one call
+# to carry. kernels/ is restored to HEAD on exit.
+git diff --quiet -- kernels || { echo "kernels/ has changes: commit or stash them first" >&2; exit 1; }
+# The attention kernel's files, to take from another commit.
+attention_kernel=(kernels/attention/streamed_attention.wgsl kernels/attention/variant.ts)
+# Through the index, so that a patch applied after another merges in three ways (git apply -3).
+restore_kernels() { git reset -q -- kernels && git checkout HEAD -- kernels; }
+trap restore_kernels EXIT
+builds=()
+
+# `build_dist DIST`: the working tree's kernels built as DIST.
+build_dist() {
+  rm -rf "$1" && npx vite build -c vite.node.config.ts --outDir "$1" > /dev/null
+  builds+=("$1")
+}
+
+# `build_arith NAME`: the working tree's kernels with `build-ablations.mjs kv-rows-64` (K and V from L1: the
+# arithmetic alone; wrong results, the times the point), as dist-arith-NAME.
+build_arith() {
+  rm -rf "dist-arith-$1" && node scripts/build-ablations.mjs kv-rows-64 > /dev/null
+  mv dist-ablate-kv-rows-64 "dist-arith-$1"
+  builds+=("dist-arith-$1")
+}
+
+# `pack_builds`: every build made into .gpu/dists.tar.xz.
+pack_builds() {
+  tar -cJf .gpu/dists.tar.xz "${builds[@]}"
+  echo "packed ${#builds[@]} builds, $(du -h .gpu/dists.tar.xz | cut -f1), into .gpu/dists.tar.xz; now write .gpu/COMMIT"
+}
