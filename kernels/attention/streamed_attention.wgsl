@@ -57,8 +57,12 @@ const LANE_QUADS: u32 = DIMS / 4u;
 const ONE_PAGE_PER_STEP: bool = PAGE_SIZE % UNROLL == 0u;
 const VECTORS: u32 = DIMS / DIMS_PER_VECTOR;
 const ROW_VECTORS: u32 = HEAD_DIM / DIMS_PER_VECTOR;
-// Stands for −∞: exp(NEG_BIG − m) is exactly 0 for any finite m, and arithmetic on it never makes a NaN.
+// Stands for −∞: exp2(NEG_BIG − m) is exactly 0 for any finite m, and arithmetic on it never makes a NaN.
 const NEG_BIG: f32 = -3.0e38;
+// Scores are kept in base-2 units (q pre-scaled by log2 e), so each exponential is the hardware's 2^x alone, where
+// exp(x) costs a multiply by log2 e before it; m goes back to natural units where a partial state leaves.
+const LOG2_E: f32 = 1.4426950408889634;
+const LN_2: f32 = 0.6931471805599453;
 // The end-of-segment merge: subgroups a workgroup has at most (of the adapter's smallest size, and at least one
 // K row), and query rows merged per barrier pair, as many as workgroup memory holds.
 const MAX_SUBGROUPS: u32 = {{MAX_SUBGROUPS}}u;
@@ -214,7 +218,7 @@ fn main(
     let kvHeadRow = head.kvHead * PAGE_SIZE;
     let pageRows = params.numKvHeads * PAGE_SIZE;
 
-    // This lane's slice of the head's query rows, pre-scaled by 1/sqrt(d), in slot order; o in row order.
+    // This lane's slice of the head's query rows, pre-scaled by log2(e)/sqrt(d), in slot order; o in row order.
     var q: array<array<vec4<f32>, LANE_QUADS>, ROWS>;
     var acc: array<array<vec4<f32>, LANE_QUADS>, ROWS>;
     // The online softmax's running max and sum of this lane's own rows.
@@ -226,7 +230,7 @@ fn main(
       for (var w = 0u; w < VECTORS; w++) {
         // unroll
         for (var j = 0u; j < QUADS_PER_VECTOR; j++) {
-          q[r][w * QUADS_PER_VECTOR + j] = queries[queryRowIndex(head, rowSlot(r, rowLane)) * QUADS + laneQuad(rowLane, w, j)] * params.scale;
+          q[r][w * QUADS_PER_VECTOR + j] = queries[queryRowIndex(head, rowSlot(r, rowLane)) * QUADS + laneQuad(rowLane, w, j)] * (params.scale * LOG2_E);
           acc[r][w * QUADS_PER_VECTOR + j] = vec4<f32>(0.0);
         }
       }
@@ -340,12 +344,12 @@ fn main(
           stepMax = max(stepMax, scores[u][j]);
         }
         let newMax = max(runningMax[j], stepMax);
-        rescale[j] = exp(runningMax[j] - newMax);
+        rescale[j] = exp2(runningMax[j] - newMax);
         runningMax[j] = newMax;
         runningSum[j] *= rescale[j];
         // unroll
         for (var u = 0u; u < UNROLL; u++) {
-          weights[u][j] = select(0.0, exp(scores[u][j] - newMax), scores[u][j] > NEG_BIG);
+          weights[u][j] = select(0.0, exp2(scores[u][j] - newMax), token[u] < rowEnd[j]);
           runningSum[j] += weights[u][j];
         }
       }
@@ -372,7 +376,7 @@ fn main(
       }
     }
 
-    // Merge the streams: m = max_s m_s, l = Σ_s l_s·exp(m_s − m), o = Σ_s o_s·exp(m_s − m). First the streams of
+    // Merge the streams: m = max_s m_s, l = Σ_s l_s·2^(m_s − m), o = Σ_s o_s·2^(m_s − m). First the streams of
     // each subgroup in registers, level by level over the stream bits of the subgroup lane (partners hold the same
     // dimensions and own the same rows; the levels past the subgroup's width do not run). m and l end whole on every
     // lane. The first QUAD_LEVELS levels also halve the quads of o a lane holds: each partner keeps half of them (the
@@ -393,8 +397,8 @@ fn main(
           let partnerMax = subgroupShuffleXor(runningMax[j], offset);
           let partnerSum = subgroupShuffleXor(runningSum[j], offset);
           let m = max(runningMax[j], partnerMax);
-          keep[j] = exp(runningMax[j] - m);
-          take[j] = exp(partnerMax - m);
+          keep[j] = exp2(runningMax[j] - m);
+          take[j] = exp2(partnerMax - m);
           runningMax[j] = m;
           runningSum[j] = runningSum[j] * keep[j] + partnerSum * take[j];
         }
@@ -479,7 +483,7 @@ fn main(
         var l = 0.0;
         var o = vec4<f32>(0.0);
         for (var s = 0u; s < subgroups; s++) {
-          let weight = exp(subgroupMax[s * ROWS + r] - m);
+          let weight = exp2(subgroupMax[s * ROWS + r] - m);
           l += subgroupSum[s * ROWS + r] * weight;
           o += subgroupOut[(s * MERGE_ROWS + i) * QUADS + quad] * weight;
         }
@@ -492,10 +496,10 @@ fn main(
             }
           }
         } else {
-          // A row that saw no token of this segment leaves m = −∞ (NEG_BIG), l = 0, o = 0: it weighs 0 in the merge.
+          // A row that saw no token of this segment leaves m = NEG_BIG (·ln 2), l = 0, o = 0: it weighs 0 in the merge.
           let stateIndex = (slot * ROWS + r) * (HEAD_DIM + 2u);
           if (quad == 0u) {
-            partials[stateIndex] = m;
+            partials[stateIndex] = m * LN_2;
             partials[stateIndex + 1u] = l;
           }
           for (var c = 0u; c < 4u; c++) {
