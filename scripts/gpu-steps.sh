@@ -52,6 +52,26 @@ lengths_turn() {
   done
 }
 
+# `batches_turn PASS BUILD...`: the batches of bench:attention (ragged, misfit splits, just past one wave; grid 256,
+# as the lengths) from each build in turn; steps batches-BUILD-PASS.
+batches_turn() {
+  local pass=$1 dist
+  shift
+  for dist in "$@"; do
+    step "batches-$dist-$pass" 90 bash .gpu/run.sh .gpu "$dist/attention.mjs" --batches-only --grid 256
+  done
+}
+
+# `d64_turn PASS BUILD...`: the d=64 single-sequence rows from each build in turn; steps d64-BUILD-PASS.
+d64_turn() {
+  local pass=$1 dist
+  shift
+  for dist in "$@"; do
+    step "d64-$dist-$pass" 60 bash .gpu/run.sh .gpu "$dist/attention.mjs" --lengths 1k,4k,16k,64k,128k,256k,512k \
+      --grid 256 --head-dim 64
+  done
+}
+
 # `lengths_in_turns PASSES BUILD...`: lengths_turn for passes 1 .. PASSES.
 lengths_in_turns() {
   local passes=$1 pass

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds what plan8.sh carries, from a clean checkout of main, and packs it into .gpu/dists.tar.xz. Run from the
-# project root after `bash scripts/pack-gpu.sh`; then carry `.gpu` alone (its models moved aside, no unpacked
-# dawn.node). Exact builds:
+# Builds what plan8.sh (0ea677e; run as ../2026-12-05-j/plan9.sh) carries, from a clean checkout of main, and packs
+# it into .gpu/dists.tar.xz. Run from the project root after `bash scripts/pack-gpu.sh`; then carry `.gpu` alone
+# (its models moved aside, no unpacked dawn.node). Exact builds:
 #   dist-node                 the landed kernels (6ddbb38: quad owners and K/V as arrays of rows)
 #   dist-prior                9730a21's attention kernel (landed before 6ddbb38)
 #   dist-before, dist-c37f92b b161473's and b36eb2d's attention kernels (b36eb2d's is the last H200 table's)

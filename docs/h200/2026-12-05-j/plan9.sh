@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Session of 2026-12-05 (twelfth): plan8 (../2026-12-05-i/plan8.sh: the landed kernel 6ddbb38 on an H200 at last, the
+# Session of 2026-12-05 (twelfth): plan8 (../2026-12-05-i/plan8.sh at 0ea677e, removed: the landed kernel 6ddbb38 on an H200 at last, the
 # lazy rescale on it, quad-gqa8.patch) with exp2.patch beside it (scores in base-2 units: every exponential a bare
 # exp2, 5 multiplies a step less; the weights' select on the scores' own predicate). Build with
 # ../2026-12-05-i/build-dists.sh, then this directory's build-dists.sh; write .gpu/COMMIT, carry `.gpu` alone,
@@ -12,29 +12,13 @@
 #   4. a second turn of step 1; the batches (ragged, misfit splits, GQA 8 in the 40/5 heads row) of landed,
 #      9730a21's and quad-gqa8, and the d=64 rows of landed and 9730a21's.
 # On an H100 (its memory hides the arithmetic): exp2's and quad-gqa8's float64 checks; the d=128 rows' arithmetic
-# alone (K and V from L1) of exp2 against landed in two turns, the same in memory; quad-gqa8 alone as plan8 has it.
+# alone (K and V from L1) of exp2 against landed in two turns, the same in memory; then quad-gqa8 alone: the
+# batches' arithmetic alone against landed in two turns, the same in memory.
 set -uo pipefail
 tar -xJf .gpu/dists.tar.xz
 tar -xJf .gpu/dists-exp2.tar.xz
 source scripts/gpu-steps.sh
 run=(bash .gpu/run.sh .gpu)
-# `batches_turn PASS BUILD...`: the batches of each build in turn (grid 256, as the lengths).
-batches_turn() {
-  local pass=$1 dist
-  shift
-  for dist in "$@"; do
-    step "batches-$dist-$pass" 90 "${run[@]}" "$dist/attention.mjs" --batches-only --grid 256
-  done
-}
-# `d64_turn PASS BUILD...`: the d=64 single-sequence rows of each build in turn.
-d64_turn() {
-  local pass=$1 dist
-  shift
-  for dist in "$@"; do
-    step "d64-$dist-$pass" 60 "${run[@]}" "$dist/attention.mjs" --lengths 1k,4k,16k,64k,128k,256k,512k --grid 256 \
-      --head-dim 64
-  done
-}
 if ! is_h200; then
   check_attention dist-ablate-exp2 dist-ablate-quad-gqa8
   lengths_in_turns 2 dist-arith-exp2 dist-arith-landed

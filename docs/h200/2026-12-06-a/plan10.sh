@@ -31,8 +31,6 @@ lengths_turn 1 "${exact[@]}"
 table
 lengths_turn 2 "${exact[@]}"
 check_attention dist-node dist-ablate-lazy-rescale
-for dist in dist-node dist-prior; do
-  step "batches-$dist" 90 "${run[@]}" "$dist/attention.mjs" --batches-only --grid 256
-  step "d64-$dist" 60 "${run[@]}" "$dist/attention.mjs" --lengths 1k,4k,16k,64k,128k,256k,512k --grid 256 --head-dim 64
-done
+batches_turn 1 dist-node dist-prior
+d64_turn 1 dist-node dist-prior
 finish_steps
