@@ -89,6 +89,13 @@ check_attention() {
   done
 }
 
+# `landed_table`: bench:attention's whole table from dist-node (the landed build) with a fresh calibration, then
+# cuDNN's column on the same GPU; steps table-landed, cuda-sdpa.
+landed_table() {
+  step table-landed 110 bash .gpu/run.sh .gpu dist-node/attention.mjs --recalibrate
+  step cuda-sdpa 30 python3 bench/cuda_sdpa.py
+}
+
 # Whether the GPU is an H200 (a plan's branch for it).
 is_h200() {
   nvidia-smi --query-gpu=name --format=csv,noheader | grep -q H200

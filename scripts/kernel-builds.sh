@@ -23,8 +23,9 @@ build_arith() {
   builds+=("dist-arith-$1")
 }
 
-# `pack_builds`: every build made into .gpu/dists.tar.xz.
+# `pack_builds [TARBALL]`: every build made into TARBALL (default .gpu/dists.tar.xz).
 pack_builds() {
-  tar -cJf .gpu/dists.tar.xz "${builds[@]}"
-  echo "packed ${#builds[@]} builds, $(du -h .gpu/dists.tar.xz | cut -f1), into .gpu/dists.tar.xz; now write .gpu/COMMIT"
+  local tarball=${1:-.gpu/dists.tar.xz}
+  tar -cJf "$tarball" "${builds[@]}"
+  echo "packed ${#builds[@]} builds, $(du -h "$tarball" | cut -f1), into $tarball; now write .gpu/COMMIT"
 }

@@ -496,7 +496,8 @@ fn main(
             }
           }
         } else {
-          // A row that saw no token of this segment leaves m = NEG_BIG (·ln 2), l = 0, o = 0: it weighs 0 in the merge.
+          // A row that saw no token of this segment leaves l = 0 and o = 0 (m = NEG_BIG·ln 2): it adds nothing in the
+          // merge.
           let stateIndex = (slot * ROWS + r) * (HEAD_DIM + 2u);
           if (quad == 0u) {
             partials[stateIndex] = m * LN_2;

@@ -10,5 +10,4 @@ git apply -3 docs/h200/2026-12-05-j/exp2.patch
 build_dist dist-ablate-exp2
 build_arith exp2
 restore_kernels
-tar -cJf .gpu/dists-exp2.tar.xz "${builds[@]}"
-echo "packed ${builds[*]} into .gpu/dists-exp2.tar.xz"
+pack_builds .gpu/dists-exp2.tar.xz

@@ -18,7 +18,6 @@ set -uo pipefail
 tar -xJf .gpu/dists.tar.xz
 tar -xJf .gpu/dists-exp2.tar.xz
 source scripts/gpu-steps.sh
-run=(bash .gpu/run.sh .gpu)
 if ! is_h200; then
   check_attention dist-ablate-exp2 dist-ablate-quad-gqa8
   lengths_in_turns 2 dist-arith-exp2 dist-arith-landed
@@ -33,8 +32,7 @@ fi
 exact=(dist-node dist-prior dist-ablate-lazy-rescale dist-ablate-lazy-slack dist-ablate-exp2 dist-c37f92b dist-before)
 lengths_turn 1 "${exact[@]}"
 check_attention dist-node dist-ablate-lazy-rescale dist-ablate-lazy-slack dist-ablate-exp2 dist-ablate-quad-gqa8
-step table-landed 110 "${run[@]}" dist-node/attention.mjs --recalibrate
-step cuda-sdpa 30 python3 bench/cuda_sdpa.py
+landed_table
 lengths_turn 2 "${exact[@]}"
 batches_turn 1 dist-node dist-prior dist-ablate-quad-gqa8
 d64_turn 1 dist-node dist-prior

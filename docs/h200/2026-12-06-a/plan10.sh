@@ -13,22 +13,17 @@
 set -uo pipefail
 tar -xJf .gpu/dists.tar.xz
 source scripts/gpu-steps.sh
-run=(bash .gpu/run.sh .gpu)
-table() {
-  step table-landed 110 "${run[@]}" dist-node/attention.mjs --recalibrate
-  step cuda-sdpa 30 python3 bench/cuda_sdpa.py
-}
 if ! is_h200; then
   check_attention dist-ablate-lazy-rescale
   lengths_in_turns 2 dist-arith-lazy-rescale dist-arith-landed
   lengths_in_turns 2 dist-ablate-lazy-rescale dist-node
-  table
+  landed_table
   finish_steps
   exit 0
 fi
 exact=(dist-node dist-prior dist-ablate-lazy-rescale dist-c37f92b dist-before)
 lengths_turn 1 "${exact[@]}"
-table
+landed_table
 lengths_turn 2 "${exact[@]}"
 check_attention dist-node dist-ablate-lazy-rescale
 batches_turn 1 dist-node dist-prior

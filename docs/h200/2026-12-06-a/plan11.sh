@@ -7,6 +7,5 @@ tar -xJf .gpu/dists.tar.xz
 source scripts/gpu-steps.sh
 exit_unless_h200
 lengths_turn 1 dist-node dist-c37f92b dist-prior dist-ablate-lazy-rescale
-step table-landed 110 bash .gpu/run.sh .gpu dist-node/attention.mjs --recalibrate
-step cuda-sdpa 30 python3 bench/cuda_sdpa.py
+landed_table
 finish_steps
