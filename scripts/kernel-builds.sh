@@ -15,6 +15,25 @@ build_dist() {
   builds+=("$1")
 }
 
+# `build_commits NAME:COMMIT...`: the attention kernel as each COMMIT has it, built as dist-NAME.
+build_commits() {
+  local pair
+  for pair in "$@"; do
+    git checkout "${pair#*:}" -- "${attention_kernel[@]}"
+    build_dist "dist-${pair%%:*}"
+    restore_kernels
+  done
+}
+
+# `build_patched DIST PATCH [NAME]`: the kernels with PATCH applied (merged in three ways) built as DIST, and as
+# dist-arith-NAME where NAME is given; kernels/ restored after.
+build_patched() {
+  git apply -3 "$2"
+  build_dist "$1"
+  if [ -n "${3:-}" ]; then build_arith "$3"; fi
+  restore_kernels
+}
+
 # `build_arith NAME`: the working tree's kernels with `build-ablations.mjs kv-rows-64` (K and V from L1: the
 # arithmetic alone; wrong results, the times the point), as dist-arith-NAME.
 build_arith() {

@@ -16,11 +16,7 @@ source scripts/kernel-builds.sh
 here=docs/h200/2026-12-05-i
 build_dist dist-node
 build_arith landed
-for pair in prior:9730a21 before:b161473 c37f92b:b36eb2d; do
-  git checkout "${pair#*:}" -- "${attention_kernel[@]}"
-  build_dist "dist-${pair%%:*}"
-  restore_kernels
-done
+build_commits prior:9730a21 before:b161473 c37f92b:b36eb2d
 for lazy in docs/h200/2026-12-05-f/lazy-rescale.patch docs/h200/2026-12-05-g/lazy-slack.patch; do
   git apply -3 "$lazy"
   build_dist "dist-ablate-$(basename "$lazy" .patch)"

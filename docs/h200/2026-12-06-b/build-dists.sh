@@ -13,16 +13,7 @@ set -euo pipefail
 source scripts/kernel-builds.sh
 build_dist dist-node
 build_arith landed
-for pair in prior:6ddbb38 before:b161473 c37f92b:b36eb2d; do
-  git checkout "${pair#*:}" -- "${attention_kernel[@]}"
-  build_dist "dist-${pair%%:*}"
-  restore_kernels
-done
-git apply -3 docs/h200/2026-12-05-f/lazy-rescale.patch
-build_dist dist-ablate-lazy-rescale
-restore_kernels
-git apply -3 docs/h200/2026-12-06-b/lazy-first-step.patch
-build_dist dist-lazy-first
-build_arith lazy-first
-restore_kernels
+build_commits prior:6ddbb38 before:b161473 c37f92b:b36eb2d
+build_patched dist-ablate-lazy-rescale docs/h200/2026-12-05-f/lazy-rescale.patch
+build_patched dist-lazy-first docs/h200/2026-12-06-b/lazy-first-step.patch lazy-first
 pack_builds
