@@ -13,17 +13,10 @@
 # point), dist-arith-landed and dist-arith-quad-gqa8.
 set -euo pipefail
 source scripts/kernel-builds.sh
-here=docs/h200/2026-12-05-i
 build_dist dist-node
 build_arith landed
 build_commits prior:9730a21 before:b161473 c37f92b:b36eb2d
-for lazy in docs/h200/2026-12-05-f/lazy-rescale.patch docs/h200/2026-12-05-g/lazy-slack.patch; do
-  git apply -3 "$lazy"
-  build_dist "dist-ablate-$(basename "$lazy" .patch)"
-  restore_kernels
-done
-git apply -3 "$here/quad-gqa8.patch"
-build_dist dist-ablate-quad-gqa8
-build_arith quad-gqa8
-restore_kernels
+build_patched dist-ablate-lazy-rescale docs/h200/2026-12-05-f/lazy-rescale.patch
+build_patched dist-ablate-lazy-slack docs/h200/2026-12-05-g/lazy-slack.patch
+build_patched dist-ablate-quad-gqa8 docs/h200/2026-12-05-i/quad-gqa8.patch quad-gqa8
 pack_builds

@@ -6,8 +6,5 @@
 #   dist-arith-exp2    the same with `build-ablations.mjs kv-rows-64` (the arithmetic alone)
 set -euo pipefail
 source scripts/kernel-builds.sh
-git apply -3 docs/h200/2026-12-05-j/exp2.patch
-build_dist dist-ablate-exp2
-build_arith exp2
-restore_kernels
+build_patched dist-ablate-exp2 docs/h200/2026-12-05-j/exp2.patch exp2
 pack_builds .gpu/dists-exp2.tar.xz
