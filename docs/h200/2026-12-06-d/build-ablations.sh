@@ -4,7 +4,8 @@
 # loads alone, no end-of-segment stream merge), packed into .gpu/ablations.tar.xz. Run from the project root after
 # build-dists.sh; then carry `.gpu` alone.
 set -euo pipefail
+source scripts/kernel-builds.sh
 names=(empty-attention no-token-loop kv-loads-only no-stream-merge)
 node scripts/build-ablations.mjs "${names[@]}" > /dev/null
-tar -cJf .gpu/ablations.tar.xz "${names[@]/#/dist-ablate-}"
-echo "packed ${#names[@]} ablations, $(du -h .gpu/ablations.tar.xz | cut -f1), into .gpu/ablations.tar.xz"
+builds=("${names[@]/#/dist-ablate-}")
+pack_builds .gpu/ablations.tar.xz
